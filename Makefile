@@ -1,0 +1,126 @@
+# vigil - one non-recursive Makefile.
+#
+#   make            build vigild and vigilctl into build/
+#   make check      run every test; ends with "N passed, N failed"
+#   make asan       the same tests built with AddressSanitizer + UBSan
+#   make run        record from the synthetic camera into ./run/
+#   make bench      benchmarks; figures go to docs/performance.md by hand
+#   make install DESTDIR=... PREFIX=...
+#
+# Missing Debian packages are installed by scripts/install-deps.sh, which
+# `make`, `make check` and `make run` call first (a no-op when all is there).
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+WERROR ?= $(if $(CI),-Werror,)
+
+PKGS := libv4l2 libavcodec libavformat libavutil libswscale libavfilter sqlite3 libconfig
+TEST_PKGS := cmocka
+
+CFLAGS ?= -O2 -g
+_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow \
+	-Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Wformat=2 \
+	-Wno-unused-parameter $(WERROR) -MMD -MP \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) \
+	-lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm
+_TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+# The library shared by both binaries: listed by hand (never globbed), and
+# filtered by presence only so that a half-built tree still compiles.
+LIB_SRCS := $(wildcard $(addprefix src/, \
+	err.c log.c crypto.c clipfile.c keystore.c config.c \
+	v4l2.c source.c source_v4l2.c source_file.c source_synth.c \
+	encoder.c segmenter.c clipmedia.c catalog.c reconcile.c \
+	pipeline.c timeutil.c audit.c policy.c sign.c))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
+LIB := $(BUILD)/libvigil.a
+
+VIGILD_SRCS := src/vigild.c
+VIGILCTL_SRCS := src/vigilctl.c
+BINS := $(BUILD)/vigild $(BUILD)/vigilctl
+
+# Unit tests: tests/test_NAME.c, each linked with libvigil.a and cmocka.
+# Extra objects a test needs (fakes) are named in TEST_EXTRA_NAME.
+UNIT_TESTS := $(basename $(notdir $(wildcard $(addprefix tests/, \
+	test_err.c test_clipfile.c test_keystore.c test_config.c test_v4l2.c \
+	test_catalog.c test_segmenter.c test_reconcile.c test_source.c \
+	test_audit.c test_policy.c test_sign.c))))
+TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
+TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
+
+# Tools the end-to-end tests and benchmarks drive.
+TOOL_SRCS := $(wildcard tests/clipvec.c tests/bench_crypto.c tests/bench_audit.c)
+TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check asan run bench install clean deps-ok checksrc
+all: deps-ok $(BINS)
+
+deps-ok:
+	@scripts/install-deps.sh --quiet
+
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -DUNIT_TESTING $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vigild: $(VIGILD_SRCS:src/%.c=$(BUILD)/src/%.o) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(_LDLIBS)
+
+$(BUILD)/vigilctl: $(VIGILCTL_SRCS:src/%.c=$(BUILD)/src/%.o) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(_LDLIBS)
+
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(TEST_EXTRA_test_$$*) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(_LDLIBS) $(_TEST_LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(_LDLIBS)
+
+check: deps-ok $(BINS) $(TEST_BINS) $(TOOL_BINS)
+	@BUILD=$(BUILD) tests/run-tests.sh $(TEST_BINS)
+
+# Sanitizer profile in its own build folder, so it never mixes objects.
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" check
+
+run: deps-ok $(BINS)
+	@scripts/run-synthetic.sh $(BUILD)
+
+bench: deps-ok $(BINS) $(TOOL_BINS)
+	@BUILD=$(BUILD) tests/bench/run-bench.sh
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/doc/vigil $(DESTDIR)/etc/vigil
+	install -m 0755 $(BUILD)/vigild $(DESTDIR)$(PREFIX)/sbin/vigild
+	install -m 0755 $(BUILD)/vigilctl $(DESTDIR)$(PREFIX)/bin/vigilctl
+	install -m 0644 docs/man/vigild.8 docs/man/vigilctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 docs/man/vigil.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 config/vigil.conf $(DESTDIR)$(PREFIX)/share/doc/vigil/vigil.conf.example
+	test -e $(DESTDIR)/etc/vigil/vigil.conf || install -m 0640 config/vigil.conf $(DESTDIR)/etc/vigil/vigil.conf
+
+# Board images (board/*/): make image BOARD=..., make image-test.
+-include board/board.mk
+
+checksrc:
+	@scripts/checksrc.sh src/*.c include/vigil/*.h
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/src/vigild.d $(BUILD)/src/vigilctl.d \
+	$(TEST_BINS:=.d) $(wildcard $(BUILD)/tests/*.d)

@@ -1,0 +1,102 @@
+/*
+ * clipfile.h - the encrypted clip container (format: docs/clip-format.md).
+ *
+ * A clip is a header followed by chunks, each sealed with AES-256-GCM under
+ * a fresh random per-clip key; the per-clip key is stored in the header
+ * wrapped (RFC 3394 AES key wrap) by the box's 32-byte master key, and the
+ * same wrapped key is kept in the catalog so that destroying the catalog
+ * copy and the file shreds the clip.
+ *
+ * The writer never holds more than one chunk of plaintext, in memory only.
+ * The reader hands out a chunk's plaintext only after its tag verified.
+ * A reordered, dropped, duplicated, spliced or altered chunk fails with
+ * -VG_EAUTH; a file that ends without its final chunk fails with
+ * -VG_ETRUNC after every complete chunk has been delivered.
+ *
+ * Handles are opaque; never touch their fields. All functions return 0 or a
+ * negative VG_E* code unless stated.
+ */
+#ifndef VIGIL_CLIPFILE_H
+#define VIGIL_CLIPFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VG_MASTER_KEY_LEN 32
+#define VG_WRAPPED_KEY_LEN 40	/* AES-KW of a 32-byte key */
+#define VG_CLIP_ID_LEN 16
+#define VG_SHA256_LEN 32
+/* Largest plaintext in one chunk; a longer write is split. */
+#define VG_CHUNK_MAX (1024 * 1024)
+
+struct vg_clip_writer;
+struct vg_clip_reader;
+
+/*
+ * Create path (O_EXCL, mode 0640) and write the header. A fresh clip key and
+ * clip id are drawn from the CSPRNG; the wrapped key and the id are copied
+ * out so the caller can catalogue them before any footage is written.
+ * On failure nothing is left on disk.
+ */
+int vg_clip_writer_open(struct vg_clip_writer **out, const char *path,
+			const uint8_t master[VG_MASTER_KEY_LEN],
+			uint8_t wrapped_key[VG_WRAPPED_KEY_LEN],
+			uint8_t clip_id[VG_CLIP_ID_LEN]);
+
+/* Append plaintext to the current chunk (in memory); a chunk that reaches
+ * VG_CHUNK_MAX is sealed and written. -VG_ENOSPC when the disk is full. */
+int vg_clip_writer_write(struct vg_clip_writer *w, const void *buf, size_t len);
+
+/* Seal the current chunk (if it holds any data), write it and fdatasync,
+ * so that everything written so far survives a power cut. Called at each
+ * MP4 fragment boundary. */
+int vg_clip_writer_flush(struct vg_clip_writer *w);
+
+/* Seal the remaining data as the final chunk, fsync the file and its
+ * directory, and free w (also on error). sha256 (may be NULL) receives the
+ * SHA-256 of the whole file as written; bytes (may be NULL) its size. */
+int vg_clip_writer_close(struct vg_clip_writer *w, uint8_t sha256[VG_SHA256_LEN],
+			 uint64_t *bytes);
+
+/* Close without a final chunk (the clip then reads as truncated, as after a
+ * crash); used when the disk is full or the pipeline fails. Frees w. */
+void vg_clip_writer_abandon(struct vg_clip_writer *w);
+
+/* Bytes written to the file so far (header and sealed chunks). */
+uint64_t vg_clip_writer_bytes(const struct vg_clip_writer *w);
+
+/* Open path, check the header and unwrap the clip key with master
+ * (-VG_EAUTH if the master key is wrong or the header altered,
+ * -VG_EFORMAT if it is not a vigil clip). */
+int vg_clip_reader_open(struct vg_clip_reader **out, const char *path,
+			const uint8_t master[VG_MASTER_KEY_LEN]);
+
+/*
+ * Next authenticated chunk. On 0, *data/*len point at plaintext owned by the
+ * reader, valid until the next call or free. Returns 1 at the clean end (the
+ * final chunk has been delivered), -VG_ETRUNC if the file ends before a
+ * final chunk (every complete chunk before it has been delivered),
+ * -VG_EAUTH on any tampering.
+ */
+int vg_clip_reader_next(struct vg_clip_reader *r, const uint8_t **data, size_t *len);
+
+/* Clip id from the header. */
+void vg_clip_reader_id(const struct vg_clip_reader *r, uint8_t id[VG_CLIP_ID_LEN]);
+
+/* Free r and wipe its key and buffers; NULL is a no-op. */
+void vg_clip_reader_free(struct vg_clip_reader *r);
+
+/*
+ * Repair a clip left open by a crash: keep every chunk that authenticates,
+ * cut the file after the last one, append a final (empty) chunk so the file
+ * reads cleanly, fsync. *chunks and *plain_bytes (may be NULL) receive what
+ * was kept. A clip that already ends cleanly is left untouched (returns 0).
+ * Returns -VG_EAUTH if the header cannot be authenticated (nothing changed).
+ */
+int vg_clip_recover(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
+		    uint64_t *chunks, uint64_t *plain_bytes);
+
+/* SHA-256 of a whole file (used to re-check catalogued clips). */
+int vg_file_sha256(const char *path, uint8_t out[VG_SHA256_LEN]);
+
+#endif

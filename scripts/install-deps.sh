@@ -1,0 +1,41 @@
+#!/bin/sh
+# Install the Debian 12 packages vigil needs to build, run and test.
+# A no-op when everything is present; `make`, `make check` and `make run`
+# call it so that README's two commands work on a fresh machine.
+#   --quiet   print nothing when nothing is missing
+set -eu
+
+# Build and run: the libraries vigild links.
+BUILD_PKGS="libv4l-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+libavfilter-dev libavdevice-dev libmbedtls-dev libsqlite3-dev libconfig-dev
+libjson-c-dev libisofs-dev"
+# Tests: cmocka, and the standard tools the end-to-end tests judge with
+# (ffprobe/ffmpeg decode what we wrote, sqlite3 edits the catalog like an
+# attacker would, xorriso reads ISO images, openssl verifies signatures).
+TEST_PKGS="libcmocka-dev ffmpeg sqlite3 xorriso openssl file"
+
+quiet=0
+[ "${1:-}" = "--quiet" ] && quiet=1
+
+missing=""
+for p in $BUILD_PKGS $TEST_PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	[ "$quiet" = 1 ] || echo "install-deps: all packages present"
+	exit 0
+fi
+
+echo "install-deps: missing Debian packages:$missing"
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: run as root (or: sudo apt-get install$missing), then try again" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
+echo "install-deps: installed:$missing"

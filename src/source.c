@@ -1,0 +1,45 @@
+/* source.c - dispatch to the kind of source a camera config names. */
+#include <stdio.h>
+
+#include "vigil/err.h"
+#include "source_impl.h"
+
+int vg_source_open(struct vg_source **out, const struct vg_camera_config *cam,
+		   char *why, size_t whylen)
+{
+	*out = NULL;
+	switch (cam->kind) {
+	case VG_SOURCE_V4L2:
+		return vg_source_v4l2_open(out, cam, why, whylen);
+	case VG_SOURCE_FILE:
+		return vg_source_file_open(out, cam, why, whylen);
+	case VG_SOURCE_SYNTHETIC:
+		return vg_source_synth_open(out, cam, why, whylen);
+	}
+	snprintf(why, whylen, "unknown source kind %d", (int)cam->kind);
+	return -VG_EINVAL;
+}
+
+void vg_source_info(const struct vg_source *s, struct vg_source_info *info)
+{
+	*info = s->info;
+}
+
+int vg_source_read(struct vg_source *s, struct vg_source_frame *f, int timeout_ms)
+{
+	f->frame = NULL;
+	f->packet = NULL;
+	return s->ops->read(s, f, timeout_ms);
+}
+
+void vg_source_frame_release(struct vg_source_frame *f)
+{
+	av_frame_free(&f->frame);
+	av_packet_free(&f->packet);
+}
+
+void vg_source_close(struct vg_source *s)
+{
+	if (s)
+		s->ops->close(s);
+}

@@ -1,0 +1,29 @@
+/*
+ * source_impl.h - the table each kind of source fills in (private to the
+ * source_*.c files; callers use source.h).
+ */
+#ifndef VIGIL_SOURCE_IMPL_H
+#define VIGIL_SOURCE_IMPL_H
+
+#include "vigil/source.h"
+
+struct vg_source_ops {
+	const char *kind;	/* "v4l2", "file", "synthetic" */
+	int (*read)(struct vg_source *s, struct vg_source_frame *f, int timeout_ms);
+	void (*close)(struct vg_source *s);
+};
+
+/* Every source begins with this header; implementations embed it first. */
+struct vg_source {
+	const struct vg_source_ops *ops;
+	struct vg_source_info info;
+};
+
+int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *cam,
+			char *why, size_t whylen);
+int vg_source_file_open(struct vg_source **out, const struct vg_camera_config *cam,
+			char *why, size_t whylen);
+int vg_source_synth_open(struct vg_source **out, const struct vg_camera_config *cam,
+			 char *why, size_t whylen);
+
+#endif

@@ -28,6 +28,8 @@
 #define VG_SHA256_LEN 32
 /* Largest plaintext in one chunk; a longer write is split. */
 #define VG_CHUNK_MAX (1024 * 1024)
+#define VG_CLIP_KEY_LEN 32	/* per-clip AES-256-GCM key */
+#define VG_CLIP_HEADER_LEN 80	/* format version 1 */
 
 struct vg_clip_writer;
 struct vg_clip_reader;
@@ -54,25 +56,33 @@ int vg_clip_writer_flush(struct vg_clip_writer *w);
 
 /* Seal the remaining data as the final chunk, fsync the file and its
  * directory, and free w (also on error). sha256 (may be NULL) receives the
- * SHA-256 of the whole file as written; bytes (may be NULL) its size. */
+ * SHA-256 of the whole file as written; bytes (may be NULL) its size.
+ * On error the file stays on disk and reads as truncated (see recover).
+ *
+ * After any write, flush or close error the writer is dead: every later
+ * call returns the same error (a chunk number is never sealed twice), and
+ * the caller should vg_clip_writer_abandon() it. */
 int vg_clip_writer_close(struct vg_clip_writer *w, uint8_t sha256[VG_SHA256_LEN],
 			 uint64_t *bytes);
 
 /* Close without a final chunk (the clip then reads as truncated, as after a
- * crash); used when the disk is full or the pipeline fails. Frees w. */
+ * crash); used when the disk is full or the pipeline fails. Data not yet
+ * flushed is wiped and dropped. Frees w; NULL is a no-op. */
 void vg_clip_writer_abandon(struct vg_clip_writer *w);
 
 /* Bytes written to the file so far (header and sealed chunks). */
 uint64_t vg_clip_writer_bytes(const struct vg_clip_writer *w);
 
 /* Open path, check the header and unwrap the clip key with master
- * (-VG_EAUTH if the master key is wrong or the header altered,
- * -VG_EFORMAT if it is not a vigil clip). */
+ * (-VG_EAUTH if the master key is wrong or the wrapped key altered,
+ * -VG_EFORMAT if it is not a vigil clip, -VG_ETRUNC if the file ends inside
+ * the header). The rest of the header is authenticated by every chunk, so
+ * an edit there shows up as -VG_EAUTH from the first vg_clip_reader_next. */
 int vg_clip_reader_open(struct vg_clip_reader **out, const char *path,
 			const uint8_t master[VG_MASTER_KEY_LEN]);
 
 /*
- * Next authenticated chunk. On 0, *data/*len point at plaintext owned by the
+ * Next authenticated chunk. On 0, *data and *len point at plaintext owned by the
  * reader, valid until the next call or free. Returns 1 at the clean end (the
  * final chunk has been delivered), -VG_ETRUNC if the file ends before a
  * final chunk (every complete chunk before it has been delivered),
@@ -83,20 +93,46 @@ int vg_clip_reader_next(struct vg_clip_reader *r, const uint8_t **data, size_t *
 /* Clip id from the header. */
 void vg_clip_reader_id(const struct vg_clip_reader *r, uint8_t id[VG_CLIP_ID_LEN]);
 
+/* Creation time from the header (Unix seconds, as the writer's clock had it).
+ * Like the id, only trust it once vg_clip_reader_next has returned 1. */
+int64_t vg_clip_reader_created(const struct vg_clip_reader *r);
+
+/* 1 if the clip's final chunk was appended by vg_clip_recover (the recording
+ * was cut short by a crash), else 0. Meaningful once next has returned 1. */
+int vg_clip_reader_recovered(const struct vg_clip_reader *r);
+
 /* Free r and wipe its key and buffers; NULL is a no-op. */
 void vg_clip_reader_free(struct vg_clip_reader *r);
 
 /*
- * Repair a clip left open by a crash: keep every chunk that authenticates,
- * cut the file after the last one, append a final (empty) chunk so the file
- * reads cleanly, fsync. *chunks and *plain_bytes (may be NULL) receive what
- * was kept. A clip that already ends cleanly is left untouched (returns 0).
- * Returns -VG_EAUTH if the header cannot be authenticated (nothing changed).
+ * Repair a clip left open by a crash: keep every chunk that authenticates
+ * (the run from the first chunk up to the first one that does not), cut the
+ * file after the last one, append a final (empty) chunk marked "recovered"
+ * so the file reads cleanly, fsync. *chunks and *plain_bytes (may be NULL)
+ * receive how many chunks of the original file were kept and their
+ * plaintext size (the appended chunk is not counted). A clip that already
+ * ends cleanly is left untouched (returns 0, counts include its final
+ * chunk). Returns -VG_EAUTH if the key cannot be unwrapped or -VG_EFORMAT /
+ * -VG_ETRUNC if the header is not a complete vigil header (nothing changed).
  */
 int vg_clip_recover(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
 		    uint64_t *chunks, uint64_t *plain_bytes);
 
 /* SHA-256 of a whole file (used to re-check catalogued clips). */
 int vg_file_sha256(const char *path, uint8_t out[VG_SHA256_LEN]);
+
+/*
+ * FOR TEST VECTORS AND TESTS ONLY - never call this in the daemon.
+ * Like vg_clip_writer_open, but with a caller-chosen clip key, clip id,
+ * creation time and chunk size (0 = VG_CHUNK_MAX, else 1..VG_CHUNK_MAX), so
+ * that output is reproducible byte for byte. Reusing a clip key for two
+ * different clips reuses GCM nonces and destroys their confidentiality.
+ * wrapped_key (may be NULL) receives the wrapped clip key.
+ */
+int vg_clip_writer_open_fixed(struct vg_clip_writer **out, const char *path,
+			      const uint8_t master[VG_MASTER_KEY_LEN],
+			      const uint8_t clip_key[VG_CLIP_KEY_LEN],
+			      const uint8_t clip_id[VG_CLIP_ID_LEN], int64_t created,
+			      uint32_t chunk_max, uint8_t wrapped_key[VG_WRAPPED_KEY_LEN]);
 
 #endif

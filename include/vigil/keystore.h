@@ -4,7 +4,10 @@
  * The master key (32 random bytes) wraps every clip key. It lives in one
  * file, created on first start with mode 0600 by the daemon's user. A key
  * file that group or others can read or write, or that is not owned by the
- * caller, is refused (-VG_EPERM) with a message saying how to fix it.
+ * caller, is refused (-VG_EPERM) with a message saying how to fix it; so
+ * is a symbolic link or anything but a regular file. A key file that is not
+ * exactly 32 bytes is refused with -VG_EFORMAT (it is never replaced by a
+ * fresh key: that would make every existing clip unreadable).
  */
 #ifndef VIGIL_KEYSTORE_H
 #define VIGIL_KEYSTORE_H

@@ -8,11 +8,18 @@
  * names every clip that was open. Gaps (camera lost, restarted daemon) are
  * rows of their own.
  *
- * A catalog handle may be used from several threads (it serialises).
+ * A catalog handle may be used from several threads (it serialises). The
+ * on-disk schema is documented in docs/catalog-format.md.
+ *
+ * Every function returns 0 or a negative VG_E* code: -VG_EDB for an SQLite
+ * failure (logged), -VG_ENOENT for a missing id/path/key, -VG_EINVAL for a
+ * bad argument, -VG_EEXIST for a clip path already catalogued. Strings and
+ * structs passed in are only read during the call; nothing is kept.
  */
 #ifndef VIGIL_CATALOG_H
 #define VIGIL_CATALOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vigil/clipfile.h"
@@ -49,31 +56,94 @@ struct vg_gap {
 
 struct vg_catalog;
 
-/* Open (creating schema if needed) the catalog at path. */
+/* Open (creating schema if needed) the catalog at path; *out is freed with
+ * vg_catalog_close. A new file is created mode 0640 (-VG_ENOENT, -VG_EPERM...
+ * if it cannot be). -VG_EFORMAT if path is not a vigil catalog or has a newer
+ * schema than this build knows. */
 int vg_catalog_open(struct vg_catalog **out, const char *path);
+/* Close and free cat (NULL: no-op); an open batch is rolled back. */
 void vg_catalog_close(struct vg_catalog *cat);
 
-/* Insert a clip in state RECORDING; fills c->id. */
+/* Insert a clip in state RECORDING; fills c->id. camera, path (relative:
+ * no leading '/', no ".." component), clip_id, start_us, wrapped_key,
+ * synthetic, encoder, width and height are stored; sha256 is stored empty
+ * (all zeros when read back) until finish. end_us is stored as given, or as
+ * start_us if it is smaller (the usual case: it is set by finish). A new
+ * clip always has its key: c->has_key is ignored, then set to 1, and
+ * c->state is set to RECORDING. */
 int vg_catalog_clip_begin(struct vg_catalog *cat, struct vg_clip *c);
-/* Record the final figures and state of a clip. */
+/* Record the final figures and state of clip c->id: end_us, frames, bytes,
+ * sha256, state, encoder, width, height. Durable (fsynced) when it returns,
+ * unless called inside a batch, which is durable at vg_catalog_commit. */
 int vg_catalog_clip_finish(struct vg_catalog *cat, const struct vg_clip *c);
-/* Remove a clip row and its wrapped key (used by reconcile/retention). */
+/* Remove a clip row and its wrapped key (used by reconcile/retention). The
+ * freed bytes are zeroed (secure_delete); see vg_catalog_checkpoint. */
 int vg_catalog_clip_delete(struct vg_catalog *cat, int64_t id);
+/* Crypto-shred: set the clip's wrapped key to NULL, keeping the row
+ * (has_key reads 0 afterwards). The old key bytes leave the database and
+ * its WAL file at the next vg_catalog_checkpoint. */
+int vg_catalog_clip_shred(struct vg_catalog *cat, int64_t id);
+/* Copy WAL content into the database and truncate the WAL file to zero
+ * bytes, so that shredded or deleted keys survive in neither file. Call it
+ * after a retention pass. -VG_EAGAIN if a reader kept it from finishing. */
+int vg_catalog_checkpoint(struct vg_catalog *cat);
 
 int vg_catalog_clip_get(struct vg_catalog *cat, int64_t id, struct vg_clip *out);
+/* Look a clip up by its path relative to the data folder. */
+int vg_catalog_clip_by_path(struct vg_catalog *cat, const char *relpath, struct vg_clip *out);
 
-/* Call fn for each clip of camera (NULL: all) overlapping [from_us, to_us)
- * (0 for an open bound), ordered by camera then start. fn returning
- * non-zero stops the walk and that value is returned. */
+/*
+ * Walks. Call fn for each clip of camera (NULL: all) overlapping
+ * [from_us, to_us) (0 for an open bound), ordered by camera then start, id.
+ * fn returning non-zero stops the walk and that value is returned.
+ *
+ * For every walk: rows are read in pages and fn is called WITHOUT the
+ * catalog lock held, so fn may call any catalog function (deleting the clip
+ * it was handed is fine) and other threads keep recording meanwhile. *c is
+ * valid only during the call. A row inserted or deleted by someone else
+ * during a walk may or may not be seen; no row is seen twice.
+ */
 typedef int (*vg_clip_fn)(const struct vg_clip *c, void *ud);
 int vg_catalog_clips(struct vg_catalog *cat, const char *camera, int64_t from_us,
 		     int64_t to_us, vg_clip_fn fn, void *ud);
-/* Every clip in state RECORDING (for reconcile at start-up). */
+/* Every clip in state RECORDING (for reconcile at start-up), by id. */
 int vg_catalog_open_clips(struct vg_catalog *cat, vg_clip_fn fn, void *ud);
+/* Clips of camera (NULL: every camera) with end_us <= before_us, oldest
+ * first (one camera: by start, id; all cameras: by end, id), at most limit
+ * of them (limit <= 0: no limit). Clips still RECORDING are never listed
+ * (reconcile owns them); shredded clips are, so that a retention pass
+ * interrupted between shredding and deleting completes the next time. */
+int vg_catalog_expired(struct vg_catalog *cat, const char *camera, int64_t before_us,
+		       int limit, vg_clip_fn fn, void *ud);
+/* The oldest clips across all cameras, by end then id, at most limit
+ * (<= 0: no limit), RECORDING clips excluded (for early deletion when the
+ * disk is full). */
+int vg_catalog_oldest(struct vg_catalog *cat, int limit, vg_clip_fn fn, void *ud);
 
-/* Open a gap for camera from from_us with reason; fills *id. */
+/*
+ * Batching: everything between begin and commit is one transaction, one
+ * fsync. The calling thread holds the catalog lock from begin until commit
+ * or rollback (other threads wait), so the same thread must end the batch,
+ * and must not wait on another catalog user meanwhile. Batches do not
+ * nest (-VG_EINVAL). Walks inside a batch see its uncommitted rows.
+ */
+int vg_catalog_begin(struct vg_catalog *cat);
+int vg_catalog_commit(struct vg_catalog *cat);
+int vg_catalog_rollback(struct vg_catalog *cat);
+
+/* Small text settings (e.g. "device_id"). get copies the NUL-terminated
+ * value into buf (-VG_ENOENT if unset, -VG_EINVAL if it does not fit);
+ * set with value NULL removes key. Keys starting "catalog." are the
+ * catalog's own and cannot be set. */
+int vg_catalog_meta_get(struct vg_catalog *cat, const char *key, char *buf, size_t len);
+int vg_catalog_meta_set(struct vg_catalog *cat, const char *key, const char *value);
+
+/* Open a gap for camera from from_us with reason (NULL: none; cut to 127
+ * bytes); fills *id. Gaps are walked like clips (open gaps overlap every
+ * later range), ordered by camera, from, id. */
 int vg_catalog_gap_open(struct vg_catalog *cat, const char *camera, int64_t from_us,
 			const char *reason, int64_t *id);
+/* Close gap id at to_us (-VG_EINVAL if to_us is before its start). */
 int vg_catalog_gap_close(struct vg_catalog *cat, int64_t id, int64_t to_us);
 typedef int (*vg_gap_fn)(const struct vg_gap *g, void *ud);
 int vg_catalog_gaps(struct vg_catalog *cat, const char *camera, int64_t from_us,

@@ -77,17 +77,27 @@ int vg_v4l2_open(struct vg_v4l2 **out, const char *device,
 void vg_v4l2_granted(const struct vg_v4l2 *cam, struct vg_v4l2_granted *g);
 
 /*
- * Wait up to timeout_ms for a frame. 0: *buf filled, the caller owns it.
+ * Wait up to timeout_ms for a frame. 0: *buf filled, the caller owns it
+ * (buf->data points into the driver's mapping and stays valid until the
+ * buffer is requeued or the camera closed). buf->error set means the driver
+ * flagged the picture as corrupt: usually requeue it and count a drop.
  * -VG_ENODATA on timeout, -VG_EAGAIN for a transient error (retry),
- * -VG_ENODEV if the device vanished (ENODEV, EIO on DQBUF, POLLERR/POLLHUP):
- * the caller must close and reopen, -VG_EIO otherwise.
+ * -VG_ENODEV if the device vanished (ENODEV/ENXIO, POLLERR/POLLHUP, or EIO
+ * from DQBUF three times in a row): the caller must close and reopen.
+ * A single EIO is the spec's "temporary problem like signal loss" and gives
+ * -VG_EAGAIN; a good frame resets the count. -VG_EFORMAT if the input
+ * changed size (source-change event, or a frame bigger than negotiated):
+ * close and reopen to renegotiate. -VG_EIO otherwise.
  */
 int vg_v4l2_dequeue(struct vg_v4l2 *cam, int timeout_ms, struct vg_v4l2_buf *buf);
 
-/* Give a buffer back to the driver. */
+/* Give a buffer back to the driver. -VG_EINVAL if index is not a buffer
+ * currently out with the caller (never dequeued, or requeued already),
+ * -VG_ENODEV if the device vanished (the buffer then stays out). */
 int vg_v4l2_requeue(struct vg_v4l2 *cam, int index);
 
-/* Stop streaming, unmap, close. NULL is a no-op. */
+/* Stop streaming, unmap every buffer, release them (REQBUFS 0), close the
+ * handle, in that order, even if the device vanished. NULL is a no-op. */
 void vg_v4l2_close(struct vg_v4l2 *cam);
 
 /* Map a V4L2 fourcc to our format enum; -1 if not one we take. */

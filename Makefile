@@ -23,7 +23,7 @@ TEST_PKGS := cmocka
 CFLAGS ?= -O2 -g
 _CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow \
 	-Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Wformat=2 \
-	-Wno-unused-parameter $(WERROR) -MMD -MP \
+	-Wno-unused-parameter -Wno-format-truncation $(WERROR) -MMD -MP \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 _LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) \
 	-lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm
@@ -53,7 +53,8 @@ TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Tools the end-to-end tests and benchmarks drive.
-TOOL_SRCS := $(wildcard tests/clipvec.c tests/bench_crypto.c tests/bench_audit.c)
+TOOL_SRCS := $(wildcard tests/clipvec.c tests/bench_crypto.c tests/bench_audit.c \
+	tests/bench_rusage.c tests/bench_catalog.c)
 TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check asan run bench install clean deps-ok checksrc
@@ -85,7 +86,7 @@ $(BUILD)/vigilctl: $(VIGILCTL_SRCS:src/%.c=$(BUILD)/src/%.o) $(LIB)
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(TEST_EXTRA_test_$$*) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(_LDLIBS) $(_TEST_LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+$(TOOL_BINS): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(_LDLIBS)
 
 check: deps-ok $(BINS) $(TEST_BINS) $(TOOL_BINS)

@@ -1,0 +1,53 @@
+/*
+ * clipmedia.h - reading the MP4 inside an encrypted clip without writing
+ * plaintext anywhere: libavformat reads through a custom AVIOContext that
+ * pulls authenticated chunks from a clip reader.
+ *
+ * Used to measure clips recovered after a crash, by vigilctl to hand a clip
+ * to a viewer, and by export to remux the original packets.
+ */
+#ifndef VIGIL_CLIPMEDIA_H
+#define VIGIL_CLIPMEDIA_H
+
+#include <stdint.h>
+
+#include <libavformat/avformat.h>
+
+#include "vigil/clipfile.h"
+
+struct vg_clipmedia;
+
+/*
+ * Open the clip at path for demuxing. The AVFormatContext (borrowed, valid
+ * until vg_clipmedia_close) is ready for av_read_frame(). Demuxing stops
+ * with an error at the first chunk that fails authentication; a
+ * crash-truncated clip simply ends early (vg_clipmedia_status tells).
+ */
+int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
+		      const uint8_t master[VG_MASTER_KEY_LEN], AVFormatContext **fmt);
+
+/* 0 if every chunk read so far authenticated and the clip ended cleanly,
+ * -VG_ETRUNC if it ended without its final chunk, -VG_EAUTH if a chunk
+ * failed authentication. */
+int vg_clipmedia_status(const struct vg_clipmedia *m);
+
+void vg_clipmedia_close(struct vg_clipmedia *m);
+
+struct vg_clipmedia_info {
+	int64_t frames;		/* video packets */
+	int64_t duration_us;	/* last pts + its duration, from the first pts */
+	int width, height;
+	char codec[16];
+};
+
+/* Demux the whole clip and measure it. Returns the clip's status as
+ * vg_clipmedia_status does (info is filled for what could be read). */
+int vg_clipmedia_measure(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
+			 struct vg_clipmedia_info *info);
+
+/* Write the clip's plaintext MP4 to fd (a pipe to a player, or a file the
+ * caller chose). Returns 0, -VG_ETRUNC (all that exists was written) or
+ * -VG_EAUTH / -VG_EIO. */
+int vg_clipmedia_decrypt_to_fd(const char *path, const uint8_t master[VG_MASTER_KEY_LEN], int fd);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * encoder.h - raw pictures in, H.264 packets out (libavcodec).
+ *
+ * The encoder is chosen by name (libx264 by default; h264_v4l2m2m or any
+ * other libavcodec H.264 encoder on boards with hardware). If the named
+ * encoder is missing or refuses to open, libx264 is used instead and the
+ * reason logged, so a board without its hardware block still records.
+ *
+ * Pictures the encoder cannot take as they are (YUYV for x264) are
+ * converted with libswscale into a frame from a pool; pictures it can take
+ * are passed by reference, never copied. B-frames are off: every picture
+ * sent is muxable as soon as it comes out, so a fragment flushed to disk
+ * holds everything captured up to that moment (power cuts lose less) and a
+ * clip can be cut at any keyframe without reordering.
+ *
+ * Timestamps: pts are in the time base given at open (vigil uses 1/90000).
+ */
+#ifndef VIGIL_ENCODER_H
+#define VIGIL_ENCODER_H
+
+#include <libavcodec/avcodec.h>
+
+struct vg_encoder_params {
+	const char *encoder;	/* libavcodec encoder name; NULL = libx264 */
+	const char *preset;	/* x264 preset; ignored by other encoders */
+	int crf;		/* x264 CRF (0 = lossless); used when bitrate_kbps is 0 */
+	int bitrate_kbps;
+	int gop;		/* frames between keyframes */
+	int width, height;
+	enum AVPixelFormat in_fmt;
+	int fps_num, fps_den;
+	AVRational time_base;
+	int threads;		/* 0 = libavcodec's choice */
+};
+
+struct vg_encoder;
+
+int vg_encoder_open(struct vg_encoder **out, const struct vg_encoder_params *p,
+		    char *why, size_t whylen);
+
+/* Send one picture (pts set by the caller) or NULL to drain at the end.
+ * The frame is only borrowed. */
+int vg_encoder_send(struct vg_encoder *e, const AVFrame *frame);
+
+/* Next packet: 0 and *pkt filled (caller unrefs), -VG_EAGAIN when the
+ * encoder needs more input, 1 when fully drained. */
+int vg_encoder_receive(struct vg_encoder *e, AVPacket *pkt);
+
+/* Codec parameters for the muxer (with SPS/PPS in extradata). */
+const AVCodecContext *vg_encoder_context(const struct vg_encoder *e);
+
+/* Name of the encoder actually in use. */
+const char *vg_encoder_name(const struct vg_encoder *e);
+
+void vg_encoder_free(struct vg_encoder *e);
+
+#endif

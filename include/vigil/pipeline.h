@@ -1,0 +1,71 @@
+/*
+ * pipeline.h - one camera's recording: source -> (decode) -> encode ->
+ * segment -> encrypted clips.
+ *
+ * Each pipeline runs two threads of its own: a capture thread that owns the
+ * source and never blocks on anything else, and an encoder thread that owns
+ * the encoder and the segmenter. Between them is a small bounded queue:
+ * when the encoder falls behind, new frames are dropped and counted rather
+ * than delaying capture or growing memory. A slow or stalled camera
+ * therefore never delays another camera.
+ *
+ * A camera that vanishes is closed at once (so the driver can reconnect it)
+ * and reopened with backoff; the time without pictures is a gap row in the
+ * catalog and a line in the log.
+ */
+#ifndef VIGIL_PIPELINE_H
+#define VIGIL_PIPELINE_H
+
+#include <stdint.h>
+
+#include "vigil/catalog.h"
+#include "vigil/config.h"
+
+/* What every pipeline shares; all borrowed and outliving the pipelines. */
+struct vg_pipeline_env {
+	const char *data_dir;
+	const uint8_t *master;		/* VG_MASTER_KEY_LEN bytes */
+	struct vg_catalog *cat;
+};
+
+enum vg_pipeline_state {
+	VG_PIPE_STARTING = 0,
+	VG_PIPE_RECORDING,
+	VG_PIPE_RECONNECTING,		/* camera lost; retrying with backoff */
+	VG_PIPE_ENDED,			/* file source at its end */
+	VG_PIPE_FAILED,			/* cannot record (bad format, disk) */
+	VG_PIPE_STOPPED,
+};
+
+struct vg_pipeline_status {
+	enum vg_pipeline_state state;
+	int64_t frames_in;		/* pictures received from the source */
+	int64_t frames_dropped;		/* queue full, error frames, driver gaps */
+	int64_t frames_encoded;		/* pictures written into clips */
+	int64_t clips;			/* clips completed */
+	int64_t bytes;			/* bytes of completed clips + open clip */
+	int64_t reconnects;
+	char clip_path[512];		/* open clip, "" if none */
+	char source[128];		/* source label */
+	char last_error[160];
+};
+
+struct vg_pipeline;
+
+/* Start recording camera cam (borrowed: it must outlive the pipeline). */
+int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *cam,
+		      const struct vg_pipeline_env *env);
+
+/* Stop capture, encode what is queued, close the open clip cleanly, join
+ * the threads and free. NULL is a no-op. */
+void vg_pipeline_stop(struct vg_pipeline *p);
+
+void vg_pipeline_status(struct vg_pipeline *p, struct vg_pipeline_status *st);
+
+/* 1 once a pipeline has nothing more to do: its source ended (a file
+ * without loop) and its last clip is closed. */
+int vg_pipeline_done(struct vg_pipeline *p);
+
+const char *vg_pipeline_state_name(enum vg_pipeline_state s);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * segmenter.h - cuts a camera's H.264 packets into clips: fragmented MP4
+ * (libavformat) written through a custom AVIOContext straight into the clip
+ * encryptor, one catalog row per clip.
+ *
+ * A clip starts on a keyframe and ends where the next one starts, so
+ * consecutive clips are contiguous: no frame is lost or repeated between
+ * them. Each MP4 fragment (fragment_us, 1 s by default) is sealed as one
+ * encrypted chunk and fdatasync'd, so a power cut loses at most the
+ * fragment being built.
+ *
+ * Packet timestamps are in params.time_base; pts 0 is the UTC instant
+ * params.base_utc_us, so every packet's capture time is known exactly.
+ */
+#ifndef VIGIL_SEGMENTER_H
+#define VIGIL_SEGMENTER_H
+
+#include <stdint.h>
+
+#include <libavcodec/avcodec.h>
+
+#include "vigil/catalog.h"
+#include "vigil/clipfile.h"
+
+struct vg_segmenter_params {
+	const char *camera;
+	const char *data_dir;		/* clips go under DATA_DIR/clips/CAMERA/YYYYMMDD/ */
+	const uint8_t *master;		/* VG_MASTER_KEY_LEN bytes, borrowed */
+	struct vg_catalog *cat;		/* borrowed; may be shared by cameras */
+	int64_t segment_us;		/* target clip length */
+	int64_t fragment_us;		/* fragment (chunk) length */
+	const AVCodecParameters *codecpar;	/* H.264 with SPS/PPS extradata */
+	AVRational time_base;
+	int64_t base_utc_us;
+	int64_t frame_us;		/* nominal frame interval */
+	int synthetic;
+	const char *encoder_name;	/* stored in the catalog */
+};
+
+struct vg_segmenter_stats {
+	int64_t clips;			/* clips completed */
+	int64_t frames;			/* packets written in all clips */
+	int64_t skipped;		/* packets dropped waiting for a keyframe */
+	int64_t clip_id;		/* catalog id of the open clip, 0 if none */
+	int64_t clip_frames;
+	uint64_t clip_bytes;
+	char clip_path[512];
+};
+
+struct vg_segmenter;
+
+int vg_segmenter_new(struct vg_segmenter **out, const struct vg_segmenter_params *p);
+
+/* Convert a pts in params.time_base to UTC microseconds. */
+int64_t vg_segmenter_utc(const struct vg_segmenter *s, int64_t pts);
+
+/* 1 if the picture captured at ts_utc_us should be a keyframe because the
+ * open clip has reached its length (the pipeline then forces one, so clips
+ * are cut on time). */
+int vg_segmenter_wants_keyframe(const struct vg_segmenter *s, int64_t ts_utc_us);
+
+/*
+ * Write one packet (borrowed). Starts a clip on the first keyframe, cuts to
+ * a new clip on a keyframe once the clip is long enough, seals a fragment
+ * once it is long enough. -VG_ENOSPC when the disk is full (the open clip
+ * is closed as far as it got), other negative codes on failure (the open
+ * clip is abandoned and later recovered).
+ */
+int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *pkt);
+
+/* Close the open clip cleanly (if any). */
+int vg_segmenter_finish(struct vg_segmenter *s);
+
+void vg_segmenter_stats(const struct vg_segmenter *s, struct vg_segmenter_stats *st);
+
+/* Finish (if still open) and free; NULL is a no-op. */
+void vg_segmenter_free(struct vg_segmenter *s);
+
+/* Relative path (from the data folder) for a clip: used by the segmenter and
+ * by tests that predict names. */
+void vg_segmenter_clip_path(const char *camera, int64_t start_us,
+			    const uint8_t clip_id[VG_CLIP_ID_LEN], char *out, size_t len);
+
+#endif

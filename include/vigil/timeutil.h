@@ -1,0 +1,32 @@
+/*
+ * timeutil.h - clocks and UTC timestamps in microseconds.
+ *
+ * vigil stores every time as int64 microseconds since the Unix epoch, UTC.
+ * Text forms are ISO 8601 in UTC ("2026-11-29T14:03:07.250000Z"); local
+ * time (GMT/BST) is only ever shown to people, never stored.
+ */
+#ifndef VIGIL_TIMEUTIL_H
+#define VIGIL_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VG_US_PER_S INT64_C(1000000)
+
+int64_t vg_time_now_us(void);		/* CLOCK_REALTIME */
+int64_t vg_time_mono_us(void);		/* CLOCK_MONOTONIC */
+
+/* "2026-11-29T14:03:07.250000Z" (27 chars + NUL); buf of at least 32. */
+void vg_time_format(int64_t us, char *buf, size_t len);
+/* "20261129T140307Z": for file names. */
+void vg_time_format_compact(int64_t us, char *buf, size_t len);
+
+/*
+ * Parse a time given by a person: "2026-11-29T14:03:07Z", "2026-11-29 14:03",
+ * "2026-11-29" (midnight UTC), fractions of a second, a trailing "Z" or
+ * none (always UTC), "now", or a time relative to now: "-90s", "-30m",
+ * "-2h", "-7d". Returns 0 or -VG_EINVAL.
+ */
+int vg_time_parse(const char *s, int64_t now_us, int64_t *out);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * encoder.c - libavcodec H.264 encoding with libx264 fallback and a
+ * libswscale stage only for formats the encoder cannot read in place.
+ */
+#define VG_LOG_MODULE "ENC"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "vigil/encoder.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+
+struct vg_encoder {
+	AVCodecContext *ctx;
+	struct SwsContext *sws;	/* NULL when frames go in as they are */
+	AVFrame *conv;		/* conversion target, reused for every frame */
+	enum AVPixelFormat in_fmt;
+};
+
+static int codec_takes(const AVCodec *codec, enum AVPixelFormat fmt)
+{
+	if (codec->pix_fmts == NULL)
+		return 0;
+	for (const enum AVPixelFormat *p = codec->pix_fmts; *p != AV_PIX_FMT_NONE; p++)
+		if (*p == fmt)
+			return 1;
+	return 0;
+}
+
+/* The encoder's own format for a converted picture: NV12 for the
+ * hardware encoders that prefer it, else YUV420P. */
+static enum AVPixelFormat conversion_target(const AVCodec *codec)
+{
+	if (codec_takes(codec, AV_PIX_FMT_YUV420P))
+		return AV_PIX_FMT_YUV420P;
+	if (codec_takes(codec, AV_PIX_FMT_NV12))
+		return AV_PIX_FMT_NV12;
+	return codec->pix_fmts ? codec->pix_fmts[0] : AV_PIX_FMT_YUV420P;
+}
+
+static int open_codec(struct vg_encoder *e, const AVCodec *codec,
+		      const struct vg_encoder_params *p, char *why, size_t whylen)
+{
+	AVCodecContext *c;
+	enum AVPixelFormat fmt;
+	char err[AV_ERROR_MAX_STRING_SIZE];
+	int ret;
+
+	c = avcodec_alloc_context3(codec);
+	if (c == NULL)
+		return -VG_ENOMEM;
+	fmt = codec_takes(codec, p->in_fmt) ? p->in_fmt : conversion_target(codec);
+	c->width = p->width;
+	c->height = p->height;
+	c->pix_fmt = fmt;
+	c->time_base = p->time_base;
+	c->framerate = (AVRational){ p->fps_num, p->fps_den };
+	c->gop_size = p->gop > 0 ? p->gop : 2 * p->fps_num / (p->fps_den ? p->fps_den : 1);
+	if (strcmp(codec->name, "libx264") == 0)
+		av_opt_set_int(c->priv_data, "forced-idr", 1, 0);
+	c->max_b_frames = 0;
+	c->thread_count = p->threads;
+	/* The muxer needs SPS/PPS in extradata for the MP4 avcC box. */
+	c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+	if (p->bitrate_kbps > 0) {
+		c->bit_rate = (int64_t)p->bitrate_kbps * 1000;
+		c->rc_max_rate = c->bit_rate * 3 / 2;
+		c->rc_buffer_size = (int)(c->bit_rate * 2);
+	}
+	if (strcmp(codec->name, "libx264") == 0) {
+		av_opt_set(c->priv_data, "preset", p->preset ? p->preset : "veryfast", 0);
+		if (p->bitrate_kbps <= 0)	/* crf 0 is lossless, a valid choice */
+			av_opt_set_double(c->priv_data, "crf", p->crf, 0);
+		/* Closed GOPs only: a clip starting at a keyframe decodes alone. */
+		av_opt_set(c->priv_data, "x264-params", "open-gop=0:scenecut=0", 0);
+	}
+	ret = avcodec_open2(c, codec, NULL);
+	if (ret < 0) {
+		av_strerror(ret, err, sizeof(err));
+		snprintf(why, whylen, "encoder %s refused %dx%d %s: %s", codec->name, p->width,
+			 p->height, av_get_pix_fmt_name(fmt), err);
+		avcodec_free_context(&c);
+		return -VG_ECODEC;
+	}
+	e->ctx = c;
+	return 0;
+}
+
+int vg_encoder_open(struct vg_encoder **out, const struct vg_encoder_params *p,
+		    char *why, size_t whylen)
+{
+	const char *name = p->encoder ? p->encoder : "libx264";
+	const AVCodec *codec;
+	struct vg_encoder *e;
+	int ret = -VG_ECODEC;
+
+	*out = NULL;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -VG_ENOMEM;
+	e->in_fmt = p->in_fmt;
+
+	codec = avcodec_find_encoder_by_name(name);
+	if (codec && codec->id == AV_CODEC_ID_H264)
+		ret = open_codec(e, codec, p, why, whylen);
+	else
+		snprintf(why, whylen, "no H.264 encoder named %s in this FFmpeg build", name);
+	if (ret < 0 && strcmp(name, "libx264") != 0) {
+		vg_warnx("%s; falling back to libx264", why);
+		codec = avcodec_find_encoder_by_name("libx264");
+		if (codec)
+			ret = open_codec(e, codec, p, why, whylen);
+	}
+	if (ret < 0)
+		goto err;
+
+	if (e->ctx->pix_fmt != p->in_fmt) {
+		e->sws = sws_getContext(p->width, p->height, p->in_fmt, p->width, p->height,
+					e->ctx->pix_fmt, SWS_BILINEAR, NULL, NULL, NULL);
+		e->conv = av_frame_alloc();
+		if (e->sws == NULL || e->conv == NULL) {
+			snprintf(why, whylen, "cannot convert %s to %s",
+				 av_get_pix_fmt_name(p->in_fmt), av_get_pix_fmt_name(e->ctx->pix_fmt));
+			ret = -VG_EFORMAT;
+			goto err;
+		}
+		e->conv->format = e->ctx->pix_fmt;
+		e->conv->width = p->width;
+		e->conv->height = p->height;
+		if (av_frame_get_buffer(e->conv, 0) < 0) {
+			ret = -VG_ENOMEM;
+			goto err;
+		}
+	}
+	*out = e;
+	return 0;
+err:
+	vg_encoder_free(e);
+	return ret;
+}
+
+int vg_encoder_send(struct vg_encoder *e, const AVFrame *frame)
+{
+	const AVFrame *in = frame;
+	int ret;
+
+	if (frame && e->sws) {
+		/* The encoder may still hold a reference to the last converted
+		 * picture (x264 copies on input, others may not): make the
+		 * conversion target writable, which reallocates only if so. */
+		ret = av_frame_make_writable(e->conv);
+		if (ret < 0)
+			return -VG_ENOMEM;
+		sws_scale(e->sws, (const uint8_t *const *)frame->data, frame->linesize, 0,
+			  frame->height, e->conv->data, e->conv->linesize);
+		/* pts, and pict_type: the pipeline forces keyframes to cut clips. */
+		av_frame_copy_props(e->conv, frame);
+		in = e->conv;
+	}
+	ret = avcodec_send_frame(e->ctx, in);
+	if (ret == AVERROR(EAGAIN))
+		return -VG_EAGAIN;
+	if (ret < 0 && ret != AVERROR_EOF)
+		return -VG_ECODEC;
+	return 0;
+}
+
+int vg_encoder_receive(struct vg_encoder *e, AVPacket *pkt)
+{
+	int ret = avcodec_receive_packet(e->ctx, pkt);
+
+	if (ret == AVERROR(EAGAIN))
+		return -VG_EAGAIN;
+	if (ret == AVERROR_EOF)
+		return 1;
+	if (ret < 0)
+		return -VG_ECODEC;
+	return 0;
+}
+
+const AVCodecContext *vg_encoder_context(const struct vg_encoder *e)
+{
+	return e->ctx;
+}
+
+const char *vg_encoder_name(const struct vg_encoder *e)
+{
+	return e->ctx->codec->name;
+}
+
+void vg_encoder_free(struct vg_encoder *e)
+{
+	if (e == NULL)
+		return;
+	avcodec_free_context(&e->ctx);
+	sws_freeContext(e->sws);
+	av_frame_free(&e->conv);
+	free(e);
+}

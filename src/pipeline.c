@@ -1,0 +1,688 @@
+/*
+ * pipeline.c - one camera: a capture thread and an encoder thread joined
+ * by a bounded queue. See pipeline.h for the contract.
+ *
+ * The capture thread sends three kinds of item: START (a source opened,
+ * with its format), FRAME, and END (the source closed or was lost). The
+ * encoder thread builds an encoder and a segmenter at START and closes the
+ * open clip at END, so a camera that comes back with another resolution
+ * simply starts a new clip. Frames are dropped when the queue is full;
+ * START and END are never dropped (the capture thread waits for room, which
+ * only happens when a camera is lost or found).
+ */
+#define VG_LOG_MODULE "CAM"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavcodec/bsf.h>
+#include <libavutil/pixdesc.h>
+
+#include "vigil/encoder.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/pipeline.h"
+#include "vigil/segmenter.h"
+#include "vigil/source.h"
+#include "vigil/timeutil.h"
+
+#define QUEUE_CAP 8
+#define READ_TIMEOUT_MS 250
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 10000
+#define NO_SIGNAL_WARN_US (5 * VG_US_PER_S)
+
+enum item_kind { ITEM_START, ITEM_FRAME, ITEM_END };
+
+struct item {
+	enum item_kind kind;
+	struct vg_source_frame f;
+	struct vg_source_info info;
+};
+
+struct vg_pipeline {
+	const struct vg_camera_config *cam;
+	struct vg_pipeline_env env;
+	pthread_t cap_thread, enc_thread;
+	int threads_started;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* queue changed, or stop requested */
+	struct item q[QUEUE_CAP];
+	int q_head, q_len;
+	int stop;
+	int capture_done;
+	int encoder_done;		/* the encoder thread has closed its last clip */
+	struct vg_pipeline_status st;
+
+	/* Encoder-thread state (only that thread touches these). */
+	struct vg_source_info info;
+	struct vg_encoder *enc;
+	AVCodecContext *dec;		/* MJPEG decoder, if the camera sends MJPEG */
+	struct vg_segmenter *seg;
+	AVRational tb;
+	int64_t base_utc_us;
+	int64_t last_pts;
+	int64_t frame_us;
+	int broken;			/* setup failed: skip frames until next START */
+	AVPacket *pkt;
+	AVFrame *decoded;
+};
+
+const char *vg_pipeline_state_name(enum vg_pipeline_state s)
+{
+	static const char *const names[] = { "starting", "recording", "reconnecting",
+					     "ended", "failed", "stopped" };
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* ---- queue ---- */
+
+/* Push an item; frames are dropped when full, markers wait for room. */
+static void queue_push(struct vg_pipeline *p, struct item *it)
+{
+	pthread_mutex_lock(&p->lock);
+	if (it->kind == ITEM_FRAME && p->q_len == QUEUE_CAP) {
+		p->st.frames_dropped++;
+		pthread_mutex_unlock(&p->lock);
+		vg_source_frame_release(&it->f);
+		return;
+	}
+	while (p->q_len == QUEUE_CAP)
+		pthread_cond_wait(&p->cond, &p->lock);
+	p->q[(p->q_head + p->q_len) % QUEUE_CAP] = *it;
+	p->q_len++;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Pop the next item; 0 when the capture thread is done and all is drained. */
+static int queue_pop(struct vg_pipeline *p, struct item *it)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->q_len == 0 && !p->capture_done)
+		pthread_cond_wait(&p->cond, &p->lock);
+	if (p->q_len == 0) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	*it = p->q[p->q_head];
+	p->q_head = (p->q_head + 1) % QUEUE_CAP;
+	p->q_len--;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return 1;
+}
+
+/* Wait up to ms for a stop request; returns 1 if stopping. */
+static int wait_stop(struct vg_pipeline *p, int ms)
+{
+	struct timespec ts;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
+		;
+	stop = p->stop;
+	pthread_mutex_unlock(&p->lock);
+	return stop;
+}
+
+static int stopping(struct vg_pipeline *p)
+{
+	int s;
+
+	pthread_mutex_lock(&p->lock);
+	s = p->stop;
+	pthread_mutex_unlock(&p->lock);
+	return s;
+}
+
+static void set_state(struct vg_pipeline *p, enum vg_pipeline_state s, const char *err)
+{
+	pthread_mutex_lock(&p->lock);
+	p->st.state = s;
+	if (err)
+		snprintf(p->st.last_error, sizeof(p->st.last_error), "%s", err);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- capture thread ---- */
+
+static void *capture_main(void *arg)
+{
+	struct vg_pipeline *p = arg;
+	const char *name = p->cam->name;
+	struct vg_source *src = NULL;
+	int backoff = BACKOFF_MIN_MS;
+	int64_t gap_id = 0;
+	int64_t last_ts = 0, last_frame_mono = 0;
+	uint32_t last_seq = 0;
+	int have_seq = 0, warned_no_signal = 0;
+	char why[256] = "", last_why[256] = "";
+
+	while (!stopping(p)) {
+		struct item it;
+		int ret;
+
+		if (src == NULL) {
+			ret = vg_source_open(&src, p->cam, why, sizeof(why));
+			if (ret < 0) {
+				/* Log a repeating failure once, until it changes. */
+				if (strcmp(why, last_why) != 0)
+					vg_warnx("%s: cannot open camera: %s; retrying", name, why);
+				snprintf(last_why, sizeof(last_why), "%s", why);
+				set_state(p, VG_PIPE_RECONNECTING, why);
+				if (gap_id == 0)
+					vg_catalog_gap_open(p->env.cat, name,
+							    last_ts ? last_ts : vg_time_now_us(), why,
+							    &gap_id);
+				if (wait_stop(p, backoff))
+					break;
+				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				continue;
+			}
+			last_why[0] = '\0';
+			backoff = BACKOFF_MIN_MS;
+			have_seq = 0;
+			memset(&it, 0, sizeof(it));
+			it.kind = ITEM_START;
+			vg_source_info(src, &it.info);
+			vg_info("%s: recording from %s", name, it.info.label);
+			pthread_mutex_lock(&p->lock);
+			snprintf(p->st.source, sizeof(p->st.source), "%s", it.info.label);
+			pthread_mutex_unlock(&p->lock);
+			set_state(p, VG_PIPE_RECORDING, NULL);
+			last_frame_mono = vg_time_mono_us();
+			warned_no_signal = 0;
+			queue_push(p, &it);
+		}
+
+		memset(&it, 0, sizeof(it));
+		ret = vg_source_read(src, &it.f, READ_TIMEOUT_MS);
+		if (ret == 0) {
+			if (gap_id) {
+				vg_catalog_gap_close(p->env.cat, gap_id, it.f.ts_utc_us);
+				vg_info("%s: pictures again after %.1f s without", name,
+					last_ts ? (double)(it.f.ts_utc_us - last_ts) / 1e6 : 0.0);
+				gap_id = 0;
+			}
+			pthread_mutex_lock(&p->lock);
+			p->st.frames_in++;
+			if (have_seq && it.f.sequence > last_seq + 1)
+				p->st.frames_dropped += it.f.sequence - last_seq - 1;
+			pthread_mutex_unlock(&p->lock);
+			have_seq = 1;
+			last_seq = it.f.sequence;
+			last_ts = it.f.ts_utc_us;
+			last_frame_mono = vg_time_mono_us();
+			warned_no_signal = 0;
+			it.kind = ITEM_FRAME;
+			queue_push(p, &it);
+			continue;
+		}
+		if (ret == -VG_ENODATA) {
+			if (!warned_no_signal &&
+			    vg_time_mono_us() - last_frame_mono > NO_SIGNAL_WARN_US) {
+				vg_warnx("%s: no picture for %d s (no signal?)", name,
+					 (int)(NO_SIGNAL_WARN_US / VG_US_PER_S));
+				warned_no_signal = 1;
+			}
+			continue;
+		}
+		vg_source_close(src);
+		src = NULL;
+		memset(&it, 0, sizeof(it));
+		it.kind = ITEM_END;
+		queue_push(p, &it);
+		if (ret == 1) {
+			vg_info("%s: end of input", name);
+			set_state(p, VG_PIPE_ENDED, NULL);
+			break;
+		}
+		snprintf(why, sizeof(why), "camera lost: %s", vg_strerror(ret));
+		vg_warnx("%s: %s; reopening", name, why);
+		pthread_mutex_lock(&p->lock);
+		p->st.reconnects++;
+		pthread_mutex_unlock(&p->lock);
+		set_state(p, VG_PIPE_RECONNECTING, why);
+		vg_catalog_gap_open(p->env.cat, name, last_ts ? last_ts : vg_time_now_us(), why,
+				    &gap_id);
+	}
+	if (src) {
+		struct item it;
+
+		vg_source_close(src);
+		memset(&it, 0, sizeof(it));
+		it.kind = ITEM_END;
+		queue_push(p, &it);
+	}
+	if (gap_id)
+		vg_catalog_gap_close(p->env.cat, gap_id, vg_time_now_us());
+	pthread_mutex_lock(&p->lock);
+	p->capture_done = 1;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* ---- encoder thread ---- */
+
+static void teardown(struct vg_pipeline *p)
+{
+	struct vg_segmenter_stats ss;
+
+	if (p->seg) {
+		vg_segmenter_finish(p->seg);
+		vg_segmenter_stats(p->seg, &ss);
+		pthread_mutex_lock(&p->lock);
+		p->st.clips += ss.clips;
+		p->st.clip_path[0] = '\0';
+		pthread_mutex_unlock(&p->lock);
+	}
+	vg_segmenter_free(p->seg);
+	p->seg = NULL;
+	vg_encoder_free(p->enc);
+	p->enc = NULL;
+	avcodec_free_context(&p->dec);
+}
+
+static int make_segmenter(struct vg_pipeline *p, const AVCodecParameters *par,
+			  const char *encoder_name)
+{
+	const struct vg_camera_config *c = p->cam;
+	struct vg_segmenter_params sp = {
+		.camera = c->name,
+		.data_dir = p->env.data_dir,
+		.master = p->env.master,
+		.cat = p->env.cat,
+		.segment_us = (int64_t)c->segment_seconds * VG_US_PER_S,
+		.fragment_us = (int64_t)c->fragment_ms * 1000,
+		.codecpar = par,
+		.time_base = p->tb,
+		.base_utc_us = p->base_utc_us,
+		.frame_us = p->frame_us,
+		.synthetic = p->info.synthetic,
+		.encoder_name = encoder_name,
+	};
+
+	return vg_segmenter_new(&p->seg, &sp);
+}
+
+static int setup_encoder(struct vg_pipeline *p, int width, int height, enum AVPixelFormat fmt)
+{
+	const struct vg_camera_config *c = p->cam;
+	struct vg_encoder_params ep = {
+		.encoder = c->encoder,
+		.preset = c->preset,
+		.crf = c->crf,
+		.bitrate_kbps = c->bitrate_kbps,
+		.gop = c->gop,
+		.width = width,
+		.height = height,
+		.in_fmt = fmt,
+		.fps_num = p->info.fps_num,
+		.fps_den = p->info.fps_den,
+		.time_base = p->tb,
+	};
+	char why[256];
+	int ret;
+
+	ret = vg_encoder_open(&p->enc, &ep, why, sizeof(why));
+	if (ret < 0) {
+		vg_errx("%s: %s", c->name, why);
+		return ret;
+	}
+	vg_info("%s: encoding %dx%d %s with %s", c->name, width, height,
+		av_get_pix_fmt_name(fmt), vg_encoder_name(p->enc));
+	return 0;
+}
+
+static int setup(struct vg_pipeline *p, const struct vg_source_info *info)
+{
+	int ret = 0;
+
+	p->info = *info;
+	if (p->info.fps_num <= 0 || p->info.fps_den <= 0) {
+		p->info.fps_num = p->cam->fps_num;
+		p->info.fps_den = p->cam->fps_den;
+	}
+	p->tb = (AVRational){ 1, 90000 };
+	p->frame_us = (int64_t)VG_US_PER_S * p->info.fps_den / p->info.fps_num;
+	p->base_utc_us = 0;	/* set by the first frame */
+	p->last_pts = -1;
+	p->broken = 0;
+
+	if (info->codec == AV_CODEC_ID_MJPEG) {
+		const AVCodec *d = avcodec_find_decoder(AV_CODEC_ID_MJPEG);
+
+		p->dec = d ? avcodec_alloc_context3(d) : NULL;
+		if (p->dec == NULL || avcodec_open2(p->dec, d, NULL) < 0) {
+			vg_errx("%s: cannot open the MJPEG decoder", p->cam->name);
+			ret = -VG_ECODEC;
+		}
+		/* The encoder is built at the first decoded picture, whose
+		 * pixel format only the decoder knows. */
+	} else if (info->codec == AV_CODEC_ID_NONE) {
+		ret = setup_encoder(p, info->width, info->height, info->pix_fmt);
+	}
+	/* H.264 pass-through: the segmenter is built at the first keyframe,
+	 * which carries the SPS/PPS the MP4 header needs. */
+	if (ret < 0) {
+		p->broken = 1;
+		set_state(p, VG_PIPE_FAILED, vg_strerror(ret));
+		teardown(p);
+	}
+	return ret;
+}
+
+/* Timestamps: capture time relative to the first frame of the session,
+ * forced strictly increasing so a clock step never reorders frames. */
+static int64_t pts_for(struct vg_pipeline *p, int64_t ts_utc_us)
+{
+	int64_t pts;
+
+	if (p->last_pts < 0)
+		p->base_utc_us = ts_utc_us;
+	pts = av_rescale_q(ts_utc_us - p->base_utc_us, (AVRational){ 1, 1000000 }, p->tb);
+	if (pts <= p->last_pts)
+		pts = p->last_pts + 1;
+	p->last_pts = pts;
+	return pts;
+}
+
+static void count_written(struct vg_pipeline *p)
+{
+	struct vg_segmenter_stats ss;
+
+	vg_segmenter_stats(p->seg, &ss);
+	pthread_mutex_lock(&p->lock);
+	p->st.frames_encoded++;
+	snprintf(p->st.clip_path, sizeof(p->st.clip_path), "%s", ss.clip_path);
+	p->st.bytes = (int64_t)ss.clip_bytes;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int write_packets(struct vg_pipeline *p)
+{
+	int ret;
+
+	for (;;) {
+		ret = vg_encoder_receive(p->enc, p->pkt);
+		if (ret == -VG_EAGAIN || ret == 1)
+			return 0;
+		if (ret < 0)
+			return ret;
+		ret = vg_segmenter_write(p->seg, p->pkt);
+		av_packet_unref(p->pkt);
+		if (ret < 0)
+			return ret;
+		count_written(p);
+	}
+}
+
+static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us)
+{
+	int ret;
+
+	if (p->enc == NULL) {
+		ret = setup_encoder(p, frame->width, frame->height, frame->format);
+		if (ret < 0)
+			return ret;
+	}
+	frame->pts = pts_for(p, ts_utc_us);
+	/* The segmenter needs the session's base time: the first frame's. */
+	if (p->seg == NULL) {
+		AVCodecParameters *par = avcodec_parameters_alloc();
+
+		if (par == NULL)
+			return -VG_ENOMEM;
+		avcodec_parameters_from_context(par, vg_encoder_context(p->enc));
+		ret = make_segmenter(p, par, vg_encoder_name(p->enc));
+		avcodec_parameters_free(&par);
+		if (ret < 0)
+			return ret;
+	}
+	frame->pict_type = vg_segmenter_wants_keyframe(p->seg, ts_utc_us) ? AV_PICTURE_TYPE_I
+									  : AV_PICTURE_TYPE_NONE;
+	ret = vg_encoder_send(p->enc, frame);
+	if (ret < 0)
+		return ret;
+	return write_packets(p);
+}
+
+static int decode_mjpeg(struct vg_pipeline *p, AVPacket *pkt, int64_t ts_utc_us)
+{
+	int ret = avcodec_send_packet(p->dec, pkt);
+
+	if (ret < 0) {
+		/* A corrupt JPEG from the camera costs one picture, not the clip. */
+		pthread_mutex_lock(&p->lock);
+		p->st.frames_dropped++;
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	while (avcodec_receive_frame(p->dec, p->decoded) == 0) {
+		ret = encode_frame(p, p->decoded, ts_utc_us);
+		av_frame_unref(p->decoded);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* H.264 from the camera goes into clips as it is. The first keyframe's
+ * in-band SPS/PPS become the MP4 header's extradata. */
+static int passthrough(struct vg_pipeline *p, AVPacket *pkt, int64_t ts_utc_us)
+{
+	int ret;
+
+	if (p->seg == NULL) {
+		const AVBitStreamFilter *f = av_bsf_get_by_name("extract_extradata");
+		AVBSFContext *bsf = NULL;
+		AVCodecParameters *par;
+		uint8_t *extra;
+		size_t extra_len = 0;
+
+		if (!(pkt->flags & AV_PKT_FLAG_KEY))
+			return 0;	/* wait for a keyframe */
+		if (f == NULL || av_bsf_alloc(f, &bsf) < 0)
+			return -VG_ECODEC;
+		bsf->par_in->codec_id = AV_CODEC_ID_H264;
+		if (av_bsf_init(bsf) < 0 || av_bsf_send_packet(bsf, pkt) < 0 ||
+		    av_bsf_receive_packet(bsf, pkt) < 0) {
+			av_bsf_free(&bsf);
+			return -VG_ECODEC;
+		}
+		av_bsf_free(&bsf);
+		extra = av_packet_get_side_data(pkt, AV_PKT_DATA_NEW_EXTRADATA, &extra_len);
+		if (extra == NULL)
+			return 0;	/* no SPS/PPS yet: wait for one that has them */
+		par = avcodec_parameters_alloc();
+		if (par == NULL)
+			return -VG_ENOMEM;
+		par->codec_type = AVMEDIA_TYPE_VIDEO;
+		par->codec_id = AV_CODEC_ID_H264;
+		par->width = p->info.width;
+		par->height = p->info.height;
+		par->extradata = av_mallocz(extra_len + AV_INPUT_BUFFER_PADDING_SIZE);
+		if (par->extradata == NULL) {
+			avcodec_parameters_free(&par);
+			return -VG_ENOMEM;
+		}
+		memcpy(par->extradata, extra, extra_len);
+		par->extradata_size = (int)extra_len;
+		p->last_pts = -1;
+		pkt->pts = pts_for(p, ts_utc_us);
+		ret = make_segmenter(p, par, "passthrough");
+		avcodec_parameters_free(&par);
+		if (ret < 0)
+			return ret;
+		vg_info("%s: camera sends H.264: passing it through without re-encoding",
+			p->cam->name);
+	} else {
+		pkt->pts = pts_for(p, ts_utc_us);
+	}
+	pkt->dts = pkt->pts;
+	ret = vg_segmenter_write(p->seg, pkt);
+	if (ret == 0)
+		count_written(p);
+	return ret;
+}
+
+static void process_frame(struct vg_pipeline *p, struct item *it)
+{
+	int ret = 0;
+
+	if (p->broken)
+		goto out;
+	if (it->f.frame)
+		ret = encode_frame(p, it->f.frame, it->f.ts_utc_us);
+	else if (it->f.packet && p->info.codec == AV_CODEC_ID_MJPEG)
+		ret = decode_mjpeg(p, it->f.packet, it->f.ts_utc_us);
+	else if (it->f.packet)
+		ret = passthrough(p, it->f.packet, it->f.ts_utc_us);
+	if (ret < 0) {
+		/* Disk full or a codec failure: the open clip has been closed
+		 * as far as it got; start afresh at the next keyframe. */
+		vg_errx("%s: recording error: %s; starting a new clip", p->cam->name,
+			vg_strerror(ret));
+		set_state(p, VG_PIPE_RECORDING, vg_strerror(ret));
+		teardown(p);
+		setup(p, &p->info);
+	}
+out:
+	vg_source_frame_release(&it->f);
+}
+
+static void drain(struct vg_pipeline *p)
+{
+	if (p->enc && p->seg && vg_encoder_send(p->enc, NULL) == 0)
+		write_packets(p);
+}
+
+static void *encoder_main(void *arg)
+{
+	struct vg_pipeline *p = arg;
+	struct item it;
+
+	while (queue_pop(p, &it)) {
+		switch (it.kind) {
+		case ITEM_START:
+			teardown(p);
+			setup(p, &it.info);
+			break;
+		case ITEM_FRAME:
+			process_frame(p, &it);
+			break;
+		case ITEM_END:
+			drain(p);
+			teardown(p);
+			break;
+		}
+	}
+	drain(p);
+	teardown(p);
+	pthread_mutex_lock(&p->lock);
+	p->encoder_done = 1;
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *cam,
+		      const struct vg_pipeline_env *env)
+{
+	struct vg_pipeline *p;
+	char tname[16];
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -VG_ENOMEM;
+	p->cam = cam;
+	p->env = *env;
+	p->pkt = av_packet_alloc();
+	p->decoded = av_frame_alloc();
+	if (p->pkt == NULL || p->decoded == NULL) {
+		av_packet_free(&p->pkt);
+		av_frame_free(&p->decoded);
+		free(p);
+		return -VG_ENOMEM;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->st.state = VG_PIPE_STARTING;
+
+	if (pthread_create(&p->enc_thread, NULL, encoder_main, p) != 0)
+		goto err;
+	if (pthread_create(&p->cap_thread, NULL, capture_main, p) != 0) {
+		pthread_mutex_lock(&p->lock);
+		p->capture_done = 1;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->enc_thread, NULL);
+		goto err;
+	}
+	/* Thread names show up in top and in core dumps. */
+	snprintf(tname, sizeof(tname), "cap:%.11s", cam->name);
+	pthread_setname_np(p->cap_thread, tname);
+	snprintf(tname, sizeof(tname), "enc:%.11s", cam->name);
+	pthread_setname_np(p->enc_thread, tname);
+	p->threads_started = 1;
+	*out = p;
+	return 0;
+err:
+	av_packet_free(&p->pkt);
+	av_frame_free(&p->decoded);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p);
+	return -VG_ENOMEM;
+}
+
+void vg_pipeline_stop(struct vg_pipeline *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->cap_thread, NULL);
+	pthread_join(p->enc_thread, NULL);
+	av_packet_free(&p->pkt);
+	av_frame_free(&p->decoded);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p);
+}
+
+void vg_pipeline_status(struct vg_pipeline *p, struct vg_pipeline_status *st)
+{
+	pthread_mutex_lock(&p->lock);
+	*st = p->st;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int vg_pipeline_done(struct vg_pipeline *p)
+{
+	int done;
+
+	pthread_mutex_lock(&p->lock);
+	done = p->encoder_done;
+	pthread_mutex_unlock(&p->lock);
+	return done;
+}

@@ -1,0 +1,388 @@
+/*
+ * segmenter.c - H.264 packets -> fragmented MP4 -> encrypted clip files.
+ *
+ * libavformat's mov muxer runs with frag_custom: we decide where fragments
+ * end (av_write_frame(oc, NULL)) so that each fragment becomes exactly one
+ * sealed chunk of the clip container. Nothing but the AVIO buffer (in
+ * memory) ever holds plaintext.
+ */
+#define VG_LOG_MODULE "SEG"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/opt.h>
+
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/segmenter.h"
+#include "vigil/timeutil.h"
+
+#define AVIO_BUF_SIZE (64 * 1024)
+
+struct vg_segmenter {
+	struct vg_segmenter_params p;
+	char *camera;
+	char *data_dir;
+	AVCodecParameters *par;
+
+	/* The open clip, if any. */
+	struct vg_clip_writer *w;
+	AVFormatContext *oc;
+	struct vg_clip clip;
+	int64_t clip_first_pts;
+	int64_t frag_start_us;
+	int64_t last_utc_us;
+	int io_err;			/* VG_E* from the write callback */
+
+	struct vg_segmenter_stats st;
+};
+
+static int write_cb(void *opaque, uint8_t *buf, int size)
+{
+	struct vg_segmenter *s = opaque;
+	int ret = vg_clip_writer_write(s->w, buf, (size_t)size);
+
+	if (ret < 0) {
+		s->io_err = ret;
+		return ret == -VG_ENOSPC ? AVERROR(ENOSPC) : AVERROR(EIO);
+	}
+	return size;
+}
+
+int vg_segmenter_new(struct vg_segmenter **out, const struct vg_segmenter_params *p)
+{
+	struct vg_segmenter *s;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -VG_ENOMEM;
+	s->p = *p;
+	s->camera = strdup(p->camera);
+	s->data_dir = strdup(p->data_dir);
+	s->par = avcodec_parameters_alloc();
+	if (s->camera == NULL || s->data_dir == NULL || s->par == NULL ||
+	    avcodec_parameters_copy(s->par, p->codecpar) < 0) {
+		vg_segmenter_free(s);
+		return -VG_ENOMEM;
+	}
+	s->p.camera = s->camera;
+	s->p.data_dir = s->data_dir;
+	s->p.codecpar = s->par;
+	*out = s;
+	return 0;
+}
+
+int64_t vg_segmenter_utc(const struct vg_segmenter *s, int64_t pts)
+{
+	return s->p.base_utc_us + av_rescale_q(pts, s->p.time_base, (AVRational){ 1, 1000000 });
+}
+
+int vg_segmenter_wants_keyframe(const struct vg_segmenter *s, int64_t ts_utc_us)
+{
+	return s->w != NULL && ts_utc_us - s->clip.start_us >= s->p.segment_us;
+}
+
+void vg_segmenter_clip_path(const char *camera, int64_t start_us,
+			    const uint8_t clip_id[VG_CLIP_ID_LEN], char *out, size_t len)
+{
+	char stamp[32];
+
+	vg_time_format_compact(start_us, stamp, sizeof(stamp));
+	/* clips/CAMERA/YYYYMMDD/CAMERA-YYYYMMDDTHHMMSSZ-IDPREFIX.vgc */
+	snprintf(out, len, "clips/%s/%.8s/%s-%s-%02x%02x%02x%02x.vgc", camera, stamp, camera,
+		 stamp, clip_id[0], clip_id[1], clip_id[2], clip_id[3]);
+}
+
+/* mkdir -p for the folders of a clip path, mode 0750. */
+static int make_parents(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+			int e = errno;
+
+			*p = '/';
+			return -vg_err_from_errno(e);
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+static void free_muxer(struct vg_segmenter *s)
+{
+	if (s->oc == NULL)
+		return;
+	if (s->oc->pb) {
+		av_freep(&s->oc->pb->buffer);
+		avio_context_free(&s->oc->pb);
+	}
+	avformat_free_context(s->oc);
+	s->oc = NULL;
+}
+
+/* Abandon the open clip after a failure: the file keeps what was sealed,
+ * the row stays "recording" and start-up reconciliation recovers it. */
+static void abandon_clip(struct vg_segmenter *s)
+{
+	free_muxer(s);
+	vg_clip_writer_abandon(s->w);
+	s->w = NULL;
+	s->st.clip_id = 0;
+}
+
+static int open_clip(struct vg_segmenter *s, const AVPacket *pkt, int64_t utc)
+{
+	uint8_t clip_id[VG_CLIP_ID_LEN];
+	char tmp_path[32];
+	char abs_path[1024];
+	char stamp[40];
+	AVDictionary *opts = NULL;
+	AVStream *st;
+	uint8_t *buf;
+	int ret;
+
+	memset(&s->clip, 0, sizeof(s->clip));
+	snprintf(s->clip.camera, sizeof(s->clip.camera), "%s", s->camera);
+	s->clip.start_us = utc;
+	s->clip.synthetic = s->p.synthetic;
+	snprintf(s->clip.encoder, sizeof(s->clip.encoder), "%s", s->p.encoder_name);
+	s->clip.width = s->par->width;
+	s->clip.height = s->par->height;
+	s->clip.state = VG_CLIP_RECORDING;
+
+	/* The clip id is drawn by the writer; name the file after it. A
+	 * placeholder id gives the folder, the real one the name. */
+	memset(clip_id, 0, sizeof(clip_id));
+	vg_segmenter_clip_path(s->camera, utc, clip_id, s->clip.path, sizeof(s->clip.path));
+	snprintf(abs_path, sizeof(abs_path), "%s/%s", s->data_dir, s->clip.path);
+	ret = make_parents(abs_path);
+	if (ret < 0) {
+		vg_warnx("%s: cannot create the clip folder for %s: %s", s->camera, abs_path,
+			 vg_strerror(ret));
+		return ret;
+	}
+	/* Create under a temporary unique name, then rename to the name that
+	 * carries the clip id, before any footage is written. */
+	snprintf(tmp_path, sizeof(tmp_path), ".new-%d", (int)getpid());
+	{
+		char *slash = strrchr(abs_path, '/');
+		char dir[1024];
+		char tmp_abs[1100];
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - abs_path), abs_path);
+		snprintf(tmp_abs, sizeof(tmp_abs), "%s/%s-%s", dir, tmp_path, s->camera);
+		unlink(tmp_abs);	/* left by a crash before the rename */
+		ret = vg_clip_writer_open(&s->w, tmp_abs, s->p.master, s->clip.wrapped_key,
+					  s->clip.clip_id);
+		if (ret < 0) {
+			vg_warnx("%s: cannot create clip file: %s", s->camera, vg_strerror(ret));
+			return ret;
+		}
+		vg_segmenter_clip_path(s->camera, utc, s->clip.clip_id, s->clip.path,
+				       sizeof(s->clip.path));
+		snprintf(abs_path, sizeof(abs_path), "%s/%s", s->data_dir, s->clip.path);
+		if (rename(tmp_abs, abs_path) < 0) {
+			ret = -vg_err_from_errno(errno);
+			vg_warn("%s: cannot name clip file %s", s->camera, abs_path);
+			vg_clip_writer_abandon(s->w);
+			s->w = NULL;
+			unlink(tmp_abs);
+			return ret;
+		}
+	}
+	s->clip.has_key = 1;
+	/* The row (with the wrapped key) exists before any footage is written:
+	 * after a crash, every file with footage in it has a row to recover. */
+	ret = vg_catalog_clip_begin(s->p.cat, &s->clip);
+	if (ret < 0) {
+		vg_clip_writer_abandon(s->w);
+		s->w = NULL;
+		unlink(abs_path);
+		return ret;
+	}
+
+	ret = avformat_alloc_output_context2(&s->oc, NULL, "mp4", NULL);
+	if (ret < 0 || s->oc == NULL) {
+		ret = -VG_ENOMEM;
+		goto fail;
+	}
+	st = avformat_new_stream(s->oc, NULL);
+	buf = av_malloc(AVIO_BUF_SIZE);
+	if (st == NULL || buf == NULL) {
+		av_free(buf);
+		ret = -VG_ENOMEM;
+		goto fail;
+	}
+	s->oc->pb = avio_alloc_context(buf, AVIO_BUF_SIZE, 1, s, NULL, write_cb, NULL);
+	if (s->oc->pb == NULL) {
+		av_free(buf);
+		ret = -VG_ENOMEM;
+		goto fail;
+	}
+	s->oc->pb->seekable = 0;
+	s->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
+	avcodec_parameters_copy(st->codecpar, s->par);
+	st->codecpar->codec_tag = 0;
+	st->time_base = s->p.time_base;
+	vg_time_format(utc, stamp, sizeof(stamp));
+	av_dict_set(&s->oc->metadata, "creation_time", stamp, 0);
+	av_dict_set(&s->oc->metadata, "title", s->camera, 0);
+	if (s->p.synthetic)
+		av_dict_set(&s->oc->metadata, "comment", "SYNTHETIC TEST CAMERA - not real footage", 0);
+	av_dict_set(&opts, "movflags", "empty_moov+default_base_moof+frag_custom", 0);
+	ret = avformat_write_header(s->oc, &opts);
+	av_dict_free(&opts);
+	if (ret < 0) {
+		ret = s->io_err ? s->io_err : -VG_ECODEC;
+		goto fail;
+	}
+	s->clip_first_pts = pkt->pts;
+	s->frag_start_us = utc;
+	s->st.clip_id = s->clip.id;
+	s->st.clip_frames = 0;
+	snprintf(s->st.clip_path, sizeof(s->st.clip_path), "%s", s->clip.path);
+	vg_debug("%s: clip %lld started: %s", s->camera, (long long)s->clip.id, s->clip.path);
+	return 0;
+fail:
+	vg_warnx("%s: cannot start clip %s: %s", s->camera, s->clip.path, vg_strerror(ret));
+	abandon_clip(s);
+	return ret;
+}
+
+static int seal_fragment(struct vg_segmenter *s)
+{
+	int ret = av_write_frame(s->oc, NULL);
+
+	if (ret < 0)
+		return s->io_err ? s->io_err : -VG_ECODEC;
+	avio_flush(s->oc->pb);
+	if (s->io_err)
+		return s->io_err;
+	return vg_clip_writer_flush(s->w);
+}
+
+static int close_clip(struct vg_segmenter *s)
+{
+	uint64_t bytes = 0;
+	int ret;
+
+	if (s->w == NULL)
+		return 0;
+	ret = av_write_trailer(s->oc);
+	if (ret >= 0)
+		avio_flush(s->oc->pb);
+	if (ret < 0 || s->io_err) {
+		ret = s->io_err ? s->io_err : -VG_ECODEC;
+		vg_warnx("%s: clip %s could not be closed cleanly: %s", s->camera, s->clip.path,
+			 vg_strerror(ret));
+		abandon_clip(s);
+		return ret;
+	}
+	free_muxer(s);
+	ret = vg_clip_writer_close(s->w, s->clip.sha256, &bytes);
+	s->w = NULL;
+	s->st.clip_id = 0;
+	if (ret < 0) {
+		vg_warnx("%s: clip %s: final write failed: %s", s->camera, s->clip.path,
+			 vg_strerror(ret));
+		return ret;
+	}
+	s->clip.bytes = (int64_t)bytes;
+	s->clip.end_us = s->last_utc_us + s->p.frame_us;
+	s->clip.state = VG_CLIP_COMPLETE;
+	ret = vg_catalog_clip_finish(s->p.cat, &s->clip);
+	if (ret < 0)
+		return ret;
+	s->st.clips++;
+	vg_debug("%s: clip %lld complete: %lld frames, %lld bytes", s->camera,
+		 (long long)s->clip.id, (long long)s->clip.frames, (long long)s->clip.bytes);
+	return 0;
+}
+
+int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *in)
+{
+	int key = (in->flags & AV_PKT_FLAG_KEY) != 0;
+	int64_t utc = vg_segmenter_utc(s, in->pts);
+	AVPacket *pkt;
+	int ret;
+
+	if (s->w && key && utc - s->clip.start_us >= s->p.segment_us) {
+		ret = close_clip(s);
+		if (ret < 0)
+			return ret;
+	}
+	if (s->w == NULL) {
+		if (!key) {
+			s->st.skipped++;	/* a clip must start on a keyframe */
+			return 0;
+		}
+		ret = open_clip(s, in, utc);
+		if (ret < 0)
+			return ret;
+	} else if (utc - s->frag_start_us >= s->p.fragment_us) {
+		ret = seal_fragment(s);
+		if (ret < 0)
+			goto fail;
+		s->frag_start_us = utc;
+	}
+
+	pkt = av_packet_clone(in);
+	if (pkt == NULL)
+		return -VG_ENOMEM;
+	pkt->stream_index = 0;
+	pkt->pts -= s->clip_first_pts;
+	pkt->dts = (in->dts == AV_NOPTS_VALUE ? in->pts : in->dts) - s->clip_first_pts;
+	if (pkt->duration <= 0)
+		pkt->duration = av_rescale_q(s->p.frame_us, (AVRational){ 1, 1000000 },
+					     s->p.time_base);
+	av_packet_rescale_ts(pkt, s->p.time_base, s->oc->streams[0]->time_base);
+	ret = av_write_frame(s->oc, pkt);
+	av_packet_free(&pkt);
+	if (ret < 0) {
+		ret = s->io_err ? s->io_err : -VG_ECODEC;
+		goto fail;
+	}
+	s->last_utc_us = utc;
+	s->clip.frames++;
+	s->st.frames++;
+	s->st.clip_frames = s->clip.frames;
+	s->st.clip_bytes = vg_clip_writer_bytes(s->w);
+	return 0;
+fail:
+	vg_warnx("%s: writing clip %s failed: %s", s->camera, s->clip.path, vg_strerror(ret));
+	abandon_clip(s);
+	return ret;
+}
+
+int vg_segmenter_finish(struct vg_segmenter *s)
+{
+	return close_clip(s);
+}
+
+void vg_segmenter_stats(const struct vg_segmenter *s, struct vg_segmenter_stats *st)
+{
+	*st = s->st;
+}
+
+void vg_segmenter_free(struct vg_segmenter *s)
+{
+	if (s == NULL)
+		return;
+	close_clip(s);
+	abandon_clip(s);
+	avcodec_parameters_free(&s->par);
+	free(s->camera);
+	free(s->data_dir);
+	free(s);
+}

@@ -1,0 +1,363 @@
+/*
+ * vigild - the capture daemon.
+ *
+ * Start-up order matters: the whole config is parsed and validated before
+ * anything is touched (vigild -n stops there), then the data folder, the
+ * master key and the catalog are opened, clips left open by a crash are
+ * recovered, and only then do the cameras start.
+ *
+ * Signals are blocked in every thread and taken synchronously by the main
+ * thread with sigtimedwait(), so no code runs in signal context:
+ *   SIGTERM, SIGINT  finish every open clip and exit
+ *   SIGHUP           reload the config: cameras added, removed or changed
+ *                    are started or stopped; the others keep recording
+ */
+#define VG_LOG_MODULE "vigild"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vigil/catalog.h"
+#include "vigil/config.h"
+#include "vigil/err.h"
+#include "vigil/keystore.h"
+#include "vigil/log.h"
+#include "vigil/pipeline.h"
+#include "vigil/reconcile.h"
+#include "vigil/timeutil.h"
+
+#ifndef VIGIL_VERSION
+#define VIGIL_VERSION "0.1.0"
+#endif
+
+/* A loaded config, kept alive while any camera started from it runs. */
+struct cfg_ref {
+	struct vg_config *cfg;
+	int refs;
+};
+
+struct camera {
+	struct cfg_ref *ref;
+	const struct vg_camera_config *cam;
+	struct vg_pipeline *pipe;
+};
+
+struct daemon {
+	const char *config_path;
+	struct cfg_ref *current;
+	struct camera cams[VG_MAX_CAMERAS];
+	int n_cams;
+	struct vg_catalog *cat;
+	uint8_t master[VG_MASTER_KEY_LEN];
+	struct vg_pipeline_env env;
+	char *data_dir;
+};
+
+static struct cfg_ref *cfg_ref_new(struct vg_config *cfg)
+{
+	struct cfg_ref *r = calloc(1, sizeof(*r));
+
+	if (r) {
+		r->cfg = cfg;
+		r->refs = 1;
+	}
+	return r;
+}
+
+static void cfg_ref_put(struct cfg_ref *r)
+{
+	if (r && --r->refs == 0) {
+		vg_config_free(r->cfg);
+		free(r);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vigild [-n] [-c FILE] [-d]\n"
+		"  -c FILE   configuration file (default %s)\n"
+		"  -n        check the configuration and exit (0 if valid)\n"
+		"  -d        debug logging to stderr\n"
+		"  -V        print the version and exit\n",
+		VG_CONFIG_DEFAULT_PATH);
+}
+
+static int load_config(const char *path, struct vg_config **out)
+{
+	char errbuf[8192];
+	int ret = vg_config_load(path, out, errbuf, sizeof(errbuf));
+
+	if (ret < 0)
+		fprintf(stderr, "%s", errbuf[0] ? errbuf : "vigild: cannot load configuration\n");
+	if (ret < 0 && errbuf[0] && errbuf[strlen(errbuf) - 1] != '\n')
+		fputc('\n', stderr);
+	return ret;
+}
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+		vg_err("cannot create data folder %s", path);
+		return -VG_EIO;
+	}
+	return 0;
+}
+
+static void start_camera(struct daemon *d, struct cfg_ref *ref, const struct vg_camera_config *c)
+{
+	struct camera *cam;
+
+	if (!c->enabled) {
+		vg_info("camera %s is disabled in the configuration", c->name);
+		return;
+	}
+	if (d->n_cams == VG_MAX_CAMERAS)
+		return;
+	cam = &d->cams[d->n_cams];
+	if (vg_pipeline_start(&cam->pipe, c, &d->env) < 0) {
+		vg_errx("camera %s: cannot start its pipeline", c->name);
+		return;
+	}
+	cam->ref = ref;
+	cam->cam = c;
+	ref->refs++;
+	d->n_cams++;
+}
+
+static void stop_camera(struct daemon *d, int i)
+{
+	vg_pipeline_stop(d->cams[i].pipe);
+	cfg_ref_put(d->cams[i].ref);
+	d->cams[i] = d->cams[d->n_cams - 1];
+	d->n_cams--;
+}
+
+static void reload(struct daemon *d)
+{
+	struct vg_config *cfg;
+	struct cfg_ref *ref;
+	int added = 0, removed = 0, changed = 0;
+
+	vg_info("SIGHUP: reloading %s", d->config_path);
+	if (load_config(d->config_path, &cfg) < 0) {
+		vg_errx("the new configuration has errors (above); still running the old one");
+		return;
+	}
+	if (strcmp(cfg->data_dir, d->data_dir) != 0 ||
+	    strcmp(cfg->catalog, d->current->cfg->catalog) != 0 ||
+	    strcmp(cfg->key_file, d->current->cfg->key_file) != 0)
+		vg_warnx("data_dir, catalog and key_file changes take effect at the next restart");
+	ref = cfg_ref_new(cfg);
+	if (ref == NULL) {
+		vg_config_free(cfg);
+		return;
+	}
+	/* Stop cameras that are gone or whose settings changed. */
+	for (int i = 0; i < d->n_cams;) {
+		const struct vg_camera_config *n = vg_config_camera(cfg, d->cams[i].cam->name);
+
+		if (n && n->enabled && vg_config_camera_equal(n, d->cams[i].cam)) {
+			i++;
+			continue;
+		}
+		vg_info("camera %s: %s", d->cams[i].cam->name,
+			n && n->enabled ? "settings changed, restarting" : "removed or disabled");
+		if (n && n->enabled)
+			changed++;
+		else
+			removed++;
+		stop_camera(d, i);
+	}
+	/* Start cameras that are new (or were just stopped for a change). */
+	for (int i = 0; i < cfg->n_cameras; i++) {
+		const struct vg_camera_config *c = &cfg->cameras[i];
+		int running = 0;
+
+		for (int j = 0; j < d->n_cams; j++)
+			if (strcmp(d->cams[j].cam->name, c->name) == 0)
+				running = 1;
+		if (running || !c->enabled)
+			continue;
+		if (vg_config_camera(d->current->cfg, c->name) == NULL)
+			added++;
+		start_camera(d, ref, c);
+	}
+	cfg_ref_put(d->current);
+	d->current = ref;
+	vg_log_set_level((enum vg_log_level)cfg->log_level);
+	vg_info("configuration reloaded: %d camera(s) added, %d removed, %d changed, %d running",
+		added, removed, changed, d->n_cams);
+}
+
+static void status_lines(struct daemon *d, int64_t interval_us, int64_t *last_frames)
+{
+	for (int i = 0; i < d->n_cams; i++) {
+		struct vg_pipeline_status st;
+
+		vg_pipeline_status(d->cams[i].pipe, &st);
+		vg_info("status %s: %s, frames in %lld encoded %lld dropped %lld, %.1f fps, "
+			"%lld clips, clip %s",
+			d->cams[i].cam->name, vg_pipeline_state_name(st.state),
+			(long long)st.frames_in, (long long)st.frames_encoded,
+			(long long)st.frames_dropped,
+			interval_us > 0 ? (double)(st.frames_encoded - last_frames[i]) * 1e6 /
+						  (double)interval_us
+					: 0.0,
+			(long long)st.clips, st.clip_path[0] ? st.clip_path : "(none)");
+		last_frames[i] = st.frames_encoded;
+	}
+}
+
+static int all_done(struct daemon *d)
+{
+	if (d->n_cams == 0)
+		return 0;
+	for (int i = 0; i < d->n_cams; i++)
+		if (!vg_pipeline_done(d->cams[i].pipe))
+			return 0;
+	return 1;
+}
+
+static int run(struct daemon *d)
+{
+	sigset_t sigs;
+	int64_t last_status = vg_time_mono_us();
+	int64_t last_frames[VG_MAX_CAMERAS] = { 0 };
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	for (;;) {
+		struct timespec tick = { .tv_sec = 0, .tv_nsec = 200 * 1000000L };
+		int sig = sigtimedwait(&sigs, NULL, &tick);
+		int64_t interval = (int64_t)d->current->cfg->status_interval * VG_US_PER_S;
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			vg_info("%s: finishing open clips", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		}
+		if (sig == SIGHUP)
+			reload(d);
+		if (vg_time_mono_us() - last_status >= interval) {
+			status_lines(d, vg_time_mono_us() - last_status, last_frames);
+			last_status = vg_time_mono_us();
+		}
+		if (all_done(d)) {
+			vg_info("every camera's input has ended");
+			break;
+		}
+	}
+	while (d->n_cams > 0)
+		stop_camera(d, d->n_cams - 1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	struct vg_config *cfg = NULL;
+	struct vg_reconcile_report rep;
+	sigset_t sigs;
+	char why[512];
+	int check_only = 0, debug = 0, created = 0, opt, ret = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.config_path = VG_CONFIG_DEFAULT_PATH;
+	while ((opt = getopt(argc, argv, "c:ndVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'V':
+			printf("vigild %s\n", VIGIL_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	if (load_config(d.config_path, &cfg) < 0)
+		return 1;
+	if (check_only) {
+		printf("%s: configuration OK (%d camera(s))\n", d.config_path, cfg->n_cameras);
+		vg_config_free(cfg);
+		return 0;
+	}
+	vg_log_init("vigild", cfg->log_syslog && !debug,
+		    debug ? VG_LOG_DEBUG : (enum vg_log_level)cfg->log_level);
+	d.current = cfg_ref_new(cfg);
+	if (d.current == NULL)
+		return 1;
+
+	/* Block the signals before any thread starts, so all inherit it. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	umask(027);
+
+	d.data_dir = strdup(cfg->data_dir);
+	if (d.data_dir == NULL || make_dir(cfg->data_dir) < 0)
+		goto out;
+	ret = vg_keystore_load(cfg->key_file, 1, d.master, &created, why, sizeof(why));
+	if (ret < 0) {
+		vg_errx("master key %s: %s", cfg->key_file, why);
+		ret = 1;
+		goto out;
+	}
+	{
+		char fp[17];
+
+		vg_keystore_fingerprint(d.master, fp);
+		vg_info("master key %s %s (fingerprint %s)", cfg->key_file,
+			created ? "created" : "loaded", fp);
+	}
+	if (vg_catalog_open(&d.cat, cfg->catalog) < 0) {
+		vg_errx("cannot open the catalog %s", cfg->catalog);
+		ret = 1;
+		goto out;
+	}
+	if (vg_reconcile(d.cat, cfg->data_dir, d.master, &rep) < 0)
+		vg_warnx("reconciling the catalog with the clip files failed; recording anyway");
+
+	d.env.data_dir = d.data_dir;
+	d.env.master = d.master;
+	d.env.cat = d.cat;
+	vg_info("vigild %s starting with %d camera(s) from %s", VIGIL_VERSION, cfg->n_cameras,
+		d.config_path);
+	for (int i = 0; i < cfg->n_cameras; i++)
+		start_camera(&d, d.current, &cfg->cameras[i]);
+	ret = run(&d);
+	vg_info("vigild stopped");
+out:
+	vg_catalog_close(d.cat);
+	cfg_ref_put(d.current);
+	vg_wipe(d.master, sizeof(d.master));
+	free(d.data_dir);
+	return ret;
+}

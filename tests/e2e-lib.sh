@@ -1,0 +1,44 @@
+# Shared helpers for the end-to-end tests (sourced, not run).
+# Each check prints a TAP-style line that tests/run-tests.sh counts:
+#   ok - WHAT / not ok - WHAT / skip - WHAT (WHY)
+BUILD=${BUILD:-build}
+VIGILD=$BUILD/vigild
+VIGILCTL=$BUILD/vigilctl
+CLIPVEC=$BUILD/tests/clipvec
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; FAILED=1; }
+skip() { echo "skip - $*"; }
+check() { # check "what" command...: ok if the command succeeds
+	what=$1
+	shift
+	if "$@"; then ok "$what"; else notok "$what"; fi
+}
+
+# wait_for SECONDS COMMAND...: poll a condition (not a fixed sleep) until it
+# holds or the deadline passes; returns the condition's last status.
+wait_for() {
+	limit=$1
+	shift
+	end=$(($(date +%s) + limit))
+	while ! "$@"; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.2
+	done
+	return 0
+}
+
+make_tmp() {
+	T=$(mktemp -d /tmp/vigil-e2e.XXXXXX)
+	trap 'cleanup' EXIT
+}
+
+cleanup() {
+	[ -n "${VIGILD_PID:-}" ] && kill -9 "$VIGILD_PID" 2>/dev/null
+	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+# Complete (or recovered) clips of a camera, as "id start_us-ish" lines.
+clips_of() { # clips_of CONFIG CAMERA
+	"$VIGILCTL" -c "$1" clips --camera "$2" | awk 'NR > 1 && $11 != "recording" { print $1 }'
+}

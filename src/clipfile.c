@@ -23,16 +23,24 @@
 
 static const uint8_t clip_magic[8] = { 'V', 'I', 'G', 'I', 'L', 'C', 'L', 'P' };
 
-#define CLIP_VERSION 1
+/* Version 2: the wrapped clip key left the header (it lives only in the
+ * catalog, so that shredding the catalog row shreds the clip). */
+#define CLIP_VERSION 2
 
 /* Header field offsets (docs/clip-format.md, "Header"). */
 #define OFF_MAGIC 0
 #define OFF_VERSION 8
 #define OFF_HDRLEN 10
 #define OFF_ID 12
-#define OFF_WRAPPED 28
-#define OFF_CHUNKMAX 68
-#define OFF_CREATED 72
+#define OFF_KCV 28
+#define OFF_CHUNKMAX 44
+#define OFF_CREATED 48
+
+/* Key check value: the first KCV_LEN bytes of
+ * HMAC-SHA256(clip key, kcv_label || clip id). */
+#define KCV_LEN 16
+static const char kcv_label[] = "vigil clip key check";
+#define KCV_LABEL_LEN (sizeof(kcv_label) - 1)
 
 /* Chunk length field: top bits are flags, the rest the plaintext length. */
 #define LEN_FINAL 0x80000000u
@@ -53,6 +61,7 @@ static const uint8_t clip_magic[8] = { 'V', 'I', 'G', 'I', 'L', 'C', 'L', 'P' };
 #define CHUNK_OVERHEAD (4 + VG_GCM_TAG_LEN)
 
 _Static_assert(VG_CHUNK_MAX <= LEN_MASK, "VG_CHUNK_MAX does not fit the length field");
+_Static_assert(OFF_CREATED + 8 == VG_CLIP_HEADER_LEN, "header layout and length disagree");
 
 struct vg_clip_writer {
 	int fd;
@@ -142,6 +151,29 @@ static void make_aad(uint8_t aad[AAD_LEN], const uint8_t hhash[VG_SHA256_LEN],
 	put_be64(aad + VG_SHA256_LEN, index);
 	aad[VG_SHA256_LEN + 8] = flags;
 	put_be32(aad + VG_SHA256_LEN + 9, len);
+}
+
+/*
+ * The header's key check value. An HMAC rather than a GCM tag over nothing:
+ * it needs no nonce (so it can never collide with a chunk's), and HMAC-SHA256
+ * commits to its key, so no second key can be found that passes the check.
+ * A 128-bit PRF output says nothing about the 256-bit key, so the header
+ * stays useless once the catalog's wrapped key is shredded.
+ */
+static int key_check(const uint8_t key[VG_CLIP_KEY_LEN], const uint8_t id[VG_CLIP_ID_LEN],
+		     uint8_t kcv[KCV_LEN])
+{
+	uint8_t msg[KCV_LABEL_LEN + VG_CLIP_ID_LEN];
+	uint8_t mac[VG_SHA256_DIGEST_LEN];
+	int ret;
+
+	memcpy(msg, kcv_label, KCV_LABEL_LEN);
+	memcpy(msg + KCV_LABEL_LEN, id, VG_CLIP_ID_LEN);
+	ret = vg_crypto_hmac_sha256(key, VG_CLIP_KEY_LEN, msg, sizeof(msg), mac);
+	if (ret == 0)
+		memcpy(kcv, mac, KCV_LEN);
+	vg_wipe(mac, sizeof(mac));
+	return ret;
 }
 
 /* ---- file helpers ---------------------------------------------------- */
@@ -279,6 +311,7 @@ static int writer_open(struct vg_clip_writer **out, const char *path,
 {
 	struct vg_clip_writer *w = NULL;
 	uint8_t hdr[VG_CLIP_HEADER_LEN];
+	uint8_t wrapped[VG_WRAPPED_KEY_LEN];
 	int created_file = 0;
 	int ret;
 
@@ -305,7 +338,11 @@ static int writer_open(struct vg_clip_writer **out, const char *path,
 	put_be16(hdr + OFF_VERSION, CLIP_VERSION);
 	put_be16(hdr + OFF_HDRLEN, VG_CLIP_HEADER_LEN);
 	memcpy(hdr + OFF_ID, id, VG_CLIP_ID_LEN);
-	ret = vg_crypto_key_wrap(master, key, VG_CLIP_KEY_LEN, hdr + OFF_WRAPPED);
+	ret = key_check(key, id, hdr + OFF_KCV);
+	if (ret < 0)
+		goto fail;
+	/* Wrapped for the caller's catalog only; never written to the file. */
+	ret = vg_crypto_key_wrap(master, key, VG_CLIP_KEY_LEN, wrapped);
 	if (ret < 0)
 		goto fail;
 	put_be32(hdr + OFF_CHUNKMAX, chunk_max);
@@ -338,7 +375,7 @@ static int writer_open(struct vg_clip_writer **out, const char *path,
 	if (ret < 0)
 		goto fail;
 	if (wrapped_out != NULL)
-		memcpy(wrapped_out, hdr + OFF_WRAPPED, VG_WRAPPED_KEY_LEN);
+		memcpy(wrapped_out, wrapped, VG_WRAPPED_KEY_LEN);
 	*out = w;
 	return 0;
 fail:
@@ -504,11 +541,13 @@ void vg_clip_reader_free(struct vg_clip_reader *r)
 }
 
 static int reader_open(struct vg_clip_reader **out, const char *path, int oflags,
-		       const uint8_t master[VG_MASTER_KEY_LEN])
+		       const uint8_t master[VG_MASTER_KEY_LEN],
+		       const uint8_t wrapped[VG_WRAPPED_KEY_LEN])
 {
 	struct vg_clip_reader *r;
 	uint8_t hdr[VG_CLIP_HEADER_LEN];
 	uint8_t key[VG_CLIP_KEY_LEN];
+	uint8_t kcv[KCV_LEN];
 	uint32_t chunk_max;
 	size_t got;
 	int ret;
@@ -551,10 +590,20 @@ static int reader_open(struct vg_clip_reader **out, const char *path, int oflags
 	r->chunk_max = chunk_max;
 	memcpy(r->id, hdr + OFF_ID, VG_CLIP_ID_LEN);
 	r->created = (int64_t)get_be64(hdr + OFF_CREATED);
-	ret = vg_crypto_key_unwrap(master, hdr + OFF_WRAPPED, VG_WRAPPED_KEY_LEN, key);
-	if (ret < 0)
+	ret = vg_crypto_key_unwrap(master, wrapped, VG_WRAPPED_KEY_LEN, key);
+	if (ret < 0) {
+		vg_debug("clip %s: wrapped key does not unwrap (wrong master key?)", path);
 		goto fail;
-	ret = vg_crypto_aead_new(&r->aead, key);
+	}
+	ret = key_check(key, r->id, kcv);
+	if (ret == 0 && !vg_crypto_equal(kcv, hdr + OFF_KCV, KCV_LEN)) {
+		/* Told apart from tampered chunks: this is a catalog row that
+		 * does not belong to this file, or an edited id / key check. */
+		vg_debug("clip %s: wrapped key is not this clip's", path);
+		ret = -VG_EAUTH;
+	}
+	if (ret == 0)
+		ret = vg_crypto_aead_new(&r->aead, key);
 	vg_wipe(key, sizeof(key));
 	if (ret < 0)
 		goto fail;
@@ -570,9 +619,10 @@ fail:
 }
 
 int vg_clip_reader_open(struct vg_clip_reader **out, const char *path,
-			const uint8_t master[VG_MASTER_KEY_LEN])
+			const uint8_t master[VG_MASTER_KEY_LEN],
+			const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN])
 {
-	return reader_open(out, path, O_RDONLY, master);
+	return reader_open(out, path, O_RDONLY, master, wrapped_key);
 }
 
 static int reader_reserve(struct vg_clip_reader *r, size_t len)
@@ -689,7 +739,8 @@ int vg_clip_reader_recovered(const struct vg_clip_reader *r)
 /* ---- recovery -------------------------------------------------------- */
 
 int vg_clip_recover(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
-		    uint64_t *chunks, uint64_t *plain_bytes)
+		    const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], uint64_t *chunks,
+		    uint64_t *plain_bytes)
 {
 	struct vg_clip_reader *r = NULL;
 	uint8_t tail[CHUNK_OVERHEAD];
@@ -700,7 +751,9 @@ int vg_clip_recover(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
 	size_t len;
 	int ret;
 
-	ret = reader_open(&r, path, O_RDWR | O_NOFOLLOW, master);
+	/* The key check in reader_open is what keeps a wrong catalog row from
+	 * making every chunk "fail" and the whole clip being cut off here. */
+	ret = reader_open(&r, path, O_RDWR | O_NOFOLLOW, master, wrapped_key);
 	if (ret < 0)
 		goto out;
 	do {

@@ -54,7 +54,8 @@ static int read_cb(void *opaque, uint8_t *buf, int size)
 }
 
 int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
-		      const uint8_t master[VG_MASTER_KEY_LEN], AVFormatContext **fmt)
+		      const uint8_t master[VG_MASTER_KEY_LEN],
+		      const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], AVFormatContext **fmt)
 {
 	struct vg_clipmedia *m;
 	uint8_t *buf = NULL;
@@ -64,7 +65,7 @@ int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -VG_ENOMEM;
-	ret = vg_clip_reader_open(&m->r, path, master);
+	ret = vg_clip_reader_open(&m->r, path, master, wrapped_key);
 	if (ret < 0)
 		goto err;
 	buf = av_malloc(AVIO_BUF_SIZE);
@@ -115,6 +116,7 @@ void vg_clipmedia_close(struct vg_clipmedia *m)
 }
 
 int vg_clipmedia_measure(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
+			 const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN],
 			 struct vg_clipmedia_info *info)
 {
 	struct vg_clipmedia *m;
@@ -125,7 +127,7 @@ int vg_clipmedia_measure(const char *path, const uint8_t master[VG_MASTER_KEY_LE
 	int ret;
 
 	memset(info, 0, sizeof(*info));
-	ret = vg_clipmedia_open(&m, path, master, &fmt);
+	ret = vg_clipmedia_open(&m, path, master, wrapped_key, &fmt);
 	if (ret < 0)
 		return ret;
 	st = fmt->streams[0];
@@ -164,14 +166,15 @@ int vg_clipmedia_measure(const char *path, const uint8_t master[VG_MASTER_KEY_LE
 	return ret;
 }
 
-int vg_clipmedia_decrypt_to_fd(const char *path, const uint8_t master[VG_MASTER_KEY_LEN], int fd)
+int vg_clipmedia_decrypt_to_fd(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
+			       const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], int fd)
 {
 	struct vg_clip_reader *r;
 	const uint8_t *data;
 	size_t len;
 	int ret;
 
-	ret = vg_clip_reader_open(&r, path, master);
+	ret = vg_clip_reader_open(&r, path, master, wrapped_key);
 	if (ret < 0)
 		return ret;
 	for (;;) {

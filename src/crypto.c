@@ -15,6 +15,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/gcm.h>
+#include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
@@ -149,6 +150,19 @@ int vg_sha256(const void *data, size_t len, uint8_t out[VG_SHA256_DIGEST_LEN])
 	vg_sha256_init(&s);
 	vg_sha256_update(&s, data, len);
 	return vg_sha256_final(&s, out);
+}
+
+/* mbedtls_md_hmac frees (and so wipes) its own context, also on error. */
+int vg_crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t len,
+			  uint8_t out[VG_SHA256_DIGEST_LEN])
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+
+	if (md == NULL || mbedtls_md_hmac(md, key, keylen, data, len, out) != 0) {
+		memset(out, 0, VG_SHA256_DIGEST_LEN);
+		return -VG_ECRYPTO;
+	}
+	return 0;
 }
 
 /* ---- AES-256-GCM ----------------------------------------------------- */

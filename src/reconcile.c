@@ -61,14 +61,14 @@ static void recover_one(struct ctx *x, struct vg_clip *c)
 		x->rep->open_missing++;
 		return;
 	}
-	ret = vg_clip_recover(path, x->master, &chunks, &bytes);
+	ret = vg_clip_recover(path, x->master, c->wrapped_key, &chunks, &bytes);
 	if (ret < 0) {
 		vg_errx("clip %lld (%s) cannot be recovered: %s; left as it is for inspection",
 			(long long)c->id, c->path, vg_strerror(ret));
 		x->rep->unreadable++;
 		return;
 	}
-	ret = vg_clipmedia_measure(path, x->master, &info);
+	ret = vg_clipmedia_measure(path, x->master, c->wrapped_key, &info);
 	if (ret < 0 && ret != -VG_ETRUNC)
 		vg_warnx("clip %lld (%s): %s after recovery", (long long)c->id, c->path,
 			 vg_strerror(ret));

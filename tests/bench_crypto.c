@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 	report("clip-write", a, b, (double)total);
 
 	a = now();
-	rc = vg_clip_reader_open(&r, path, master);
+	rc = vg_clip_reader_open(&r, path, master, wrapped);
 	while (rc == 0) {
 		rc = vg_clip_reader_next(r, &data, &len);
 		if (rc == 0)

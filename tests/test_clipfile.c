@@ -131,13 +131,15 @@ static void write_file(const char *path, const void *buf, size_t len)
 /*
  * Write a clip whose chunks hold sizes[i] bytes of pattern seed+i, with a
  * flush (fragment boundary) after each; the last size goes into the final
- * chunk. Returns the whole plaintext (caller frees).
+ * chunk. Returns the whole plaintext (caller frees); wrapped receives the
+ * clip's wrapped key, which only the caller (the catalog) keeps.
  */
-static uint8_t *make_clip(const char *path, const uint8_t *master, const size_t *sizes,
-			  int n, uint32_t seed, size_t *total)
+static uint8_t *make_clip(const char *path, const uint8_t *master,
+			  uint8_t wrapped[VG_WRAPPED_KEY_LEN], const size_t *sizes, int n,
+			  uint32_t seed, size_t *total)
 {
 	struct vg_clip_writer *w;
-	uint8_t wrapped[VG_WRAPPED_KEY_LEN], id[VG_CLIP_ID_LEN];
+	uint8_t id[VG_CLIP_ID_LEN];
 	size_t sum = 0, off = 0;
 	uint8_t *plain;
 	int i;
@@ -159,7 +161,8 @@ static uint8_t *make_clip(const char *path, const uint8_t *master, const size_t 
 	return plain;
 }
 
-static void read_clip(const char *path, const uint8_t *master, struct got *g)
+static void read_clip(const char *path, const uint8_t *master, const uint8_t *wk,
+		      struct got *g)
 {
 	struct vg_clip_reader *r;
 	const uint8_t *data;
@@ -167,7 +170,7 @@ static void read_clip(const char *path, const uint8_t *master, struct got *g)
 	int ret;
 
 	memset(g, 0, sizeof(*g));
-	g->open_ret = vg_clip_reader_open(&r, path, master);
+	g->open_ret = vg_clip_reader_open(&r, path, master, wk);
 	if (g->open_ret < 0) {
 		g->end = g->open_ret;
 		return;
@@ -243,6 +246,22 @@ static void test_keywrap_rfc3394(void **state)
 	assert_int_equal(vg_crypto_key_unwrap(kek, wrapped, 40, back), -VG_EAUTH);
 }
 
+static void test_hmac_rfc4231(void **state)
+{
+	/* RFC 4231 test case 2 ("Jefe"), and case 6 (a key longer than a block). */
+	uint8_t want[32], got[32], key[131];
+
+	hex2bin("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", want);
+	assert_int_equal(vg_crypto_hmac_sha256((const uint8_t *)"Jefe", 4,
+					       "what do ya want for nothing?", 28, got), 0);
+	assert_memory_equal(got, want, 32);
+	memset(key, 0xaa, sizeof(key));
+	hex2bin("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", want);
+	assert_int_equal(vg_crypto_hmac_sha256(key, sizeof(key), "Test Using Larger Than "
+					       "Block-Size Key - Hash Key First", 54, got), 0);
+	assert_memory_equal(got, want, 32);
+}
+
 static void test_gcm_vector(void **state)
 {
 	/* McGrew & Viega GCM spec, test case 14: zero key, zero IV, one zero block. */
@@ -288,7 +307,7 @@ static void roundtrip(struct fx *fx, size_t total, size_t piece, const char *nam
 	char path[256];
 	struct vg_clip_writer *w;
 	struct vg_clip_reader *r;
-	uint8_t wrapped[VG_WRAPPED_KEY_LEN], id[VG_CLIP_ID_LEN], id2[VG_CLIP_ID_LEN];
+	uint8_t wk[VG_WRAPPED_KEY_LEN], id[VG_CLIP_ID_LEN], id2[VG_CLIP_ID_LEN];
 	uint8_t sha[32], sha2[32];
 	uint64_t bytes;
 	uint8_t *plain = malloc(total + 1);
@@ -299,7 +318,7 @@ static void roundtrip(struct fx *fx, size_t total, size_t piece, const char *nam
 	assert_non_null(plain);
 	fill_pattern(plain, total, (uint32_t)total);
 	path_in(fx, name, path, sizeof(path));
-	assert_int_equal(vg_clip_writer_open(&w, path, fx->master, wrapped, id), 0);
+	assert_int_equal(vg_clip_writer_open(&w, path, fx->master, wk, id), 0);
 	for (off = 0; off < total; off += piece) {
 		size_t n = total - off < piece ? total - off : piece;
 
@@ -313,12 +332,12 @@ static void roundtrip(struct fx *fx, size_t total, size_t piece, const char *nam
 	assert_int_equal(vg_file_sha256(path, sha2), 0);
 	assert_memory_equal(sha, sha2, 32);
 
-	read_clip(path, fx->master, &g);
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.end, 1);
 	assert_int_equal(g.len, total);
 	if (total > 0)
 		assert_memory_equal(g.data, plain, total);
-	assert_int_equal(vg_clip_reader_open(&r, path, fx->master), 0);
+	assert_int_equal(vg_clip_reader_open(&r, path, fx->master, wk), 0);
 	vg_clip_reader_id(r, id2);
 	assert_memory_equal(id, id2, sizeof(id));
 	vg_clip_reader_free(r);
@@ -355,13 +374,14 @@ static void test_flush_makes_chunks(void **state)
 	struct fx *fx = *state;
 	char path[256];
 	size_t sizes[] = { 100, 200, 0, 55 };
+	uint8_t wk[VG_WRAPPED_KEY_LEN];
 	size_t total;
 	uint8_t *plain;
 	struct got g;
 
 	path_in(fx, "flush.vgc", path, sizeof(path));
-	plain = make_clip(path, fx->master, sizes, 4, 7, &total);
-	read_clip(path, fx->master, &g);
+	plain = make_clip(path, fx->master, wk, sizes, 4, 7, &total);
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.end, 1);
 	/* An empty flush adds no chunk: 100, 200, then 55 as the final chunk. */
 	assert_int_equal(g.nchunks, 3);
@@ -397,31 +417,167 @@ static void test_wrong_master(void **state)
 	struct fx *fx = *state;
 	char path[256];
 	size_t sizes[] = { 10, 10 };
+	uint8_t wk[VG_WRAPPED_KEY_LEN];
 	size_t total;
 	uint8_t other[VG_MASTER_KEY_LEN];
 	uint8_t *plain;
 	struct got g;
 
 	path_in(fx, "wm.vgc", path, sizeof(path));
-	plain = make_clip(path, fx->master, sizes, 2, 1, &total);
+	plain = make_clip(path, fx->master, wk, sizes, 2, 1, &total);
 	memcpy(other, fx->master, sizeof(other));
 	other[31] ^= 0x01;
-	read_clip(path, other, &g);
+	read_clip(path, other, wk, &g);
 	assert_int_equal(g.open_ret, -VG_EAUTH);
+	/* An altered catalog copy of the wrapped key fails the same way. */
+	wk[20] ^= 0x04;
+	read_clip(path, fx->master, wk, &g);
+	assert_int_equal(g.open_ret, -VG_EAUTH);
+	wk[20] ^= 0x04;
+	read_clip(path, fx->master, wk, &g);
+	assert_int_equal(g.end, 1);
+	assert_int_equal(g.len, total);
+	free(g.data);
 	free(plain);
+}
+
+/*
+ * The wrapped key of another clip (a catalog row mixed up with the wrong
+ * file) unwraps fine under the master key; the header's key check must
+ * refuse it at open, before any chunk, and recovery must then leave a
+ * crashed clip alone rather than cut off every chunk as "tampered".
+ */
+static void test_wrong_wrapped_key(void **state)
+{
+	struct fx *fx = *state;
+	char pa[256], pb[256];
+	size_t sizes[] = { 40, 50, 60 };
+	uint8_t wa[VG_WRAPPED_KEY_LEN], wb[VG_WRAPPED_KEY_LEN], sha1[32], sha2[32];
+	uint8_t *plain_a, *plain_b, *file;
+	uint64_t chunks = 99, bytes = 99;
+	size_t ta, tb, flen;
+	struct got g;
+
+	path_in(fx, "a.vgc", pa, sizeof(pa));
+	path_in(fx, "b.vgc", pb, sizeof(pb));
+	plain_a = make_clip(pa, fx->master, wa, sizes, 3, 31, &ta);
+	plain_b = make_clip(pb, fx->master, wb, sizes, 3, 32, &tb);
+	assert_memory_not_equal(wa, wb, sizeof(wa));
+
+	read_clip(pa, fx->master, wb, &g);
+	assert_int_equal(g.open_ret, -VG_EAUTH);
+	assert_int_equal(g.nchunks, 0);
+	read_clip(pb, fx->master, wa, &g);
+	assert_int_equal(g.open_ret, -VG_EAUTH);
+
+	/* Clip A crashed after two chunks (its final chunk never written). */
+	file = read_file(pa, &flen);
+	assert_int_equal(flen, HDR + 3 * OVH + ta);
+	write_file(pa, file, flen - OVH - 60);
+	free(file);
+	assert_int_equal(vg_file_sha256(pa, sha1), 0);
+	assert_int_equal(vg_clip_recover(pa, fx->master, wb, &chunks, &bytes), -VG_EAUTH);
+	assert_int_equal(vg_file_sha256(pa, sha2), 0);
+	assert_memory_equal(sha1, sha2, 32);
+	/* With its own key, the two chunks are still there to recover. */
+	assert_int_equal(vg_clip_recover(pa, fx->master, wa, &chunks, &bytes), 0);
+	assert_int_equal(chunks, 2);
+	assert_int_equal(bytes, 90);
+	read_clip(pa, fx->master, wa, &g);
+	assert_int_equal(g.end, 1);
+	assert_int_equal(g.len, 90);
+	assert_memory_equal(g.data, plain_a, 90);
+	free(g.data);
+	free(plain_a);
+	free(plain_b);
+}
+
+/* True if any 8-byte window of key occurs anywhere in buf. */
+static int holds_key_part(const uint8_t *buf, size_t len, const uint8_t *key, size_t klen)
+{
+	size_t i, k;
+
+	for (k = 0; k + 8 <= klen; k++)
+		for (i = 0; i + 8 <= len; i++)
+			if (memcmp(buf + i, key + k, 8) == 0)
+				return 1;
+	return 0;
+}
+
+/*
+ * Crypto-shredding: once the catalog's wrapped key is destroyed, nothing in
+ * the clip file (or in any stale copy of its blocks) may lead back to the
+ * clip key. So the raw bytes of a clip, as written, as recovered after a
+ * crash, and as made by the fixed-key opener, hold neither the wrapped key
+ * nor the clip key, not even 8 bytes of either.
+ */
+static void test_file_holds_no_key(void **state)
+{
+	struct fx *fx = *state;
+	char path[256];
+	size_t sizes[] = { 1000, 3000, 77 };
+	uint8_t wk[VG_WRAPPED_KEY_LEN], key[VG_CLIP_KEY_LEN], id[VG_CLIP_ID_LEN];
+	struct vg_clip_writer *w;
+	uint8_t *plain, *file;
+	size_t total, flen;
+	struct got g;
+
+	/* A clip with a random key, read back raw. */
+	path_in(fx, "nokey.vgc", path, sizeof(path));
+	plain = make_clip(path, fx->master, wk, sizes, 3, 41, &total);
+	assert_int_equal(vg_crypto_key_unwrap(fx->master, wk, sizeof(wk), key), 0);
+	file = read_file(path, &flen);
+	assert_int_equal(flen, HDR + 3 * OVH + total);
+	assert_false(holds_key_part(file, flen, wk, sizeof(wk)));
+	assert_false(holds_key_part(file, flen, key, sizeof(key)));
+	/* The search itself works: a copy of the key in the file is found. */
+	memcpy(file + flen / 2, key + 9, 8);
+	assert_true(holds_key_part(file, flen, key, sizeof(key)));
+	free(file);
+
+	/* The same after a crash and a recovery, which appends a chunk. */
+	file = read_file(path, &flen);
+	write_file(path, file, flen - OVH - 77);
+	free(file);
+	assert_int_equal(vg_clip_recover(path, fx->master, wk, NULL, NULL), 0);
+	file = read_file(path, &flen);
+	assert_int_equal(flen, HDR + 3 * OVH + 4000);
+	assert_false(holds_key_part(file, flen, wk, sizeof(wk)));
+	assert_false(holds_key_part(file, flen, key, sizeof(key)));
+	free(file);
+	read_clip(path, fx->master, wk, &g);
+	assert_int_equal(g.end, 1);
+	assert_int_equal(g.len, 4000);
+	free(g.data);
+	free(plain);
+
+	/* The fixed-key opener (test vectors) too; its header is the clip's
+	 * whole non-chunk content, so check an empty clip. */
+	unlink(path);
+	assert_int_equal(vg_crypto_random(key, sizeof(key)), 0);
+	assert_int_equal(vg_crypto_random(id, sizeof(id)), 0);
+	assert_int_equal(vg_clip_writer_open_fixed(&w, path, fx->master, key, id, 7, 0, wk), 0);
+	assert_int_equal(vg_clip_writer_close(w, NULL, NULL), 0);
+	file = read_file(path, &flen);
+	assert_int_equal(flen, HDR + OVH);
+	assert_false(holds_key_part(file, flen, wk, sizeof(wk)));
+	assert_false(holds_key_part(file, flen, key, sizeof(key)));
+	free(file);
+	vg_wipe(key, sizeof(key));
 }
 
 static void test_not_a_clip(void **state)
 {
 	struct fx *fx = *state;
 	char path[256];
-	uint8_t junk[200];
+	uint8_t junk[200], wk[VG_WRAPPED_KEY_LEN];
 	struct got g;
 
 	path_in(fx, "junk.vgc", path, sizeof(path));
 	fill_pattern(junk, sizeof(junk), 3);
 	write_file(path, junk, sizeof(junk));
-	read_clip(path, fx->master, &g);
+	memset(wk, 0, sizeof(wk));
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.open_ret, -VG_EFORMAT);
 }
 
@@ -441,6 +597,7 @@ static void test_every_bit_flip_fails(void **state)
 	struct fx *fx = *state;
 	char path[256], bad[256];
 	size_t sizes[] = { 9, 14, 3, 5 };
+	uint8_t wk[VG_WRAPPED_KEY_LEN];
 	size_t total, flen, i;
 	uint8_t *plain, *file;
 	int bit, failures = 0;
@@ -448,7 +605,7 @@ static void test_every_bit_flip_fails(void **state)
 
 	path_in(fx, "flip.vgc", path, sizeof(path));
 	path_in(fx, "flipped.vgc", bad, sizeof(bad));
-	plain = make_clip(path, fx->master, sizes, 4, 11, &total);
+	plain = make_clip(path, fx->master, wk, sizes, 4, 11, &total);
 	file = read_file(path, &flen);
 	assert_int_equal(flen, HDR + 4 * OVH + total);
 	for (i = 0; i < flen; i++) {
@@ -456,7 +613,7 @@ static void test_every_bit_flip_fails(void **state)
 			file[i] ^= (uint8_t)(1u << bit);
 			write_file(bad, file, flen);
 			file[i] ^= (uint8_t)(1u << bit);
-			read_clip(bad, fx->master, &g);
+			read_clip(bad, fx->master, wk, &g);
 			if (g.end == 1)
 				fail_msg("flip of byte %zu bit %d read cleanly", i, bit);
 			assert_failed_prefix(&g, plain, total);
@@ -466,7 +623,7 @@ static void test_every_bit_flip_fails(void **state)
 	}
 	assert_int_equal(failures, (int)flen * 8);
 	/* And the unflipped file still reads. */
-	read_clip(path, fx->master, &g);
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.end, 1);
 	free(g.data);
 	free(file);
@@ -478,6 +635,7 @@ static void test_truncation(void **state)
 	struct fx *fx = *state;
 	char path[256], cut[256];
 	size_t sizes[] = { 40, 25, 60, 10 };
+	uint8_t wk[VG_WRAPPED_KEY_LEN];
 	size_t bounds[5];	/* file offset after the header and after each chunk */
 	size_t total, flen, at, i;
 	uint8_t *plain, *file;
@@ -486,7 +644,7 @@ static void test_truncation(void **state)
 
 	path_in(fx, "trunc.vgc", path, sizeof(path));
 	path_in(fx, "cut.vgc", cut, sizeof(cut));
-	plain = make_clip(path, fx->master, sizes, 4, 21, &total);
+	plain = make_clip(path, fx->master, wk, sizes, 4, 21, &total);
 	file = read_file(path, &flen);
 	bounds[0] = HDR;
 	for (k = 0; k < 4; k++)
@@ -496,7 +654,7 @@ static void test_truncation(void **state)
 	/* Every cut from inside the header: open reports the truncation. */
 	for (at = 0; at < HDR; at++) {
 		write_file(cut, file, at);
-		read_clip(cut, fx->master, &g);
+		read_clip(cut, fx->master, wk, &g);
 		assert_int_equal(g.open_ret, -VG_ETRUNC);
 	}
 	/* At each chunk boundary and at points inside each chunk: every
@@ -509,7 +667,7 @@ static void test_truncation(void **state)
 			size_t want = 0;
 
 			write_file(cut, file, pts[i]);
-			read_clip(cut, fx->master, &g);
+			read_clip(cut, fx->master, wk, &g);
 			assert_int_equal(g.end, -VG_ETRUNC);
 			for (whole = 0; whole < k; whole++)
 				want += sizes[whole];
@@ -556,6 +714,7 @@ static void test_reorder_drop_dup_splice(void **state)
 	size_t ta, tb, la, lb, lc;
 	uint8_t *plain_a, *plain_b, *fa, *fb, *fc;
 	uint8_t key[32], id1[16], id2[16];
+	uint8_t wk[VG_WRAPPED_KEY_LEN], wb[VG_WRAPPED_KEY_LEN];	/* clip A's, clip B's */
 	struct vg_clip_writer *w;
 	struct got g;
 	const size_t c = OVH + 30;	/* one chunk on disk */
@@ -564,8 +723,8 @@ static void test_reorder_drop_dup_splice(void **state)
 	path_in(fx, "b.vgc", pb, sizeof(pb));
 	path_in(fx, "c.vgc", pc, sizeof(pc));
 	path_in(fx, "out.vgc", out, sizeof(out));
-	plain_a = make_clip(pa, fx->master, sizes, 4, 100, &ta);
-	plain_b = make_clip(pb, fx->master, sizes, 4, 200, &tb);
+	plain_a = make_clip(pa, fx->master, wk, sizes, 4, 100, &ta);
+	plain_b = make_clip(pb, fx->master, wb, sizes, 4, 200, &tb);
 	fa = read_file(pa, &la);
 	fb = read_file(pb, &lb);
 	assert_int_equal(la, HDR + 4 * c);
@@ -577,7 +736,7 @@ static void test_reorder_drop_dup_splice(void **state)
 		struct span s[] = { { fa, HDR }, A(1), A(0), A(2), A(3) };
 
 		write_spans(out, s, 5);
-		read_clip(out, fx->master, &g);
+		read_clip(out, fx->master, wk, &g);
 		assert_int_equal(g.end, -VG_EAUTH);
 		assert_int_equal(g.len, 0);
 	}
@@ -586,7 +745,7 @@ static void test_reorder_drop_dup_splice(void **state)
 		struct span s[] = { { fa, HDR }, A(0), A(0), A(1), A(2), A(3) };
 
 		write_spans(out, s, 6);
-		read_clip(out, fx->master, &g);
+		read_clip(out, fx->master, wk, &g);
 		assert_int_equal(g.end, -VG_EAUTH);
 		assert_int_equal(g.len, 30);
 		free(g.data);
@@ -596,7 +755,7 @@ static void test_reorder_drop_dup_splice(void **state)
 		struct span s[] = { { fa, HDR }, A(0), A(2), A(3) };
 
 		write_spans(out, s, 4);
-		read_clip(out, fx->master, &g);
+		read_clip(out, fx->master, wk, &g);
 		assert_int_equal(g.end, -VG_EAUTH);
 		assert_int_equal(g.len, 30);
 		free(g.data);
@@ -606,7 +765,7 @@ static void test_reorder_drop_dup_splice(void **state)
 		struct span s[] = { { fa, HDR }, A(0), A(1), A(2) };
 
 		write_spans(out, s, 4);
-		read_clip(out, fx->master, &g);
+		read_clip(out, fx->master, wk, &g);
 		assert_int_equal(g.end, -VG_ETRUNC);
 		assert_int_equal(g.len, 90);
 		free(g.data);
@@ -616,27 +775,33 @@ static void test_reorder_drop_dup_splice(void **state)
 		struct span s[] = { { fa, HDR }, A(0), B(1), A(2), A(3) };
 
 		write_spans(out, s, 5);
-		read_clip(out, fx->master, &g);
+		read_clip(out, fx->master, wk, &g);
 		assert_int_equal(g.end, -VG_EAUTH);
 		assert_int_equal(g.len, 30);
 		assert_memory_equal(g.data, plain_a, 30);
 		free(g.data);
 	}
 	{
-		/* clip B's header in front of clip A's chunks */
+		/* clip B's header in front of clip A's chunks: with A's wrapped
+		 * key (A's catalog row) the key check refuses it at open; with
+		 * B's, B's key opens it and A's chunks fail. */
 		struct span s[] = { { fb, HDR }, A(0), A(1), A(2), A(3) };
 
 		write_spans(out, s, 5);
-		read_clip(out, fx->master, &g);
-		assert_int_equal(g.end, -VG_EAUTH);
+		read_clip(out, fx->master, wk, &g);
+		assert_int_equal(g.open_ret, -VG_EAUTH);
 		assert_int_equal(g.len, 0);
+		read_clip(out, fx->master, wb, &g);
+		assert_int_equal(g.open_ret, 0);
+		assert_int_equal(g.end, -VG_EAUTH);
+		assert_int_equal(g.nchunks, 0);
 	}
 	{
 		/* data after the final chunk */
 		struct span s[] = { { fa, la }, B(0) };
 
 		write_spans(out, s, 2);
-		read_clip(out, fx->master, &g);
+		read_clip(out, fx->master, wk, &g);
 		assert_int_equal(g.end, -VG_EAUTH);
 		assert_true(g.len <= ta);
 		free(g.data);
@@ -648,12 +813,12 @@ static void test_reorder_drop_dup_splice(void **state)
 	memset(id1, 1, sizeof(id1));
 	memset(id2, 2, sizeof(id2));
 	unlink(pc);
-	assert_int_equal(vg_clip_writer_open_fixed(&w, pc, fx->master, key, id1, 1000, 0, NULL), 0);
+	assert_int_equal(vg_clip_writer_open_fixed(&w, pc, fx->master, key, id1, 1000, 0, wk), 0);
 	assert_int_equal(vg_clip_writer_write(w, plain_a, 30), 0);
 	assert_int_equal(vg_clip_writer_close(w, NULL, NULL), 0);
 	fc = read_file(pc, &lc);
 	unlink(pc);
-	assert_int_equal(vg_clip_writer_open_fixed(&w, pc, fx->master, key, id2, 1000, 0, NULL), 0);
+	assert_int_equal(vg_clip_writer_open_fixed(&w, pc, fx->master, key, id2, 1000, 0, wb), 0);
 	assert_int_equal(vg_clip_writer_write(w, plain_a, 30), 0);
 	assert_int_equal(vg_clip_writer_close(w, NULL, NULL), 0);
 	free(fb);
@@ -661,8 +826,12 @@ static void test_reorder_drop_dup_splice(void **state)
 	{
 		struct span s[] = { { fb, HDR }, { fc + HDR, lc - HDR } };
 
+		/* Same clip key, so the second header's key check passes: the
+		 * chunks, bound to the first header's hash, are what fail. */
+		assert_memory_equal(wk, wb, sizeof(wk));
 		write_spans(out, s, 2);
-		read_clip(out, fx->master, &g);
+		read_clip(out, fx->master, wb, &g);
+		assert_int_equal(g.open_ret, 0);
 		assert_int_equal(g.end, -VG_EAUTH);
 		assert_int_equal(g.len, 0);
 	}
@@ -717,7 +886,7 @@ static void test_recover(void **state)
 	char path[256];
 	struct vg_clip_writer *w;
 	struct vg_clip_reader *r;
-	uint8_t wrapped[40], id[16], sha1[32], sha2[32], other[32];
+	uint8_t wk[VG_WRAPPED_KEY_LEN], id[16], sha1[32], sha2[32], other[32];
 	uint8_t plain[300];
 	uint64_t chunks = 99, bytes = 99;
 	size_t flen;
@@ -727,7 +896,7 @@ static void test_recover(void **state)
 
 	fill_pattern(plain, sizeof(plain), 5);
 	path_in(fx, "crash.vgc", path, sizeof(path));
-	assert_int_equal(vg_clip_writer_open(&w, path, fx->master, wrapped, id), 0);
+	assert_int_equal(vg_clip_writer_open(&w, path, fx->master, wk, id), 0);
 	assert_int_equal(vg_clip_writer_write(w, plain, 100), 0);
 	assert_int_equal(vg_clip_writer_flush(w), 0);
 	assert_int_equal(vg_clip_writer_write(w, plain + 100, 120), 0);
@@ -742,7 +911,7 @@ static void test_recover(void **state)
 	write_file(path, file, flen - 50);
 	free(file);
 
-	read_clip(path, fx->master, &g);
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.end, -VG_ETRUNC);
 	assert_int_equal(g.len, 220);
 	free(g.data);
@@ -751,19 +920,19 @@ static void test_recover(void **state)
 	assert_int_equal(vg_file_sha256(path, sha1), 0);
 	memcpy(other, fx->master, 32);
 	other[0] ^= 1;
-	assert_int_equal(vg_clip_recover(path, other, NULL, NULL), -VG_EAUTH);
+	assert_int_equal(vg_clip_recover(path, other, wk, NULL, NULL), -VG_EAUTH);
 	assert_int_equal(vg_file_sha256(path, sha2), 0);
 	assert_memory_equal(sha1, sha2, 32);
 
-	assert_int_equal(vg_clip_recover(path, fx->master, &chunks, &bytes), 0);
+	assert_int_equal(vg_clip_recover(path, fx->master, wk, &chunks, &bytes), 0);
 	assert_int_equal(chunks, 2);
 	assert_int_equal(bytes, 220);
-	read_clip(path, fx->master, &g);
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.end, 1);
 	assert_int_equal(g.len, 220);
 	assert_memory_equal(g.data, plain, 220);
 	free(g.data);
-	assert_int_equal(vg_clip_reader_open(&r, path, fx->master), 0);
+	assert_int_equal(vg_clip_reader_open(&r, path, fx->master, wk), 0);
 	{
 		const uint8_t *d;
 		size_t l;
@@ -776,7 +945,7 @@ static void test_recover(void **state)
 
 	/* A second recovery leaves the now clean file alone. */
 	assert_int_equal(vg_file_sha256(path, sha1), 0);
-	assert_int_equal(vg_clip_recover(path, fx->master, &chunks, &bytes), 0);
+	assert_int_equal(vg_clip_recover(path, fx->master, wk, &chunks, &bytes), 0);
 	assert_int_equal(vg_file_sha256(path, sha2), 0);
 	assert_memory_equal(sha1, sha2, 32);
 
@@ -784,25 +953,25 @@ static void test_recover(void **state)
 	file = read_file(path, &flen);
 	file[flen - OVH] &= 0xbf;	/* clear the "recovered" flag */
 	write_file(path, file, flen);
-	read_clip(path, fx->master, &g);
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.end, -VG_EAUTH);
 	free(g.data);
 	free(file);
 
 	/* A clip that crashed before its first chunk recovers to an empty clip. */
 	unlink(path);
-	assert_int_equal(vg_clip_writer_open(&w, path, fx->master, wrapped, id), 0);
+	assert_int_equal(vg_clip_writer_open(&w, path, fx->master, wk, id), 0);
 	vg_clip_writer_abandon(w);
-	assert_int_equal(vg_clip_recover(path, fx->master, &chunks, &bytes), 0);
+	assert_int_equal(vg_clip_recover(path, fx->master, wk, &chunks, &bytes), 0);
 	assert_int_equal(chunks, 0);
 	assert_int_equal(bytes, 0);
-	read_clip(path, fx->master, &g);
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.end, 1);
 	assert_int_equal(g.len, 0);
 
 	/* A last chunk full of zeros (blocks lost in a power cut) is cut off. */
 	unlink(path);
-	assert_int_equal(vg_clip_writer_open(&w, path, fx->master, wrapped, id), 0);
+	assert_int_equal(vg_clip_writer_open(&w, path, fx->master, wk, id), 0);
 	assert_int_equal(vg_clip_writer_write(w, plain, 100), 0);
 	assert_int_equal(vg_clip_writer_flush(w), 0);
 	assert_int_equal(vg_clip_writer_write(w, plain + 100, 100), 0);
@@ -816,10 +985,10 @@ static void test_recover(void **state)
 		assert_int_equal(pwrite(fd, zeros, sizeof(zeros), HDR + OVH + 100 + 30), 60);
 	}
 	close(fd);
-	assert_int_equal(vg_clip_recover(path, fx->master, &chunks, &bytes), 0);
+	assert_int_equal(vg_clip_recover(path, fx->master, wk, &chunks, &bytes), 0);
 	assert_int_equal(chunks, 1);
 	assert_int_equal(bytes, 100);
-	read_clip(path, fx->master, &g);
+	read_clip(path, fx->master, wk, &g);
 	assert_int_equal(g.end, 1);
 	assert_int_equal(g.len, 100);
 	assert_memory_equal(g.data, plain, 100);
@@ -831,6 +1000,7 @@ static void test_recover_clean_untouched(void **state)
 	struct fx *fx = *state;
 	char path[256];
 	size_t sizes[] = { 10, 20, 0 };
+	uint8_t wk[VG_WRAPPED_KEY_LEN];
 	size_t total;
 	uint8_t *plain, sha1[32], sha2[32];
 	uint64_t chunks, bytes;
@@ -839,14 +1009,14 @@ static void test_recover_clean_untouched(void **state)
 	size_t l;
 
 	path_in(fx, "clean.vgc", path, sizeof(path));
-	plain = make_clip(path, fx->master, sizes, 3, 9, &total);
+	plain = make_clip(path, fx->master, wk, sizes, 3, 9, &total);
 	assert_int_equal(vg_file_sha256(path, sha1), 0);
-	assert_int_equal(vg_clip_recover(path, fx->master, &chunks, &bytes), 0);
+	assert_int_equal(vg_clip_recover(path, fx->master, wk, &chunks, &bytes), 0);
 	assert_int_equal(vg_file_sha256(path, sha2), 0);
 	assert_memory_equal(sha1, sha2, 32);
 	assert_int_equal(chunks, 3);
 	assert_int_equal(bytes, 30);
-	assert_int_equal(vg_clip_reader_open(&r, path, fx->master), 0);
+	assert_int_equal(vg_clip_reader_open(&r, path, fx->master, wk), 0);
 	while (vg_clip_reader_next(r, &d, &l) == 0)
 		;
 	assert_int_equal(vg_clip_reader_recovered(r), 0);
@@ -860,7 +1030,7 @@ static int disk_full_child(const char *sub, const uint8_t *master)
 	char path[256];
 	struct vg_clip_writer *w;
 	struct vg_clip_reader *r;
-	uint8_t wrapped[40], id[16];
+	uint8_t wk[VG_WRAPPED_KEY_LEN], id[16];
 	static uint8_t piece[65536];
 	const uint8_t *d;
 	size_t l, delivered = 0;
@@ -872,7 +1042,7 @@ static int disk_full_child(const char *sub, const uint8_t *master)
 		return 77;
 	snprintf(path, sizeof(path), "%s/clip.vgc", sub);
 	fill_pattern(piece, sizeof(piece), 1);
-	if (vg_clip_writer_open(&w, path, master, wrapped, id) < 0)
+	if (vg_clip_writer_open(&w, path, master, wk, id) < 0)
 		return 10;
 	for (i = 0; i < 16 && ret == 0; i++) {
 		ret = vg_clip_writer_write(w, piece, sizeof(piece));
@@ -887,7 +1057,7 @@ static int disk_full_child(const char *sub, const uint8_t *master)
 		return 12;
 	vg_clip_writer_abandon(w);
 	/* What was flushed before the disk filled is still there. */
-	if (vg_clip_reader_open(&r, path, master) < 0)
+	if (vg_clip_reader_open(&r, path, master, wk) < 0)
 		return 13;
 	for (ret = vg_clip_reader_next(r, &d, &l); ret == 0; ret = vg_clip_reader_next(r, &d, &l))
 		delivered += l;
@@ -923,12 +1093,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_vector),
 		cmocka_unit_test(test_keywrap_rfc3394),
+		cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_gcm_vector),
 		cmocka_unit_test(test_random_differs),
 		cmocka_unit_test_setup_teardown(test_roundtrip_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_makes_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_refuses_existing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_master, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_wrapped_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_holds_no_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_clip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_bit_flip_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),

@@ -163,7 +163,7 @@ static void test_clips_are_contiguous_and_play(void **state)
 			assert_true(l.c[i].start_us == l.c[i - 1].end_us);
 		assert_int_equal(l.c[i].end_us - l.c[i].start_us, l.c[i].frames * FRAME_US);
 		snprintf(path, sizeof(path), "%s/%s", f->dir, l.c[i].path);
-		assert_int_equal(vg_clipmedia_measure(path, f->master, &info), 0);
+		assert_int_equal(vg_clipmedia_measure(path, f->master, l.c[i].wrapped_key, &info), 0);
 		assert_string_equal(info.codec, "h264");
 		assert_int_equal(info.width, W);
 		assert_int_equal(info.frames, l.c[i].frames);
@@ -182,6 +182,7 @@ static void test_power_cut_keeps_sealed_fragments(void **state)
 	struct fixture *f = *state;
 	struct vg_segmenter_stats st;
 	struct vg_clipmedia_info info;
+	struct vg_clip open_clip;
 	char path[256], crash[300];
 	int ret;
 
@@ -203,7 +204,8 @@ static void test_power_cut_keeps_sealed_fragments(void **state)
 		snprintf(cmd, sizeof(cmd), "cp %s %s", path, crash);
 		assert_int_equal(system(cmd), 0);
 	}
-	ret = vg_clipmedia_measure(crash, f->master, &info);
+	assert_int_equal(vg_catalog_clip_get(f->cat, st.clip_id, &open_clip), 0);
+	ret = vg_clipmedia_measure(crash, f->master, open_clip.wrapped_key, &info);
 	assert_int_equal(ret, -VG_ETRUNC);
 	assert_int_equal(info.frames, 20);
 	assert_int_equal(info.duration_us, 20 * FRAME_US);

@@ -2,10 +2,17 @@
  * clipfile.h - the encrypted clip container (format: docs/clip-format.md).
  *
  * A clip is a header followed by chunks, each sealed with AES-256-GCM under
- * a fresh random per-clip key; the per-clip key is stored in the header
- * wrapped (RFC 3394 AES key wrap) by the box's 32-byte master key, and the
- * same wrapped key is kept in the catalog so that destroying the catalog
- * copy and the file shreds the clip.
+ * a fresh random per-clip key. The per-clip key, wrapped (RFC 3394 AES key
+ * wrap) by the box's 32-byte master key, lives ONLY in the catalog, never
+ * in the clip file: retention deletes a clip by crypto-shredding, i.e. by
+ * destroying the catalog's copy of the wrapped key (SQLite secure_delete)
+ * and unlinking the file. A copy in the file's header would survive in
+ * flash blocks the controller remapped, and with the master key would
+ * still unlock the footage. The header holds only a key check value (a
+ * truncated HMAC under the clip key, which reveals nothing about the key),
+ * so that a wrapped key that belongs to another clip is refused at open
+ * instead of looking like tampered chunks. Readers and recovery therefore
+ * take the wrapped key from the catalog along with the path.
  *
  * The writer never holds more than one chunk of plaintext, in memory only.
  * The reader hands out a chunk's plaintext only after its tag verified.
@@ -29,7 +36,7 @@
 /* Largest plaintext in one chunk; a longer write is split. */
 #define VG_CHUNK_MAX (1024 * 1024)
 #define VG_CLIP_KEY_LEN 32	/* per-clip AES-256-GCM key */
-#define VG_CLIP_HEADER_LEN 80	/* format version 1 */
+#define VG_CLIP_HEADER_LEN 56	/* format version 2 */
 
 struct vg_clip_writer;
 struct vg_clip_reader;
@@ -37,7 +44,8 @@ struct vg_clip_reader;
 /*
  * Create path (O_EXCL, mode 0640) and write the header. A fresh clip key and
  * clip id are drawn from the CSPRNG; the wrapped key and the id are copied
- * out so the caller can catalogue them before any footage is written.
+ * out and the caller must catalogue them before any footage is written:
+ * the file alone cannot be read, and nothing else keeps the wrapped key.
  * On failure nothing is left on disk.
  */
 int vg_clip_writer_open(struct vg_clip_writer **out, const char *path,
@@ -73,13 +81,18 @@ void vg_clip_writer_abandon(struct vg_clip_writer *w);
 /* Bytes written to the file so far (header and sealed chunks). */
 uint64_t vg_clip_writer_bytes(const struct vg_clip_writer *w);
 
-/* Open path, check the header and unwrap the clip key with master
- * (-VG_EAUTH if the master key is wrong or the wrapped key altered,
- * -VG_EFORMAT if it is not a vigil clip, -VG_ETRUNC if the file ends inside
- * the header). The rest of the header is authenticated by every chunk, so
- * an edit there shows up as -VG_EAUTH from the first vg_clip_reader_next. */
+/* Open path, check the header, unwrap wrapped_key (the catalog's copy)
+ * with master and check it against the header's key check value. Errors
+ * from open are about the key, never about a chunk: -VG_EAUTH if the master
+ * key is wrong, the wrapped key altered, or the wrapped key belongs to
+ * another clip (or the header's id / key check was edited); -VG_EFORMAT if
+ * it is not a vigil clip of this format version; -VG_ETRUNC if the file
+ * ends inside the header. The rest of the header is authenticated by every
+ * chunk, so an edit there shows up as -VG_EAUTH from vg_clip_reader_next.
+ * master and wrapped_key are borrowed for the call only. */
 int vg_clip_reader_open(struct vg_clip_reader **out, const char *path,
-			const uint8_t master[VG_MASTER_KEY_LEN]);
+			const uint8_t master[VG_MASTER_KEY_LEN],
+			const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN]);
 
 /*
  * Next authenticated chunk. On 0, *data and *len point at plaintext owned by the
@@ -112,11 +125,14 @@ void vg_clip_reader_free(struct vg_clip_reader *r);
  * receive how many chunks of the original file were kept and their
  * plaintext size (the appended chunk is not counted). A clip that already
  * ends cleanly is left untouched (returns 0, counts include its final
- * chunk). Returns -VG_EAUTH if the key cannot be unwrapped or -VG_EFORMAT /
- * -VG_ETRUNC if the header is not a complete vigil header (nothing changed).
+ * chunk). Returns -VG_EAUTH if the key cannot be unwrapped or does not
+ * belong to this clip (so a catalog mix-up never cuts a good clip), or
+ * -VG_EFORMAT / -VG_ETRUNC if the header is not a complete vigil header;
+ * in all three cases nothing is changed.
  */
 int vg_clip_recover(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
-		    uint64_t *chunks, uint64_t *plain_bytes);
+		    const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], uint64_t *chunks,
+		    uint64_t *plain_bytes);
 
 /* SHA-256 of a whole file (used to re-check catalogued clips). */
 int vg_file_sha256(const char *path, uint8_t out[VG_SHA256_LEN]);

@@ -4,7 +4,9 @@
  * pulls authenticated chunks from a clip reader.
  *
  * Used to measure clips recovered after a crash, by vigilctl to hand a clip
- * to a viewer, and by export to remux the original packets.
+ * to a viewer, and by export to remux the original packets. Every function
+ * takes the clip's wrapped key from its catalog row: the file alone holds
+ * no key material (crypto-shredding, see clipfile.h).
  */
 #ifndef VIGIL_CLIPMEDIA_H
 #define VIGIL_CLIPMEDIA_H
@@ -24,7 +26,8 @@ struct vg_clipmedia;
  * crash-truncated clip simply ends early (vg_clipmedia_status tells).
  */
 int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
-		      const uint8_t master[VG_MASTER_KEY_LEN], AVFormatContext **fmt);
+		      const uint8_t master[VG_MASTER_KEY_LEN],
+		      const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], AVFormatContext **fmt);
 
 /* 0 if every chunk read so far authenticated and the clip ended cleanly,
  * -VG_ETRUNC if it ended without its final chunk, -VG_EAUTH if a chunk
@@ -43,11 +46,13 @@ struct vg_clipmedia_info {
 /* Demux the whole clip and measure it. Returns the clip's status as
  * vg_clipmedia_status does (info is filled for what could be read). */
 int vg_clipmedia_measure(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
+			 const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN],
 			 struct vg_clipmedia_info *info);
 
 /* Write the clip's plaintext MP4 to fd (a pipe to a player, or a file the
  * caller chose). Returns 0, -VG_ETRUNC (all that exists was written) or
  * -VG_EAUTH / -VG_EIO. */
-int vg_clipmedia_decrypt_to_fd(const char *path, const uint8_t master[VG_MASTER_KEY_LEN], int fd);
+int vg_clipmedia_decrypt_to_fd(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
+			       const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], int fd);
 
 #endif

@@ -52,6 +52,10 @@ int vg_sha256_final(struct vg_sha256 *s, uint8_t out[VG_SHA256_DIGEST_LEN]);
 /* One-shot SHA-256 of data. */
 int vg_sha256(const void *data, size_t len, uint8_t out[VG_SHA256_DIGEST_LEN]);
 
+/* HMAC-SHA256 (RFC 2104) of data under key (any length). */
+int vg_crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t len,
+			  uint8_t out[VG_SHA256_DIGEST_LEN]);
+
 /*
  * AES-256-GCM with a 12-byte nonce and a 16-byte tag. An aead handle holds
  * one expanded key (so a clip's chunks do not re-expand it); it is not

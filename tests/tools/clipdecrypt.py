@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Independent decryptor for vigil clip files (format version 1).
+"""Independent decryptor for vigil clip files (format version 2).
 
 Written from docs/clip-format.md only, with python3-cryptography, so that a
 bug shared by the spec reading of src/clipfile.c and this file is unlikely.
 
-usage: clipdecrypt.py [--check] KEYFILE CLIP
+usage: clipdecrypt.py [--check] KEYFILE WRAPPED CLIP
 
-KEYFILE holds the master key as 32 raw bytes or 64 hex digits. Without
---check the authenticated plaintext goes to stdout (pipe it; it refuses a
-terminal). With --check it prints a summary. Exit status: 0 clean,
-2 truncated, 3 authentication failure, 4 not a (supported) clip, 1 usage.
+KEYFILE holds the master key as 32 raw bytes or 64 hex digits. WRAPPED is
+the clip's wrapped key (it is not in the clip file; a box keeps it in its
+catalog): either 80 hex digits, or the path of a file holding 80 hex digits
+or 40 raw bytes. Without --check the authenticated plaintext goes to stdout
+(pipe it; it refuses a terminal). With --check it prints a summary. Exit
+status: 0 clean, 2 truncated, 3 authentication failure (wrong key or
+tampered data; the message says which), 4 not a (supported) clip, 1 usage.
 """
 import hashlib
+import hmac
+import os
+import string
 import struct
 import sys
 
@@ -25,7 +31,10 @@ except ImportError:  # pragma: no cover
     sys.exit(5)
 
 MAGIC = b"VIGILCLP"
-HEADER_LEN = 80
+VERSION = 2
+HEADER_LEN = 56
+WRAPPED_LEN = 40
+KEY_CHECK_LABEL = b"vigil clip key check"
 CHUNK_MAX_LIMIT = 1048576
 FINAL = 0x80000000
 RECOVERED = 0x40000000
@@ -55,6 +64,27 @@ def load_key(path):
     raise ClipError(EXIT_USAGE, "%s is neither 32 raw bytes nor 64 hex digits" % path)
 
 
+def load_wrapped(arg):
+    """80 hex digits given inline, else a file with 80 hex digits or 40 raw bytes."""
+    if len(arg) == 2 * WRAPPED_LEN and all(c in string.hexdigits for c in arg):
+        return bytes.fromhex(arg)
+    if not os.path.exists(arg):
+        raise ClipError(EXIT_USAGE, "wrapped key %r is neither %d hex digits nor a file"
+                        % (arg, 2 * WRAPPED_LEN))
+    with open(arg, "rb") as f:
+        raw = f.read(200)
+    if len(raw) == WRAPPED_LEN:
+        return raw
+    text = b"".join(raw.split())
+    if len(text) == 2 * WRAPPED_LEN:
+        try:
+            return bytes.fromhex(text.decode("ascii"))
+        except ValueError:
+            pass
+    raise ClipError(EXIT_USAGE, "%s holds neither %d hex digits nor %d raw bytes"
+                    % (arg, 2 * WRAPPED_LEN, WRAPPED_LEN))
+
+
 def read_exact(f, n):
     data = f.read(n)
     if len(data) < n:
@@ -62,7 +92,7 @@ def read_exact(f, n):
     return data
 
 
-def chunks(f, master):
+def chunks(f, master, wrapped):
     """Yield (index, plaintext, flags) for each authenticated chunk."""
     header = f.read(HEADER_LEN)
     if len(header) < len(MAGIC):
@@ -73,21 +103,29 @@ def chunks(f, master):
         raise ClipError(EXIT_FORMAT, "not a vigil clip (bad magic)")
     if len(header) >= 12:
         version, header_len = struct.unpack(">HH", header[8:12])
-        if version != 1 or header_len != HEADER_LEN:
+        if version != VERSION or header_len != HEADER_LEN:
             raise ClipError(EXIT_FORMAT, "unsupported version %d / header length %d"
                             % (version, header_len))
     if len(header) < HEADER_LEN:
         raise ClipError(EXIT_TRUNC, "file ends inside the header")
-    wrapped = header[28:68]
-    (chunk_max,) = struct.unpack(">I", header[68:72])
+    clip_id = header[12:28]
+    key_check = header[28:44]
+    (chunk_max,) = struct.unpack(">I", header[44:48])
     if chunk_max == 0 or chunk_max > CHUNK_MAX_LIMIT:
         raise ClipError(EXIT_FORMAT, "chunk_max %d out of range" % chunk_max)
+    if len(wrapped) != WRAPPED_LEN:
+        raise ClipError(EXIT_USAGE, "wrapped key is not %d bytes" % WRAPPED_LEN)
     try:
         clip_key = aes_key_unwrap(master, wrapped)
     except InvalidUnwrap:
-        raise ClipError(EXIT_AUTH, "clip key does not unwrap (wrong master key or altered)")
+        raise ClipError(EXIT_AUTH, "wrong key: the wrapped key does not unwrap "
+                        "(wrong master key, or wrapped key altered)")
     if len(clip_key) != 32:
         raise ClipError(EXIT_FORMAT, "clip key is not 32 bytes")
+    want = hmac.new(clip_key, KEY_CHECK_LABEL + clip_id, hashlib.sha256).digest()[:16]
+    if not hmac.compare_digest(want, key_check):
+        raise ClipError(EXIT_AUTH, "wrong key: the wrapped key is not this clip's "
+                        "(key check value differs)")
     h = hashlib.sha256(header).digest()
     aead = AESGCM(clip_key)
     i = 0
@@ -126,7 +164,7 @@ def main(argv):
     if args and args[0] == "--check":
         check = True
         args = args[1:]
-    if len(args) != 2:
+    if len(args) != 3:
         sys.stderr.write(__doc__)
         return EXIT_USAGE
     if not check and sys.stdout.isatty():
@@ -137,8 +175,9 @@ def main(argv):
     recovered = False
     try:
         master = load_key(args[0])
-        with open(args[1], "rb") as f:
-            for _, plain, flags in chunks(f, master):
+        wrapped = load_wrapped(args[1])
+        with open(args[2], "rb") as f:
+            for _, plain, flags in chunks(f, master, wrapped):
                 n += 1
                 total += len(plain)
                 recovered = bool(flags & 0x02)
@@ -146,16 +185,16 @@ def main(argv):
                     out.write(plain)
     except ClipError as e:
         out.flush()
-        sys.stderr.write("clipdecrypt: %s: %s after %d chunks\n" % (args[1], e, n))
+        sys.stderr.write("clipdecrypt: %s: %s after %d chunks\n" % (args[2], e, n))
         if check:
-            print("%s: %d chunks, %d bytes: %s" % (args[1], n, total, e))
+            print("%s: %d chunks, %d bytes: %s" % (args[2], n, total, e))
         return e.code
     except OSError as e:
         sys.stderr.write("clipdecrypt: %s\n" % e)
         return EXIT_USAGE
     out.flush()
     if check:
-        print("%s: %d chunks, %d bytes: clean%s" % (args[1], n, total,
+        print("%s: %d chunks, %d bytes: clean%s" % (args[2], n, total,
                                                      " (recovered)" if recovered else ""))
     return EXIT_CLEAN
 

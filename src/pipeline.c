@@ -158,6 +158,8 @@ static void set_state(struct vg_pipeline *p, enum vg_pipeline_state s, const cha
 	pthread_mutex_unlock(&p->lock);
 }
 
+static void event(struct vg_pipeline *p, const char *action, const char *detail);
+
 /* ---- capture thread ---- */
 
 static void *capture_main(void *arg)
@@ -213,6 +215,7 @@ static void *capture_main(void *arg)
 		ret = vg_source_read(src, &it.f, READ_TIMEOUT_MS);
 		if (ret == 0) {
 			if (gap_id) {
+				event(p, "camera.back", it.f.frame ? "pictures again" : "packets again");
 				vg_catalog_gap_close(p->env.cat, gap_id, it.f.ts_utc_us);
 				vg_info("%s: pictures again after %.1f s without", name,
 					last_ts ? (double)(it.f.ts_utc_us - last_ts) / 1e6 : 0.0);
@@ -253,6 +256,7 @@ static void *capture_main(void *arg)
 		}
 		snprintf(why, sizeof(why), "camera lost: %s", vg_strerror(ret));
 		vg_warnx("%s: %s; reopening", name, why);
+		event(p, "camera.lost", why);
 		pthread_mutex_lock(&p->lock);
 		p->st.reconnects++;
 		pthread_mutex_unlock(&p->lock);
@@ -298,6 +302,23 @@ static void teardown(struct vg_pipeline *p)
 	avcodec_free_context(&p->dec);
 }
 
+static void event(struct vg_pipeline *p, const char *action, const char *detail)
+{
+	if (p->env.event)
+		p->env.event(p->env.event_ud, p->cam->name, action, detail);
+}
+
+static void on_clip(void *ud, const struct vg_clip *c)
+{
+	char detail[700], from[40], to[40];
+
+	vg_time_format(c->start_us, from, sizeof(from));
+	vg_time_format(c->end_us, to, sizeof(to));
+	snprintf(detail, sizeof(detail), "clip=%lld from=%s to=%s frames=%lld file=%s",
+		 (long long)c->id, from, to, (long long)c->frames, c->path);
+	event(ud, "clip.create", detail);
+}
+
 static int make_segmenter(struct vg_pipeline *p, const AVCodecParameters *par,
 			  const char *encoder_name)
 {
@@ -315,6 +336,8 @@ static int make_segmenter(struct vg_pipeline *p, const AVCodecParameters *par,
 		.frame_us = p->frame_us,
 		.synthetic = p->info.synthetic,
 		.encoder_name = encoder_name,
+		.on_clip = on_clip,
+		.on_clip_ud = p,
 	};
 
 	return vg_segmenter_new(&p->seg, &sp);

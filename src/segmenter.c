@@ -305,6 +305,8 @@ static int close_clip(struct vg_segmenter *s)
 	if (ret < 0)
 		return ret;
 	s->st.clips++;
+	if (s->p.on_clip)
+		s->p.on_clip(s->p.on_clip_ud, &s->clip);
 	vg_debug("%s: clip %lld complete: %lld frames, %lld bytes", s->camera,
 		 (long long)s->clip.id, (long long)s->clip.frames, (long long)s->clip.bytes);
 	return 0;

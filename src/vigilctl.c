@@ -1,14 +1,14 @@
 /*
- * vigilctl - the staff tool.
+ * vigilctl - the staff tool. An ordinary program: it holds no key and
+ * reads no footage file; every request goes to vigild over its control
+ * socket, where the caller's uid is checked against the access policy and
+ * every request is audited, refusals too.
  *
- *   vigilctl [-c FILE] clips [--camera C] [--from T] [--to T]
- *   vigilctl [-c FILE] gaps [--camera C] [--from T] [--to T]
- *   vigilctl [-c FILE] decrypt CLIP-ID OUT.mp4|-
+ *   vigilctl clips [--camera C] [--from T] [--to T] --purpose P --reference R
+ *   vigilctl view CLIP-ID OUT.mp4|- --purpose P --reference R
+ *   ...  (vigilctl --help lists every command)
  *
  * Times are UTC: "2026-11-29T14:00", "2026-11-29", "now", "-2h".
- *
- * decrypt is a test aid until access control lands: it reads the master
- * key file directly, which only vigild's own user can do.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,262 +16,502 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-#include "vigil/catalog.h"
-#include "vigil/clipmedia.h"
+#include <json-c/json.h>
+
 #include "vigil/config.h"
 #include "vigil/err.h"
-#include "vigil/keystore.h"
 #include "vigil/log.h"
+#include "vigil/proto.h"
 #include "vigil/timeutil.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+#define EXIT_NO_DAEMON 3
 
 struct ctl {
 	const char *config_path;
-	struct vg_config *cfg;
-	struct vg_catalog *cat;
-};
-
-static const char *state_name(enum vg_clip_state s)
-{
-	switch (s) {
-	case VG_CLIP_RECORDING:
-		return "recording";
-	case VG_CLIP_COMPLETE:
-		return "complete";
-	case VG_CLIP_RECOVERED:
-		return "recovered";
-	}
-	return "?";
-}
-
-static int open_catalog(struct ctl *c)
-{
-	char errbuf[8192];
-
-	if (vg_config_load(c->config_path, &c->cfg, errbuf, sizeof(errbuf)) < 0) {
-		fprintf(stderr, "%s", errbuf);
-		return -1;
-	}
-	if (access(c->cfg->catalog, R_OK) < 0) {
-		fprintf(stderr, "vigilctl: cannot read the catalog %s: %m\n", c->cfg->catalog);
-		return -1;
-	}
-	if (vg_catalog_open(&c->cat, c->cfg->catalog) < 0) {
-		fprintf(stderr, "vigilctl: cannot open the catalog %s\n", c->cfg->catalog);
-		return -1;
-	}
-	return 0;
-}
-
-/* --camera, --from, --to shared by the listing verbs. */
-struct range {
-	const char *camera;
+	const char *socket_path;
+	const char *camera, *purpose, *reference, *user, *action;
 	int64_t from, to;
+	int json;
+	char **args;		/* positional arguments after the command */
+	int n_args;
+	int fd;
 };
 
-static int parse_range(int argc, char **argv, struct range *r)
+static void usage(FILE *f);
+
+/* ---- talking to vigild ---- */
+
+static int connect_daemon(struct ctl *c)
 {
-	static const struct option opts[] = {
-		{ "camera", required_argument, NULL, 'C' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int64_t now = vg_time_now_us();
-	int o;
+	struct sockaddr_un sa;
+	struct vg_config *cfg = NULL;
+	char path[sizeof(sa.sun_path)];
 
-	memset(r, 0, sizeof(*r));
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'C':
-			r->camera = optarg;
-			break;
-		case 'f':
-		case 't':
-			if (vg_time_parse(optarg, now, o == 'f' ? &r->from : &r->to) < 0) {
-				fprintf(stderr,
-					"vigilctl: cannot read the time '%s'; write it as "
-					"2026-11-29T14:00 (UTC), 2026-11-29, now, or -2h\n",
-					optarg);
-				return -1;
-			}
-			break;
-		default:
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "vigilctl: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	if (r->from && r->to && r->to <= r->from) {
-		fprintf(stderr, "vigilctl: --to must be later than --from\n");
-		return -1;
-	}
-	return 0;
-}
-
-static int print_clip(const struct vg_clip *c, void *ud)
-{
-	char from[40], to[40];
-
-	(void)ud;
-	vg_time_format(c->start_us, from, sizeof(from));
-	vg_time_format(c->end_us, to, sizeof(to));
-	printf("%-6lld %-16s %s %s %7.1f s %6lld frames %10lld bytes %-9s %s%s\n",
-	       (long long)c->id, c->camera, from, c->state == VG_CLIP_RECORDING ? "(open)" : to,
-	       c->state == VG_CLIP_RECORDING ? 0.0 : (double)(c->end_us - c->start_us) / 1e6,
-	       (long long)c->frames, (long long)c->bytes, state_name(c->state), c->path,
-	       c->synthetic ? " [SYNTHETIC]" : "");
-	return 0;
-}
-
-static int cmd_clips(struct ctl *c, int argc, char **argv)
-{
-	struct range r;
-
-	if (parse_range(argc, argv, &r) < 0 || open_catalog(c) < 0)
-		return 2;
-	printf("%-6s %-16s %-27s %-27s %9s %13s %16s %-9s %s\n", "ID", "CAMERA", "START (UTC)",
-	       "END (UTC)", "LENGTH", "FRAMES", "BYTES", "STATE", "FILE");
-	return vg_catalog_clips(c->cat, r.camera, r.from, r.to, print_clip, NULL) < 0 ? 1 : 0;
-}
-
-static int print_gap(const struct vg_gap *g, void *ud)
-{
-	char from[40], to[40];
-
-	(void)ud;
-	vg_time_format(g->from_us, from, sizeof(from));
-	if (g->to_us)
-		vg_time_format(g->to_us, to, sizeof(to));
-	else
-		snprintf(to, sizeof(to), "(ongoing)");
-	printf("%-16s %s %s %s\n", g->camera, from, to, g->reason);
-	return 0;
-}
-
-static int cmd_gaps(struct ctl *c, int argc, char **argv)
-{
-	struct range r;
-
-	if (parse_range(argc, argv, &r) < 0 || open_catalog(c) < 0)
-		return 2;
-	return vg_catalog_gaps(c->cat, r.camera, r.from, r.to, print_gap, NULL) < 0 ? 1 : 0;
-}
-
-static int cmd_decrypt(struct ctl *c, int argc, char **argv)
-{
-	uint8_t master[VG_MASTER_KEY_LEN];
-	char why[512], path[1024];
-	struct vg_clip clip;
-	char *end;
-	long long id;
-	int fd, ret;
-
-	if (argc != 3) {
-		fprintf(stderr, "usage: vigilctl decrypt CLIP-ID OUT.mp4|-\n");
-		return 2;
-	}
-	id = strtoll(argv[1], &end, 10);
-	if (*end != '\0' || id <= 0) {
-		fprintf(stderr, "vigilctl: '%s' is not a clip id; see 'vigilctl clips'\n", argv[1]);
-		return 2;
-	}
-	if (open_catalog(c) < 0)
-		return 2;
-	if (vg_catalog_clip_get(c->cat, id, &clip) < 0) {
-		fprintf(stderr, "vigilctl: no clip %lld in the catalog\n", id);
-		return 1;
-	}
-	if (vg_keystore_load(c->cfg->key_file, 0, master, NULL, why, sizeof(why)) < 0) {
-		fprintf(stderr, "vigilctl: master key %s: %s\n", c->cfg->key_file, why);
-		return 1;
-	}
-	snprintf(path, sizeof(path), "%s/%s", c->cfg->data_dir, clip.path);
-	if (strcmp(argv[2], "-") == 0) {
-		fd = STDOUT_FILENO;
+	/* The socket's path is in the config if we may read it. */
+	if (c->socket_path) {
+		snprintf(path, sizeof(path), "%s", c->socket_path);
+	} else if (vg_config_load(c->config_path, &cfg, NULL, 0) == 0) {
+		snprintf(path, sizeof(path), "%s", cfg->socket_path);
+		vg_config_free(cfg);
 	} else {
-		fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			fprintf(stderr, "vigilctl: cannot create %s: %m (it must not exist yet)\n",
-				argv[2]);
-			vg_wipe(master, sizeof(master));
-			return 1;
-		}
+		snprintf(path, sizeof(path), "/run/vigil/vigil.sock");
 	}
-	ret = vg_clipmedia_decrypt_to_fd(path, master, fd);
-	vg_wipe(master, sizeof(master));
-	if (fd != STDOUT_FILENO && close(fd) < 0 && ret == 0)
-		ret = -VG_EIO;
-	if (ret == -VG_ETRUNC) {
-		fprintf(stderr, "vigilctl: clip %lld ends early (cut off by a crash); "
-				"everything up to the cut was written\n", id);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EACCES)
+			fprintf(stderr, "vigilctl: not allowed to reach vigild on %s: ask your "
+					"administrator to add your account to vigil's group\n", path);
+		else
+			fprintf(stderr, "vigilctl: vigild is not running (nothing answers on %s); "
+					"footage can only be reached through it: start it with "
+					"'systemctl start vigild'\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int send_request(struct ctl *c, struct json_object *req)
+{
+	const char *s;
+	int ret;
+
+	if (c->purpose)
+		json_object_object_add(req, "purpose", json_object_new_string(c->purpose));
+	if (c->reference)
+		json_object_object_add(req, "reference", json_object_new_string(c->reference));
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	ret = vg_proto_send(c->fd, VG_FRAME_JSON, s, strlen(s));
+	json_object_put(req);
+	return ret;
+}
+
+/* Read the JSON reply; prints the daemon's refusal and returns NULL on
+ * {"ok": false}. */
+static struct json_object *read_reply(struct ctl *c)
+{
+	enum vg_frame_type type;
+	struct json_object *o, *ok, *err;
+	char *buf;
+	size_t len;
+
+	if (vg_proto_recv(c->fd, &type, &buf, &len) != 0 || type != VG_FRAME_JSON) {
+		fprintf(stderr, "vigilctl: vigild closed the connection without an answer\n");
+		return NULL;
+	}
+	o = json_tokener_parse(buf);
+	free(buf);
+	if (o == NULL || !json_object_object_get_ex(o, "ok", &ok)) {
+		json_object_put(o);
+		fprintf(stderr, "vigilctl: vigild sent an unreadable answer\n");
+		return NULL;
+	}
+	if (!json_object_get_boolean(ok)) {
+		json_object_object_get_ex(o, "error", &err);
+		fprintf(stderr, "vigilctl: %s\n", err ? json_object_get_string(err) : "refused");
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static struct json_object *request(struct ctl *c, const char *cmd, struct json_object *req)
+{
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	if (send_request(c, req) < 0) {
+		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
+		return NULL;
+	}
+	return read_reply(c);
+}
+
+static struct json_object *range_request(struct ctl *c)
+{
+	struct json_object *r = json_object_new_object();
+
+	if (c->camera)
+		json_object_object_add(r, "camera", json_object_new_string(c->camera));
+	if (c->from)
+		json_object_object_add(r, "from_us", json_object_new_int64(c->from));
+	if (c->to)
+		json_object_object_add(r, "to_us", json_object_new_int64(c->to));
+	return r;
+}
+
+static const char *get_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t get_int(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* ---- commands ---- */
+
+static int cmd_clips(struct ctl *c)
+{
+	struct json_object *o = request(c, "clips", range_request(c));
+	struct json_object *arr;
+
+	if (o == NULL)
+		return EXIT_REFUSED;
+	json_object_object_get_ex(o, "clips", &arr);
+	if (c->json) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
 		return 0;
 	}
-	if (ret < 0) {
-		fprintf(stderr, "vigilctl: clip %lld: %s\n", id, vg_strerror(ret));
-		if (fd != STDOUT_FILENO)
-			unlink(argv[2]);	/* never leave half a tampered clip */
+	printf("%-6s %-16s %-27s %-27s %9s %13s %16s %-9s %s\n", "ID", "CAMERA", "START (UTC)",
+	       "END (UTC)", "LENGTH", "FRAMES", "BYTES", "STATE", "FILE");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i);
+		int64_t s = get_int(e, "start_us"), en = get_int(e, "end_us");
+		int open = strcmp(get_str(e, "state"), "recording") == 0;
+		char from[40], to[40];
+		struct json_object *syn;
+
+		vg_time_format(s, from, sizeof(from));
+		vg_time_format(en, to, sizeof(to));
+		json_object_object_get_ex(e, "synthetic", &syn);
+		printf("%-6lld %-16s %s %s %7.1f s %6lld frames %10lld bytes %-9s %s%s\n",
+		       (long long)get_int(e, "id"), get_str(e, "camera"), from, open ? "(open)" : to,
+		       open ? 0.0 : (double)(en - s) / 1e6, (long long)get_int(e, "frames"),
+		       (long long)get_int(e, "bytes"), get_str(e, "state"), get_str(e, "path"),
+		       json_object_get_boolean(syn) ? " [SYNTHETIC]" : "");
+	}
+	json_object_put(o);
+	return 0;
+}
+
+static int cmd_gaps(struct ctl *c)
+{
+	struct json_object *o = request(c, "gaps", range_request(c));
+	struct json_object *arr;
+
+	if (o == NULL)
+		return EXIT_REFUSED;
+	json_object_object_get_ex(o, "gaps", &arr);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *g = json_object_array_get_idx(arr, i);
+		char from[40], to[40] = "(ongoing)";
+
+		vg_time_format(get_int(g, "from_us"), from, sizeof(from));
+		if (get_int(g, "to_us"))
+			vg_time_format(get_int(g, "to_us"), to, sizeof(to));
+		printf("%-16s %s %s %s\n", get_str(g, "camera"), from, to, get_str(g, "reason"));
+	}
+	json_object_put(o);
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Footage arrives as DATA frames and goes only where the user said: a
+ * file they create (0600, must not exist) or stdout (a pipe to a player). */
+static int cmd_view(struct ctl *c)
+{
+	struct json_object *req, *o;
+	const char *out;
+	char *end;
+	long long id;
+	int fd, ret = 0;
+
+	if (c->n_args != 2) {
+		fprintf(stderr, "usage: vigilctl view CLIP-ID OUT.mp4|- --purpose P --reference R\n");
+		return EXIT_USAGE;
+	}
+	id = strtoll(c->args[0], &end, 10);
+	if (*end != '\0' || id <= 0) {
+		fprintf(stderr, "vigilctl: '%s' is not a clip id; see 'vigilctl clips'\n", c->args[0]);
+		return EXIT_USAGE;
+	}
+	out = c->args[1];
+	if (strcmp(out, "-") == 0 && isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "vigilctl: refusing to write video to a terminal; pipe it to a "
+				"player (| vlc -) or name a file\n");
+		return EXIT_USAGE;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "clip", json_object_new_int64(id));
+	o = request(c, "view", req);
+	if (o == NULL)
+		return EXIT_REFUSED;
+	json_object_put(o);
+	if (strcmp(out, "-") == 0) {
+		fd = STDOUT_FILENO;
+	} else {
+		fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			fprintf(stderr, "vigilctl: cannot create %s: %m (it must not exist yet)\n", out);
+			return EXIT_REFUSED;
+		}
+	}
+	for (;;) {
+		enum vg_frame_type type;
+		char *buf;
+		size_t len;
+
+		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
+			fprintf(stderr, "vigilctl: the connection to vigild broke mid-clip\n");
+			ret = EXIT_REFUSED;
+			break;
+		}
+		if (type == VG_FRAME_DATA) {
+			if (write_all(fd, buf, len) < 0) {
+				fprintf(stderr, "vigilctl: cannot write %s: %m\n", out);
+				ret = EXIT_REFUSED;
+				free(buf);
+				break;
+			}
+			free(buf);
+			continue;
+		}
+		o = json_tokener_parse(buf);
+		free(buf);
+		if (o && strcmp(get_str(o, "error"), "") != 0) {
+			fprintf(stderr, "vigilctl: clip %lld: %s\n", id, get_str(o, "error"));
+			ret = EXIT_REFUSED;
+		} else if (o && get_int(o, "truncated")) {
+			fprintf(stderr, "vigilctl: clip %lld ends early (cut off by a power cut or "
+					"crash); everything up to the cut was written\n", id);
+		}
+		json_object_put(o);
+		break;
+	}
+	if (fd != STDOUT_FILENO) {
+		if (close(fd) < 0 && ret == 0)
+			ret = EXIT_REFUSED;
+		if (ret != 0)
+			unlink(out);	/* never leave half a clip that looks whole */
+	}
+	return ret;
+}
+
+static int cmd_status(struct ctl *c)
+{
+	struct json_object *o = request(c, "status", json_object_new_object());
+	struct json_object *cams;
+
+	if (o == NULL)
+		return EXIT_REFUSED;
+	if (c->json) {
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+		return 0;
+	}
+	printf("vigild %s\nmaster key fingerprint: %s\ndevice key fingerprint: %s\n",
+	       get_str(o, "version"), get_str(o, "master_key_fingerprint"),
+	       get_str(o, "device_key_fingerprint"));
+	json_object_object_get_ex(o, "cameras", &cams);
+	for (size_t i = 0; cams && i < json_object_array_length(cams); i++) {
+		struct json_object *e = json_object_array_get_idx(cams, i);
+
+		printf("camera %-16s %-12s in %lld encoded %lld dropped %lld clips %lld "
+		       "reconnects %lld  %s%s%s\n",
+		       get_str(e, "name"), get_str(e, "state"), (long long)get_int(e, "frames_in"),
+		       (long long)get_int(e, "frames_encoded"),
+		       (long long)get_int(e, "frames_dropped"), (long long)get_int(e, "clips"),
+		       (long long)get_int(e, "reconnects"), get_str(e, "source"),
+		       get_str(e, "last_error")[0] ? "  last error: " : "", get_str(e, "last_error"));
+	}
+	json_object_put(o);
+	return 0;
+}
+
+static int cmd_audit(struct ctl *c)
+{
+	struct json_object *req = json_object_new_object(), *o, *rows;
+
+	if (c->n_args != 1 || (strcmp(c->args[0], "show") != 0 && strcmp(c->args[0], "verify") != 0)) {
+		fprintf(stderr, "usage: vigilctl audit show|verify [--since T] [--until T] "
+				"[--user L] [--camera C] [--action A] [--json]\n");
+		json_object_put(req);
+		return EXIT_USAGE;
+	}
+	if (strcmp(c->args[0], "verify") == 0) {
+		o = request(c, "audit.verify", req);
+		if (o == NULL)
+			return EXIT_REFUSED;
+		if (get_int(o, "intact")) {
+			printf("audit log intact: %lld rows, %lld signed checkpoints\n",
+			       (long long)get_int(o, "rows"), (long long)get_int(o, "checkpoints"));
+			json_object_put(o);
+			return 0;
+		}
+		printf("audit log NOT intact: first bad row %lld: %s\n",
+		       (long long)get_int(o, "bad_seq"), get_str(o, "problem"));
+		json_object_put(o);
 		return 1;
 	}
+	if (c->from)
+		json_object_object_add(req, "since_us", json_object_new_int64(c->from));
+	if (c->to)
+		json_object_object_add(req, "until_us", json_object_new_int64(c->to));
+	if (c->user)
+		json_object_object_add(req, "user", json_object_new_string(c->user));
+	if (c->camera)
+		json_object_object_add(req, "camera", json_object_new_string(c->camera));
+	if (c->action)
+		json_object_object_add(req, "action", json_object_new_string(c->action));
+	json_object_object_add(req, "json", json_object_new_int(c->json));
+	o = request(c, "audit.show", req);
+	if (o == NULL)
+		return EXIT_REFUSED;
+	json_object_object_get_ex(o, "rows", &rows);
+	if (c->json)
+		printf("%s\n", json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PRETTY));
+	else
+		for (size_t i = 0; i < json_object_array_length(rows); i++)
+			printf("%s\n", json_object_get_string(json_object_array_get_idx(rows, i)));
+	json_object_put(o);
 	return 0;
 }
 
 struct verb {
 	const char *name;
-	int (*fn)(struct ctl *c, int argc, char **argv);
+	int (*fn)(struct ctl *c);
 	const char *help;
 };
 
 static const struct verb verbs[] = {
-	{ "clips", cmd_clips, "clips [--camera C] [--from T] [--to T]   list recorded clips" },
-	{ "gaps", cmd_gaps, "gaps [--camera C] [--from T] [--to T]    list times without pictures" },
-	{ "decrypt", cmd_decrypt, "decrypt CLIP-ID OUT.mp4|-                 (test aid) decrypt a clip" },
+	{ "clips", cmd_clips, "clips [--camera C] [--from T] [--to T] [--json]   list clips" },
+	{ "gaps", cmd_gaps, "gaps [--camera C] [--from T] [--to T]            times without pictures" },
+	{ "view", cmd_view, "view CLIP-ID OUT.mp4|-                           decrypt one clip" },
+	{ "decrypt", cmd_view, "decrypt CLIP-ID OUT.mp4|-                        (same as view)" },
+	{ "status", cmd_status, "status [--json]                                  cameras, keys" },
+	{ "audit", cmd_audit, "audit show|verify [--since T] [--until T] [--user L] [--action A]" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vigilctl [-c FILE] COMMAND ...\n");
+	fprintf(f, "usage: vigilctl [-c CONFIG] [-s SOCKET] COMMAND ...\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  vigilctl %s\n", verbs[i].help);
-	fprintf(f, "Times are UTC: 2026-11-29T14:00, 2026-11-29, now, -2h.\n");
+	fprintf(f, "Footage commands need --purpose \"why\" and --reference REF (ASB-, CRIME-, CASE-,\n"
+		   "DSAR- or DISC- followed by the number). Times are UTC: 2026-11-29T14:00,\n"
+		   "2026-11-29, now, -2h. Every request is checked and recorded in the audit log.\n");
+}
+
+static int parse_time(const char *s, int64_t *out)
+{
+	if (vg_time_parse(s, vg_time_now_us(), out) == 0)
+		return 0;
+	fprintf(stderr, "vigilctl: cannot read the time '%s'; write it as 2026-11-29T14:00 (UTC), "
+			"2026-11-29, now, or -2h\n", s);
+	return -1;
 }
 
 int main(int argc, char **argv)
 {
-	struct ctl c = { .config_path = VG_CONFIG_DEFAULT_PATH };
-	int i = 1, ret;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "camera", required_argument, NULL, 'C' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "since", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "until", required_argument, NULL, 't' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "reference", required_argument, NULL, 'r' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "action", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl c = { .config_path = VG_CONFIG_DEFAULT_PATH, .fd = -1 };
+	int o, ret;
 
 	vg_log_init("vigilctl", 0, VG_LOG_WARN);
-	while (i < argc && argv[i][0] == '-') {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-			c.config_path = argv[i + 1];
-			i += 2;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+	while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			c.config_path = optarg;
+			break;
+		case 's':
+			c.socket_path = optarg;
+			break;
+		case 'C':
+			c.camera = optarg;
+			break;
+		case 'f':
+			if (parse_time(optarg, &c.from) < 0)
+				return EXIT_USAGE;
+			break;
+		case 't':
+			if (parse_time(optarg, &c.to) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'p':
+			c.purpose = optarg;
+			break;
+		case 'r':
+			c.reference = optarg;
+			break;
+		case 'u':
+			c.user = optarg;
+			break;
+		case 'a':
+			c.action = optarg;
+			break;
+		case 'j':
+			c.json = 1;
+			break;
+		case 'h':
 			usage(stdout);
 			return 0;
-		} else {
-			fprintf(stderr, "vigilctl: unknown option %s\n", argv[i]);
+		default:
 			usage(stderr);
-			return 2;
+			return EXIT_USAGE;
 		}
 	}
-	if (i == argc) {
+	if (optind == argc) {
 		usage(stderr);
-		return 2;
+		return EXIT_USAGE;
 	}
+	if (c.from && c.to && c.to <= c.from) {
+		fprintf(stderr, "vigilctl: --to must be later than --from\n");
+		return EXIT_USAGE;
+	}
+	c.args = argv + optind + 1;
+	c.n_args = argc - optind - 1;
 	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
-		if (strcmp(argv[i], verbs[v].name) != 0)
+		if (strcmp(argv[optind], verbs[v].name) != 0)
 			continue;
-		ret = verbs[v].fn(&c, argc - i, argv + i);
-		vg_catalog_close(c.cat);
-		vg_config_free(c.cfg);
+		if (connect_daemon(&c) < 0)
+			return EXIT_NO_DAEMON;
+		ret = verbs[v].fn(&c);
+		close(c.fd);
 		return ret;
 	}
-	fprintf(stderr, "vigilctl: unknown command '%s'\n", argv[i]);
+	fprintf(stderr, "vigilctl: unknown command '%s'\n", argv[optind]);
 	usage(stderr);
-	return 2;
+	return EXIT_USAGE;
 }

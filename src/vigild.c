@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+#include <libavutil/log.h>
+
+#include "vigil/audit.h"
 #include "vigil/catalog.h"
 #include "vigil/config.h"
+#include "vigil/control.h"
+#include "vigil/sign.h"
 #include "vigil/err.h"
 #include "vigil/keystore.h"
 #include "vigil/log.h"
@@ -41,7 +48,10 @@
 struct cfg_ref {
 	struct vg_config *cfg;
 	int refs;
+	struct cfg_ref *next;	/* every live config, so any can be found */
 };
+
+static struct cfg_ref *live_refs;
 
 struct camera {
 	struct cfg_ref *ref;
@@ -55,10 +65,18 @@ struct daemon {
 	struct camera cams[VG_MAX_CAMERAS];
 	int n_cams;
 	struct vg_catalog *cat;
+	struct vg_audit *audit;
+	struct vg_sign_key *device_key;
+	struct vg_control *control;
 	uint8_t master[VG_MASTER_KEY_LEN];
 	struct vg_pipeline_env env;
 	char *data_dir;
+	/* Guards current, the camera table and config refcounts: the control
+	 * threads read them while the main thread reloads. */
+	pthread_mutex_t lock;
 };
+
+#define CHECKPOINT_INTERVAL_US (3600 * VG_US_PER_S)
 
 static struct cfg_ref *cfg_ref_new(struct vg_config *cfg)
 {
@@ -67,16 +85,115 @@ static struct cfg_ref *cfg_ref_new(struct vg_config *cfg)
 	if (r) {
 		r->cfg = cfg;
 		r->refs = 1;
+		r->next = live_refs;
+		live_refs = r;
 	}
 	return r;
 }
 
+/* Callers hold the daemon's lock (or run before any other thread). */
 static void cfg_ref_put(struct cfg_ref *r)
 {
 	if (r && --r->refs == 0) {
+		for (struct cfg_ref **pp = &live_refs; *pp; pp = &(*pp)->next)
+			if (*pp == r) {
+				*pp = r->next;
+				break;
+			}
 		vg_config_free(r->cfg);
 		free(r);
 	}
+}
+
+/* FFmpeg's own messages go to our log (x264's end-of-stream statistics
+ * are debug detail, not something an installer should read). */
+static void av_log_to_vigil(void *avcl, int level, const char *fmt, va_list vl)
+{
+	char line[512];
+	enum vg_log_level l;
+	size_t n;
+
+	if (level > AV_LOG_WARNING)
+		l = VG_LOG_DEBUG;
+	else if (level > AV_LOG_ERROR)
+		l = VG_LOG_WARN;
+	else
+		l = VG_LOG_ERROR;
+	vsnprintf(line, sizeof(line), fmt, vl);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (n > 0)
+		vg_log_write(l, avcl ? av_default_item_name(avcl) : "ffmpeg", 0, "%s", line);
+}
+
+/* ---- what the control server and the cameras ask of the daemon ---- */
+
+static const struct vg_config *config_get(void *ud)
+{
+	struct daemon *d = ud;
+	const struct vg_config *cfg;
+
+	pthread_mutex_lock(&d->lock);
+	d->current->refs++;
+	cfg = d->current->cfg;
+	pthread_mutex_unlock(&d->lock);
+	return cfg;
+}
+
+static void config_put(void *ud, const struct vg_config *cfg)
+{
+	struct daemon *d = ud;
+
+	pthread_mutex_lock(&d->lock);
+	for (struct cfg_ref *r = live_refs; r; r = r->next)
+		if (r->cfg == cfg) {
+			cfg_ref_put(r);
+			break;
+		}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void status_json(void *ud, struct json_object *out)
+{
+	struct daemon *d = ud;
+	struct json_object *cams = json_object_new_array();
+	char fp[17], dfp[VG_SIGN_FPR_HEX_LEN];
+
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < d->n_cams; i++) {
+		struct vg_pipeline_status st;
+		struct json_object *c = json_object_new_object();
+
+		vg_pipeline_status(d->cams[i].pipe, &st);
+		json_object_object_add(c, "name", json_object_new_string(d->cams[i].cam->name));
+		json_object_object_add(c, "state", json_object_new_string(vg_pipeline_state_name(st.state)));
+		json_object_object_add(c, "source", json_object_new_string(st.source));
+		json_object_object_add(c, "frames_in", json_object_new_int64(st.frames_in));
+		json_object_object_add(c, "frames_encoded", json_object_new_int64(st.frames_encoded));
+		json_object_object_add(c, "frames_dropped", json_object_new_int64(st.frames_dropped));
+		json_object_object_add(c, "clips", json_object_new_int64(st.clips));
+		json_object_object_add(c, "reconnects", json_object_new_int64(st.reconnects));
+		json_object_object_add(c, "clip", json_object_new_string(st.clip_path));
+		json_object_object_add(c, "last_error", json_object_new_string(st.last_error));
+		json_object_array_add(cams, c);
+	}
+	pthread_mutex_unlock(&d->lock);
+	json_object_object_add(out, "cameras", cams);
+	json_object_object_add(out, "version", json_object_new_string(VIGIL_VERSION));
+	vg_keystore_fingerprint(d->master, fp);
+	json_object_object_add(out, "master_key_fingerprint", json_object_new_string(fp));
+	if (vg_sign_fingerprint(d->device_key, dfp) == 0)
+		json_object_object_add(out, "device_key_fingerprint", json_object_new_string(dfp));
+}
+
+static void camera_event(void *ud, const char *camera, const char *action, const char *detail)
+{
+	struct daemon *d = ud;
+	char object[800];
+
+	snprintf(object, sizeof(object), "camera=%s %s", camera, detail);
+	vg_control_audit_event(d->audit, action, object, "");
 }
 
 static void usage(FILE *f)
@@ -126,18 +243,39 @@ static void start_camera(struct daemon *d, struct cfg_ref *ref, const struct vg_
 		vg_errx("camera %s: cannot start its pipeline", c->name);
 		return;
 	}
+	{
+		char object[600];
+
+		snprintf(object, sizeof(object), "camera=%s device=%s", c->name,
+			 c->kind == VG_SOURCE_SYNTHETIC ? "synthetic" : c->device);
+		vg_control_audit_event(d->audit, "recording.start", object,
+				       c->purpose ? c->purpose : "");
+	}
+	pthread_mutex_lock(&d->lock);
 	cam->ref = ref;
 	cam->cam = c;
 	ref->refs++;
 	d->n_cams++;
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void stop_camera(struct daemon *d, int i)
 {
-	vg_pipeline_stop(d->cams[i].pipe);
-	cfg_ref_put(d->cams[i].ref);
+	struct camera cam;
+	char object[64];
+
+	pthread_mutex_lock(&d->lock);
+	cam = d->cams[i];
 	d->cams[i] = d->cams[d->n_cams - 1];
 	d->n_cams--;
+	pthread_mutex_unlock(&d->lock);
+	/* Stopping finishes the open clip: not under the lock. */
+	vg_pipeline_stop(cam.pipe);
+	snprintf(object, sizeof(object), "camera=%s", cam.cam->name);
+	vg_control_audit_event(d->audit, "recording.stop", object, "");
+	pthread_mutex_lock(&d->lock);
+	cfg_ref_put(cam.ref);
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void reload(struct daemon *d)
@@ -149,13 +287,17 @@ static void reload(struct daemon *d)
 	vg_info("SIGHUP: reloading %s", d->config_path);
 	if (load_config(d->config_path, &cfg) < 0) {
 		vg_errx("the new configuration has errors (above); still running the old one");
+		vg_control_audit_event(d->audit, "config.reload", d->config_path,
+				       "refused: the new configuration has errors");
 		return;
 	}
 	if (strcmp(cfg->data_dir, d->data_dir) != 0 ||
 	    strcmp(cfg->catalog, d->current->cfg->catalog) != 0 ||
 	    strcmp(cfg->key_file, d->current->cfg->key_file) != 0)
 		vg_warnx("data_dir, catalog and key_file changes take effect at the next restart");
+	pthread_mutex_lock(&d->lock);
 	ref = cfg_ref_new(cfg);
+	pthread_mutex_unlock(&d->lock);
 	if (ref == NULL) {
 		vg_config_free(cfg);
 		return;
@@ -190,11 +332,20 @@ static void reload(struct daemon *d)
 			added++;
 		start_camera(d, ref, c);
 	}
+	pthread_mutex_lock(&d->lock);
 	cfg_ref_put(d->current);
 	d->current = ref;
+	pthread_mutex_unlock(&d->lock);
 	vg_log_set_level((enum vg_log_level)cfg->log_level);
 	vg_info("configuration reloaded: %d camera(s) added, %d removed, %d changed, %d running",
 		added, removed, changed, d->n_cams);
+	{
+		char object[200];
+
+		snprintf(object, sizeof(object), "file=%s added=%d removed=%d changed=%d",
+			 d->config_path, added, removed, changed);
+		vg_control_audit_event(d->audit, "config.reload", object, "SIGHUP");
+	}
 }
 
 static void status_lines(struct daemon *d, int64_t interval_us, int64_t *last_frames)
@@ -226,9 +377,16 @@ static int all_done(struct daemon *d)
 	return 1;
 }
 
+static void checkpoint(struct daemon *d)
+{
+	if (vg_audit_checkpoint(d->audit, NULL) < 0)
+		vg_errx("cannot sign the audit checkpoint");
+}
+
 static int run(struct daemon *d)
 {
 	sigset_t sigs;
+	int64_t last_checkpoint = vg_time_mono_us();
 	int64_t last_status = vg_time_mono_us();
 	int64_t last_frames[VG_MAX_CAMERAS] = { 0 };
 
@@ -251,13 +409,21 @@ static int run(struct daemon *d)
 			status_lines(d, vg_time_mono_us() - last_status, last_frames);
 			last_status = vg_time_mono_us();
 		}
+		if (vg_time_mono_us() - last_checkpoint >= CHECKPOINT_INTERVAL_US) {
+			checkpoint(d);
+			last_checkpoint = vg_time_mono_us();
+		}
 		if (all_done(d)) {
 			vg_info("every camera's input has ended");
 			break;
 		}
 	}
+	/* Staff requests end first, then the cameras finish their clips. */
+	vg_control_stop(d->control);
+	d->control = NULL;
 	while (d->n_cams > 0)
 		stop_camera(d, d->n_cams - 1);
+	checkpoint(d);
 	return 0;
 }
 
@@ -271,6 +437,7 @@ int main(int argc, char **argv)
 	int check_only = 0, debug = 0, created = 0, opt, ret = 1;
 
 	memset(&d, 0, sizeof(d));
+	pthread_mutex_init(&d.lock, NULL);
 	d.config_path = VG_CONFIG_DEFAULT_PATH;
 	while ((opt = getopt(argc, argv, "c:ndVh")) != -1) {
 		switch (opt) {
@@ -308,6 +475,7 @@ int main(int argc, char **argv)
 	}
 	vg_log_init("vigild", cfg->log_syslog && !debug,
 		    debug ? VG_LOG_DEBUG : (enum vg_log_level)cfg->log_level);
+	av_log_set_callback(av_log_to_vigil);
 	d.current = cfg_ref_new(cfg);
 	if (d.current == NULL)
 		return 1;
@@ -342,19 +510,64 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
+	{
+		char path[1024];
+
+		snprintf(path, sizeof(path), "%s/device.key", cfg->data_dir);
+		if (vg_sign_key_load(path, 1, &d.device_key, &created, why, sizeof(why)) < 0) {
+			vg_errx("device key %s: %s", path, why);
+			ret = 1;
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/audit.db", cfg->data_dir);
+		if (vg_audit_open(path, d.device_key, &d.audit) < 0) {
+			vg_errx("cannot open the audit log %s", path);
+			ret = 1;
+			goto out;
+		}
+		vg_audit_set_syslog(cfg->log_syslog);
+	}
+	vg_control_audit_event(d.audit, "daemon.start", d.config_path, "vigild " VIGIL_VERSION);
 	if (vg_reconcile(d.cat, cfg->data_dir, d.master, &rep) < 0)
 		vg_warnx("reconciling the catalog with the clip files failed; recording anyway");
+	if (rep.recovered || rep.rows_without_file || rep.files_without_row || rep.unreadable) {
+		char object[200];
+
+		snprintf(object, sizeof(object),
+			 "recovered=%d rows_without_file=%d files_without_row=%d unreadable=%d",
+			 rep.recovered, rep.rows_without_file, rep.files_without_row, rep.unreadable);
+		vg_control_audit_event(d.audit, "catalog.reconcile", object, "start-up after a crash");
+	}
 
 	d.env.data_dir = d.data_dir;
 	d.env.master = d.master;
 	d.env.cat = d.cat;
+	d.env.event = camera_event;
+	d.env.event_ud = &d;
+	{
+		struct vg_control_env ce = {
+			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,
+			.master = d.master, .data_dir = d.data_dir, .config_get = config_get,
+			.config_put = config_put, .status = status_json, .ud = &d,
+		};
+
+		if (vg_control_start(&d.control, cfg->socket_path, &ce) < 0) {
+			ret = 1;
+			goto out;
+		}
+	}
+	checkpoint(&d);
 	vg_info("vigild %s starting with %d camera(s) from %s", VIGIL_VERSION, cfg->n_cameras,
 		d.config_path);
 	for (int i = 0; i < cfg->n_cameras; i++)
 		start_camera(&d, d.current, &cfg->cameras[i]);
 	ret = run(&d);
+	vg_control_audit_event(d.audit, "daemon.stop", d.config_path, "");
 	vg_info("vigild stopped");
 out:
+	vg_control_stop(d.control);
+	vg_audit_close(d.audit);
+	vg_sign_key_free(d.device_key);
 	vg_catalog_close(d.cat);
 	cfg_ref_put(d.current);
 	vg_wipe(d.master, sizeof(d.master));

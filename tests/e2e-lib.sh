@@ -38,7 +38,8 @@ cleanup() {
 	[ -n "${T:-}" ] && rm -rf "$T"
 }
 
-# Complete (or recovered) clips of a camera, as "id start_us-ish" lines.
+# Ids of the finished (complete or recovered) clips of a camera; $VCTL is
+# vigilctl with the test's config, purpose and reference.
 clips_of() { # clips_of CONFIG CAMERA
-	"$VIGILCTL" -c "$1" clips --camera "$2" | awk 'NR > 1 && $11 != "recording" { print $1 }'
+	$VCTL clips --camera "$2" | awk 'NR > 1 && $11 != "recording" { print $1 }'
 }

@@ -26,6 +26,10 @@ struct vg_pipeline_env {
 	const char *data_dir;
 	const uint8_t *master;		/* VG_MASTER_KEY_LEN bytes */
 	struct vg_catalog *cat;
+	/* Events worth an audit row ("clip.create", "camera.lost",
+	 * "camera.back"), called from the camera's threads; may be NULL. */
+	void (*event)(void *ud, const char *camera, const char *action, const char *detail);
+	void *event_ud;
 };
 
 enum vg_pipeline_state {

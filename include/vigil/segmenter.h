@@ -35,6 +35,10 @@ struct vg_segmenter_params {
 	int64_t frame_us;		/* nominal frame interval */
 	int synthetic;
 	const char *encoder_name;	/* stored in the catalog */
+	/* Called (on the encoder thread) after each clip is catalogued
+	 * complete; may be NULL. */
+	void (*on_clip)(void *ud, const struct vg_clip *c);
+	void *on_clip_ud;
 };
 
 struct vg_segmenter_stats {

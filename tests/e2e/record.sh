@@ -7,24 +7,32 @@
 FAILED=0
 make_tmp
 
-for tool in ffprobe; do
+for tool in ffprobe sqlite3; do
 	if ! command -v $tool >/dev/null; then
 		skip "recording end to end ($tool missing: run scripts/install-deps.sh)"
 		exit 0
 	fi
 done
 
+ME=$(id -un)
 cat >"$T/vigil.conf" <<CONF
+site = { name = "Test Court"; address = "1 Test Street"; area_manager = "$ME";
+         contact = "dpo@example.org"; };
 data_dir = "$T/data";
 socket = "$T/vigil.sock";
 log_level = "info";
 status_interval = 5;
 defaults = { width = 320; height = 240; fps = 15; preset = "ultrafast"; segment_seconds = 10; fragment_ms = 500; };
 cameras = (
-  { name = "synth-a"; device = "synthetic"; },
-  { name = "synth-b"; device = "synthetic"; }
+  { name = "synth-a"; device = "synthetic"; purpose = "test"; area = "test"; },
+  { name = "synth-b"; device = "synthetic"; purpose = "test"; area = "test"; }
+);
+users = (
+  { login = "$ME"; name = "Test Manager"; role = "area_manager"; sites = ( "Test Court" ); },
+  { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; }
 );
 CONF
+VCTL="$VIGILCTL -c $T/vigil.conf --purpose e2e-test --reference CASE-1"
 
 "$VIGILD" -c "$T/vigil.conf" >"$T/vigild.log" 2>&1 &
 VIGILD_PID=$!
@@ -35,15 +43,9 @@ two_clips() {
 		[ "$(clips_of "$T/vigil.conf" synth-b | wc -l)" -ge 2 ]
 }
 check "vigild records two cameras into clips" wait_for 60 two_clips
-kill -TERM "$VIGILD_PID"
-wait "$VIGILD_PID"
-rc=$?
-VIGILD_PID=
-check "vigild exits 0 on SIGTERM (rc=$rc)" [ "$rc" = 0 ]
 check "the log says the camera is synthetic" grep -q "synthetic test camera" "$T/vigild.log"
 
-"$VIGILCTL" -c "$T/vigil.conf" clips >"$T/clips.txt"
-check "no clip is left open after SIGTERM" sh -c "! grep -q ' recording ' '$T/clips.txt'"
+$VCTL clips >"$T/clips.txt"
 check "clips are labelled synthetic in the catalog" grep -q "SYNTHETIC" "$T/clips.txt"
 
 # Each clip decrypts to H.264 320x240 whose frames match the catalog.
@@ -57,7 +59,7 @@ for cam in synth-a synth-b; do
 		frames=$(echo "$line" | awk "{ print \$7 }")
 		start=$(echo "$line" | awk '{ print $3 }')
 		end=$(echo "$line" | awk '{ print $4 }')
-		probe=$("$VIGILCTL" -c "$T/vigil.conf" decrypt "$id" - |
+		probe=$($VCTL decrypt "$id" - |
 			ffprobe -v error -count_frames -select_streams v:0 \
 				-show_entries stream=codec_name,width,height,nb_read_frames,duration \
 				-of csv=p=0 -)
@@ -90,6 +92,14 @@ for cam in synth-a synth-b; do
 done
 check "every clip ($nclips) decrypts to H.264 320x240 with the catalogued frame count, lengths add up, clips join up" [ "$bad" = 0 -a "$nclips" -ge 4 ]
 
+kill -TERM "$VIGILD_PID"
+wait "$VIGILD_PID"
+rc=$?
+VIGILD_PID=
+check "vigild exits 0 on SIGTERM (rc=$rc)" [ "$rc" = 0 ]
+open_rows=$(sqlite3 "$T/data/catalog.db" "select count(*) from clips where state = 'recording'")
+check "no clip is left open after SIGTERM ($open_rows open)" [ "$open_rows" = 0 ]
+
 # No plaintext MP4 anywhere in the data folder: a plaintext clip would
 # show its file-type box ("ftyp" + brand) and fragment headers ("moof",
 # size, "mfhd"). Eight fixed bytes: chance matches in ciphertext are
@@ -102,30 +112,30 @@ check "no plaintext MP4 box in any file under the data folder" [ -z "$plain" ]
 "$VIGILD" -c "$T/vigil.conf" >"$T/vigild2.log" 2>&1 &
 VIGILD_PID=$!
 open_with_data() {
-	"$VIGILCTL" -c "$T/vigil.conf" clips --camera synth-a |
+	$VCTL clips --camera synth-a |
 		awk '$11 == "recording"' | grep -q . &&
-		[ "$(find "$T/data/clips/synth-a" -name '*.vgc' -newer "$T/clips.txt" -size +20k | wc -l)" -ge 1 ]
+		[ "$(find "$T/data/clips/synth-a" -name '*.vgc' -newer "$T/vigild.log" -size +20k | wc -l)" -ge 1 ]
 }
 check "a new clip is being written after restart" wait_for 30 open_with_data
 kill -9 "$VIGILD_PID"
 wait "$VIGILD_PID" 2>/dev/null
 VIGILD_PID=
-"$VIGILCTL" -c "$T/vigil.conf" clips --camera synth-a | awk '$11 == "recording" { print $1 }' >"$T/open.txt"
+sqlite3 "$T/data/catalog.db" "select id from clips where camera = 'synth-a' and state = 'recording'" >"$T/open.txt"
 check "the killed clip is still marked recording" [ -s "$T/open.txt" ]
 killed=$(head -n 1 "$T/open.txt")
 
 "$VIGILD" -c "$T/vigil.conf" >"$T/vigild3.log" 2>&1 &
 VIGILD_PID=$!
 recovered() {
-	"$VIGILCTL" -c "$T/vigil.conf" clips --camera synth-a | awk -v id="$killed" '$1 == id && $11 == "recovered"' | grep -q .
+	$VCTL clips --camera synth-a | awk -v id="$killed" '$1 == id && $11 == "recovered"' | grep -q .
 }
 check "after restart the killed clip is marked recovered" wait_for 30 recovered
+frames=$($VCTL clips --camera synth-a | awk -v id="$killed" '$1 == id { print $7 }')
+n=$($VCTL decrypt "$killed" - |
+	ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 -)
 kill -TERM "$VIGILD_PID"
 wait "$VIGILD_PID"
 VIGILD_PID=
-frames=$("$VIGILCTL" -c "$T/vigil.conf" clips --camera synth-a | awk -v id="$killed" '$1 == id { print $7 }')
-n=$("$VIGILCTL" -c "$T/vigil.conf" decrypt "$killed" - |
-	ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 -)
 check "the recovered clip plays: $n frames decoded, $frames catalogued, more than 0" [ "${n:-0}" -gt 0 -a "${n:-0}" = "${frames:-x}" ]
 check "the restart logged the recovery" grep -q "recovered clip $killed" "$T/vigild3.log"
 

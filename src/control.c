@@ -1,0 +1,673 @@
+/*
+ * control.c - the control socket server. See control.h.
+ *
+ * Each request is one JSON object:
+ *   {"cmd": "...", "purpose": "...", "reference": "...", ...arguments}
+ * Each reply is one JSON object {"ok": true, ...} or {"ok": false,
+ * "error": "sentence"}, except footage, which comes as DATA frames ended by
+ * an END frame carrying the status. The order inside handle() is the point
+ * of this file: identify, decide, audit, and only then act.
+ */
+#define VG_LOG_MODULE "CTL"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "vigil/clipfile.h"
+#include "vigil/clipmedia.h"
+#include "vigil/control.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/policy.h"
+#include "vigil/proto.h"
+#include "vigil/timeutil.h"
+
+#define RECV_TIMEOUT_S 60
+
+struct conn {
+	struct vg_control *srv;
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	int active;
+};
+
+struct vg_control {
+	struct vg_control_env env;
+	char *path;
+	int listen_fd;
+	int wake[2];		/* self-pipe that ends the accept loop */
+	pthread_t accept_thread;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;	/* a connection ended */
+	struct conn conns[VG_CONTROL_MAX_CONN];
+	int n_active;
+	int stopping;
+};
+
+/* Everything one request needs while it is being handled. */
+struct req {
+	struct conn *c;
+	const struct vg_config *cfg;
+	struct json_object *in;
+	char login[64];
+	const char *role;	/* "" when the caller has no account */
+	const char *purpose, *reference;
+};
+
+void vg_control_audit_event(struct vg_audit *a, const char *action, const char *object,
+			    const char *reason)
+{
+	struct vg_audit_entry e = {
+		.uid = -1, .login = "", .role = "", .action = action, .object = object,
+		.purpose = "", .reference = "", .outcome = "allowed", .reason = reason,
+	};
+
+	if (a && vg_audit_append(a, &e, NULL) < 0)
+		vg_errx("cannot write the audit row for %s", action);
+}
+
+/* ---- replies ---- */
+
+static int reply(struct req *r, struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	int ret = vg_proto_send(r->c->fd, VG_FRAME_JSON, s, strlen(s));
+
+	json_object_put(o);
+	return ret;
+}
+
+static int reply_error(struct req *r, const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return reply(r, o);
+}
+
+static struct json_object *ok_object(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+static const char *arg_str(struct req *r, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(r->in, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t arg_int(struct req *r, const char *key, int64_t def)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(r->in, key, &v) || !json_object_is_type(v, json_type_int))
+		return def;
+	return json_object_get_int64(v);
+}
+
+/* ---- identify, decide, audit ---- */
+
+static void audit_request(struct req *r, const char *action, const char *object,
+			  int allowed, const char *reason)
+{
+	struct vg_audit_entry e = {
+		.uid = (int64_t)r->c->uid, .login = r->login, .role = r->role, .action = action,
+		.object = object, .purpose = r->purpose ? r->purpose : "",
+		.reference = r->reference ? r->reference : "",
+		.outcome = allowed ? "allowed" : "refused", .reason = reason,
+	};
+
+	if (vg_audit_append(r->c->srv->env.audit, &e, NULL) < 0)
+		vg_errx("cannot write the audit row for %s by %s", action, r->login);
+}
+
+/*
+ * Ask the policy whether the caller may do action; audit the answer. On a
+ * refusal the reply is sent here and -VG_EDENIED returned.
+ */
+static int authorise(struct req *r, enum vg_action action, const char *object)
+{
+	struct vg_policy policy = { .users = r->cfg->users, .n_users = r->cfg->n_users };
+	struct vg_policy_request pr = {
+		.login = r->login, .action = action,
+		.site = r->cfg->has_site ? r->cfg->site.name : "",
+		.purpose = r->purpose, .reference = r->reference,
+	};
+	struct vg_policy_decision d;
+
+	vg_policy_check(&policy, &pr, &d);
+	r->role = d.role >= 0 ? vg_role_name((enum vg_role)d.role) : "";
+	audit_request(r, vg_action_name(action), object, d.allowed, d.reason);
+	if (!d.allowed) {
+		vg_info("refused %s for %s (uid %d): %s", vg_action_name(action), r->login,
+			(int)r->c->uid, d.reason);
+		reply_error(r, d.reason);
+		return -VG_EDENIED;
+	}
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int cmd_hello(struct req *r)
+{
+	struct json_object *o = ok_object();
+	const char *role = "";
+
+	for (int i = 0; i < r->cfg->n_users; i++)
+		if (strcmp(r->cfg->users[i].login, r->login) == 0)
+			role = r->cfg->users[i].role;
+	r->role = role;
+	audit_request(r, "session.login", "", 1, role[0] ? "known staff account" : "no account");
+	json_object_object_add(o, "login", json_object_new_string(r->login));
+	json_object_object_add(o, "role", json_object_new_string(role));
+	json_object_object_add(o, "protocol", json_object_new_int(VG_PROTO_VERSION));
+	return reply(r, o);
+}
+
+static int cmd_status(struct req *r)
+{
+	struct json_object *o = ok_object();
+	int known = 0;
+
+	for (int i = 0; i < r->cfg->n_users; i++)
+		if (strcmp(r->cfg->users[i].login, r->login) == 0)
+			known = 1;
+	if (!known) {
+		audit_request(r, "status", "", 0, "refused: no staff account");
+		json_object_put(o);
+		return reply_error(r, "refused: you have no staff account on this box");
+	}
+	audit_request(r, "status", "", 1, "staff account");
+	if (r->c->srv->env.status)
+		r->c->srv->env.status(r->c->srv->env.ud, o);
+	return reply(r, o);
+}
+
+struct clip_list {
+	struct json_object *arr;
+};
+
+static int add_clip(const struct vg_clip *c, void *ud)
+{
+	struct clip_list *l = ud;
+	struct json_object *o = json_object_new_object();
+	static const char *const states[] = { "recording", "complete", "recovered" };
+
+	json_object_object_add(o, "id", json_object_new_int64(c->id));
+	json_object_object_add(o, "camera", json_object_new_string(c->camera));
+	json_object_object_add(o, "start_us", json_object_new_int64(c->start_us));
+	json_object_object_add(o, "end_us", json_object_new_int64(c->end_us));
+	json_object_object_add(o, "frames", json_object_new_int64(c->frames));
+	json_object_object_add(o, "bytes", json_object_new_int64(c->bytes));
+	json_object_object_add(o, "state", json_object_new_string(states[c->state]));
+	json_object_object_add(o, "synthetic", json_object_new_boolean(c->synthetic));
+	json_object_object_add(o, "path", json_object_new_string(c->path));
+	json_object_array_add(l->arr, o);
+	return 0;
+}
+
+static void range_object(struct req *r, char *buf, size_t len)
+{
+	const char *cam = arg_str(r, "camera");
+	char from[40] = "", to[40] = "";
+	int64_t f = arg_int(r, "from_us", 0), t = arg_int(r, "to_us", 0);
+
+	if (f)
+		vg_time_format(f, from, sizeof(from));
+	if (t)
+		vg_time_format(t, to, sizeof(to));
+	snprintf(buf, len, "camera=%s from=%s to=%s", cam ? cam : "*", f ? from : "*",
+		 t ? to : "*");
+}
+
+static int cmd_clips(struct req *r)
+{
+	struct clip_list l;
+	struct json_object *o;
+	char object[256];
+
+	range_object(r, object, sizeof(object));
+	if (authorise(r, VG_ACT_CLIP_LIST, object) < 0)
+		return 0;
+	o = ok_object();
+	l.arr = json_object_new_array();
+	vg_catalog_clips(r->c->srv->env.cat, arg_str(r, "camera"), arg_int(r, "from_us", 0),
+			 arg_int(r, "to_us", 0), add_clip, &l);
+	json_object_object_add(o, "clips", l.arr);
+	return reply(r, o);
+}
+
+static int add_gap(const struct vg_gap *g, void *ud)
+{
+	struct clip_list *l = ud;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "camera", json_object_new_string(g->camera));
+	json_object_object_add(o, "from_us", json_object_new_int64(g->from_us));
+	json_object_object_add(o, "to_us", json_object_new_int64(g->to_us));
+	json_object_object_add(o, "reason", json_object_new_string(g->reason));
+	json_object_array_add(l->arr, o);
+	return 0;
+}
+
+static int cmd_gaps(struct req *r)
+{
+	struct clip_list l;
+	struct json_object *o;
+	char object[256];
+
+	range_object(r, object, sizeof(object));
+	if (authorise(r, VG_ACT_CLIP_LIST, object) < 0)
+		return 0;
+	o = ok_object();
+	l.arr = json_object_new_array();
+	vg_catalog_gaps(r->c->srv->env.cat, arg_str(r, "camera"), arg_int(r, "from_us", 0),
+			arg_int(r, "to_us", 0), add_gap, &l);
+	json_object_object_add(o, "gaps", l.arr);
+	return reply(r, o);
+}
+
+/* A DATA-frame sink for vg_clipmedia_decrypt: footage goes to the client
+ * socket and nowhere else. */
+static int cmd_view(struct req *r)
+{
+	struct vg_control *srv = r->c->srv;
+	int64_t id = arg_int(r, "clip", 0);
+	struct vg_clip clip;
+	struct vg_clip_reader *rd = NULL;
+	char object[256], path[1024], start[40];
+	const uint8_t *data;
+	size_t len;
+	int ret;
+
+	if (vg_catalog_clip_get(srv->env.cat, id, &clip) < 0) {
+		snprintf(object, sizeof(object), "clip=%lld", (long long)id);
+		/* Audited too: asking for footage is itself worth a row. */
+		if (authorise(r, VG_ACT_CLIP_VIEW, object) < 0)
+			return 0;
+		return reply_error(r, "no such clip; list clips with 'vigilctl clips'");
+	}
+	vg_time_format(clip.start_us, start, sizeof(start));
+	snprintf(object, sizeof(object), "camera=%s clip=%lld start=%s", clip.camera,
+		 (long long)clip.id, start);
+	if (authorise(r, VG_ACT_CLIP_VIEW, object) < 0)
+		return 0;
+	if (!clip.has_key)
+		return reply_error(r, "this clip has been deleted (its key was destroyed)");
+	snprintf(path, sizeof(path), "%s/%s", srv->env.data_dir, clip.path);
+	ret = vg_clip_reader_open(&rd, path, srv->env.master, clip.wrapped_key);
+	if (ret < 0)
+		return reply_error(r, vg_strerror(ret));
+	reply(r, ok_object());
+	for (;;) {
+		ret = vg_clip_reader_next(rd, &data, &len);
+		if (ret != 0)
+			break;
+		while (len > 0) {
+			size_t n = len > VG_PROTO_MAX ? VG_PROTO_MAX : len;
+
+			ret = vg_proto_send(r->c->fd, VG_FRAME_DATA, data, n);
+			if (ret < 0)
+				goto out;
+			data += n;
+			len -= n;
+		}
+	}
+out:
+	vg_clip_reader_free(rd);
+	{
+		struct json_object *o = json_object_new_object();
+		const char *s;
+
+		json_object_object_add(o, "ok", json_object_new_boolean(ret == 1 || ret == -VG_ETRUNC));
+		json_object_object_add(o, "truncated", json_object_new_boolean(ret == -VG_ETRUNC));
+		if (ret < 0 && ret != -VG_ETRUNC)
+			json_object_object_add(o, "error", json_object_new_string(vg_strerror(ret)));
+		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		vg_proto_send(r->c->fd, VG_FRAME_END, s, strlen(s));
+		json_object_put(o);
+	}
+	return 0;
+}
+
+struct audit_rows {
+	struct json_object *arr;
+	int json;
+};
+
+static int add_audit_row(const struct vg_audit_entry *e, void *ud)
+{
+	struct audit_rows *a = ud;
+	struct json_object *o = json_object_new_object();
+	char line[2048];
+
+	if (!a->json) {
+		vg_audit_format_line(e, line, sizeof(line));
+		json_object_array_add(a->arr, json_object_new_string(line));
+		json_object_put(o);
+		return 0;
+	}
+	json_object_object_add(o, "seq", json_object_new_int64(e->seq));
+	json_object_object_add(o, "time_us", json_object_new_int64(e->time_us));
+	json_object_object_add(o, "uid", json_object_new_int64(e->uid));
+	json_object_object_add(o, "login", json_object_new_string(e->login));
+	json_object_object_add(o, "role", json_object_new_string(e->role));
+	json_object_object_add(o, "action", json_object_new_string(e->action));
+	json_object_object_add(o, "object", json_object_new_string(e->object));
+	json_object_object_add(o, "purpose", json_object_new_string(e->purpose));
+	json_object_object_add(o, "reference", json_object_new_string(e->reference));
+	json_object_object_add(o, "outcome", json_object_new_string(e->outcome));
+	json_object_object_add(o, "reason", json_object_new_string(e->reason));
+	json_object_array_add(a->arr, o);
+	return 0;
+}
+
+static int cmd_audit_show(struct req *r)
+{
+	struct vg_audit_filter f = {
+		.since_us = arg_int(r, "since_us", 0), .until_us = arg_int(r, "until_us", 0),
+		.login = arg_str(r, "user"), .camera = arg_str(r, "camera"),
+		.action = arg_str(r, "action"),
+	};
+	struct audit_rows a = { .json = (int)arg_int(r, "json", 0) };
+	struct json_object *o;
+
+	if (authorise(r, VG_ACT_AUDIT_READ, "audit log") < 0)
+		return 0;
+	o = ok_object();
+	a.arr = json_object_new_array();
+	vg_audit_query(r->c->srv->env.audit, &f, add_audit_row, &a);
+	json_object_object_add(o, "rows", a.arr);
+	return reply(r, o);
+}
+
+static int cmd_audit_verify(struct req *r)
+{
+	struct vg_audit_problem prob;
+	struct vg_audit_stats st;
+	struct json_object *o;
+	int ret;
+
+	if (authorise(r, VG_ACT_AUDIT_READ, "audit verify") < 0)
+		return 0;
+	memset(&prob, 0, sizeof(prob));
+	memset(&st, 0, sizeof(st));
+	ret = vg_audit_verify(r->c->srv->env.audit, NULL, &prob, &st);
+	o = ok_object();
+	json_object_object_add(o, "intact", json_object_new_boolean(ret == 0));
+	json_object_object_add(o, "rows", json_object_new_int64(st.rows));
+	json_object_object_add(o, "checkpoints", json_object_new_int64(st.checkpoints));
+	if (ret != 0) {
+		json_object_object_add(o, "bad_seq", json_object_new_int64(prob.seq));
+		json_object_object_add(o, "problem",
+				       json_object_new_string(prob.msg[0] ? prob.msg : vg_strerror(ret)));
+	}
+	return reply(r, o);
+}
+
+struct command {
+	const char *name;
+	int (*fn)(struct req *r);
+};
+
+static const struct command commands[] = {
+	{ "hello", cmd_hello },
+	{ "status", cmd_status },
+	{ "clips", cmd_clips },
+	{ "gaps", cmd_gaps },
+	{ "view", cmd_view },
+	{ "audit.show", cmd_audit_show },
+	{ "audit.verify", cmd_audit_verify },
+};
+
+static void login_of(uid_t uid, char *out, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		snprintf(out, len, "%s", res->pw_name);
+	else
+		snprintf(out, len, "uid:%u", (unsigned)uid);
+}
+
+/* One request: 0 to keep the connection, negative to close it. */
+static int handle(struct conn *c, const char *msg)
+{
+	struct vg_control *srv = c->srv;
+	struct req r = { .c = c, .role = "" };
+	const char *cmd;
+	int ret = 0;
+
+	r.in = json_tokener_parse(msg);
+	if (r.in == NULL || !json_object_is_type(r.in, json_type_object)) {
+		json_object_put(r.in);
+		return -VG_EPROTO;
+	}
+	r.cfg = srv->env.config_get(srv->env.ud);
+	login_of(c->uid, r.login, sizeof(r.login));
+	r.purpose = arg_str(&r, "purpose");
+	r.reference = arg_str(&r, "reference");
+	cmd = arg_str(&r, "cmd");
+	ret = -VG_EPROTO;
+	for (size_t i = 0; cmd && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			ret = commands[i].fn(&r);
+	if (ret == -VG_EPROTO && cmd)
+		ret = reply_error(&r, "unknown command (is vigilctl newer than vigild?)");
+	srv->env.config_put(srv->env.ud, r.cfg);
+	json_object_put(r.in);
+	return ret;
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct vg_control *srv = c->srv;
+
+	for (;;) {
+		enum vg_frame_type type;
+		char *buf;
+		size_t len;
+		int ret = vg_proto_recv(c->fd, &type, &buf, &len);
+
+		if (ret != 0)
+			break;	/* EOF, timeout or a malformed frame: hang up */
+		ret = type == VG_FRAME_JSON ? handle(c, buf) : -VG_EPROTO;
+		free(buf);
+		if (ret < 0)
+			break;
+	}
+	close(c->fd);
+	pthread_mutex_lock(&srv->lock);
+	c->active = 0;
+	srv->n_active--;
+	pthread_cond_broadcast(&srv->idle);
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+static void accept_one(struct vg_control *srv)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct timeval tv = { .tv_sec = RECV_TIMEOUT_S };
+	struct conn *slot = NULL;
+	pthread_attr_t attr;
+	pthread_t t;
+	int fd, per_uid = 0;
+
+	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	pthread_mutex_lock(&srv->lock);
+	for (int i = 0; i < VG_CONTROL_MAX_CONN; i++) {
+		if (srv->conns[i].active && srv->conns[i].uid == cred.uid)
+			per_uid++;
+		else if (!srv->conns[i].active && slot == NULL)
+			slot = &srv->conns[i];
+	}
+	if (slot == NULL || per_uid >= VG_CONTROL_MAX_PER_UID) {
+		pthread_mutex_unlock(&srv->lock);
+		vg_warnx("refusing a connection from uid %u: too many open", (unsigned)cred.uid);
+		close(fd);
+		return;
+	}
+	slot->srv = srv;
+	slot->fd = fd;
+	slot->uid = cred.uid;
+	slot->pid = cred.pid;
+	slot->active = 1;
+	srv->n_active++;
+	pthread_mutex_unlock(&srv->lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, conn_main, slot) != 0) {
+		close(fd);
+		pthread_mutex_lock(&srv->lock);
+		slot->active = 0;
+		srv->n_active--;
+		pthread_mutex_unlock(&srv->lock);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void *accept_main(void *arg)
+{
+	struct vg_control *srv = arg;
+	struct pollfd p[2] = {
+		{ .fd = srv->listen_fd, .events = POLLIN },
+		{ .fd = srv->wake[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (p[0].revents & POLLIN)
+			accept_one(srv);
+	}
+	return NULL;
+}
+
+/* Refuse to start twice: a socket that answers belongs to a live vigild. */
+static int socket_in_use(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int live;
+
+	if (fd < 0)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	close(fd);
+	return live;
+}
+
+int vg_control_start(struct vg_control **out, const char *path, const struct vg_control_env *env)
+{
+	struct sockaddr_un sa;
+	struct vg_control *srv;
+	mode_t old;
+	int ret;
+
+	*out = NULL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		vg_errx("control socket path %s is too long", path);
+		return -VG_EINVAL;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	if (socket_in_use(&sa)) {
+		vg_errx("another vigild is already running (it answers on %s)", path);
+		return -VG_EEXIST;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return -VG_ENOMEM;
+	srv->env = *env;
+	srv->path = strdup(path);
+	srv->wake[0] = srv->wake[1] = -1;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->idle, NULL);
+	srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (srv->listen_fd < 0 || srv->path == NULL || pipe2(srv->wake, O_CLOEXEC) < 0)
+		goto fail;
+	unlink(path);	/* stale, from a crash: nobody answered */
+	/* Owner and group only: staff reach vigild by being in its group, and
+	 * every request is then checked against their uid. */
+	old = umask(0117);
+	ret = bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret < 0 || listen(srv->listen_fd, 16) < 0) {
+		vg_err("cannot listen on %s", path);
+		goto fail;
+	}
+	if (pthread_create(&srv->accept_thread, NULL, accept_main, srv) != 0)
+		goto fail;
+	vg_info("control socket %s ready", path);
+	*out = srv;
+	return 0;
+fail:
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	if (srv->wake[0] >= 0) {
+		close(srv->wake[0]);
+		close(srv->wake[1]);
+	}
+	free(srv->path);
+	free(srv);
+	return -VG_EIO;
+}
+
+void vg_control_stop(struct vg_control *srv)
+{
+	if (srv == NULL)
+		return;
+	if (write(srv->wake[1], "x", 1) < 0)
+		vg_warn("cannot wake the control thread");
+	pthread_join(srv->accept_thread, NULL);
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = 1;
+	for (int i = 0; i < VG_CONTROL_MAX_CONN; i++)
+		if (srv->conns[i].active)
+			shutdown(srv->conns[i].fd, SHUT_RDWR);
+	while (srv->n_active > 0)
+		pthread_cond_wait(&srv->idle, &srv->lock);
+	pthread_mutex_unlock(&srv->lock);
+	close(srv->listen_fd);
+	close(srv->wake[0]);
+	close(srv->wake[1]);
+	unlink(srv->path);
+	pthread_mutex_destroy(&srv->lock);
+	pthread_cond_destroy(&srv->idle);
+	free(srv->path);
+	free(srv);
+}

@@ -1,0 +1,93 @@
+/* proto.c - length-checked frames on the control socket. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vigil/err.h"
+#include "vigil/proto.h"
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -vg_err_from_errno(errno);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* 0 when len bytes were read, 1 on EOF at the first byte, else an error. */
+static int read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -vg_err_from_errno(errno);
+		if (n == 0)
+			return got == 0 ? 1 : -VG_EPROTO;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int vg_proto_send(int fd, enum vg_frame_type type, const void *buf, size_t len)
+{
+	uint8_t h[8] = { VG_PROTO_VERSION, (uint8_t)type, 0, 0 };
+	int ret;
+
+	if (len > VG_PROTO_MAX)
+		return -VG_EINVAL;
+	h[4] = (uint8_t)(len >> 24);
+	h[5] = (uint8_t)(len >> 16);
+	h[6] = (uint8_t)(len >> 8);
+	h[7] = (uint8_t)len;
+	ret = write_all(fd, h, sizeof(h));
+	if (ret == 0 && len > 0)
+		ret = write_all(fd, buf, len);
+	return ret;
+}
+
+int vg_proto_recv(int fd, enum vg_frame_type *type, char **buf, size_t *len)
+{
+	uint8_t h[8];
+	uint32_t n;
+	char *p;
+	int ret;
+
+	*buf = NULL;
+	*len = 0;
+	ret = read_all(fd, h, sizeof(h));
+	if (ret != 0)
+		return ret;
+	n = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+	if (h[0] != VG_PROTO_VERSION || h[2] != 0 || h[3] != 0 || n > VG_PROTO_MAX ||
+	    (h[1] != VG_FRAME_JSON && h[1] != VG_FRAME_DATA && h[1] != VG_FRAME_END))
+		return -VG_EPROTO;
+	p = malloc((size_t)n + 1);
+	if (p == NULL)
+		return -VG_ENOMEM;
+	ret = read_all(fd, p, n);
+	if (ret != 0) {
+		free(p);
+		return ret == 1 ? -VG_EPROTO : ret;
+	}
+	p[n] = '\0';
+	*type = (enum vg_frame_type)h[1];
+	*buf = p;
+	*len = n;
+	return 0;
+}

@@ -17,7 +17,7 @@ DESTDIR ?=
 BUILD ?= build
 WERROR ?= $(if $(CI),-Werror,)
 
-PKGS := libv4l2 libavcodec libavformat libavutil libswscale libavfilter sqlite3 libconfig json-c
+PKGS := libv4l2 libavcodec libavformat libavutil libswscale libavfilter sqlite3 libconfig json-c libisofs-1
 TEST_PKGS := cmocka
 
 CFLAGS ?= -O2 -g
@@ -36,7 +36,7 @@ LIB_SRCS := $(wildcard $(addprefix src/, \
 	v4l2.c source.c source_v4l2.c source_file.c source_synth.c \
 	encoder.c segmenter.c clipmedia.c catalog.c reconcile.c \
 	pipeline.c timeutil.c audit.c policy.c sign.c proto.c control.c \
-	retention.c hold.c picture.c confcheck.c))
+	retention.c hold.c picture.c confcheck.c export.c verify.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
@@ -49,13 +49,13 @@ BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 UNIT_TESTS := $(basename $(notdir $(wildcard $(addprefix tests/, \
 	test_err.c test_clipfile.c test_keystore.c test_config.c test_v4l2.c \
 	test_catalog.c test_segmenter.c test_reconcile.c test_source.c \
-	test_audit.c test_policy.c test_sign.c test_retention.c test_hold.c test_picture.c test_confcheck.c))))
+	test_audit.c test_policy.c test_sign.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c))))
 TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Tools the end-to-end tests and benchmarks drive.
 TOOL_SRCS := $(wildcard tests/clipvec.c tests/bench_crypto.c tests/bench_audit.c \
-	tests/bench_rusage.c tests/bench_catalog.c)
+	tests/bench_rusage.c tests/bench_catalog.c tests/bench_export.c)
 TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check asan run bench install clean deps-ok checksrc

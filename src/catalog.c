@@ -27,7 +27,7 @@
 #include "vigil/err.h"
 #include "vigil/log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define APPLICATION_ID 1447510860	/* 0x5647434c, "VGCL" */
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -83,9 +83,46 @@ static const char schema_sql[] =
 	"  WHERE key = '" SPAN_KEY "' AND value < NEW.end_us - NEW.start_us;\n"
 	" END;\n";
 
+/* Version 2 adds evidence holds and an index of shredded rows (so that a
+ * retention pass cut short by a crash is found without a full scan). It is
+ * run on a new file after schema_sql, and on a version 1 file as its
+ * migration. A hold row is never deleted: releasing it fills release_* and
+ * approved_by; the trigger keeps a buggy or hostile writer from removing
+ * the record that footage was kept, or from un-releasing a hold. */
+static const char schema_v2_sql[] =
+	"CREATE TABLE holds (\n"
+	" id INTEGER PRIMARY KEY,\n"
+	" camera TEXT NOT NULL CHECK (length(camera) BETWEEN 1 AND 32),\n"
+	" from_us INTEGER NOT NULL,\n"
+	" to_us INTEGER NOT NULL CHECK (to_us > from_us),\n"
+	" reason TEXT NOT NULL CHECK (length(reason) BETWEEN 1 AND 255),\n"
+	" reference TEXT NOT NULL CHECK (length(reference) BETWEEN 1 AND 63),\n"
+	" review_by_us INTEGER NOT NULL,\n"
+	" placed_by TEXT NOT NULL CHECK (length(placed_by) BETWEEN 1 AND 32),\n"
+	" placed_us INTEGER NOT NULL,\n"
+	" release_by TEXT CHECK (release_by IS NULL OR length(release_by) BETWEEN 1 AND 32),\n"
+	" release_reason TEXT CHECK (release_reason IS NULL OR length(release_reason) < 256),\n"
+	" release_requested_us INTEGER,\n"
+	" approved_by TEXT CHECK (approved_by IS NULL OR\n"
+	"  (release_by IS NOT NULL AND approved_by <> release_by\n"
+	"   AND length(approved_by) BETWEEN 1 AND 32)),\n"
+	" released_us INTEGER CHECK ((released_us IS NULL) = (approved_by IS NULL))\n"
+	");\n"
+	"CREATE INDEX holds_active ON holds (camera, from_us) WHERE released_us IS NULL;\n"
+	"CREATE TRIGGER holds_no_delete BEFORE DELETE ON holds BEGIN\n"
+	" SELECT RAISE(ABORT, 'holds are released, never deleted');\n"
+	" END;\n"
+	"CREATE TRIGGER holds_no_unrelease BEFORE UPDATE ON holds\n"
+	" WHEN OLD.released_us IS NOT NULL BEGIN\n"
+	" SELECT RAISE(ABORT, 'a released hold cannot be changed');\n"
+	" END;\n"
+	"CREATE INDEX clips_shredded ON clips (id) WHERE wrapped_key IS NULL;\n";
+
 #define CLIP_COLS "id, camera, path, clip_id, start_us, end_us, frames, bytes, sha256," \
 	" wrapped_key, state, synthetic, encoder, width, height"
 #define GAP_COLS "id, camera, from_us, to_us, reason"
+#define HOLD_COLS "id, camera, from_us, to_us, reason, reference, review_by_us, placed_by," \
+	" placed_us, release_by, release_reason, release_requested_us, approved_by, released_us"
 
 enum stmt_id {
 	S_BEGIN,
@@ -110,6 +147,14 @@ enum stmt_id {
 	S_META_GET,
 	S_META_SET,
 	S_META_DEL,
+	S_SHREDDED,
+	S_HOLD_INSERT,
+	S_HOLD_GET,
+	S_HOLDS_ALL,
+	S_HOLDS_ACTIVE,
+	S_HOLD_REQUEST,
+	S_HOLD_APPROVE,
+	S_HOLD_CANCEL,
 	S_COUNT
 };
 
@@ -153,6 +198,25 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 		" ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 	[S_META_DEL] = "DELETE FROM meta WHERE key = ?1",
+	[S_SHREDDED] = "SELECT " CLIP_COLS " FROM clips WHERE wrapped_key IS NULL AND id > ?1"
+		" ORDER BY id LIMIT ?2",
+	[S_HOLD_INSERT] = "INSERT INTO holds (camera, from_us, to_us, reason, reference,"
+		" review_by_us, placed_by, placed_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_HOLD_GET] = "SELECT " HOLD_COLS " FROM holds WHERE id = ?1",
+	[S_HOLDS_ALL] = "SELECT " HOLD_COLS " FROM holds ORDER BY id",
+	[S_HOLDS_ACTIVE] = "SELECT " HOLD_COLS " FROM holds WHERE released_us IS NULL ORDER BY id",
+	/* Only an active hold with no pending request. */
+	[S_HOLD_REQUEST] = "UPDATE holds SET release_by = ?2, release_reason = ?3,"
+		" release_requested_us = ?4 WHERE id = ?1 AND released_us IS NULL"
+		" AND release_by IS NULL",
+	/* The two-person rule lives in the WHERE clause, so it holds however
+	 * many threads or processes approve at once. */
+	[S_HOLD_APPROVE] = "UPDATE holds SET approved_by = ?2, released_us = ?3"
+		" WHERE id = ?1 AND released_us IS NULL AND release_by IS NOT NULL"
+		" AND release_by <> ?2",
+	[S_HOLD_CANCEL] = "UPDATE holds SET release_by = NULL, release_reason = NULL,"
+		" release_requested_us = NULL WHERE id = ?1 AND released_us IS NULL"
+		" AND release_by IS NOT NULL",
 };
 
 struct vg_catalog {
@@ -372,7 +436,7 @@ static int precreate(const char *path)
 	int fd;
 	int rc = 0;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		if (errno == EEXIST)
 			return 0;
@@ -426,10 +490,19 @@ static int check_schema(sqlite3 *db)
 	if (ver == 0 && app == 0 && ntables == 0) {
 		rc = exec(db, schema_sql);
 		if (rc == 0)
+			rc = exec(db, schema_v2_sql);
+		if (rc == 0)
 			rc = exec(db, "PRAGMA application_id = " STR(APPLICATION_ID) ";"
 				  " PRAGMA user_version = " STR(SCHEMA_VERSION));
 		if (rc == 0)
 			vg_info("created catalog schema version %d", SCHEMA_VERSION);
+	} else if (app == APPLICATION_ID && ver == 1) {
+		/* Same transaction as the check: all of the migration or none. */
+		rc = exec(db, schema_v2_sql);
+		if (rc == 0)
+			rc = exec(db, "PRAGMA user_version = 2");
+		if (rc == 0)
+			vg_info("migrated catalog schema version 1 to 2 (evidence holds)");
 	} else if (app != APPLICATION_ID) {
 		vg_warnx("not a vigil catalog (application_id %lld)", (long long)app);
 		rc = -VG_EFORMAT;
@@ -1210,4 +1283,209 @@ int vg_catalog_meta_set(struct vg_catalog *cat, const char *key, const char *val
 	rc = run_done(cat, st, "meta set");
 	cat_unlock(cat);
 	return rc;
+}
+
+/* ---- schema 2: cameras, shredded rows, evidence holds ---- */
+
+int vg_catalog_cameras(struct vg_catalog *cat, vg_camera_fn fn, void *ud)
+{
+	char cam[33] = "";
+	char prev[33];
+	int rc;
+
+	if (cat == NULL || fn == NULL)
+		return -VG_EINVAL;
+	for (;;) {
+		memcpy(prev, cam, sizeof(prev));
+		rc = next_camera(cat, S_CLIP_NEXT_CAM, prev, cam);
+		if (rc == 1)
+			return 0;
+		if (rc == 0)
+			rc = fn(cam, ud);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+int vg_catalog_shredded(struct vg_catalog *cat, vg_clip_fn fn, void *ud)
+{
+	struct vg_clip *page;
+	sqlite3_stmt *st;
+	int64_t last_id = INT64_MIN;
+	int n, rc;
+
+	if (cat == NULL || fn == NULL)
+		return -VG_EINVAL;
+	page = page_alloc();
+	if (page == NULL)
+		return -VG_ENOMEM;
+	for (;;) {
+		cat_lock(cat);
+		st = cat->st[S_SHREDDED];
+		sqlite3_bind_int64(st, 1, last_id);
+		sqlite3_bind_int(st, 2, PAGE_ROWS);
+		rc = fetch_clips(cat, st, page, &n);
+		cat_unlock(cat);
+		if (rc == 0)
+			rc = deliver(page, n, fn, ud);
+		if (rc != 0 || n < PAGE_ROWS)
+			break;
+		last_id = page[n - 1].id;
+	}
+	page_free(page);
+	return rc;
+}
+
+static int64_t column_i64_or0(sqlite3_stmt *st, int col)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, col);
+}
+
+static void read_hold(sqlite3_stmt *st, struct vg_hold *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->id = sqlite3_column_int64(st, 0);
+	copy_text(h->camera, sizeof(h->camera), st, 1);
+	h->from_us = sqlite3_column_int64(st, 2);
+	h->to_us = sqlite3_column_int64(st, 3);
+	copy_text(h->reason, sizeof(h->reason), st, 4);
+	copy_text(h->reference, sizeof(h->reference), st, 5);
+	h->review_by_us = sqlite3_column_int64(st, 6);
+	copy_text(h->placed_by, sizeof(h->placed_by), st, 7);
+	h->placed_us = sqlite3_column_int64(st, 8);
+	copy_text(h->release_by, sizeof(h->release_by), st, 9);
+	copy_text(h->release_reason, sizeof(h->release_reason), st, 10);
+	h->release_requested_us = column_i64_or0(st, 11);
+	copy_text(h->approved_by, sizeof(h->approved_by), st, 12);
+	h->released_us = column_i64_or0(st, 13);
+}
+
+int vg_catalog_hold_insert(struct vg_catalog *cat, struct vg_hold *h)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (cat == NULL || h == NULL || bounded_len(h->camera, sizeof(h->camera)) < 0 ||
+	    bounded_len(h->reason, sizeof(h->reason)) < 0 ||
+	    bounded_len(h->reference, sizeof(h->reference)) < 0 ||
+	    bounded_len(h->placed_by, sizeof(h->placed_by)) < 0 || h->to_us <= h->from_us)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	st = cat->st[S_HOLD_INSERT];
+	sqlite3_bind_text(st, 1, h->camera, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, h->from_us);
+	sqlite3_bind_int64(st, 3, h->to_us);
+	sqlite3_bind_text(st, 4, h->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, h->reference, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, h->review_by_us);
+	sqlite3_bind_text(st, 7, h->placed_by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, h->placed_us);
+	rc = run_done(cat, st, "hold insert");
+	if (rc == 0)
+		h->id = sqlite3_last_insert_rowid(cat->db);
+	cat_unlock(cat);
+	return rc;
+}
+
+int vg_catalog_hold_get(struct vg_catalog *cat, int64_t id, struct vg_hold *out)
+{
+	sqlite3_stmt *st;
+	int r, rc = 0;
+
+	if (cat == NULL || out == NULL)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	st = cat->st[S_HOLD_GET];
+	sqlite3_bind_int64(st, 1, id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		read_hold(st, out);
+	else if (r == SQLITE_DONE)
+		rc = -VG_ENOENT;
+	else
+		rc = db_fail(cat, "hold get");
+	finish_stmt(st);
+	cat_unlock(cat);
+	return rc;
+}
+
+int vg_catalog_holds(struct vg_catalog *cat, int active_only, vg_hold_fn fn, void *ud)
+{
+	struct vg_hold *all = NULL, *grown;
+	sqlite3_stmt *st;
+	size_t n = 0, cap = 0;
+	int r, rc = 0;
+
+	if (cat == NULL || fn == NULL)
+		return -VG_EINVAL;
+	/* Holds are few (tens): read them all, then call fn unlocked. */
+	cat_lock(cat);
+	st = cat->st[active_only ? S_HOLDS_ACTIVE : S_HOLDS_ALL];
+	for (;;) {
+		r = sqlite3_step(st);
+		if (r == SQLITE_DONE)
+			break;
+		if (r != SQLITE_ROW) {
+			rc = db_fail(cat, "hold walk");
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(all, cap * sizeof(*all));
+			if (grown == NULL) {
+				rc = -VG_ENOMEM;
+				break;
+			}
+			all = grown;
+		}
+		read_hold(st, &all[n++]);
+	}
+	finish_stmt(st);
+	cat_unlock(cat);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = fn(&all[i], ud);
+	free(all);
+	return rc;
+}
+
+int vg_catalog_hold_request_release(struct vg_catalog *cat, int64_t id, const char *login,
+				    const char *reason, int64_t now_us)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (cat == NULL || bounded_len(login, 33) < 0 || reason == NULL || strlen(reason) > 255)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	st = cat->st[S_HOLD_REQUEST];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, login, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_us);
+	rc = run_by_id(cat, st, "hold release request");
+	cat_unlock(cat);
+	return rc;
+}
+
+int vg_catalog_hold_approve_release(struct vg_catalog *cat, int64_t id, const char *login,
+				    int64_t now_us)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (cat == NULL || bounded_len(login, 33) < 0)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	st = cat->st[S_HOLD_APPROVE];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, login, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_us);
+	rc = run_by_id(cat, st, "hold release approve");
+	cat_unlock(cat);
+	return rc;
+}
+
+int vg_catalog_hold_cancel_release(struct vg_catalog *cat, int64_t id)
+{
+	return clip_by_id_op(cat, S_HOLD_CANCEL, id, "hold release cancel");
 }

@@ -354,7 +354,7 @@ static int writer_open(struct vg_clip_writer **out, const char *path,
 	if (ret < 0)
 		goto fail;
 
-	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		ret = errno_code(errno);
 		goto fail;

@@ -41,6 +41,8 @@
 #define DEF_FRAGMENT 1000
 #define DEF_RETENTION 31
 #define DEF_MIN_FREE_PERCENT 5
+#define DEF_HOLD_REVIEW_DAYS 30
+#define DEF_HELD_WARN_PERCENT 50
 /* Retention up to this many days needs no written reason (house policy:
  * keep no more than the stated purpose needs). */
 #define RETENTION_STANDARD 31
@@ -91,7 +93,7 @@ static const char *const fmt_names[VG_FMT_COUNT + 1] = {
 
 static const char *const top_keys[] = {
 	"data_dir", "key_file", "catalog", "socket", "log", "log_level",
-	"status_interval", "site", "storage", "defaults", "cameras", NULL
+	"status_interval", "site", "storage", "defaults", "cameras", "users", NULL
 };
 static const char *const enc_keys[] = {
 	"formats", "width", "height", "fps", "encoder", "preset", "crf",
@@ -101,19 +103,35 @@ static const char *const enc_keys[] = {
 static const char *const cam_own_keys[] = {
 	"name", "enabled", "device", "pixel_format", "realtime", "loop",
 	"purpose", "area", "retention_days", "retention_justification",
-	"signage_confirmed", NULL
+	"signage_confirmed", "audio", "audio_device", "audio_justification",
+	"audio_review_by", "temporary", "masks", "overlay", NULL
 };
 static const char *const cam_keys[] = {
 	"name", "enabled", "device", "pixel_format", "realtime", "loop",
 	"formats", "width", "height", "fps", "encoder", "preset", "crf",
 	"bitrate", "gop", "segment_seconds", "fragment_ms",
 	"purpose", "area", "retention_days", "retention_justification",
-	"signage_confirmed", NULL
+	"signage_confirmed", "audio", "audio_device", "audio_justification",
+	"audio_review_by", "temporary", "masks", "overlay", NULL
 };
 static const char *const site_keys[] = {
 	"name", "address", "area_manager", "contact", NULL
 };
-static const char *const storage_keys[] = { "min_free", NULL };
+static const char *const storage_keys[] = {
+	"min_free", "hold_review_days", "held_warn_percent", NULL
+};
+static const char *const temp_keys[] = {
+	"equipment", "reason", "case_reference", "installed", "remove_by", NULL
+};
+static const char *const mask_keys[] = { "rect", "polygon", NULL };
+static const char *const overlay_keys[] = { "enabled", "position", "size", NULL };
+/* Same order as enum vg_overlay_pos. */
+static const char *const overlay_positions[] = {
+	"top-left", "top-right", "bottom-left", "bottom-right", NULL
+};
+static const char *const user_keys[] = {
+	"login", "name", "role", "sites", "line_manager", NULL
+};
 
 static const char *const log_names[] = { "stderr", "syslog", NULL };
 /* Same order as enum vg_log_level. */
@@ -945,6 +963,291 @@ static int check_device(struct ctx *c, config_setting_t *s, struct vg_camera_con
 	return 0;
 }
 
+/* A required date string; 1 stored in *out, 0 absent (reported), -1 bad. */
+static int get_date(struct ctx *c, const config_setting_t *g, const char *key, int required,
+		    const char *what, char **out, config_setting_t **st)
+{
+	const char *v = NULL;
+	config_setting_t *s = NULL;
+	int r = get_string(c, g, key, "2025-03-01", &v, &s);
+
+	if (st != NULL)
+		*st = s;
+	if (r == 0 && required)
+		err_at(c, g, "%s is missing; add %s = \"YYYY-MM-DD\"; (%s)", key, key, what);
+	if (r <= 0)
+		return r;
+	if (!valid_date(v)) {
+		err_at(c, s, "%s \"%s\" is not a real date; expected YYYY-MM-DD, like "
+		       "\"2025-03-01\"", key, v);
+		return -1;
+	}
+	*out = xstrdup(c, v);
+	return 1;
+}
+
+/* Sound: off unless audio = true, which needs a reason and a review date
+ * (policy 3.11 and 3.13: sound is more intrusive than pictures). */
+static void parse_audio(struct ctx *c, config_setting_t *g, struct vg_camera_config *cam)
+{
+	config_setting_t *s = config_setting_get_member(g, "audio");
+	const char *v;
+	int r;
+
+	cam->audio_line = s != NULL ? setting_line(s) : 0;
+	get_bool(c, g, "audio", &cam->audio);
+	if (get_string(c, g, "audio_device", "alsa:default", &v, NULL) > 0)
+		cam->audio_device = xstrdup(c, v);
+	r = get_string(c, g, "audio_justification", "safety of a vulnerable resident, case 123",
+		       &v, NULL);
+	if (r > 0)
+		cam->audio_justification = xstrdup(c, v);
+	if (cam->audio && r == 0)
+		err_at(c, s, "audio = true but audio_justification is missing; recording sound is "
+		       "more intrusive than pictures (policy 3.11, 3.13): add "
+		       "audio_justification = \"...\"; saying why it is needed, or set "
+		       "audio = false");
+	r = get_date(c, g, "audio_review_by", 0, "", &cam->audio_review_by, NULL);
+	if (cam->audio && r == 0)
+		err_at(c, s, "audio = true but audio_review_by is missing; add audio_review_by = "
+		       "\"YYYY-MM-DD\"; the date by which the need for sound is reviewed "
+		       "(sound capture stops after it)");
+}
+
+static void parse_temporary(struct ctx *c, config_setting_t *g, struct vg_camera_config *cam)
+{
+	static const char *const ex[] = {
+		"Covert kit 3, HD dome", "ASB reports at flat 12", "ASB-2025-0042"
+	};
+	struct vg_temporary_config *t = &cam->temporary;
+	char **fields[] = { &t->equipment, &t->reason, &t->case_reference };
+	config_setting_t *tg = get_group(c, g, "temporary",
+					 "equipment = \"...\"; reason = \"...\"; ...");
+	config_setting_t *rb = NULL;
+	const char *v;
+	char save_where[96];
+	int i, ri, rr;
+
+	if (tg == NULL)
+		return;
+	cam->is_temporary = 1;
+	t->line = setting_line(tg);
+	snprintf(save_where, sizeof(save_where), "%s", c->where);
+	snprintf(c->where, sizeof(c->where), "in temporary");
+	check_keys(c, tg, temp_keys, NULL, NULL);
+	snprintf(c->where, sizeof(c->where), "%s", save_where);
+	for (i = 0; i < 3; i++) {
+		int r = get_string(c, tg, temp_keys[i], ex[i], &v, NULL);
+
+		if (r > 0)
+			*fields[i] = xstrdup(c, v);
+		else if (r == 0)
+			err_at(c, tg, "temporary: %s is missing; a temporary camera must record "
+			       "the equipment, the reason, the case reference, when it was "
+			       "installed and when it must be removed (policy 3.4, 4.2)",
+			       temp_keys[i]);
+	}
+	ri = get_date(c, tg, "installed", 1, "the day the camera was put up",
+		      &t->installed, NULL);
+	rr = get_date(c, tg, "remove_by", 1, "the day by which it must be taken down",
+		      &t->remove_by, &rb);
+	if (ri > 0 && rr > 0 && strcmp(t->remove_by, t->installed) <= 0)
+		err_at(c, rb, "temporary: remove_by \"%s\" is not after installed \"%s\"; "
+		       "remove_by must be a later date", t->remove_by, t->installed);
+}
+
+/* Twice the signed area of a relative polygon. */
+static double poly_area2(const double *xy, int n)
+{
+	double a = 0;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int j = (i + 1) % n;
+
+		a += xy[2 * i] * xy[2 * j + 1] - xy[2 * j] * xy[2 * i + 1];
+	}
+	return a;
+}
+
+/* One mask block: rect or polygon, all pixels or all relative. */
+static void parse_mask(struct ctx *c, config_setting_t *mg, int idx,
+		       struct vg_camera_config *cam, struct vg_mask *m)
+{
+	config_setting_t *r = config_setting_get_member(mg, "rect");
+	config_setting_t *p = config_setting_get_member(mg, "polygon");
+	config_setting_t *a = r != NULL ? r : p;
+	double v[64];
+	int n, i, is_float = -1;
+	const char *key = r != NULL ? "rect" : "polygon";
+
+	m->line = setting_line(mg);
+	if ((r == NULL) == (p == NULL)) {
+		err_at(c, mg, "mask #%d must have exactly one of rect = [x, y, w, h]; or "
+		       "polygon = [x1, y1, x2, y2, x3, y3, ...];", idx + 1);
+		return;
+	}
+	if (config_setting_type(a) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(a) != CONFIG_TYPE_LIST) {
+		err_at(c, a, "mask #%d: %s must be an array of numbers like [0, 0, 200, 100], "
+		       "not %s", idx + 1, key, type_name(a));
+		return;
+	}
+	n = config_setting_length(a);
+	for (i = 0; i < n && i < 64; i++) {
+		config_setting_t *el = config_setting_get_elem(a, (unsigned int)i);
+		int t = config_setting_type(el);
+		int f = t == CONFIG_TYPE_FLOAT;
+
+		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64 && !f) {
+			err_at(c, a, "mask #%d: %s must hold numbers, not %s", idx + 1, key,
+			       type_name(el));
+			return;
+		}
+		if (is_float >= 0 && f != is_float) {
+			err_at(c, a, "mask #%d: %s mixes whole numbers (pixels) and decimals "
+			       "(fractions of the picture); write all values one way", idx + 1,
+			       key);
+			return;
+		}
+		is_float = f;
+		v[i] = f ? config_setting_get_float(el) : (double)config_setting_get_int64(el);
+	}
+	if (r != NULL && n != 4) {
+		err_at(c, a, "mask #%d: rect needs 4 values [x, y, width, height] (got %d)",
+		       idx + 1, n);
+		return;
+	}
+	if (p != NULL && (n % 2 != 0 || n < 6 || n > 64)) {
+		err_at(c, a, "mask #%d: polygon needs pairs of x, y values for 3 to 32 points "
+		       "(got %d values)", idx + 1, n);
+		return;
+	}
+	/* To relative coordinates. */
+	if (!is_float) {
+		for (i = 0; i < n; i++)
+			v[i] /= (i % 2 == 0) ? cam->width : cam->height;
+	}
+	if (r != NULL) {
+		double x = v[0], y = v[1], w = v[2], h = v[3];
+
+		if (!(w > 0) || !(h > 0)) {
+			err_at(c, a, "mask #%d: rect width and height must be more than 0", idx + 1);
+			return;
+		}
+		if (x < 0 || y < 0 || x + w > 1.0 + 1e-9 || y + h > 1.0 + 1e-9) {
+			if (is_float)
+				err_at(c, a, "mask #%d: rect goes outside the picture; fractions "
+				       "must keep x + w and y + h within 0.0 to 1.0", idx + 1);
+			else
+				err_at(c, a, "mask #%d: rect goes outside the %dx%d picture; keep "
+				       "x + w <= %d and y + h <= %d", idx + 1, cam->width,
+				       cam->height, cam->width, cam->height);
+			return;
+		}
+		/* the four corners, clockwise from the top left */
+		v[2] = x + w;
+		v[3] = y;
+		v[4] = x + w;
+		v[5] = y + h;
+		v[6] = x;
+		v[7] = y + h;
+		n = 8;
+	} else {
+		for (i = 0; i < n; i++) {
+			if (v[i] < -1e-9 || v[i] > 1.0 + 1e-9) {
+				if (is_float)
+					err_at(c, a, "mask #%d: polygon point %d is outside the "
+					       "picture; fractions must be 0.0 to 1.0", idx + 1,
+					       i / 2 + 1);
+				else
+					err_at(c, a, "mask #%d: polygon point %d is outside the "
+					       "%dx%d picture", idx + 1, i / 2 + 1, cam->width,
+					       cam->height);
+				return;
+			}
+		}
+		if (fabs(poly_area2(v, n / 2)) < 1e-12) {
+			err_at(c, a, "mask #%d: polygon covers no area (its points are in a line)",
+			       idx + 1);
+			return;
+		}
+	}
+	m->xy = malloc((size_t)n * sizeof(double));
+	if (m->xy == NULL) {
+		c->oom = 1;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		m->xy[i] = v[i] < 0 ? 0 : v[i] > 1 ? 1 : v[i];
+	m->n_points = n / 2;
+	m->from_rect = r != NULL;
+}
+
+static void parse_masks(struct ctx *c, config_setting_t *g, struct vg_camera_config *cam)
+{
+	config_setting_t *l = config_setting_get_member(g, "masks");
+	char save_where[96];
+	int i, n;
+
+	if (l == NULL)
+		return;
+	cam->masks_line = setting_line(l);
+	if (config_setting_type(l) != CONFIG_TYPE_LIST) {
+		err_at(c, l, "masks must be a list like masks = ( { rect = [0, 0, 200, 100]; } );, "
+		       "not %s", type_name(l));
+		return;
+	}
+	n = config_setting_length(l);
+	if (n == 0)
+		return;
+	cam->masks = calloc((size_t)n, sizeof(*cam->masks));
+	if (cam->masks == NULL) {
+		c->oom = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		config_setting_t *mg = config_setting_get_elem(l, (unsigned int)i);
+
+		if (config_setting_type(mg) != CONFIG_TYPE_GROUP) {
+			err_at(c, mg, "mask #%d must be a block like { rect = [0, 0, 200, 100]; }, "
+			       "not %s", i + 1, type_name(mg));
+			continue;
+		}
+		snprintf(save_where, sizeof(save_where), "%s", c->where);
+		snprintf(c->where, sizeof(c->where), "in mask #%d", i + 1);
+		check_keys(c, mg, mask_keys, NULL, NULL);
+		snprintf(c->where, sizeof(c->where), "%s", save_where);
+		parse_mask(c, mg, i, cam, &cam->masks[cam->n_masks]);
+		if (cam->masks[cam->n_masks].xy != NULL)
+			cam->n_masks++;
+	}
+}
+
+static void parse_overlay(struct ctx *c, config_setting_t *g, struct vg_camera_config *cam)
+{
+	config_setting_t *og = get_group(c, g, "overlay", "enabled = true; "
+					 "position = \"top-left\";");
+	char save_where[96];
+	long long n;
+	int idx;
+
+	cam->overlay_enabled = 1;
+	cam->overlay_position = VG_OVERLAY_TOP_LEFT;
+	cam->overlay_size = 0;
+	if (og == NULL)
+		return;
+	snprintf(save_where, sizeof(save_where), "%s", c->where);
+	snprintf(c->where, sizeof(c->where), "in overlay");
+	check_keys(c, og, overlay_keys, NULL, NULL);
+	snprintf(c->where, sizeof(c->where), "%s", save_where);
+	get_bool(c, og, "enabled", &cam->overlay_enabled);
+	if (get_choice(c, og, "position", overlay_positions, &idx, NULL) > 0)
+		cam->overlay_position = (enum vg_overlay_pos)idx;
+	if (get_int(c, og, "size", 8, 200, 24, "pixels", &n, NULL) > 0)
+		cam->overlay_size = (int)n;
+}
+
 static void parse_camera(struct ctx *c, config_setting_t *g, int idx, const struct enc *def,
 			 struct vg_camera_config *cam, config_setting_t **name_st)
 {
@@ -1036,17 +1339,29 @@ static void parse_camera(struct ctx *c, config_setting_t *g, int idx, const stru
 	parse_enc(c, g, &own);
 	merge_enc(c, &own, def, cam);
 
-	/* Governance. */
-	if (get_string(c, g, "purpose", "reduce anti-social behaviour", &v, NULL) > 0)
+	/* Governance: the purpose and the area are what make a camera lawful
+	 * to run at all (principle 1), so they are required. */
+	r = get_string(c, g, "purpose", "reduce anti-social behaviour", &v, NULL);
+	if (r > 0)
 		cam->purpose = xstrdup(c, v);
-	if (get_string(c, g, "area", "ground floor lift lobby", &v, NULL) > 0)
+	else if (r == 0)
+		err_at(c, g, "purpose is missing; add purpose = \"...\"; saying why this camera is "
+		       "needed, like \"reduce anti-social behaviour in the stairwell\" "
+		       "(principle 1)");
+	r = get_string(c, g, "area", "ground floor lift lobby", &v, NULL);
+	if (r > 0)
 		cam->area = xstrdup(c, v);
+	else if (r == 0)
+		err_at(c, g, "area is missing; add area = \"...\"; naming the communal area it "
+		       "covers, like \"ground floor lift lobby\"");
 	r = get_string(c, g, "retention_justification", "police investigation ref 123", &v,
 		       NULL);
 	if (r > 0)
 		cam->retention_justification = xstrdup(c, v);
+	cam->retention_line = cam->line;
 	if (get_int(c, g, "retention_days", 1, 3650, 31, "days", &n, &s) > 0) {
 		cam->retention_days = (int)n;
+		cam->retention_line = setting_line(s);
 		if (n > RETENTION_STANDARD && r == 0)
 			err_at(c, s, "retention_days is %lld, longer than the standard %d days; "
 			       "add a line retention_justification = \"...\"; saying why "
@@ -1060,6 +1375,10 @@ static void parse_camera(struct ctx *c, config_setting_t *g, int idx, const stru
 			err_at(c, s, "signage_confirmed \"%s\" is not a real date; expected "
 			       "YYYY-MM-DD, like \"2024-03-01\"", v);
 	}
+	parse_audio(c, g, cam);
+	parse_temporary(c, g, cam);
+	parse_masks(c, g, cam);
+	parse_overlay(c, g, cam);
 	for (i = cam->n_formats; i < VG_FMT_COUNT; i++)
 		cam->formats[i] = VG_FMT_YUYV;
 }
@@ -1083,6 +1402,11 @@ static void parse_cameras(struct ctx *c, struct vg_config *cfg, const struct enc
 	n = config_setting_length(list);
 	if (n == 0)
 		return;
+	if (!cfg->has_site)
+		err_at(c, list, "cameras are listed but there is no site = { ... } block; vigild "
+		       "records nothing until the site is declared: add site = { name = \"...\"; "
+		       "address = \"...\"; area_manager = \"...\"; contact = \"...\"; }; "
+		       "(principle 3: a published contact point)");
 	if (n > VG_MAX_CAMERAS)
 		err_at(c, list, "%d cameras are listed; at most %d are supported", n,
 		       VG_MAX_CAMERAS);
@@ -1186,12 +1510,20 @@ static void parse_storage(struct ctx *c, struct vg_config *cfg)
 	config_setting_t *s;
 	int r;
 
+	long long n;
+
 	cfg->min_free_percent = DEF_MIN_FREE_PERCENT;
 	cfg->min_free_bytes = 0;
+	cfg->hold_review_days = DEF_HOLD_REVIEW_DAYS;
+	cfg->held_warn_percent = DEF_HELD_WARN_PERCENT;
 	if (g == NULL)
 		return;
 	set_block(c, "in storage", "storage: ");
 	check_keys(c, g, storage_keys, NULL, NULL);
+	if (get_int(c, g, "hold_review_days", 1, 365, 30, "days", &n, NULL) > 0)
+		cfg->hold_review_days = (int)n;
+	if (get_int(c, g, "held_warn_percent", 1, 100, 50, "percent", &n, NULL) > 0)
+		cfg->held_warn_percent = (int)n;
 	s = config_setting_get_member(g, "min_free");
 	if (s == NULL)
 		return;
@@ -1244,13 +1576,136 @@ static void parse_site(struct ctx *c, struct vg_config *cfg)
 	if (g == NULL)
 		return;
 	cfg->has_site = 1;
+	cfg->site_line = setting_line(g);
 	set_block(c, "in site", "site: ");
 	check_keys(c, g, site_keys, NULL, NULL);
 	for (i = 0; site_keys[i] != NULL; i++) {
 		const char *v;
+		int r = get_string(c, g, site_keys[i], ex[i], &v, NULL);
 
-		if (get_string(c, g, site_keys[i], ex[i], &v, NULL) > 0)
+		if (r > 0)
 			*fields[i] = xstrdup(c, v);
+		else if (r == 0)
+			/* Principles 3 and 4: who answers for the cameras, and
+			 * where residents ask; vigild records nothing without. */
+			err_at(c, g, "%s is missing; add %s = \"%s\"; every site must name "
+			       "the site, its address, the area manager responsible and the "
+			       "published contact point", site_keys[i], site_keys[i], ex[i]);
+	}
+}
+
+/* users = ( { login; name; role; sites = ( ... ); line_manager; } ... ) */
+static void parse_users(struct ctx *c, struct vg_config *cfg)
+{
+	config_setting_t *l = config_setting_get_member(config_root_setting(&c->lc), "users");
+	char why[4096];
+	int i, n, bad = 0;
+
+	if (l == NULL)
+		return;
+	cfg->users_line = setting_line(l);
+	set_block(c, "at the top level", "");
+	if (config_setting_type(l) != CONFIG_TYPE_LIST) {
+		err_at(c, l, "users must be a list like users = ( { login = \"jbloggs\"; "
+		       "role = \"area_manager\"; sites = ( \"Elm Court\" ); } );, not %s",
+		       type_name(l));
+		return;
+	}
+	n = config_setting_length(l);
+	if (n == 0)
+		return;
+	cfg->users = calloc((size_t)n, sizeof(*cfg->users));
+	if (cfg->users == NULL) {
+		c->oom = 1;
+		return;
+	}
+	cfg->n_users = n;
+	for (i = 0; i < n; i++) {
+		config_setting_t *ug = config_setting_get_elem(l, (unsigned int)i);
+		struct vg_user *u = &cfg->users[i];
+		config_setting_t *sl;
+		const char *v;
+		char pfx[96];
+		int j, ns;
+
+		snprintf(pfx, sizeof(pfx), "user #%d: ", i + 1);
+		set_block(c, "in a user block", pfx);
+		if (config_setting_type(ug) != CONFIG_TYPE_GROUP) {
+			err_at(c, ug, "must be a block like { login = \"jbloggs\"; role = "
+			       "\"area_manager\"; }, not %s", type_name(ug));
+			bad = 1;
+			continue;
+		}
+		check_keys(c, ug, user_keys, NULL, NULL);
+		if (get_string(c, ug, "login", "jbloggs", &v, NULL) > 0) {
+			u->login = xstrdup(c, v);
+			snprintf(pfx, sizeof(pfx), "user '%s': ", v);
+			set_block(c, "in a user block", pfx);
+		} else {
+			err_at(c, ug, "login is missing; add the Unix login, like login = "
+			       "\"jbloggs\";");
+			bad = 1;
+		}
+		if (get_string(c, ug, "name", "Jo Bloggs", &v, NULL) > 0)
+			u->name = xstrdup(c, v);
+		if (get_string(c, ug, "role", "area_manager", &v, NULL) > 0) {
+			u->role = xstrdup(c, v);
+		} else {
+			err_at(c, ug, "role is missing; add role = \"area_manager\"; (or "
+			       "line_manager, enforcement, dpo, installer, auditor)");
+			bad = 1;
+		}
+		if (get_string(c, ug, "line_manager", "asmith", &v, NULL) > 0)
+			u->line_manager = xstrdup(c, v);
+		sl = config_setting_get_member(ug, "sites");
+		if (sl == NULL)
+			continue;
+		if (config_setting_type(sl) != CONFIG_TYPE_LIST &&
+		    config_setting_type(sl) != CONFIG_TYPE_ARRAY) {
+			err_at(c, sl, "sites must be a list like sites = ( \"Elm Court\" );, not %s",
+			       type_name(sl));
+			bad = 1;
+			continue;
+		}
+		ns = config_setting_length(sl);
+		if (ns == 0)
+			continue;
+		u->sites = calloc((size_t)ns, sizeof(char *));
+		if (u->sites == NULL) {
+			c->oom = 1;
+			return;
+		}
+		for (j = 0; j < ns; j++) {
+			config_setting_t *el = config_setting_get_elem(sl, (unsigned int)j);
+
+			if (config_setting_type(el) != CONFIG_TYPE_STRING ||
+			    config_setting_get_string(el)[0] == '\0') {
+				err_at(c, el, "sites must list site names in double quotes, like "
+				       "\"Elm Court\"");
+				bad = 1;
+				continue;
+			}
+			u->sites[u->n_sites++] = xstrdup(c, config_setting_get_string(el));
+		}
+	}
+	set_block(c, "at the top level", "");
+	if (bad || c->oom)
+		return;
+	/* The policy's own rules; each sentence becomes one error at the list. */
+	if (vg_policy_validate_users(cfg->users, cfg->n_users, why, sizeof(why)) != 0) {
+		char *p = why;
+
+		while (*p != '\0') {
+			char *nl = strchr(p, '\n');
+
+			if (nl != NULL)
+				*nl = '\0';
+			if (*p != '\0')
+				err_at(c, l, "users: %s", p);
+			if (nl == NULL)
+				break;
+			p = nl + 1;
+		}
 	}
 }
 
@@ -1318,6 +1773,7 @@ static void parse_top(struct ctx *c, struct vg_config *cfg)
 		parse_enc(c, defs, &def);
 	}
 	parse_cameras(c, cfg, defs != NULL ? &def : NULL);
+	parse_users(c, cfg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1468,6 +1924,8 @@ static void syntax_hint(const struct ctx *c, int line, const char *text, char *h
 
 static void free_camera(struct vg_camera_config *cam)
 {
+	int i;
+
 	free(cam->name);
 	free(cam->device);
 	free(cam->file_pix_fmt);
@@ -1477,6 +1935,17 @@ static void free_camera(struct vg_camera_config *cam)
 	free(cam->area);
 	free(cam->retention_justification);
 	free(cam->signage_confirmed);
+	free(cam->audio_device);
+	free(cam->audio_justification);
+	free(cam->audio_review_by);
+	free(cam->temporary.equipment);
+	free(cam->temporary.reason);
+	free(cam->temporary.case_reference);
+	free(cam->temporary.installed);
+	free(cam->temporary.remove_by);
+	for (i = 0; i < cam->n_masks; i++)
+		free(cam->masks[i].xy);
+	free(cam->masks);
 }
 
 void vg_config_free(struct vg_config *cfg)
@@ -1497,6 +1966,19 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->site.address);
 	free(cfg->site.area_manager);
 	free(cfg->site.contact);
+	for (i = 0; i < cfg->n_users; i++) {
+		struct vg_user *u = &cfg->users[i];
+		int j;
+
+		free(u->login);
+		free(u->name);
+		free(u->role);
+		free(u->line_manager);
+		for (j = 0; j < u->n_sites; j++)
+			free(u->sites[j]);
+		free(u->sites);
+	}
+	free(cfg->users);
 	free(cfg);
 }
 
@@ -1676,6 +2158,21 @@ int vg_config_camera_equal(const struct vg_camera_config *a, const struct vg_cam
 	for (i = 0; i < a->n_formats && i < VG_FMT_COUNT; i++)
 		if (a->formats[i] != b->formats[i])
 			return 0;
+	if (a->audio != b->audio || !str_eq(a->audio_device, b->audio_device) ||
+	    !str_eq(a->audio_review_by, b->audio_review_by) ||
+	    a->is_temporary != b->is_temporary ||
+	    !str_eq(a->temporary.remove_by, b->temporary.remove_by) ||
+	    a->overlay_enabled != b->overlay_enabled ||
+	    a->overlay_position != b->overlay_position || a->overlay_size != b->overlay_size ||
+	    a->n_masks != b->n_masks)
+		return 0;
+	for (i = 0; i < a->n_masks; i++) {
+		const struct vg_mask *ma = &a->masks[i], *mb = &b->masks[i];
+
+		if (ma->n_points != mb->n_points ||
+		    memcmp(ma->xy, mb->xy, 2 * (size_t)ma->n_points * sizeof(double)) != 0)
+			return 0;
+	}
 	return 1;
 }
 

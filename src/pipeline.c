@@ -24,12 +24,15 @@
 #include "vigil/encoder.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/picture.h"
 #include "vigil/pipeline.h"
 #include "vigil/segmenter.h"
 #include "vigil/source.h"
 #include "vigil/timeutil.h"
 
-#define QUEUE_CAP 8
+/* Room for about a second of pictures at 15 fps: enough to ride out the
+ * pause while a clip is closed and synced. */
+#define QUEUE_CAP 16
 #define READ_TIMEOUT_MS 250
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 10000
@@ -61,7 +64,9 @@ struct vg_pipeline {
 	/* Encoder-thread state (only that thread touches these). */
 	struct vg_source_info info;
 	struct vg_encoder *enc;
-	AVCodecContext *dec;		/* MJPEG decoder, if the camera sends MJPEG */
+	struct vg_picture *pic;		/* privacy masks and overlay, if configured */
+	AVCodecContext *dec;		/* MJPEG decoder, or H.264 when masks or the
+					 * overlay rule out pass-through */
 	struct vg_segmenter *seg;
 	AVRational tb;
 	int64_t base_utc_us;
@@ -82,11 +87,13 @@ const char *vg_pipeline_state_name(enum vg_pipeline_state s)
 
 /* ---- queue ---- */
 
-/* Push an item; frames are dropped when full, markers wait for room. */
-static void queue_push(struct vg_pipeline *p, struct item *it)
+/* Push an item. Frames from a live source are dropped when the queue is
+ * full (capture must never wait); markers, and frames from a source that
+ * is not live (an unpaced file), wait for room. */
+static void queue_push(struct vg_pipeline *p, struct item *it, int live)
 {
 	pthread_mutex_lock(&p->lock);
-	if (it->kind == ITEM_FRAME && p->q_len == QUEUE_CAP) {
+	if (it->kind == ITEM_FRAME && live && p->q_len == QUEUE_CAP) {
 		p->st.frames_dropped++;
 		pthread_mutex_unlock(&p->lock);
 		vg_source_frame_release(&it->f);
@@ -171,7 +178,7 @@ static void *capture_main(void *arg)
 	int64_t gap_id = 0;
 	int64_t last_ts = 0, last_frame_mono = 0;
 	uint32_t last_seq = 0;
-	int have_seq = 0, warned_no_signal = 0;
+	int have_seq = 0, warned_no_signal = 0, live = 1;
 	char why[256] = "", last_why[256] = "";
 
 	while (!stopping(p)) {
@@ -201,6 +208,7 @@ static void *capture_main(void *arg)
 			memset(&it, 0, sizeof(it));
 			it.kind = ITEM_START;
 			vg_source_info(src, &it.info);
+			live = it.info.live;
 			vg_info("%s: recording from %s", name, it.info.label);
 			pthread_mutex_lock(&p->lock);
 			snprintf(p->st.source, sizeof(p->st.source), "%s", it.info.label);
@@ -208,7 +216,7 @@ static void *capture_main(void *arg)
 			set_state(p, VG_PIPE_RECORDING, NULL);
 			last_frame_mono = vg_time_mono_us();
 			warned_no_signal = 0;
-			queue_push(p, &it);
+			queue_push(p, &it, live);
 		}
 
 		memset(&it, 0, sizeof(it));
@@ -232,7 +240,7 @@ static void *capture_main(void *arg)
 			last_frame_mono = vg_time_mono_us();
 			warned_no_signal = 0;
 			it.kind = ITEM_FRAME;
-			queue_push(p, &it);
+			queue_push(p, &it, live);
 			continue;
 		}
 		if (ret == -VG_ENODATA) {
@@ -248,7 +256,7 @@ static void *capture_main(void *arg)
 		src = NULL;
 		memset(&it, 0, sizeof(it));
 		it.kind = ITEM_END;
-		queue_push(p, &it);
+		queue_push(p, &it, live);
 		if (ret == 1) {
 			vg_info("%s: end of input", name);
 			set_state(p, VG_PIPE_ENDED, NULL);
@@ -270,7 +278,7 @@ static void *capture_main(void *arg)
 		vg_source_close(src);
 		memset(&it, 0, sizeof(it));
 		it.kind = ITEM_END;
-		queue_push(p, &it);
+		queue_push(p, &it, live);
 	}
 	if (gap_id)
 		vg_catalog_gap_close(p->env.cat, gap_id, vg_time_now_us());
@@ -299,6 +307,8 @@ static void teardown(struct vg_pipeline *p)
 	p->seg = NULL;
 	vg_encoder_free(p->enc);
 	p->enc = NULL;
+	vg_picture_free(p->pic);
+	p->pic = NULL;
 	avcodec_free_context(&p->dec);
 }
 
@@ -387,12 +397,17 @@ static int setup(struct vg_pipeline *p, const struct vg_source_info *info)
 	p->last_pts = -1;
 	p->broken = 0;
 
-	if (info->codec == AV_CODEC_ID_MJPEG) {
-		const AVCodec *d = avcodec_find_decoder(AV_CODEC_ID_MJPEG);
+	if (info->codec == AV_CODEC_ID_MJPEG ||
+	    (info->codec == AV_CODEC_ID_H264 && vg_picture_needed(p->cam))) {
+		const AVCodec *d = avcodec_find_decoder(info->codec);
 
+		if (info->codec == AV_CODEC_ID_H264)
+			vg_info("%s: the camera sends H.264, but masks or the overlay must be drawn "
+				"into the picture: decoding and re-encoding it", p->cam->name);
 		p->dec = d ? avcodec_alloc_context3(d) : NULL;
 		if (p->dec == NULL || avcodec_open2(p->dec, d, NULL) < 0) {
-			vg_errx("%s: cannot open the MJPEG decoder", p->cam->name);
+			vg_errx("%s: cannot open the %s decoder", p->cam->name,
+				avcodec_get_name(info->codec));
 			ret = -VG_ECODEC;
 		}
 		/* The encoder is built at the first decoded picture, whose
@@ -455,7 +470,37 @@ static int write_packets(struct vg_pipeline *p)
 	}
 }
 
+static int encode_picture(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us);
+
 static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us)
+{
+	AVFrame *drawn = NULL;
+	int ret;
+
+	/* Masks and overlay first: the masked pixels must never reach the
+	 * encoder, so they never exist in any clip. */
+	if (vg_picture_needed(p->cam)) {
+		if (p->pic == NULL) {
+			ret = vg_picture_new(&p->pic, p->cam, frame->width, frame->height,
+					     frame->format);
+			if (ret < 0) {
+				vg_errx("%s: cannot set up masks and overlay for %dx%d %s: %s",
+					p->cam->name, frame->width, frame->height,
+					av_get_pix_fmt_name(frame->format), vg_strerror(ret));
+				return ret;
+			}
+		}
+		ret = vg_picture_apply(p->pic, frame, ts_utc_us, &drawn);
+		if (ret < 0)
+			return ret;
+		frame = drawn;
+	}
+	ret = encode_picture(p, frame, ts_utc_us);
+	av_frame_free(&drawn);
+	return ret;
+}
+
+static int encode_picture(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us)
 {
 	int ret;
 
@@ -485,12 +530,12 @@ static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us
 	return write_packets(p);
 }
 
-static int decode_mjpeg(struct vg_pipeline *p, AVPacket *pkt, int64_t ts_utc_us)
+static int decode_camera(struct vg_pipeline *p, AVPacket *pkt, int64_t ts_utc_us)
 {
 	int ret = avcodec_send_packet(p->dec, pkt);
 
 	if (ret < 0) {
-		/* A corrupt JPEG from the camera costs one picture, not the clip. */
+		/* A corrupt picture from the camera costs that picture, not the clip. */
 		pthread_mutex_lock(&p->lock);
 		p->st.frames_dropped++;
 		pthread_mutex_unlock(&p->lock);
@@ -572,8 +617,8 @@ static void process_frame(struct vg_pipeline *p, struct item *it)
 		goto out;
 	if (it->f.frame)
 		ret = encode_frame(p, it->f.frame, it->f.ts_utc_us);
-	else if (it->f.packet && p->info.codec == AV_CODEC_ID_MJPEG)
-		ret = decode_mjpeg(p, it->f.packet, it->f.ts_utc_us);
+	else if (it->f.packet && p->dec)
+		ret = decode_camera(p, it->f.packet, it->f.ts_utc_us);
 	else if (it->f.packet)
 		ret = passthrough(p, it->f.packet, it->f.ts_utc_us);
 	if (ret < 0) {

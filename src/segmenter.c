@@ -101,14 +101,14 @@ void vg_segmenter_clip_path(const char *camera, int64_t start_us,
 		 stamp, clip_id[0], clip_id[1], clip_id[2], clip_id[3]);
 }
 
-/* mkdir -p for the folders of a clip path, mode 0750. */
+/* mkdir -p for the folders of a clip path, mode 0700: only vigild reads clips. */
 static int make_parents(char *path)
 {
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 			int e = errno;
 
 			*p = '/';

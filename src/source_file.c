@@ -190,6 +190,7 @@ int vg_source_file_open(struct vg_source **out, const struct vg_camera_config *c
 	fs->base.info.fps_num = cam->fps_num;
 	fs->base.info.fps_den = cam->fps_den;
 	fs->base.info.synthetic = 0;
+	fs->base.info.live = cam->file_realtime;
 	if (cam->fps_den == 1)
 		snprintf(fps, sizeof(fps), "%d", cam->fps_num);
 	else

@@ -267,6 +267,7 @@ int vg_source_synth_open(struct vg_source **out, const struct vg_camera_config *
 	sy->base.info.fps_num = cam->fps_num;
 	sy->base.info.fps_den = cam->fps_den;
 	sy->base.info.synthetic = 1;
+	sy->base.info.live = cam->file_realtime;
 	if (cam->fps_den == 1)
 		snprintf(fps, sizeof(fps), "%d", cam->fps_num);
 	else

@@ -205,7 +205,7 @@ int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *c
 	req.height = cam->height;
 	req.fps_num = cam->fps_num;
 	req.fps_den = cam->fps_den;
-	req.n_buffers = 6;
+	req.n_buffers = 8;
 	ret = vg_v4l2_open(&s->cam, cam->device, &req, &vg_v4l2_libv4l2_ops, why, whylen);
 	if (ret < 0) {
 		free(s);
@@ -220,6 +220,7 @@ int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *c
 	s->base.info.codec = s->g.format == VG_FMT_MJPEG  ? AV_CODEC_ID_MJPEG
 			     : s->g.format == VG_FMT_H264 ? AV_CODEC_ID_H264
 							  : AV_CODEC_ID_NONE;
+	s->base.info.live = 1;
 	s->base.info.fps_num = s->g.fps_num;
 	s->base.info.fps_den = s->g.fps_den;
 	snprintf(s->base.info.label, sizeof(s->base.info.label), "%s %s %dx%d@%.2f",

@@ -221,7 +221,7 @@ static int load_config(const char *path, struct vg_config **out)
 
 static int make_dir(const char *path)
 {
-	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		vg_err("cannot create data folder %s", path);
 		return -VG_EIO;
 	}
@@ -487,7 +487,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	umask(027);
+	umask(077);	/* nothing vigild writes is for anyone else */
 
 	d.data_dir = strdup(cfg->data_dir);
 	if (d.data_dir == NULL || make_dir(cfg->data_dir) < 0)

@@ -591,7 +591,7 @@ static void test_foreign_files(void **state)
 	sqlite3 *db;
 
 	assert_int_equal(stat(f->db, &st), 0);
-	assert_int_equal(st.st_mode & 0007, 0);
+	assert_int_equal(st.st_mode & 0077, 0);
 
 	snprintf(path, sizeof(path), "%s/other.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -604,7 +604,7 @@ static void test_foreign_files(void **state)
 	assert_int_equal(vg_catalog_open(&other, path), 0);
 	vg_catalog_close(other);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
 	/* the schema refuses a state outside the three known ones */
 	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO clips (camera, path, clip_id, start_us,"
 					  " end_us, state) VALUES ('a', 'a/b', zeroblob(16), 1, 2,"

@@ -134,6 +134,13 @@ static void expect_error(const struct fixture *fx, int line, ...)
 	fail();
 }
 
+/* Every camera needs purpose and area and every config with cameras a
+ * site: fixtures that test something else add them on an existing line,
+ * so that the line numbers in the comments stay right. */
+#define PA " purpose = \"Test\"; area = \"Hall\";"
+#define SITE "site = { name = \"S\"; address = \"A\"; area_manager = \"M\"; " \
+	"contact = \"C\"; }; "
+
 /* ------------------------------------------------------------------ */
 /* Valid configs */
 
@@ -179,7 +186,7 @@ static const char full_conf[] =
 	"  {\n"								/* 39 */
 	"    name = \"lift-2\";\n"					/* 40 */
 	"    device = \"/dev/v4l/by-id/usb-cam-video-index0\";\n"	/* 41 */
-	"    fps = 29.97;\n"						/* 42 */
+	"    fps = 29.97; purpose = \"Lift damage\"; area = \"Lift 2\";\n"	/* 42 */
 	"    crf = 30;\n"						/* 43 */
 	"  }\n"								/* 44 */
 	");\n";								/* 45 */
@@ -263,7 +270,7 @@ static void test_defaults_apply(void **state)
 	int i;
 
 	load_ok(fx,
-		"cameras = ( { name = \"a\"; device = \"synthetic\"; } );\n");
+		SITE "cameras = ( { name = \"a\"; device = \"synthetic\";" PA " } );\n");
 	c = fx->cfg;
 	assert_string_equal(c->data_dir, "/var/lib/vigil");
 	assert_string_equal(c->key_file, "/var/lib/vigil/master.key");
@@ -272,10 +279,12 @@ static void test_defaults_apply(void **state)
 	assert_int_equal(c->log_syslog, 0);
 	assert_int_equal(c->log_level, VG_LOG_INFO);
 	assert_int_equal(c->status_interval, 60);
-	assert_int_equal(c->has_site, 0);
-	assert_null(c->site.name);
-	assert_null(c->site.contact);
+	assert_int_equal(c->has_site, 1);
 	assert_int_equal(c->min_free_percent, 5);
+	assert_int_equal(c->hold_review_days, 30);
+	assert_int_equal(c->held_warn_percent, 50);
+	assert_int_equal(c->n_users, 0);
+	assert_null(c->users);
 	assert_int_equal(c->min_free_bytes, 0);
 	assert_int_equal(c->n_cameras, 1);
 
@@ -300,10 +309,27 @@ static void test_defaults_apply(void **state)
 	assert_int_equal(a->segment_seconds, 60);
 	assert_int_equal(a->fragment_ms, 1000);
 	assert_int_equal(a->retention_days, 31);
-	assert_null(a->purpose);
-	assert_null(a->area);
 	assert_null(a->retention_justification);
 	assert_null(a->signage_confirmed);
+	/* sound off, permanent, no masks, overlay on at the top left */
+	assert_int_equal(a->audio, 0);
+	assert_null(a->audio_device);
+	assert_null(a->audio_justification);
+	assert_null(a->audio_review_by);
+	assert_int_equal(a->is_temporary, 0);
+	assert_int_equal(a->temporary.line, 0);
+	assert_null(a->temporary.remove_by);
+	assert_int_equal(a->n_masks, 0);
+	assert_null(a->masks);
+	assert_int_equal(a->overlay_enabled, 1);
+	assert_int_equal(a->overlay_position, VG_OVERLAY_TOP_LEFT);
+	assert_int_equal(a->overlay_size, 0);
+
+	/* without cameras, no site is needed (a box being set up) */
+	load_ok(fx, "log_level = \"info\";\n");
+	assert_int_equal(fx->cfg->has_site, 0);
+	assert_null(fx->cfg->site.name);
+	assert_null(fx->cfg->site.contact);
 }
 
 static void test_derived_paths_follow_data_dir(void **state)
@@ -326,9 +352,9 @@ static void test_defaults_block_inherited_and_overridden(void **state)
 		"  fps = 10; width = 800; height = 600; crf = 28;\n"
 		"  formats = [ \"h264\" ]; preset = \"ultrafast\"; segment_seconds = 30;\n"
 		"};\n"
-		"cameras = (\n"
-		"  { name = \"a\"; device = \"synthetic\"; },\n"
-		"  { name = \"b\"; device = \"/dev/video1\"; fps = 25; width = 1024;\n"
+		SITE "cameras = (\n"
+		"  { name = \"a\"; device = \"synthetic\";" PA " },\n"
+		"  { name = \"b\"; device = \"/dev/video1\";" PA " fps = 25; width = 1024;\n"
 		"    bitrate = 3000; formats = [ \"yuyv\", \"mjpeg\" ]; }\n"
 		");\n");
 	a = vg_config_camera(fx->cfg, "a");
@@ -375,7 +401,7 @@ static void test_fps_fractions(void **state)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(text, sizeof(text),
-			 "cameras = ( { name = \"a\"; device = \"synthetic\"; fps = %s; } );\n",
+			 SITE "cameras = ( { name = \"a\"; device = \"synthetic\";" PA " fps = %s; } );\n",
 			 cases[i].fps);
 		load_ok(fx, text);
 		assert_int_equal(fx->cfg->cameras[0].fps_num, cases[i].num);
@@ -413,7 +439,7 @@ static void test_zero_cameras_is_valid(void **state)
 	load_ok(fx, "# nothing configured yet\n");
 	assert_int_equal(fx->cfg->n_cameras, 0);
 	assert_null(fx->cfg->cameras);
-	load_ok(fx, "cameras = ( );\n");
+	load_ok(fx, SITE "cameras = ( );\n");
 	assert_int_equal(fx->cfg->n_cameras, 0);
 }
 
@@ -424,7 +450,7 @@ static void test_missing_semicolon_is_accepted(void **state)
 
 	load_ok(fx,
 		"log_level = \"warn\"\n"
-		"cameras = ( { name = \"a\"\n device = \"synthetic\"\n fps = 5 } )\n");
+		SITE "cameras = ( { name = \"a\"\n device = \"synthetic\"\n fps = 5" PA " } )\n");
 	assert_int_equal(fx->cfg->log_level, VG_LOG_WARN);
 	assert_int_equal(fx->cfg->cameras[0].fps_num, 5);
 }
@@ -437,9 +463,9 @@ static void test_missing_name(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"				/* 1 */
+		SITE "cameras = (\n"				/* 1 */
 		"  {\n"					/* 2 */
-		"    device = \"synthetic\";\n"		/* 3 */
+		"    device = \"synthetic\";" PA "\n"		/* 3 */
 		"  }\n"					/* 4 */
 		");\n");				/* 5 */
 	/* a missing key points at its block */
@@ -452,17 +478,17 @@ static void test_bad_name_chars(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"				/* 1 */
-		"  { name = \"ok\"; device = \"synthetic\"; },\n"	/* 2 */
+		SITE "cameras = (\n"				/* 1 */
+		"  { name = \"ok\"; device = \"synthetic\";" PA " },\n"	/* 2 */
 		"  {\n"					/* 3 */
 		"    name = \"Lift 1\";\n"		/* 4 */
-		"    device = \"synthetic\";\n"		/* 5 */
+		"    device = \"synthetic\";" PA "\n"		/* 5 */
 		"  }\n"					/* 6 */
 		");\n");				/* 7 */
 	expect_error(fx, 4, "camera #2", "\"Lift 1\"", "lowercase", "'-'", "'_'", NULL);
 
 	load_bad(fx,
-		"cameras = ( { device = \"synthetic\";\n"			/* 1 */
+		SITE "cameras = ( { device = \"synthetic\";" PA "\n"			/* 1 */
 		"  name = \"a-very-long-camera-name-that-goes-on\"; } );\n");	/* 2 */
 	expect_error(fx, 2, "at most 32", NULL);
 }
@@ -472,14 +498,14 @@ static void test_duplicate_name_names_both_lines(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"				/* 1 */
+		SITE "cameras = (\n"				/* 1 */
 		"  {\n"					/* 2 */
 		"    name = \"lift\";\n"		/* 3 */
-		"    device = \"/dev/video0\";\n"	/* 4 */
+		"    device = \"/dev/video0\";" PA "\n"	/* 4 */
 		"  },\n"				/* 5 */
 		"  {\n"					/* 6 */
 		"    name = \"lift\";\n"		/* 7 */
-		"    device = \"/dev/video1\";\n"	/* 8 */
+		"    device = \"/dev/video1\";" PA "\n"	/* 8 */
 		"  }\n"					/* 9 */
 		");\n");				/* 10 */
 	expect_error(fx, 7, "\"lift\"", "twice", "lines 3 and 7", NULL);
@@ -491,9 +517,9 @@ static void test_missing_device(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"				/* 1 */
+		SITE "cameras = (\n"				/* 1 */
 		"  {\n"					/* 2 */
-		"    name = \"lift\";\n"		/* 3 */
+		"    name = \"lift\";" PA "\n"		/* 3 */
 		"  }\n"					/* 4 */
 		");\n");				/* 5 */
 	expect_error(fx, 2, "camera \"lift\"", "device is missing", "/dev/video0", NULL);
@@ -504,18 +530,18 @@ static void test_relative_device(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"				/* 1 */
+		SITE "cameras = (\n"				/* 1 */
 		"  {\n"					/* 2 */
 		"    name = \"lift\";\n"		/* 3 */
-		"    device = \"video0\";\n"		/* 4 */
+		"    device = \"video0\";" PA "\n"		/* 4 */
 		"  }\n"					/* 5 */
 		");\n");				/* 6 */
 	expect_error(fx, 4, "camera \"lift\"", "\"video0\"", "relative", "/dev/video0", NULL);
 
 	/* absolute, but not a device */
 	load_bad(fx,
-		"cameras = (\n"					/* 1 */
-		"  { name = \"lift\"; device = \"/tmp/cam\"; }\n"	/* 2 */
+		SITE "cameras = (\n"					/* 1 */
+		"  { name = \"lift\"; device = \"/tmp/cam\";" PA " }\n"	/* 2 */
 		");\n");					/* 3 */
 	expect_error(fx, 2, "\"/tmp/cam\"", "/dev/", "synthetic", NULL);
 }
@@ -526,10 +552,10 @@ static void test_unknown_key_with_suggestion(void **state)
 
 	load_bad(fx,
 		"log_levle = \"info\";\n"		/* 1 */
-		"cameras = (\n"				/* 2 */
+		SITE "cameras = (\n"				/* 2 */
 		"  {\n"					/* 3 */
 		"    name = \"lift\";\n"		/* 4 */
-		"    device = \"/dev/video0\";\n"	/* 5 */
+		"    device = \"/dev/video0\";" PA "\n"	/* 5 */
 		"    fsp = 15;\n"			/* 6 */
 		"    colour = true;\n"			/* 7 */
 		"  }\n"					/* 8 */
@@ -564,10 +590,10 @@ static void test_wrong_type(void **state)
 
 	load_bad(fx,
 		"status_interval = \"60\";\n"		/* 1 */
-		"cameras = (\n"				/* 2 */
+		SITE "cameras = (\n"				/* 2 */
 		"  {\n"					/* 3 */
 		"    name = \"lift\";\n"		/* 4 */
-		"    device = \"/dev/video0\";\n"	/* 5 */
+		"    device = \"/dev/video0\";" PA "\n"	/* 5 */
 		"    fps = \"15\";\n"			/* 6 */
 		"    enabled = \"yes\";\n"		/* 7 */
 		"    crf = 20.5;\n"			/* 8 */
@@ -587,10 +613,10 @@ static void test_out_of_range(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"				/* 1 */
+		SITE "cameras = (\n"				/* 1 */
 		"  {\n"					/* 2 */
 		"    name = \"lift\";\n"		/* 3 */
-		"    device = \"/dev/video0\";\n"	/* 4 */
+		"    device = \"/dev/video0\";" PA "\n"	/* 4 */
 		"    fps = 0;\n"			/* 5 */
 		"    width = 100;\n"			/* 6 */
 		"    height = 721;\n"			/* 7 */
@@ -604,7 +630,7 @@ static void test_out_of_range(void **state)
 	assert_int_equal(count_lines(fx->err), 4);
 
 	load_bad(fx,
-		"cameras = ( { name = \"lift\"; device = \"/dev/video0\";\n"	/* 1 */
+		SITE "cameras = ( { name = \"lift\"; device = \"/dev/video0\";" PA "\n"	/* 1 */
 		"  fps = 120.5; } );\n");					/* 2 */
 	expect_error(fx, 2, "fps must be between 1 and 120", "120.5", NULL);
 }
@@ -614,10 +640,10 @@ static void test_crf_and_bitrate_both(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"				/* 1 */
+		SITE "cameras = (\n"				/* 1 */
 		"  {\n"					/* 2 */
 		"    name = \"lift\";\n"		/* 3 */
-		"    device = \"/dev/video0\";\n"	/* 4 */
+		"    device = \"/dev/video0\";" PA "\n"	/* 4 */
 		"    crf = 20;\n"			/* 5 */
 		"    bitrate = 2000;\n"			/* 6 */
 		"  }\n"					/* 7 */
@@ -638,10 +664,10 @@ static void test_bad_format_name(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"					/* 1 */
+		SITE "cameras = (\n"					/* 1 */
 		"  {\n"						/* 2 */
 		"    name = \"lift\";\n"			/* 3 */
-		"    device = \"/dev/video0\";\n"		/* 4 */
+		"    device = \"/dev/video0\";" PA "\n"		/* 4 */
 		"    formats = [\n"				/* 5 */
 		"      \"yuyv\",\n"				/* 6 */
 		"      \"mpeg\"\n"				/* 7 */
@@ -653,7 +679,7 @@ static void test_bad_format_name(void **state)
 
 	/* libconfig joins "yuyv" "nv12" into one string when the comma is left out */
 	load_bad(fx,
-		"cameras = ( { name = \"lift\"; device = \"/dev/video0\";\n"	/* 1 */
+		SITE "cameras = ( { name = \"lift\"; device = \"/dev/video0\";" PA "\n"	/* 1 */
 		"  formats = [ \"yuyv\" \"nv12\" ]; } );\n");			/* 2 */
 	expect_error(fx, 2, "\"yuyvnv12\"", "comma is missing", NULL);
 }
@@ -663,10 +689,10 @@ static void test_duplicate_format(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"					/* 1 */
+		SITE "cameras = (\n"					/* 1 */
 		"  {\n"						/* 2 */
 		"    name = \"lift\";\n"			/* 3 */
-		"    device = \"/dev/video0\";\n"		/* 4 */
+		"    device = \"/dev/video0\";" PA "\n"		/* 4 */
 		"    formats = [ \"nv12\",\n"			/* 5 */
 		"                \"mjpeg\",\n"			/* 6 */
 		"                \"nv12\" ];\n"			/* 7 */
@@ -681,20 +707,20 @@ static void test_file_source_without_pixel_format(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"					/* 1 */
+		SITE "cameras = (\n"					/* 1 */
 		"  {\n"						/* 2 */
 		"    name = \"bench\";\n"			/* 3 */
-		"    device = \"file:/tmp/frames.yuv\";\n"	/* 4 */
+		"    device = \"file:/tmp/frames.yuv\";" PA "\n"	/* 4 */
 		"  }\n"						/* 5 */
 		");\n");					/* 6 */
 	expect_error(fx, 2, "camera \"bench\"", "pixel_format is missing", "yuyv422", "nv12",
 		     "yuv420p", NULL);
 
 	load_bad(fx,
-		"cameras = (\n"					/* 1 */
-		"  { name = \"bench\"; device = \"file:/tmp/f.yuv\";\n"	/* 2 */
+		SITE "cameras = (\n"					/* 1 */
+		"  { name = \"bench\"; device = \"file:/tmp/f.yuv\";" PA "\n"	/* 2 */
 		"    pixel_format = \"rgb24\"; },\n"		/* 3 */
-		"  { name = \"cam\"; device = \"/dev/video0\";\n"	/* 4 */
+		"  { name = \"cam\"; device = \"/dev/video0\";" PA "\n"	/* 4 */
 		"    pixel_format = \"nv12\"; }\n"		/* 5 */
 		");\n");					/* 6 */
 	expect_error(fx, 3, "pixel_format \"rgb24\" is not supported", "yuv420p", NULL);
@@ -707,14 +733,14 @@ static void test_syntax_error_with_line(void **state)
 
 	/* The comma between two camera blocks left out. */
 	load_bad(fx,
-		"cameras = (\n"					/* 1 */
+		SITE "cameras = (\n"					/* 1 */
 		"  {\n"						/* 2 */
 		"    name = \"a\";\n"				/* 3 */
-		"    device = \"synthetic\";\n"			/* 4 */
+		"    device = \"synthetic\";" PA "\n"			/* 4 */
 		"  }\n"						/* 5 */
 		"  {\n"						/* 6 */
 		"    name = \"b\";\n"				/* 7 */
-		"    device = \"synthetic\";\n"			/* 8 */
+		"    device = \"synthetic\";" PA "\n"			/* 8 */
 		"  }\n"						/* 9 */
 		");\n");					/* 10 */
 	expect_error(fx, 6, "syntax error", "comma is missing", "line 5", NULL);
@@ -762,10 +788,10 @@ static void test_retention_above_31_needs_justification(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"					/* 1 */
+		SITE "cameras = (\n"					/* 1 */
 		"  {\n"						/* 2 */
 		"    name = \"lift\";\n"			/* 3 */
-		"    device = \"/dev/video0\";\n"		/* 4 */
+		"    device = \"/dev/video0\";" PA "\n"		/* 4 */
 		"    retention_days = 90;\n"			/* 5 */
 		"  }\n"						/* 6 */
 		");\n");					/* 7 */
@@ -775,17 +801,17 @@ static void test_retention_above_31_needs_justification(void **state)
 
 	/* with a reason it is accepted; 31 itself needs none */
 	load_ok(fx,
-		"cameras = (\n"
-		"  { name = \"lift\"; device = \"/dev/video0\"; retention_days = 90;\n"
+		SITE "cameras = (\n"
+		"  { name = \"lift\"; device = \"/dev/video0\";" PA " retention_days = 90;\n"
 		"    retention_justification = \"Police request 12/3456\"; },\n"
-		"  { name = \"hall\"; device = \"/dev/video1\"; retention_days = 31; }\n"
+		"  { name = \"hall\"; device = \"/dev/video1\";" PA " retention_days = 31; }\n"
 		");\n");
 	assert_int_equal(fx->cfg->cameras[0].retention_days, 90);
 	assert_int_equal(fx->cfg->cameras[1].retention_days, 31);
 	assert_null(fx->cfg->cameras[1].retention_justification);
 
 	load_bad(fx,
-		"cameras = ( { name = \"lift\"; device = \"/dev/video0\";\n"	/* 1 */
+		SITE "cameras = ( { name = \"lift\"; device = \"/dev/video0\";" PA "\n"	/* 1 */
 		"  retention_days = 0; } );\n");				/* 2 */
 	expect_error(fx, 2, "retention_days must be between 1 and 3650", NULL);
 }
@@ -795,15 +821,15 @@ static void test_bad_signage_date(void **state)
 	struct fixture *fx = *state;
 
 	load_bad(fx,
-		"cameras = (\n"					/* 1 */
+		SITE "cameras = (\n"					/* 1 */
 		"  {\n"						/* 2 */
 		"    name = \"lift\";\n"			/* 3 */
-		"    device = \"/dev/video0\";\n"		/* 4 */
+		"    device = \"/dev/video0\";" PA "\n"		/* 4 */
 		"    signage_confirmed = \"2023-02-29\";\n"	/* 5 */
 		"  },\n"					/* 6 */
 		"  {\n"						/* 7 */
 		"    name = \"hall\";\n"			/* 8 */
-		"    device = \"/dev/video1\";\n"		/* 9 */
+		"    device = \"/dev/video1\";" PA "\n"		/* 9 */
 		"    signage_confirmed = \"1/3/2024\";\n"	/* 10 */
 		"  }\n"						/* 11 */
 		");\n");					/* 12 */
@@ -820,19 +846,19 @@ static void test_several_errors_all_reported(void **state)
 	load_bad(fx,
 		"log = \"screen\";\n"				/* 1 */
 		"status_interval = 0;\n"			/* 2 */
-		"cameras = (\n"					/* 3 */
+		SITE "cameras = (\n"					/* 3 */
 		"  {\n"						/* 4 */
 		"    name = \"lift\";\n"			/* 5 */
-		"    device = \"video0\";\n"			/* 6 */
+		"    device = \"video0\";" PA "\n"			/* 6 */
 		"    fps = 200;\n"				/* 7 */
 		"  },\n"					/* 8 */
 		"  {\n"						/* 9 */
-		"    device = \"synthetic\";\n"			/* 10 */
+		"    device = \"synthetic\";" PA "\n"			/* 10 */
 		"    preset = \"superslow\";\n"			/* 11 */
 		"  },\n"					/* 12 */
 		"  {\n"						/* 13 */
 		"    name = \"lift\";\n"			/* 14 */
-		"    device = \"/dev/video1\";\n"		/* 15 */
+		"    device = \"/dev/video1\";" PA "\n"		/* 15 */
 		"    gop = 0;\n"				/* 16 */
 		"  }\n"						/* 17 */
 		");\n");					/* 18 */
@@ -860,8 +886,8 @@ static void test_small_errbuf_keeps_whole_lines(void **state)
 
 	fp = fopen(fx->path, "w");
 	assert_non_null(fp);
-	fputs("cameras = (\n"
-	      "  { name = \"A\"; device = \"x\"; fps = 0; width = 1; height = 1; crf = 99; }\n"
+	fputs(SITE "cameras = (\n"
+	      "  { name = \"A\"; device = \"x\";" PA " fps = 0; width = 1; height = 1; crf = 99; }\n"
 	      ");\n", fp);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(vg_config_load(fx->path, &cfg, small, sizeof(small)), -VG_ECONFIG);
@@ -881,8 +907,8 @@ static void test_camera_equal(void **state)
 {
 	struct fixture *fx = *state;
 	static const char base[] =
-		"cameras = ( { name = \"a\"; device = \"/dev/video0\"; fps = 15;\n"
-		"  purpose = \"%s\"; crf = %d; } );\n";
+		SITE "cameras = ( { name = \"a\"; device = \"/dev/video0\"; fps = 15;\n"
+		"  purpose = \"%s\"; area = \"Hall\"; crf = %d; } );\n";
 	char text[256];
 	struct vg_config *first;
 
@@ -975,9 +1001,245 @@ static void test_fixture_files(void **state)
 	r = vg_config_load("tests/data/config/several-errors.conf", &fx->cfg, fx->err,
 			   sizeof(fx->err));
 	assert_int_equal(r, -VG_ECONFIG);
-	assert_non_null(strstr(fx->err, "tests/data/config/several-errors.conf:8: "));
+	assert_non_null(strstr(fx->err, "tests/data/config/several-errors.conf:9: "));
 	assert_non_null(strstr(fx->err, "did you mean 'fps'?"));
 	assert_int_equal(count_lines(fx->err), 4);
+}
+
+/* ------------------------------------------------------------------ */
+/* The CCTV policy by construction */
+
+static void test_policy_refusals(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* cameras without a site; a camera without purpose and area */
+	load_bad(fx,
+		"cameras = (\n"						/* 1 */
+		"  {\n"							/* 2 */
+		"    name = \"lift\"; device = \"/dev/video0\";\n"	/* 3 */
+		"  }\n"							/* 4 */
+		");\n");						/* 5 */
+	expect_error(fx, 1, "no site = { ... } block", "records nothing", NULL);
+	expect_error(fx, 2, "camera \"lift\": purpose is missing", "principle 1", NULL);
+	expect_error(fx, 2, "camera \"lift\": area is missing", NULL);
+	assert_int_equal(count_lines(fx->err), 3);
+
+	/* an incomplete site */
+	load_bad(fx,
+		"site = {\n"						/* 1 */
+		"  name = \"Elm Court\";\n"				/* 2 */
+		"};\n");						/* 3 */
+	expect_error(fx, 1, "site: address is missing", NULL);
+	expect_error(fx, 1, "site: area_manager is missing", NULL);
+	expect_error(fx, 1, "site: contact is missing", NULL);
+	assert_int_equal(count_lines(fx->err), 3);
+}
+
+static void test_audio_needs_justification_and_review(void **state)
+{
+	struct fixture *fx = *state;
+
+	load_bad(fx,
+		SITE "cameras = (\n"					/* 1 */
+		"  { name = \"door\"; device = \"/dev/video0\";" PA "\n"	/* 2 */
+		"    audio = true; }\n"					/* 3 */
+		");\n");						/* 4 */
+	expect_error(fx, 3, "camera \"door\"", "audio_justification is missing", "3.11", NULL);
+	expect_error(fx, 3, "camera \"door\"", "audio_review_by is missing", NULL);
+	assert_int_equal(count_lines(fx->err), 2);
+
+	load_bad(fx,
+		SITE "cameras = ( { name = \"door\"; device = \"/dev/video0\";" PA "\n"	/* 1 */
+		"  audio = true; audio_justification = \"Vulnerable resident\";\n"	/* 2 */
+		"  audio_review_by = \"2026-13-01\"; } );\n");			/* 3 */
+	expect_error(fx, 3, "audio_review_by \"2026-13-01\" is not a real date", NULL);
+
+	load_ok(fx,
+		SITE "cameras = ( { name = \"door\"; device = \"/dev/video0\";" PA "\n"
+		"  audio = true; audio_justification = \"Vulnerable resident\";\n"
+		"  audio_device = \"synthetic\"; audio_review_by = \"2026-06-30\"; } );\n");
+	assert_int_equal(fx->cfg->cameras[0].audio, 1);
+	assert_int_equal(fx->cfg->cameras[0].audio_line, 2);
+	assert_string_equal(fx->cfg->cameras[0].audio_device, "synthetic");
+	assert_string_equal(fx->cfg->cameras[0].audio_justification, "Vulnerable resident");
+	assert_string_equal(fx->cfg->cameras[0].audio_review_by, "2026-06-30");
+}
+
+static void test_temporary_block(void **state)
+{
+	struct fixture *fx = *state;
+	const struct vg_temporary_config *t;
+
+	load_bad(fx,
+		SITE "cameras = ( { name = \"tmp\"; device = \"/dev/video0\";" PA "\n"	/* 1 */
+		"  temporary = {\n"					/* 2 */
+		"    equipment = \"Dome kit 3\";\n"			/* 3 */
+		"    installed = \"2026-03-01\";\n"			/* 4 */
+		"    remove_by = \"2026-02-01\";\n"			/* 5 */
+		"  }; } );\n");						/* 6 */
+	expect_error(fx, 2, "camera \"tmp\": temporary: reason is missing", "policy 3.4", NULL);
+	expect_error(fx, 2, "temporary: case_reference is missing", NULL);
+	expect_error(fx, 5, "remove_by \"2026-02-01\" is not after installed \"2026-03-01\"",
+		     NULL);
+	assert_int_equal(count_lines(fx->err), 3);
+
+	load_ok(fx,
+		SITE "cameras = ( { name = \"tmp\"; device = \"/dev/video0\";" PA "\n"
+		"  temporary = { equipment = \"Dome kit 3\"; reason = \"ASB at flat 12\";\n"
+		"    case_reference = \"ASB-1\"; installed = \"2026-03-01\";\n"
+		"    remove_by = \"2026-06-01\"; }; } );\n");
+	t = &fx->cfg->cameras[0].temporary;
+	assert_int_equal(fx->cfg->cameras[0].is_temporary, 1);
+	assert_int_equal(t->line, 2);
+	assert_string_equal(t->equipment, "Dome kit 3");
+	assert_string_equal(t->reason, "ASB at flat 12");
+	assert_string_equal(t->case_reference, "ASB-1");
+	assert_string_equal(t->installed, "2026-03-01");
+	assert_string_equal(t->remove_by, "2026-06-01");
+}
+
+static void test_masks_parsed_and_validated(void **state)
+{
+	struct fixture *fx = *state;
+	const struct vg_mask *m;
+
+	load_ok(fx,
+		SITE "cameras = ( { name = \"yard\"; device = \"/dev/video0\";" PA "\n"
+		"  width = 640; height = 480;\n"
+		"  masks = ( { rect = [64, 48, 320, 240]; },\n"
+		"            { polygon = [0.5, 0.0, 1.0, 0.0, 1.0, 0.5]; } ); } );\n");
+	assert_int_equal(fx->cfg->cameras[0].n_masks, 2);
+	m = &fx->cfg->cameras[0].masks[0];
+	assert_int_equal(m->from_rect, 1);
+	assert_int_equal(m->n_points, 4);
+	/* pixels become fractions of the configured size */
+	assert_true(m->xy[0] == 0.1 && m->xy[1] == 0.1);
+	assert_true(m->xy[4] == 0.6 && m->xy[5] == 0.6);
+	m = &fx->cfg->cameras[0].masks[1];
+	assert_int_equal(m->n_points, 3);
+	assert_true(m->xy[2] == 1.0 && m->xy[5] == 0.5);
+
+	load_bad(fx,
+		SITE "cameras = ( { name = \"yard\"; device = \"/dev/video0\";" PA "\n"	/* 1 */
+		"  width = 640; height = 480; masks = (\n"		/* 2 */
+		"    { rect = [600, 0, 100, 10]; },\n"			/* 3 */
+		"    { rect = [0, 0, 0, 10]; },\n"			/* 4 */
+		"    { polygon = [0.1, 0.1, 0.5, 0.5]; },\n"		/* 5 */
+		"    { polygon = [0.1, 0.1, 1.5, 0.5, 0.2, 0.9]; },\n"	/* 6 */
+		"    { rect = [1, 2, 3, 4]; polygon = [1, 2, 3, 4, 5, 6]; }\n"	/* 7 */
+		"  ); } );\n");						/* 8 */
+	expect_error(fx, 3, "camera \"yard\": mask #1", "outside the 640x480 picture", NULL);
+	expect_error(fx, 4, "mask #2", "width and height must be more than 0", NULL);
+	expect_error(fx, 5, "mask #3", "3 to 32 points", NULL);
+	expect_error(fx, 6, "mask #4", "point 2 is outside", NULL);
+	expect_error(fx, 7, "mask #5", "exactly one of rect", NULL);
+	assert_int_equal(count_lines(fx->err), 5);
+}
+
+static void test_overlay_settings(void **state)
+{
+	struct fixture *fx = *state;
+
+	load_ok(fx,
+		SITE "cameras = ( { name = \"a\"; device = \"/dev/video0\";" PA "\n"
+		"  overlay = { enabled = false; position = \"bottom-right\"; size = 32; }; } );\n");
+	assert_int_equal(fx->cfg->cameras[0].overlay_enabled, 0);
+	assert_int_equal(fx->cfg->cameras[0].overlay_position, VG_OVERLAY_BOTTOM_RIGHT);
+	assert_int_equal(fx->cfg->cameras[0].overlay_size, 32);
+
+	load_bad(fx,
+		SITE "cameras = ( { name = \"a\"; device = \"/dev/video0\";" PA "\n"	/* 1 */
+		"  overlay = { position = \"top-centre\";\n"		/* 2 */
+		"    size = 2; }; } );\n");				/* 3 */
+	expect_error(fx, 2, "position \"top-centre\" is not known", "\"top-left\"", NULL);
+	expect_error(fx, 3, "size must be between 8 and 200", NULL);
+}
+
+static void test_users_parsed_and_validated(void **state)
+{
+	struct fixture *fx = *state;
+	const struct vg_user *u;
+
+	load_ok(fx,
+		"users = (\n"
+		"  { login = \"sjones\"; name = \"Sam Jones\"; role = \"area_manager\";\n"
+		"    sites = ( \"Elm Court\", \"Oak House\" ); line_manager = \"pboss\"; },\n"
+		"  { login = \"pboss\"; role = \"line_manager\"; },\n"
+		"  { login = \"audit\"; role = \"auditor\"; }\n"
+		");\n");
+	assert_int_equal(fx->cfg->n_users, 3);
+	assert_int_equal(fx->cfg->users_line, 1);
+	u = &fx->cfg->users[0];
+	assert_string_equal(u->login, "sjones");
+	assert_string_equal(u->name, "Sam Jones");
+	assert_string_equal(u->role, "area_manager");
+	assert_int_equal(u->n_sites, 2);
+	assert_string_equal(u->sites[1], "Oak House");
+	assert_string_equal(u->line_manager, "pboss");
+	assert_null(fx->cfg->users[1].name);
+
+	/* the policy's reasons, each at the list's line */
+	load_bad(fx,
+		"log_level = \"info\";\n"				/* 1 */
+		"users = (\n"						/* 2 */
+		"  { login = \"sjones\"; role = \"area_manager\"; },\n"	/* 3 */
+		"  { login = \"x\"; role = \"janitor\"; }\n"		/* 4 */
+		");\n");						/* 5 */
+	expect_error(fx, 2, "users: area manager 'sjones' has no sites", NULL);
+	expect_error(fx, 2, "users: user 'x' has an unknown role 'janitor'", NULL);
+
+	load_bad(fx,
+		"users = (\n"						/* 1 */
+		"  { name = \"Nobody\"; }\n"				/* 2 */
+		");\n");						/* 3 */
+	expect_error(fx, 2, "user #1: login is missing", NULL);
+	expect_error(fx, 2, "user #1: role is missing", NULL);
+}
+
+static void test_storage_hold_settings(void **state)
+{
+	struct fixture *fx = *state;
+
+	load_ok(fx, "storage = { hold_review_days = 14; held_warn_percent = 25; };\n");
+	assert_int_equal(fx->cfg->hold_review_days, 14);
+	assert_int_equal(fx->cfg->held_warn_percent, 25);
+	load_bad(fx,
+		"storage = {\n"						/* 1 */
+		"  held_warn_percent = 0;\n"				/* 2 */
+		"};\n");						/* 3 */
+	expect_error(fx, 2, "held_warn_percent must be between 1 and 100", NULL);
+}
+
+static void test_camera_equal_sees_masks_overlay_audio(void **state)
+{
+	struct fixture *fx = *state;
+	static const char base[] =
+		SITE "cameras = ( { name = \"a\"; device = \"/dev/video0\";" PA " %s } );\n";
+	static const char *const changes[] = {
+		"masks = ( { rect = [0, 0, 10, 10]; } );",
+		"overlay = { enabled = false; };",
+		"overlay = { position = \"top-right\"; };",
+		"audio = true; audio_justification = \"x\"; audio_review_by = \"2026-01-01\";",
+	};
+	char text[512];
+	struct vg_config *first;
+	size_t i;
+
+	snprintf(text, sizeof(text), base, "");
+	load_ok(fx, text);
+	first = fx->cfg;
+	fx->cfg = NULL;
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		snprintf(text, sizeof(text), base, changes[i]);
+		load_ok(fx, text);
+		assert_int_equal(vg_config_camera_equal(&first->cameras[0],
+							&fx->cfg->cameras[0]), 0);
+	}
+	snprintf(text, sizeof(text), base, "signage_confirmed = \"2025-01-01\";");
+	load_ok(fx, text);
+	assert_int_equal(vg_config_camera_equal(&first->cameras[0], &fx->cfg->cameras[0]), 1);
+	vg_config_free(first);
 }
 
 int main(void)
@@ -1024,6 +1286,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shipped_example_loads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synthetic_run_config_loads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixture_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audio_needs_justification_and_review, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_temporary_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_masks_parsed_and_validated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_settings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_users_parsed_and_validated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_hold_settings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_camera_equal_sees_masks_overlay_audio, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

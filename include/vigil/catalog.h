@@ -57,7 +57,7 @@ struct vg_gap {
 struct vg_catalog;
 
 /* Open (creating schema if needed) the catalog at path; *out is freed with
- * vg_catalog_close. A new file is created mode 0640 (-VG_ENOENT, -VG_EPERM...
+ * vg_catalog_close. A new file is created mode 0600 (-VG_ENOENT, -VG_EPERM...
  * if it cannot be). -VG_EFORMAT if path is not a vigil catalog or has a newer
  * schema than this build knows. */
 int vg_catalog_open(struct vg_catalog **out, const char *path);
@@ -130,6 +130,56 @@ int vg_catalog_oldest(struct vg_catalog *cat, int limit, vg_clip_fn fn, void *ud
 int vg_catalog_begin(struct vg_catalog *cat);
 int vg_catalog_commit(struct vg_catalog *cat);
 int vg_catalog_rollback(struct vg_catalog *cat);
+
+/* Call fn with each camera name that has clips, in name order (fn returning
+ * non-zero stops the walk and that value is returned). */
+typedef int (*vg_camera_fn)(const char *camera, void *ud);
+int vg_catalog_cameras(struct vg_catalog *cat, vg_camera_fn fn, void *ud);
+/* Every crypto-shredded row (wrapped_key NULL), by id, any state: a
+ * retention pass cut short between shredding and deleting (schema 2
+ * indexes these, so this is cheap on a large catalog). Same walk rules. */
+int vg_catalog_shredded(struct vg_catalog *cat, vg_clip_fn fn, void *ud);
+
+/*
+ * Evidence holds (schema 2; rules in hold.h, which is what callers use).
+ * A hold keeps every clip of camera overlapping [from_us, to_us) past its
+ * retention. Rows are never deleted: a release is requested by one login
+ * and takes effect when a different login approves it.
+ */
+struct vg_hold {
+	int64_t id;
+	char camera[33];
+	int64_t from_us, to_us;		/* UTC microseconds, [from, to) */
+	char reason[256];
+	char reference[64];		/* case, crime or ASB number */
+	int64_t review_by_us;		/* review date (UTC microseconds) */
+	char placed_by[33];		/* login */
+	int64_t placed_us;
+	char release_by[33];		/* login that asked for release; "" if none */
+	char release_reason[256];
+	int64_t release_requested_us;	/* 0 if none */
+	char approved_by[33];		/* second login; "" while not released */
+	int64_t released_us;		/* 0 while the hold is active */
+};
+
+typedef int (*vg_hold_fn)(const struct vg_hold *h, void *ud);
+/* Insert h (camera, from_us < to_us, reason, reference, review_by_us,
+ * placed_by, placed_us; release fields ignored); fills h->id. */
+int vg_catalog_hold_insert(struct vg_catalog *cat, struct vg_hold *h);
+int vg_catalog_hold_get(struct vg_catalog *cat, int64_t id, struct vg_hold *out);
+/* All holds (active_only: those not released) by id; fn runs unlocked and
+ * *h is valid only during the call. */
+int vg_catalog_holds(struct vg_catalog *cat, int active_only, vg_hold_fn fn, void *ud);
+/* Record a release request; -VG_ENOENT unless hold id is active with no
+ * request pending. */
+int vg_catalog_hold_request_release(struct vg_catalog *cat, int64_t id, const char *login,
+				    const char *reason, int64_t now_us);
+/* Release hold id if a request is pending from a login other than login;
+ * -VG_ENOENT otherwise (nothing changes). */
+int vg_catalog_hold_approve_release(struct vg_catalog *cat, int64_t id, const char *login,
+				    int64_t now_us);
+/* Withdraw a pending release request; -VG_ENOENT if none is pending. */
+int vg_catalog_hold_cancel_release(struct vg_catalog *cat, int64_t id);
 
 /* Small text settings (e.g. "device_id"). get copies the NUL-terminated
  * value into buf (-VG_ENOENT if unset, -VG_EINVAL if it does not fit);

@@ -42,7 +42,7 @@ struct vg_clip_writer;
 struct vg_clip_reader;
 
 /*
- * Create path (O_EXCL, mode 0640) and write the header. A fresh clip key and
+ * Create path (O_EXCL, mode 0600) and write the header. A fresh clip key and
  * clip id are drawn from the CSPRNG; the wrapped key and the id are copied
  * out and the caller must catalogue them before any footage is written:
  * the file alone cannot be read, and nothing else keeps the wrapped key.

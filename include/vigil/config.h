@@ -10,12 +10,29 @@
  *
  * The result is a typed, owned tree: callers read the fields, never write
  * them, and free the whole with vg_config_free().
+ *
+ * The CCTV policy is enforced here by construction (docs/policy-map.md):
+ * - a config that lists any camera must have a complete site block (name,
+ *   address, area_manager, contact): without one it does not load, so
+ *   vigild refuses to record and config check exits 2. A config with no
+ *   cameras loads without a site (a box being set up records nothing);
+ * - every camera needs purpose and area;
+ * - audio = true needs audio_justification and audio_review_by;
+ * - a temporary = { ... } block needs all five fields, remove_by after
+ *   installed;
+ * - masks must be valid polygons or rectangles inside the picture;
+ * - retention_days above 31 needs retention_justification;
+ * - users are checked with vg_policy_validate_users().
+ * Things that do not stop recording (no signage date, dates coming up,
+ * no users) are warnings from vg_confcheck() (confcheck.h).
  */
 #ifndef VIGIL_CONFIG_H
 #define VIGIL_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "vigil/policy.h"
 
 #define VG_CONFIG_DEFAULT_PATH "/etc/vigil/vigil.conf"
 /* Named in the "cannot open" message so an installer knows where to start. */
@@ -38,6 +55,37 @@ enum vg_cam_format {
 	VG_FMT_MJPEG,
 	VG_FMT_H264,
 	VG_FMT_COUNT
+};
+
+/* One privacy mask, always stored as a polygon in relative coordinates:
+ * x in 0..1 across the picture, y in 0..1 down it, so that it covers the
+ * same part of the view whatever size the driver grants. A rect = [x, y,
+ * w, h] becomes its four corners; pixel values in the file are divided by
+ * the camera's configured width and height. */
+struct vg_mask {
+	int line;		/* line of the mask's block */
+	int from_rect;		/* 1 if written as rect = [...] */
+	int n_points;		/* >= 3 */
+	double *xy;		/* x0, y0, x1, y1, ... (2 * n_points), owned */
+};
+
+/* Corner of the evidential overlay (date, time, zone, camera name). */
+enum vg_overlay_pos {
+	VG_OVERLAY_TOP_LEFT = 0,	/* default */
+	VG_OVERLAY_TOP_RIGHT,
+	VG_OVERLAY_BOTTOM_LEFT,
+	VG_OVERLAY_BOTTOM_RIGHT,
+};
+
+/* temporary = { ... }: a camera put up for a specific case (policy 3.4,
+ * 4.2). Every string is set when the block is present (all required). */
+struct vg_temporary_config {
+	int line;		/* line of the block; 0 if the camera is permanent */
+	char *equipment;
+	char *reason;
+	char *case_reference;
+	char *installed;	/* "YYYY-MM-DD" */
+	char *remove_by;	/* "YYYY-MM-DD", later than installed */
 };
 
 struct vg_camera_config {
@@ -72,6 +120,26 @@ struct vg_camera_config {
 	int retention_days;	/* 1..3650, default 31; above 31 needs a justification */
 	char *retention_justification;
 	char *signage_confirmed; /* "YYYY-MM-DD", checked to be a real date */
+	int retention_line;	/* line of retention_days, or of the camera block */
+	/* Sound (policy 3.11, 3.13): off by default; audio = true needs both
+	 * a justification and a review date. audio_device is NULL (meaning
+	 * "alsa:default") unless set; "synthetic" is a sine test source. */
+	int audio;
+	int audio_line;		/* line of "audio", 0 if absent */
+	char *audio_device;
+	char *audio_justification;
+	char *audio_review_by;	/* "YYYY-MM-DD" */
+	int is_temporary;	/* 1 if a temporary block was given */
+	struct vg_temporary_config temporary;
+	/* Privacy masks (principle 2), filled before encoding. */
+	struct vg_mask *masks;	/* NULL when n_masks == 0 */
+	int n_masks;
+	int masks_line;		/* line of "masks", 0 if absent */
+	/* overlay = { enabled; position; size; }: on by default. size is
+	 * the font height in pixels, 0 = worked out from the frame height. */
+	int overlay_enabled;
+	enum vg_overlay_pos overlay_position;
+	int overlay_size;
 };
 
 /* site = { ... }: who runs this box and where; every field NULL if absent. */
@@ -95,10 +163,24 @@ struct vg_config {
 	int n_cameras;
 	struct vg_site_config site;
 	int has_site;		/* 1 if a site block was present */
+	int site_line;		/* its line, 0 if absent */
+	/* users = ( { login; name; role; sites; line_manager; } ... ): staff
+	 * accounts for policy.h, validated with vg_policy_validate_users().
+	 * An absent or empty list loads (nobody can view footage; config
+	 * check warns). Every string is owned by the config. */
+	struct vg_user *users;	/* NULL when n_users == 0 */
+	int n_users;
+	int users_line;		/* line of "users", 0 if absent */
 	/* storage = { min_free = "5%" | "2G" | bytes; }: exactly one is
 	 * non-zero; default min_free_percent = 5. */
 	int64_t min_free_bytes;
 	int min_free_percent;
+	/* storage = { hold_review_days; held_warn_percent; }: a hold (clips
+	 * kept past retention) must be reviewed every hold_review_days
+	 * (1..365, default 30); the daemon warns when held clips use more
+	 * than held_warn_percent of the storage (1..100, default 50). */
+	int hold_review_days;
+	int held_warn_percent;
 };
 
 /*
@@ -121,8 +203,11 @@ const struct vg_camera_config *vg_config_camera(const struct vg_config *cfg, con
 
 /* 1 if two camera configs would record identically (so SIGHUP can leave the
  * camera running), else 0. Compares name, enabled, the source, formats,
- * size, rate and every encoding and segmenting field; ignores line and the
- * governance fields (purpose, area, retention_*, signage_confirmed). */
+ * size, rate, every encoding and segmenting field, the masks, the overlay,
+ * the audio fields (audio, device, review date) and a temporary camera's
+ * remove_by: all change what is recorded, or until when. Ignores line
+ * numbers and the paperwork (purpose, area, retention_*, signage_confirmed,
+ * audio_justification and the other temporary fields). */
 int vg_config_camera_equal(const struct vg_camera_config *a, const struct vg_camera_config *b);
 
 /* Name of a format ("yuyv", "nv12", ...); "?" for a value out of range.

@@ -26,6 +26,9 @@ struct vg_source_info {
 	enum AVCodecID codec;		/* AV_CODEC_ID_NONE for raw, H264, MJPEG */
 	int fps_num, fps_den;		/* nominal rate granted */
 	int synthetic;			/* 1 for the synthetic test camera */
+	int live;			/* 1: pictures come in real time and are dropped
+					 * when the encoder falls behind; 0 (unpaced
+					 * files, benchmarks): capture waits instead */
 	char label[128];		/* for logs: "vivid /dev/video0 YUYV 640x480@15" */
 };
 

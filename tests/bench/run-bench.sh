@@ -18,6 +18,7 @@ trap 'rm -rf "$T"' EXIT
 RU=$BUILD/tests/bench_rusage
 
 echo "== recording pipeline: ${SECS}s of ${W}x${H} YUYV at ${FPS} fps, x264 preset $PRESET, crf 23, gop 30, no B-frames"
+echo "   (vigild also burns in its date/time overlay and encrypts; the ffmpeg CLI does neither)"
 # The input is a synthetic test pattern, generated once (not footage).
 ffmpeg -v error -f lavfi -i "testsrc2=size=${W}x${H}:rate=$FPS" -frames:v $FRAMES \
 	-pix_fmt yuyv422 -f rawvideo "$T/in.yuv"
@@ -31,15 +32,26 @@ $RU ffmpeg -v error -f rawvideo -pix_fmt yuyv422 -s ${W}x${H} -r $FPS -i "$T/in.
 ff=$(tail -n 1 "$T/ff.ru")
 
 cat >"$T/vigil.conf" <<CONF
+site = { name = "Benchmark"; address = "none"; area_manager = "nobody"; contact = "none"; };
 data_dir = "$T/data";
 socket = "$T/vigil.sock";
 log_level = "warn";
 cameras = ( { name = "bench"; device = "file:$T/in.yuv"; pixel_format = "yuyv422";
+  purpose = "benchmark"; area = "none";
   realtime = false; width = $W; height = $H; fps = $FPS; preset = "$PRESET"; crf = 23;
   gop = 30; segment_seconds = 60; fragment_ms = 1000; } );
 CONF
-$RU "$BUILD/vigild" -c "$T/vigil.conf" 2>"$T/vg.ru"
+if ! $RU "$BUILD/vigild" -c "$T/vigil.conf" 2>"$T/vg.ru"; then
+	cat "$T/vg.ru"
+	exit 1
+fi
 vg=$(tail -n 1 "$T/vg.ru")
+# A benchmark of a pipeline that skipped frames would flatter it: check.
+got=$(sqlite3 "$T/data/catalog.db" "select sum(frames) from clips")
+if [ "$got" != "$FRAMES" ]; then
+	echo "run-bench: vigild recorded $got frames, expected $FRAMES: figures invalid" >&2
+	exit 1
+fi
 
 cpu() { echo "$1" | sed -n 's/.*cpu_s=\([0-9.]*\).*/\1/p'; }
 rss() { echo "$1" | sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p'; }

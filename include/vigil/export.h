@@ -1,0 +1,132 @@
+/*
+ * export.h - evidence export: a fully decided request in, one self-contained,
+ * signed, verifiable folder (or ISO 9660 image) out. Format of what lands on
+ * the medium: docs/export-format.md; the recipient's guide:
+ * docs/export-guide.md.
+ *
+ * Who may export to whom is NOT decided here: the caller runs the access
+ * policy and the disclosure rules first and audits the decision.
+ *
+ * The footage is the original H.264 packets, remuxed bit for bit from the
+ * encrypted clips (clipmedia.h) into ordinary MP4 files (+faststart), one per
+ * camera per continuous run; clips are decrypted in memory only. A request
+ * with redactions (subject access) re-encodes instead, into files named
+ * ...-REDACTED.mp4 that the manifest calls a redacted working copy.
+ *
+ * A folder export is written into DEST/REF.incomplete/, every file fsynced,
+ * then read back from the medium and checked against its hash before the
+ * folder is renamed DEST/REF/. On any failure the folder keeps its
+ * .incomplete name and holds INCOMPLETE.txt saying so.
+ *
+ * Every function returns 0 or a negative VG_E* code unless stated.
+ */
+#ifndef VIGIL_EXPORT_H
+#define VIGIL_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/audit.h"
+#include "vigil/catalog.h"
+#include "vigil/clipfile.h"
+#include "vigil/sign.h"
+
+#define VG_EXPORT_DVD_BYTES INT64_C(4700000000)	/* one single-layer DVD */
+#define VG_EXPORT_REF_MAX 65			/* sanitised reference + NUL */
+
+/* One camera and why it exists (the config's purpose; NULL if none). */
+struct vg_export_camera {
+	const char *name;
+	const char *purpose;
+};
+
+/* A region to obscure (pixels of the recorded picture), over [from_us,
+ * to_us) UTC, or over the whole export when both are 0. */
+struct vg_export_rect {
+	int x, y, w, h;
+	int64_t from_us, to_us;
+};
+
+/* The decided request. Every pointer is borrowed for the call only; strings
+ * may be NULL where stated ("" is written for them). Exactly one of dest_dir
+ * and iso_path is set. */
+struct vg_export_request {
+	const struct vg_export_camera *cameras;
+	int n_cameras;
+	int64_t from_us, to_us;		/* requested range, UTC, to exclusive */
+	const char *recipient;		/* police, prosecutor, legal, media, data-subject */
+	const char *reference;		/* names the folder (sanitised) */
+	const char *reason;
+	const char *exporter_login;
+	const char *exporter_name;	/* may be NULL */
+	const char *police_decision;	/* may be NULL */
+	const char *victim_wishes;	/* may be NULL */
+	const char *dest_dir;		/* folder export: DEST_DIR/REF/ */
+	const char *iso_path;		/* ISO export: this image file */
+	const struct vg_export_rect *redactions;	/* n_redactions > 0: REDACTED copies */
+	int n_redactions;
+	const char *device_id;
+	const char *firmware_version;
+	const char *site_name;		/* may be NULL */
+	const char *clock_sync;		/* e.g. "ntp-synchronised"; NULL: "unknown" */
+	int64_t disc_bytes;		/* ISO size limit; 0 = VG_EXPORT_DVD_BYTES */
+};
+
+/* Progress: bytes done out of an estimated total (the total may grow). May
+ * be called from a worker thread; calls are serialised. */
+typedef void (*vg_export_progress_fn)(uint64_t done, uint64_t total, void *ud);
+
+/* Test seam: called after a file is written and fsynced, before read-back,
+ * with its full path. A non-zero return fails the export as a write error
+ * would. Tests use it to damage a file as a bad medium would. */
+typedef int (*vg_export_fault_fn)(const char *path, void *ud);
+
+/* Where the footage and the keys come from; all borrowed for the call. */
+struct vg_export_ctx {
+	struct vg_catalog *cat;
+	const char *data_dir;			/* clip paths are relative to it */
+	const uint8_t *master;			/* VG_MASTER_KEY_LEN bytes */
+	struct vg_sign_key *key;		/* device key: signs the manifest */
+	struct vg_audit *audit;			/* checkpoint + chain of custody; NULL: none */
+	vg_export_progress_fn progress;		/* may be NULL */
+	void *progress_ud;
+	vg_export_fault_fn fault;		/* NULL outside tests */
+	void *fault_ud;
+};
+
+/* What was made. */
+struct vg_export_result {
+	char path[1024];		/* the final folder or ISO (or the .incomplete one) */
+	int files;			/* video files */
+	int runs_gaps;			/* gaps listed in the manifest */
+	uint64_t bytes;			/* bytes written (all files) */
+	int64_t delivered_from_us, delivered_to_us;	/* 0 if no footage */
+	char manifest_sha256[65];
+	double write_seconds;		/* decrypt + remux + hash + fsync */
+	double readback_seconds;	/* read back from the medium + hash */
+	char why[256];			/* a sentence on failure */
+};
+
+/*
+ * Run the export. res (required) is filled in both cases. Returns 0;
+ * -VG_ENOENT if no footage overlaps the range; -VG_ENOSPC if the
+ * destination lacks room (checked first with statvfs: nothing is written)
+ * or fills up; -VG_EEXIST if DEST/REF or the ISO already exists; -VG_EAUTH
+ * if a clip fails authentication or a file reads back different
+ * (bad medium); -VG_EFORMAT if an ISO would exceed disc_bytes (splitting
+ * over several discs is not implemented: export a shorter range);
+ * -VG_EINVAL for a malformed request; other codes from below.
+ */
+int vg_export_run(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
+		  struct vg_export_result *res);
+
+/* 1 if path lies on a block device the kernel flags removable (USB stick,
+ * SD card), 0 if not (or not a block device: tmpfs, network), negative on
+ * error (path missing). */
+int vg_export_dest_is_removable(const char *path);
+
+/* The folder name for a reference: [A-Za-z0-9._-] kept, anything else '_',
+ * no leading '.', at most VG_EXPORT_REF_MAX - 1 bytes; "export" if empty. */
+void vg_export_folder_name(const char *reference, char out[VG_EXPORT_REF_MAX]);
+
+#endif

@@ -1,0 +1,554 @@
+/*
+ * test_export.c - export and verify against real clips: synthetic pictures
+ * encoded and segmented into an encrypted temp data folder with a real
+ * catalog; two clips back to back, then a gap (a restart), then one more.
+ * The results are judged with the tools a recipient has: sha256sum,
+ * openssl, ffmpeg, xorriso.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+
+#include "vigil/audit.h"
+#include "vigil/catalog.h"
+#include "vigil/clipmedia.h"
+#include "vigil/crypto.h"
+#include "vigil/encoder.h"
+#include "vigil/err.h"
+#include "vigil/export.h"
+#include "vigil/segmenter.h"
+#include "vigil/sign.h"
+#include "vigil/timeutil.h"
+#include "vigil/verify.h"
+
+#define W 160
+#define H 120
+#define FPS 10
+#define FRAME_US (VG_US_PER_S / FPS)
+
+struct fx {
+	char dir[64], data[96], dest[96], db[128];
+	uint8_t master[VG_MASTER_KEY_LEN];
+	struct vg_catalog *cat;
+	struct vg_sign_key *key;
+	struct vg_audit *audit;
+	int64_t base;
+};
+
+static void record(struct fx *f, int k0, int k1)
+{
+	struct vg_encoder_params ep = {
+		.encoder = "libx264", .preset = "ultrafast", .crf = 30, .gop = 2 * FPS,
+		.width = W, .height = H, .in_fmt = AV_PIX_FMT_YUYV422,
+		.fps_num = FPS, .fps_den = 1, .time_base = { 1, 90000 }, .threads = 1,
+	};
+	struct vg_encoder *enc;
+	struct vg_segmenter *seg;
+	AVCodecParameters *par = avcodec_parameters_alloc();
+	AVFrame *fr = av_frame_alloc();
+	AVPacket *pkt = av_packet_alloc();
+	int64_t base = f->base + (int64_t)k0 * FRAME_US;
+	char why[256];
+
+	assert_int_equal(vg_encoder_open(&enc, &ep, why, sizeof(why)), 0);
+	avcodec_parameters_from_context(par, vg_encoder_context(enc));
+	{
+		struct vg_segmenter_params sp = {
+			.camera = "cam", .data_dir = f->data, .master = f->master, .cat = f->cat,
+			.segment_us = 3 * VG_US_PER_S, .fragment_us = VG_US_PER_S / 2,
+			.codecpar = par, .time_base = { 1, 90000 }, .base_utc_us = base,
+			.frame_us = FRAME_US, .encoder_name = "libx264",
+		};
+		assert_int_equal(vg_segmenter_new(&seg, &sp), 0);
+	}
+	fr->format = AV_PIX_FMT_YUYV422;
+	fr->width = W;
+	fr->height = H;
+	assert_int_equal(av_frame_get_buffer(fr, 0), 0);
+	for (int k = k0; k <= k1; k++) {
+		int64_t ts = f->base + (int64_t)k * FRAME_US;
+
+		if (k < k1) {
+			assert_int_equal(av_frame_make_writable(fr), 0);
+			for (int y = 0; y < H; y++)
+				for (int x = 0; x < W * 2; x++)
+					fr->data[0][y * fr->linesize[0] + x] = (uint8_t)(x + 2 * y + 3 * k);
+			fr->pts = av_rescale_q(ts - base, (AVRational){ 1, 1000000 },
+					       (AVRational){ 1, 90000 });
+			fr->pict_type = vg_segmenter_wants_keyframe(seg, ts) ? AV_PICTURE_TYPE_I
+									     : AV_PICTURE_TYPE_NONE;
+		}
+		assert_int_equal(vg_encoder_send(enc, k < k1 ? fr : NULL), 0);
+		while (vg_encoder_receive(enc, pkt) == 0) {
+			assert_int_equal(vg_segmenter_write(seg, pkt), 0);
+			av_packet_unref(pkt);
+		}
+	}
+	assert_int_equal(vg_segmenter_finish(seg), 0);
+	vg_segmenter_free(seg);
+	vg_encoder_free(enc);
+	avcodec_parameters_free(&par);
+	av_frame_free(&fr);
+	av_packet_free(&pkt);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct vg_audit_entry e = { .uid = -1, .action = "recording.start", .object = "camera=cam",
+				    .outcome = "allowed" };
+	int64_t gid;
+	char p[160];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vigil-export.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
+	snprintf(f->dest, sizeof(f->dest), "%s/usb", f->dir);
+	snprintf(f->db, sizeof(f->db), "%s/catalog.db", f->data);
+	assert_int_equal(mkdir(f->data, 0700), 0);
+	assert_int_equal(mkdir(f->dest, 0700), 0);
+	assert_int_equal(vg_crypto_random(f->master, sizeof(f->master)), 0);
+	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
+	assert_int_equal(vg_sign_key_generate(&f->key), 0);
+	snprintf(p, sizeof(p), "%s/audit.db", f->data);
+	assert_int_equal(vg_audit_open(p, f->key, &f->audit), 0);
+	assert_int_equal(vg_audit_append(f->audit, &e, NULL), 0);
+	f->base = INT64_C(1790000000) * VG_US_PER_S;
+	/* 0-6 s: two 3 s clips back to back; restart; 10-13 s: one clip. */
+	record(f, 0, 6 * FPS);
+	assert_int_equal(vg_catalog_gap_open(f->cat, "cam", f->base + 6 * VG_US_PER_S,
+					     "daemon restarted", &gid), 0);
+	assert_int_equal(vg_catalog_gap_close(f->cat, gid, f->base + 10 * VG_US_PER_S), 0);
+	record(f, 10 * FPS, 13 * FPS);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	vg_audit_close(f->audit);
+	vg_sign_key_free(f->key);
+	vg_catalog_close(f->cat);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static const struct vg_export_camera cams[] = { { "cam", "anti-social behaviour" } };
+
+static struct vg_export_request request(struct fx *f)
+{
+	struct vg_export_request q = {
+		.cameras = cams, .n_cameras = 1,
+		.from_us = f->base, .to_us = f->base + 20 * VG_US_PER_S,
+		.recipient = "police", .reference = "CRIME-2026/114 a", .reason = "assault",
+		.exporter_login = "jsmith", .exporter_name = "J Smith",
+		.dest_dir = f->dest, .device_id = "vg-test-01", .firmware_version = "0.1-test",
+		.site_name = "Elm Court",
+	};
+	return q;
+}
+
+static struct vg_export_ctx context(struct fx *f)
+{
+	struct vg_export_ctx c = {
+		.cat = f->cat, .data_dir = f->data, .master = f->master, .key = f->key,
+		.audit = f->audit,
+	};
+	return c;
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+/* Video file names from the manifest, in order. */
+static int videos(const char *dir, char names[][160], int max)
+{
+	char p[512];
+	json_object *root, *files;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/manifest.json", dir);
+	root = json_object_from_file(p);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "files", &files));
+	for (size_t i = 0; i < json_object_array_length(files) && n < max; i++) {
+		json_object *o = json_object_array_get_idx(files, i), *t, *nm;
+
+		assert_true(json_object_object_get_ex(o, "type", &t));
+		assert_true(json_object_object_get_ex(o, "name", &nm));
+		if (strcmp(json_object_get_string(t), "video") == 0)
+			snprintf(names[n++], 160, "%s", json_object_get_string(nm));
+	}
+	json_object_put(root);
+	return n;
+}
+
+struct pkts {
+	uint8_t **data;
+	int *size;
+	int n;
+};
+
+static void pkts_add(struct pkts *p, const AVPacket *pkt)
+{
+	p->data = realloc(p->data, (size_t)(p->n + 1) * sizeof(*p->data));
+	p->size = realloc(p->size, (size_t)(p->n + 1) * sizeof(*p->size));
+	p->data[p->n] = malloc((size_t)pkt->size);
+	memcpy(p->data[p->n], pkt->data, (size_t)pkt->size);
+	p->size[p->n++] = pkt->size;
+}
+
+static void pkts_read(struct pkts *p, AVFormatContext *fmt)
+{
+	AVPacket *pkt = av_packet_alloc();
+
+	while (av_read_frame(fmt, pkt) >= 0) {
+		pkts_add(p, pkt);
+		av_packet_unref(pkt);
+	}
+	av_packet_free(&pkt);
+}
+
+static void pkts_free(struct pkts *p)
+{
+	for (int i = 0; i < p->n; i++)
+		free(p->data[i]);
+	free(p->data);
+	free(p->size);
+}
+
+static int collect(const struct vg_clip *c, void *ud)
+{
+	struct fx *f = ((void **)ud)[0];
+	struct pkts *p = ((void **)ud)[1];
+	struct vg_clipmedia *m;
+	AVFormatContext *fmt;
+	char path[700];
+
+	snprintf(path, sizeof(path), "%s/%s", f->data, c->path);
+	assert_int_equal(vg_clipmedia_open(&m, path, f->master, c->wrapped_key, &fmt), 0);
+	pkts_read(p, fmt);
+	vg_clipmedia_close(m);
+	return 0;
+}
+
+static void test_export_folder_verifies_and_is_bit_identical(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+	struct pkts rec = { 0 }, out = { 0 };
+	char names[8][160], dir[300];
+	void *ud[2] = { f, &rec };
+	int n;
+
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	snprintf(dir, sizeof(dir), "%s/CRIME-2026_114_a", f->dest);
+	assert_string_equal(r.path, dir);
+	/* two runs: the restart left a 4 s gap */
+	assert_int_equal(r.files, 2);
+	assert_true(r.runs_gaps >= 1);
+	n = videos(dir, names, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "cam_20260921T141320Z-20260921T141326Z.mp4");
+	assert_string_equal(names[1], "cam_20260921T141330Z-20260921T141333Z.mp4");
+	assert_int_equal(sh("cd %s && sha256sum --quiet -c SHA256SUMS", dir), 0);
+	assert_int_equal(sh("cd %s && openssl dgst -sha256 -verify device-public-key.pem "
+			    "-signature manifest.json.sig manifest.json >/dev/null", dir), 0);
+	assert_int_equal(vg_verify_export(dir, NULL, NULL, &vr), 0);
+	assert_int_equal(vr.problems, 0);
+	assert_int_equal(vr.videos, 2);
+	assert_int_equal(vr.frames, 9 * FPS);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(sh("ffmpeg -nostdin -v error -i %s/%s -f null - 2>%s/err && "
+				    "test ! -s %s/err", dir, names[i], f->dir, f->dir), 0);
+		assert_int_equal(sh("ffprobe -v error -show_entries format=start_time -of csv=p=0 "
+				    "%s/%s | grep -q '^0.000000$'", dir, names[i]), 0);
+	}
+	/* The recorded packets, every clip in order, against the exported ones. */
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, collect, ud), 0);
+	for (int i = 0; i < n; i++) {
+		AVFormatContext *fmt = NULL;
+		char p[600];
+
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		assert_int_equal(avformat_open_input(&fmt, p, NULL, NULL), 0);
+		pkts_read(&out, fmt);
+		avformat_close_input(&fmt);
+	}
+	assert_int_equal(rec.n, 9 * FPS);
+	assert_int_equal(out.n, rec.n);
+	for (int i = 0; i < rec.n; i++) {
+		assert_int_equal(out.size[i], rec.size[i]);
+		assert_memory_equal(out.data[i], rec.data[i], (size_t)rec.size[i]);
+	}
+	pkts_free(&rec);
+	pkts_free(&out);
+	assert_int_equal(sh("grep -q 'daemon restarted' %s/manifest.json", dir), 0);
+	assert_int_equal(sh("grep -q 'recording.start' %s/chain-of-custody.json", dir), 0);
+	/* a second export to the same reference is refused, not merged */
+	assert_int_equal(vg_export_run(&c, &q, &r), -VG_EEXIST);
+}
+
+static void flip(const char *path, off_t at)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, at), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, at), 1);
+	close(fd);
+}
+
+static void test_one_changed_byte_is_caught(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+	const char *what[3];
+	char names[8][160], dir[300], p[600];
+
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	snprintf(dir, sizeof(dir), "%s", r.path);
+	assert_int_equal(videos(dir, names, 8), 2);
+	what[0] = names[1];
+	what[1] = "manifest.json";
+	what[2] = "manifest.json.sig";
+	for (int i = 0; i < 3; i++) {
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, what[i]);
+		assert_int_equal(stat(p, &st), 0);
+		/* the middle of a video; the manifest's 10th byte; the signature's last */
+		flip(p, i == 0 ? st.st_size / 2 : i == 1 ? 10 : st.st_size - 1);
+		assert_int_equal(vg_verify_export(dir, NULL, NULL, &vr), -VG_EAUTH);
+		assert_string_equal(vr.first_bad, what[i]);
+		assert_int_not_equal(sh("cd %s && sha256sum --quiet -c SHA256SUMS "
+					">/dev/null 2>&1", dir), 0);
+		if (i > 0)
+			assert_int_not_equal(sh("cd %s && openssl dgst -sha256 -verify "
+						"device-public-key.pem -signature manifest.json.sig "
+						"manifest.json >/dev/null 2>&1", dir), 0);
+		flip(p, i == 0 ? st.st_size / 2 : i == 1 ? 10 : st.st_size - 1);
+		assert_int_equal(vg_verify_export(dir, NULL, NULL, &vr), 0);
+	}
+	/* an extra file is named too */
+	assert_int_equal(sh("echo x > %s/extra.txt", dir), 0);
+	assert_int_equal(vg_verify_export(dir, NULL, NULL, &vr), -VG_EAUTH);
+	assert_string_equal(vr.first_bad, "extra.txt");
+}
+
+/* A range inside a clip: the file starts at the keyframe before it. */
+static void test_range_is_cut_at_keyframes(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+
+	q.from_us = f->base + 4500 * 1000;
+	q.to_us = f->base + 5200 * 1000;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	assert_int_equal(r.files, 1);
+	/* the second clip starts with a keyframe at 3 s; GOP is 2 s */
+	assert_true(r.delivered_from_us <= q.from_us);
+	assert_true(r.delivered_from_us >= f->base + 3 * VG_US_PER_S);
+	assert_int_equal(r.delivered_to_us, q.to_us);
+	assert_int_equal(vg_verify_export(r.path, NULL, NULL, &vr), 0);
+	assert_true(vr.frames >= 7 && vr.frames <= 22);
+	/* nothing recorded in the gap */
+	q.from_us = f->base + 7 * VG_US_PER_S;
+	q.to_us = f->base + 9 * VG_US_PER_S;
+	q.reference = "CRIME-2";
+	assert_int_equal(vg_export_run(&c, &q, &r), -VG_ENOENT);
+}
+
+static void test_iso_image(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+	char iso[200];
+	struct stat st;
+
+	snprintf(iso, sizeof(iso), "%s/export.iso", f->dir);
+	q.dest_dir = NULL;
+	q.iso_path = iso;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	assert_string_equal(r.path, iso);
+	assert_int_equal(sh("xorriso -indev %s -find / 2>/dev/null | "
+			    "grep -q \"/CRIME-2026_114_a/manifest.json'\"", iso), 0);
+	assert_int_equal(sh("xorriso -indev %s -find / 2>/dev/null | grep -c 'cam_.*mp4' | "
+			    "grep -qx 2", iso), 0);
+	assert_int_equal(vg_verify_export(iso, NULL, NULL, &vr), 0);
+	assert_int_equal(vr.videos, 2);
+	/* the plaintext staging copy is gone */
+	snprintf(iso, sizeof(iso), "%s/export.iso.staging", f->dir);
+	assert_int_not_equal(stat(iso, &st), 0);
+	/* too big for the disc: refused before anything is written */
+	snprintf(iso, sizeof(iso), "%s/small.iso", f->dir);
+	q.disc_bytes = 1000;
+	assert_int_equal(vg_export_run(&c, &q, &r), -VG_EFORMAT);
+	assert_int_not_equal(stat(iso, &st), 0);
+}
+
+static void test_redacted_region_is_uniform(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	const struct vg_export_rect rect = { 32, 16, 64, 48, 0, 0 };
+	AVFormatContext *fmt = NULL;
+	AVCodecContext *dec;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *fr = av_frame_alloc();
+	char names[8][160], p[600];
+	int frames = 0;
+
+	q.recipient = "data-subject";
+	q.reference = "DSAR-77";
+	q.redactions = &rect;
+	q.n_redactions = 1;
+	q.to_us = f->base + 6 * VG_US_PER_S;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	assert_int_equal(videos(r.path, names, 8), 1);
+	assert_non_null(strstr(names[0], "-REDACTED.mp4"));
+	assert_int_equal(sh("grep -q '\"redacted_working_copy\": true' %s/manifest.json", r.path), 0);
+	snprintf(p, sizeof(p), "%s/%s", r.path, names[0]);
+	assert_int_equal(avformat_open_input(&fmt, p, NULL, NULL), 0);
+	assert_int_equal(avformat_find_stream_info(fmt, NULL), 0);
+	dec = avcodec_alloc_context3(avcodec_find_decoder(fmt->streams[0]->codecpar->codec_id));
+	avcodec_parameters_to_context(dec, fmt->streams[0]->codecpar);
+	assert_int_equal(avcodec_open2(dec, dec->codec, NULL), 0);
+	for (int eof = 0; !eof;) {
+		eof = av_read_frame(fmt, pkt) < 0;
+		assert_int_equal(avcodec_send_packet(dec, eof ? NULL : pkt), 0);
+		av_packet_unref(pkt);
+		while (avcodec_receive_frame(dec, fr) == 0) {
+			int lo = 255, hi = 0, olo = 255, ohi = 0;
+
+			for (int y = rect.y; y < rect.y + rect.h; y++)
+				for (int x = rect.x; x < rect.x + rect.w; x++) {
+					int v = fr->data[0][y * fr->linesize[0] + x];
+
+					lo = v < lo ? v : lo;
+					hi = v > hi ? v : hi;
+				}
+			/* outside the rectangle the picture still varies */
+			for (int x = rect.x + rect.w; x < W; x++) {
+				int v = fr->data[0][100 * fr->linesize[0] + x];
+
+				olo = v < olo ? v : olo;
+				ohi = v > ohi ? v : ohi;
+			}
+			assert_true(hi - lo <= 2);
+			assert_true(ohi - olo > 20);
+			frames++;
+			av_frame_unref(fr);
+		}
+	}
+	assert_int_equal(frames, 6 * FPS);
+	avcodec_free_context(&dec);
+	avformat_close_input(&fmt);
+	av_packet_free(&pkt);
+	av_frame_free(&fr);
+}
+
+/* A medium that returns other bytes than were written (simulated). */
+static int damage(const char *path, void *ud)
+{
+	int *n = ud;
+
+	if (strstr(path, ".mp4") && (*n)++ == 0)
+		flip(path, 1000);
+	return 0;
+}
+
+static int fail_write(const char *path, void *ud)
+{
+	return strstr(path, "README.txt") != NULL;
+}
+
+static void test_failed_export_stays_incomplete(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct stat st;
+	char p[300];
+	int n = 0;
+
+	c.fault = damage;
+	c.fault_ud = &n;
+	assert_int_equal(vg_export_run(&c, &q, &r), -VG_EAUTH);
+	snprintf(p, sizeof(p), "%s/CRIME-2026_114_a.incomplete/INCOMPLETE.txt", f->dest);
+	assert_int_equal(stat(p, &st), 0);
+	assert_non_null(strstr(r.path, ".incomplete"));
+	snprintf(p, sizeof(p), "%s/CRIME-2026_114_a", f->dest);
+	assert_int_not_equal(stat(p, &st), 0);
+	assert_non_null(strstr(r.why, "reads back different"));
+	/* a write failure part way */
+	q.reference = "CRIME-3";
+	c.fault = fail_write;
+	assert_true(vg_export_run(&c, &q, &r) < 0);
+	snprintf(p, sizeof(p), "%s/CRIME-3.incomplete/INCOMPLETE.txt", f->dest);
+	assert_int_equal(stat(p, &st), 0);
+	snprintf(p, sizeof(p), "%s/CRIME-3", f->dest);
+	assert_int_not_equal(stat(p, &st), 0);
+	assert_true(vg_export_dest_is_removable("/nonexistent/x") < 0);
+}
+
+int main(void)
+{
+	av_log_set_level(AV_LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_export_folder_verifies_and_is_bit_identical,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_changed_byte_is_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_range_is_cut_at_keyframes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iso_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redacted_region_is_uniform, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_export_stays_incomplete, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,404 @@
+/*
+ * test_picture.c - privacy masks and the evidential overlay (picture.h).
+ *
+ * Pictures are made in memory from a seeded pseudo-random generator, so
+ * every frame differs from the last everywhere; a masked pixel that still
+ * shows any of that content fails the uniformity checks. Nothing is
+ * written to disk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <libavutil/buffer.h>
+#include <libavutil/frame.h>
+#include <libavutil/pixdesc.h>
+
+#include "vigil/config.h"
+#include "vigil/err.h"
+#include "vigil/picture.h"
+
+#define W 320
+#define H 240
+
+static uint32_t rng = 12345;
+
+static uint8_t rnd(void)
+{
+	rng = rng * 1103515245u + 12345u;
+	return (uint8_t)(rng >> 16);
+}
+
+/* A frame of random content (values 40..200 so they never equal the
+ * mask's black by chance in a whole region). */
+static AVFrame *random_frame(enum AVPixelFormat fmt)
+{
+	AVFrame *f = av_frame_alloc();
+	const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(fmt);
+	int p, y, x;
+
+	assert_non_null(f);
+	f->format = fmt;
+	f->width = W;
+	f->height = H;
+	assert_int_equal(av_frame_get_buffer(f, 0), 0);
+	for (p = 0; p < 4 && f->data[p] != NULL; p++)
+		for (y = 0; y < (p == 0 ? H : -((-H) >> d->log2_chroma_h)); y++)
+			for (x = 0; x < f->linesize[p]; x++)
+				f->data[p][(size_t)y * f->linesize[p] + x] =
+					(uint8_t)(40 + rnd() % 160);
+	return f;
+}
+
+static void set_rect(struct vg_mask *m, double x, double y, double w, double h, double *xy)
+{
+	xy[0] = x;
+	xy[1] = y;
+	xy[2] = x + w;
+	xy[3] = y;
+	xy[4] = x + w;
+	xy[5] = y + h;
+	xy[6] = x;
+	xy[7] = y + h;
+	m->xy = xy;
+	m->n_points = 4;
+	m->from_rect = 1;
+}
+
+static void base_cam(struct vg_camera_config *cam)
+{
+	memset(cam, 0, sizeof(*cam));
+	cam->name = "stairwell-1";
+	cam->width = W;
+	cam->height = H;
+	cam->overlay_enabled = 0;
+}
+
+static uint8_t y_at(const AVFrame *f, int x, int y)
+{
+	return f->data[0][(size_t)y * f->linesize[0] + x];
+}
+
+/* Masked rectangle (x 64..127, y 48..95 at 320x240): the same value in
+ * every plane and every frame; unmasked pixels keep changing. */
+static void test_masked_region_uniform_over_frames(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_mask m;
+	double xy[8];
+	struct vg_picture *p = NULL;
+	int k, x, y;
+	uint8_t prev_unmasked = 0;
+	int unmasked_changed = 0;
+
+	(void)state;
+	base_cam(&cam);
+	set_rect(&m, 0.2, 0.2, 0.2, 0.2, xy);
+	cam.masks = &m;
+	cam.n_masks = 1;
+	assert_int_equal(vg_picture_new(&p, &cam, W, H, AV_PIX_FMT_YUV420P), 0);
+	for (k = 0; k < 5; k++) {
+		AVFrame *in = random_frame(AV_PIX_FMT_YUV420P), *out = NULL;
+
+		assert_int_equal(vg_picture_apply(p, in, 1700000000000000LL + k * 66666, &out),
+				 0);
+		assert_non_null(out);
+		for (y = 48; y < 96; y++)
+			for (x = 64; x < 128; x++)
+				assert_int_equal(y_at(out, x, y), 16);
+		for (y = 24; y < 48; y++)
+			for (x = 32; x < 64; x++) {
+				assert_int_equal(out->data[1][(size_t)y * out->linesize[1] + x], 128);
+				assert_int_equal(out->data[2][(size_t)y * out->linesize[2] + x], 128);
+			}
+		/* just outside the mask: the picture as it came */
+		assert_int_equal(y_at(out, 63, 60), y_at(in, 63, 60));
+		assert_int_equal(y_at(out, 128, 60), y_at(in, 128, 60));
+		assert_int_equal(y_at(out, 100, 47), y_at(in, 100, 47));
+		assert_int_equal(y_at(out, 100, 96), y_at(in, 100, 96));
+		if (k > 0 && y_at(out, 10, 10) != prev_unmasked)
+			unmasked_changed++;
+		prev_unmasked = y_at(out, 10, 10);
+		av_frame_free(&in);
+		av_frame_free(&out);
+	}
+	assert_true(unmasked_changed >= 3);
+	vg_picture_free(p);
+}
+
+/* A triangle on a packed YUYV picture: inside black, outside untouched. */
+static void test_polygon_mask_covers_right_pixels(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_mask m;
+	/* top-left half of the picture, below the diagonal x + y = 1 */
+	double xy[6] = { 0.0, 0.0, 1.0, 0.0, 0.0, 1.0 };
+	struct vg_picture *p = NULL;
+	AVFrame *in, *out = NULL;
+	const uint8_t *row;
+
+	(void)state;
+	base_cam(&cam);
+	m.xy = xy;
+	m.n_points = 3;
+	m.from_rect = 0;
+	cam.masks = &m;
+	cam.n_masks = 1;
+	assert_int_equal(vg_picture_new(&p, &cam, W, H, AV_PIX_FMT_YUYV422), 0);
+	in = random_frame(AV_PIX_FMT_YUYV422);
+	assert_int_equal(vg_picture_apply(p, in, 0, &out), 0);
+	assert_int_equal(out->format, AV_PIX_FMT_YUYV422);
+	/* (40, 40): inside. Y at byte 2x, U at 4(x/2)+1, V at 4(x/2)+3 */
+	row = out->data[0] + (size_t)40 * out->linesize[0];
+	assert_int_equal(row[80], 16);
+	assert_int_equal(row[81], 128);
+	assert_int_equal(row[83], 128);
+	/* (300, 220): outside, unchanged */
+	row = out->data[0] + (size_t)220 * out->linesize[0];
+	assert_memory_equal(row + 600, in->data[0] + (size_t)220 * in->linesize[0] + 600, 4);
+	assert_int_not_equal(row[600], 16);
+	/* just either side of the diagonal on row 120: x + 0.5 < 160 * (1 - 120.5/240) */
+	row = out->data[0] + (size_t)120 * out->linesize[0];
+	assert_int_equal(row[2 * 158], 16);
+	assert_int_equal(row[2 * 161], in->data[0][(size_t)120 * in->linesize[0] + 2 * 161]);
+	av_frame_free(&in);
+	av_frame_free(&out);
+	vg_picture_free(p);
+}
+
+/* The overlay box at the top left differs from the same picture without
+ * it; elsewhere the two are equal. */
+static void test_overlay_present_by_default_position(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_picture *on = NULL, *off = NULL;
+	AVFrame *in, *a = NULL, *b = NULL;
+	int x, y, diff_box = 0, diff_far = 0;
+
+	(void)state;
+	base_cam(&cam);
+	assert_int_equal(vg_picture_new(&off, &cam, W, H, AV_PIX_FMT_YUV420P), 0);
+	cam.overlay_enabled = 1;	/* what the config gives by default */
+	assert_int_equal(vg_picture_new(&on, &cam, W, H, AV_PIX_FMT_YUV420P), 0);
+	assert_int_equal(vg_picture_out_format(on), AV_PIX_FMT_YUV420P);
+	in = random_frame(AV_PIX_FMT_YUV420P);
+	in->pts = 4242;
+	assert_int_equal(vg_picture_apply(on, in, 1795960987000000LL, &a), 0);
+	assert_int_equal(vg_picture_apply(off, in, 1795960987000000LL, &b), 0);
+	assert_int_equal(a->pts, 4242);
+	/* default size H/24 = 10 px, margin 5: the text starts near (5, 5) */
+	for (y = 4; y < 16; y++)
+		for (x = 4; x < 120; x++)
+			diff_box += y_at(a, x, y) != y_at(b, x, y);
+	for (y = 120; y < H; y++)
+		for (x = 160; x < W; x++)
+			diff_far += y_at(a, x, y) != y_at(b, x, y);
+	assert_true(diff_box > 200);
+	assert_int_equal(diff_far, 0);
+	av_frame_free(&a);
+	av_frame_free(&b);
+
+	/* bottom-right: the top-left corner is now untouched */
+	vg_picture_free(on);
+	cam.overlay_position = VG_OVERLAY_BOTTOM_RIGHT;
+	assert_int_equal(vg_picture_new(&on, &cam, W, H, AV_PIX_FMT_YUV420P), 0);
+	assert_int_equal(vg_picture_apply(on, in, 1795960987000000LL, &a), 0);
+	diff_box = diff_far = 0;
+	for (y = 4; y < 16; y++)
+		for (x = 4; x < 120; x++)
+			diff_box += y_at(a, x, y) != y_at(in, x, y);
+	for (y = H - 16; y < H - 4; y++)
+		for (x = W - 60; x < W - 4; x++)
+			diff_far += y_at(a, x, y) != y_at(in, x, y);
+	assert_int_equal(diff_box, 0);
+	assert_true(diff_far > 100);
+	av_frame_free(&a);
+	av_frame_free(&in);
+	vg_picture_free(on);
+	vg_picture_free(off);
+}
+
+static void free_mapped(void *opaque, uint8_t *data)
+{
+	munmap(data, (size_t)(uintptr_t)opaque);
+}
+
+/* A driver-like buffer mapped read-only: any write into it would crash
+ * the test, and its bytes must be unchanged afterwards. */
+static void test_read_only_input_not_written(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_mask m;
+	double xy[8];
+	struct vg_picture *p = NULL;
+	size_t ysz = (size_t)W * H, csz = ysz / 4, total = ysz + 2 * csz;
+	uint8_t *mem, *copy;
+	AVFrame *in, *out = NULL;
+	size_t i;
+
+	(void)state;
+	mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(mem != MAP_FAILED);
+	for (i = 0; i < total; i++)
+		mem[i] = (uint8_t)(40 + rnd() % 160);
+	copy = malloc(total);
+	assert_non_null(copy);
+	memcpy(copy, mem, total);
+	assert_int_equal(mprotect(mem, total, PROT_READ), 0);
+
+	in = av_frame_alloc();
+	assert_non_null(in);
+	in->format = AV_PIX_FMT_YUV420P;
+	in->width = W;
+	in->height = H;
+	in->buf[0] = av_buffer_create(mem, total, free_mapped, (void *)(uintptr_t)total,
+				      AV_BUFFER_FLAG_READONLY);
+	assert_non_null(in->buf[0]);
+	in->data[0] = mem;
+	in->data[1] = mem + ysz;
+	in->data[2] = mem + ysz + csz;
+	in->linesize[0] = W;
+	in->linesize[1] = W / 2;
+	in->linesize[2] = W / 2;
+
+	base_cam(&cam);
+	set_rect(&m, 0.5, 0.5, 0.25, 0.25, xy);
+	cam.masks = &m;
+	cam.n_masks = 1;
+	cam.overlay_enabled = 1;
+	/* masks and overlay */
+	assert_int_equal(vg_picture_new(&p, &cam, W, H, AV_PIX_FMT_YUV420P), 0);
+	assert_int_equal(vg_picture_apply(p, in, 1700000000000000LL, &out), 0);
+	assert_int_equal(y_at(out, 200, 150), 16);
+	av_frame_free(&out);
+	vg_picture_free(p);
+	/* overlay alone: drawtext must copy rather than draw in place */
+	cam.n_masks = 0;
+	assert_int_equal(vg_picture_new(&p, &cam, W, H, AV_PIX_FMT_YUV420P), 0);
+	assert_int_equal(vg_picture_apply(p, in, 1700000000000000LL, &out), 0);
+	assert_ptr_not_equal(out->data[0], mem);
+	av_frame_free(&out);
+	vg_picture_free(p);
+
+	assert_memory_equal(mem, copy, total);
+	free(copy);
+	av_frame_free(&in);
+}
+
+static void test_wrong_size_or_format_refused(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_picture *p = NULL;
+	AVFrame *in, *out = (AVFrame *)1;
+
+	(void)state;
+	base_cam(&cam);
+	cam.overlay_enabled = 1;
+	assert_int_equal(vg_picture_new(&p, &cam, W, H, AV_PIX_FMT_RGB24), -VG_EFORMAT);
+	assert_null(p);
+	assert_int_equal(vg_picture_new(&p, &cam, W, H, AV_PIX_FMT_NV12), 0);
+	in = random_frame(AV_PIX_FMT_YUV420P);
+	assert_int_equal(vg_picture_apply(p, in, 0, &out), -VG_EINVAL);
+	assert_null(out);
+	av_frame_free(&in);
+	vg_picture_free(p);
+	vg_picture_free(NULL);
+}
+
+static void test_outlines_drawn_on_mask_edges(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_mask m;
+	double xy[8];
+	struct vg_picture *p = NULL;
+	AVFrame *in, *out = NULL, *ref;
+
+	(void)state;
+	base_cam(&cam);
+	set_rect(&m, 0.25, 0.25, 0.5, 0.5, xy);	/* x 80..240, y 60..180 */
+	cam.masks = &m;
+	cam.n_masks = 1;
+	assert_int_equal(vg_picture_new(&p, &cam, W, H, AV_PIX_FMT_YUV420P), 0);
+	in = random_frame(AV_PIX_FMT_YUV420P);
+	assert_int_equal(vg_picture_apply(p, in, 0, &out), 0);
+	ref = av_frame_clone(out);	/* shares out's buffer */
+	assert_non_null(ref);
+	assert_int_equal(vg_picture_draw_outlines(p, out), 0);
+	assert_int_equal(y_at(out, 80, 120), 210);	/* left edge */
+	assert_int_equal(y_at(out, 160, 60), 210);	/* top edge */
+	assert_int_equal(y_at(out, 160, 120), 16);	/* inside stays black */
+	assert_int_equal(y_at(out, 20, 20), y_at(in, 20, 20));	/* far outside */
+	/* the other reference to the old buffer is not drawn on */
+	assert_int_equal(y_at(ref, 80, 120), 16);
+	av_frame_free(&ref);
+	av_frame_free(&out);
+	av_frame_free(&in);
+	vg_picture_free(p);
+}
+
+static void test_coverage_and_needed(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_mask m[2];
+	double a[8], b[8];
+
+	(void)state;
+	base_cam(&cam);
+	assert_int_equal(vg_picture_needed(&cam), 0);
+	assert_true(vg_picture_mask_coverage(&cam) == 0.0);
+	cam.overlay_enabled = 1;
+	assert_int_equal(vg_picture_needed(&cam), 1);
+	cam.overlay_enabled = 0;
+	set_rect(&m[0], 0.0, 0.0, 0.5, 1.0, a);
+	set_rect(&m[1], 0.25, 0.0, 0.5, 1.0, b);	/* overlaps the first by half */
+	cam.masks = m;
+	cam.n_masks = 1;
+	assert_int_equal(vg_picture_needed(&cam), 1);
+	assert_true(vg_picture_mask_coverage(&cam) > 0.499 &&
+		    vg_picture_mask_coverage(&cam) < 0.501);
+	cam.n_masks = 2;
+	assert_true(vg_picture_mask_coverage(&cam) > 0.749 &&
+		    vg_picture_mask_coverage(&cam) < 0.751);
+}
+
+/* Local time with the zone, as the image's TZ (Europe/London) gives it. */
+static void test_time_text_local_with_zone(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	setenv("TZ", "Europe/London", 1);
+	tzset();
+	/* 2026-11-29 14:03:07 UTC: winter, GMT */
+	assert_int_equal(vg_picture_time_text(1795960987000000LL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "2026-11-29 14:03:07 GMT");
+	/* 2026-07-01 12:00:00 UTC: summer, an hour ahead */
+	assert_int_equal(vg_picture_time_text(1782907200500000LL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "2026-07-01 13:00:00 BST");
+	assert_int_equal(vg_picture_time_text(0, buf, 4), -VG_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_masked_region_uniform_over_frames),
+		cmocka_unit_test(test_polygon_mask_covers_right_pixels),
+		cmocka_unit_test(test_overlay_present_by_default_position),
+		cmocka_unit_test(test_read_only_input_not_written),
+		cmocka_unit_test(test_wrong_size_or_format_refused),
+		cmocka_unit_test(test_outlines_drawn_on_mask_edges),
+		cmocka_unit_test(test_coverage_and_needed),
+		cmocka_unit_test(test_time_text_local_with_zone),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

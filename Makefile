@@ -35,13 +35,13 @@ LIB_SRCS := $(wildcard $(addprefix src/, \
 	err.c log.c crypto.c clipfile.c keystore.c config.c \
 	v4l2.c source.c source_v4l2.c source_file.c source_synth.c \
 	encoder.c segmenter.c clipmedia.c catalog.c reconcile.c \
-	pipeline.c timeutil.c audit.c policy.c sign.c proto.c control.c \
+	pipeline.c timeutil.c audit.c policy.c sign.c proto.c control.c sweeper.c \
 	retention.c hold.c picture.c confcheck.c export.c verify.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
-VIGILD_SRCS := src/vigild.c
-VIGILCTL_SRCS := src/vigilctl.c
+VIGILD_SRCS := src/vigild.c $(wildcard src/ctl_hold.c src/ctl_export.c)
+VIGILCTL_SRCS := src/vigilctl.c src/ctlclient.c $(wildcard src/vigilctl_hold.c src/vigilctl_export.c)
 BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 
 # Unit tests: tests/test_NAME.c, each linked with libvigil.a and cmocka.
@@ -124,5 +124,5 @@ checksrc:
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/src/vigild.d $(BUILD)/src/vigilctl.d \
+-include $(wildcard $(BUILD)/src/*.d) \
 	$(TEST_BINS:=.d) $(wildcard $(BUILD)/tests/*.d)

@@ -2,11 +2,35 @@
 # `make run`: record from two SYNTHETIC test cameras (a moving test pattern
 # labelled "SYNTHETIC TEST CAMERA", not real footage) into ./run/, so vigil
 # can be tried on a machine with no camera. Ctrl-C stops it cleanly.
+#
+# The config is config/vigil-synthetic.conf plus a staff list naming you
+# (the account running this) as the site's area manager, so that vigilctl
+# works for you, and an auditor account (the access policy wants at least
+# one account that cannot view footage).
 set -eu
 BUILD=${1:-build}
+me=$(id -un)
 mkdir -p run
-echo "vigil: recording from two SYNTHETIC test cameras (no real camera is used)."
-echo "vigil: clips go to ./run/data; list them with:"
-echo "         $BUILD/vigilctl -c config/vigil-synthetic.conf clips"
-echo "vigil: press Ctrl-C to stop (open clips are finished cleanly)."
-exec "$BUILD/vigild" -c config/vigil-synthetic.conf
+umask 077
+{
+	cat config/vigil-synthetic.conf
+	cat <<CONF
+
+# Added by scripts/run-synthetic.sh for the account that ran make run.
+users = (
+	{ login = "$me"; name = "You (make run)"; role = "area_manager";
+	  sites = ( "Development machine" ); },
+	{ login = "vigil-auditor"; name = "Auditor (example)"; role = "auditor"; }
+);
+CONF
+} >run/vigil.conf
+VCTL="$BUILD/vigilctl -c run/vigil.conf --purpose trying-vigil --reference CASE-1"
+cat <<MSG
+vigil: recording from two SYNTHETIC test cameras (no real camera is used).
+vigil: clips go to ./run/data (encrypted). In another terminal:
+         $VCTL clips
+         $VCTL view 1 - | ffplay -
+         $BUILD/vigilctl -c run/vigil.conf status
+vigil: press Ctrl-C to stop (open clips are finished cleanly).
+MSG
+exec "$BUILD/vigild" -c run/vigil.conf

@@ -33,19 +33,13 @@
 #include "vigil/policy.h"
 #include "vigil/proto.h"
 #include "vigil/timeutil.h"
+#include "control_impl.h"
 
 #define RECV_TIMEOUT_S 60
 
-struct conn {
-	struct vg_control *srv;
-	int fd;
-	uid_t uid;
-	pid_t pid;
-	int active;
-};
 
 struct vg_control {
-	struct vg_control_env env;
+	struct vg_control_env env;	/* first: control_impl.h reads it */
 	char *path;
 	int listen_fd;
 	int wake[2];		/* self-pipe that ends the accept loop */
@@ -57,15 +51,6 @@ struct vg_control {
 	int stopping;
 };
 
-/* Everything one request needs while it is being handled. */
-struct req {
-	struct conn *c;
-	const struct vg_config *cfg;
-	struct json_object *in;
-	char login[64];
-	const char *role;	/* "" when the caller has no account */
-	const char *purpose, *reference;
-};
 
 void vg_control_audit_event(struct vg_audit *a, const char *action, const char *object,
 			    const char *reason)
@@ -79,9 +64,22 @@ void vg_control_audit_event(struct vg_audit *a, const char *action, const char *
 		vg_errx("cannot write the audit row for %s", action);
 }
 
+const struct vg_control_env *ctl_env(struct req *r)
+{
+	return &r->c->srv->env;
+}
+
+const struct vg_user *ctl_user(struct req *r)
+{
+	for (int i = 0; i < r->cfg->n_users; i++)
+		if (strcmp(r->cfg->users[i].login, r->login) == 0)
+			return &r->cfg->users[i];
+	return NULL;
+}
+
 /* ---- replies ---- */
 
-static int reply(struct req *r, struct json_object *o)
+int ctl_reply(struct req *r, struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int ret = vg_proto_send(r->c->fd, VG_FRAME_JSON, s, strlen(s));
@@ -90,16 +88,16 @@ static int reply(struct req *r, struct json_object *o)
 	return ret;
 }
 
-static int reply_error(struct req *r, const char *msg)
+int ctl_reply_error(struct req *r, const char *msg)
 {
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(msg));
-	return reply(r, o);
+	return ctl_reply(r, o);
 }
 
-static struct json_object *ok_object(void)
+struct json_object *ctl_ok_object(void)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -107,7 +105,7 @@ static struct json_object *ok_object(void)
 	return o;
 }
 
-static const char *arg_str(struct req *r, const char *key)
+const char *ctl_arg_str(struct req *r, const char *key)
 {
 	struct json_object *v;
 
@@ -116,7 +114,7 @@ static const char *arg_str(struct req *r, const char *key)
 	return json_object_get_string(v);
 }
 
-static int64_t arg_int(struct req *r, const char *key, int64_t def)
+int64_t ctl_arg_int(struct req *r, const char *key, int64_t def)
 {
 	struct json_object *v;
 
@@ -127,8 +125,8 @@ static int64_t arg_int(struct req *r, const char *key, int64_t def)
 
 /* ---- identify, decide, audit ---- */
 
-static void audit_request(struct req *r, const char *action, const char *object,
-			  int allowed, const char *reason)
+void ctl_audit(struct req *r, const char *action, const char *object, int allowed,
+	       const char *reason)
 {
 	struct vg_audit_entry e = {
 		.uid = (int64_t)r->c->uid, .login = r->login, .role = r->role, .action = action,
@@ -145,7 +143,7 @@ static void audit_request(struct req *r, const char *action, const char *object,
  * Ask the policy whether the caller may do action; audit the answer. On a
  * refusal the reply is sent here and -VG_EDENIED returned.
  */
-static int authorise(struct req *r, enum vg_action action, const char *object)
+int ctl_authorise(struct req *r, enum vg_action action, const char *object)
 {
 	struct vg_policy policy = { .users = r->cfg->users, .n_users = r->cfg->n_users };
 	struct vg_policy_request pr = {
@@ -157,11 +155,11 @@ static int authorise(struct req *r, enum vg_action action, const char *object)
 
 	vg_policy_check(&policy, &pr, &d);
 	r->role = d.role >= 0 ? vg_role_name((enum vg_role)d.role) : "";
-	audit_request(r, vg_action_name(action), object, d.allowed, d.reason);
+	ctl_audit(r, vg_action_name(action), object, d.allowed, d.reason);
 	if (!d.allowed) {
 		vg_info("refused %s for %s (uid %d): %s", vg_action_name(action), r->login,
 			(int)r->c->uid, d.reason);
-		reply_error(r, d.reason);
+		ctl_reply_error(r, d.reason);
 		return -VG_EDENIED;
 	}
 	return 0;
@@ -171,37 +169,37 @@ static int authorise(struct req *r, enum vg_action action, const char *object)
 
 static int cmd_hello(struct req *r)
 {
-	struct json_object *o = ok_object();
+	struct json_object *o = ctl_ok_object();
 	const char *role = "";
 
 	for (int i = 0; i < r->cfg->n_users; i++)
 		if (strcmp(r->cfg->users[i].login, r->login) == 0)
 			role = r->cfg->users[i].role;
 	r->role = role;
-	audit_request(r, "session.login", "", 1, role[0] ? "known staff account" : "no account");
+	ctl_audit(r, "session.login", "", 1, role[0] ? "known staff account" : "no account");
 	json_object_object_add(o, "login", json_object_new_string(r->login));
 	json_object_object_add(o, "role", json_object_new_string(role));
 	json_object_object_add(o, "protocol", json_object_new_int(VG_PROTO_VERSION));
-	return reply(r, o);
+	return ctl_reply(r, o);
 }
 
 static int cmd_status(struct req *r)
 {
-	struct json_object *o = ok_object();
+	struct json_object *o = ctl_ok_object();
 	int known = 0;
 
 	for (int i = 0; i < r->cfg->n_users; i++)
 		if (strcmp(r->cfg->users[i].login, r->login) == 0)
 			known = 1;
 	if (!known) {
-		audit_request(r, "status", "", 0, "refused: no staff account");
+		ctl_audit(r, "status", "", 0, "refused: no staff account");
 		json_object_put(o);
-		return reply_error(r, "refused: you have no staff account on this box");
+		return ctl_reply_error(r, "refused: you have no staff account on this box");
 	}
-	audit_request(r, "status", "", 1, "staff account");
+	ctl_audit(r, "status", "", 1, "staff account");
 	if (r->c->srv->env.status)
 		r->c->srv->env.status(r->c->srv->env.ud, o);
-	return reply(r, o);
+	return ctl_reply(r, o);
 }
 
 struct clip_list {
@@ -227,11 +225,11 @@ static int add_clip(const struct vg_clip *c, void *ud)
 	return 0;
 }
 
-static void range_object(struct req *r, char *buf, size_t len)
+void ctl_range_object(struct req *r, char *buf, size_t len)
 {
-	const char *cam = arg_str(r, "camera");
+	const char *cam = ctl_arg_str(r, "camera");
 	char from[40] = "", to[40] = "";
-	int64_t f = arg_int(r, "from_us", 0), t = arg_int(r, "to_us", 0);
+	int64_t f = ctl_arg_int(r, "from_us", 0), t = ctl_arg_int(r, "to_us", 0);
 
 	if (f)
 		vg_time_format(f, from, sizeof(from));
@@ -247,15 +245,15 @@ static int cmd_clips(struct req *r)
 	struct json_object *o;
 	char object[256];
 
-	range_object(r, object, sizeof(object));
-	if (authorise(r, VG_ACT_CLIP_LIST, object) < 0)
+	ctl_range_object(r, object, sizeof(object));
+	if (ctl_authorise(r, VG_ACT_CLIP_LIST, object) < 0)
 		return 0;
-	o = ok_object();
+	o = ctl_ok_object();
 	l.arr = json_object_new_array();
-	vg_catalog_clips(r->c->srv->env.cat, arg_str(r, "camera"), arg_int(r, "from_us", 0),
-			 arg_int(r, "to_us", 0), add_clip, &l);
+	vg_catalog_clips(r->c->srv->env.cat, ctl_arg_str(r, "camera"), ctl_arg_int(r, "from_us", 0),
+			 ctl_arg_int(r, "to_us", 0), add_clip, &l);
 	json_object_object_add(o, "clips", l.arr);
-	return reply(r, o);
+	return ctl_reply(r, o);
 }
 
 static int add_gap(const struct vg_gap *g, void *ud)
@@ -277,15 +275,15 @@ static int cmd_gaps(struct req *r)
 	struct json_object *o;
 	char object[256];
 
-	range_object(r, object, sizeof(object));
-	if (authorise(r, VG_ACT_CLIP_LIST, object) < 0)
+	ctl_range_object(r, object, sizeof(object));
+	if (ctl_authorise(r, VG_ACT_CLIP_LIST, object) < 0)
 		return 0;
-	o = ok_object();
+	o = ctl_ok_object();
 	l.arr = json_object_new_array();
-	vg_catalog_gaps(r->c->srv->env.cat, arg_str(r, "camera"), arg_int(r, "from_us", 0),
-			arg_int(r, "to_us", 0), add_gap, &l);
+	vg_catalog_gaps(r->c->srv->env.cat, ctl_arg_str(r, "camera"), ctl_arg_int(r, "from_us", 0),
+			ctl_arg_int(r, "to_us", 0), add_gap, &l);
 	json_object_object_add(o, "gaps", l.arr);
-	return reply(r, o);
+	return ctl_reply(r, o);
 }
 
 /* A DATA-frame sink for vg_clipmedia_decrypt: footage goes to the client
@@ -293,7 +291,7 @@ static int cmd_gaps(struct req *r)
 static int cmd_view(struct req *r)
 {
 	struct vg_control *srv = r->c->srv;
-	int64_t id = arg_int(r, "clip", 0);
+	int64_t id = ctl_arg_int(r, "clip", 0);
 	struct vg_clip clip;
 	struct vg_clip_reader *rd = NULL;
 	char object[256], path[1024], start[40];
@@ -304,22 +302,22 @@ static int cmd_view(struct req *r)
 	if (vg_catalog_clip_get(srv->env.cat, id, &clip) < 0) {
 		snprintf(object, sizeof(object), "clip=%lld", (long long)id);
 		/* Audited too: asking for footage is itself worth a row. */
-		if (authorise(r, VG_ACT_CLIP_VIEW, object) < 0)
+		if (ctl_authorise(r, VG_ACT_CLIP_VIEW, object) < 0)
 			return 0;
-		return reply_error(r, "no such clip; list clips with 'vigilctl clips'");
+		return ctl_reply_error(r, "no such clip; list clips with 'vigilctl clips'");
 	}
 	vg_time_format(clip.start_us, start, sizeof(start));
 	snprintf(object, sizeof(object), "camera=%s clip=%lld start=%s", clip.camera,
 		 (long long)clip.id, start);
-	if (authorise(r, VG_ACT_CLIP_VIEW, object) < 0)
+	if (ctl_authorise(r, VG_ACT_CLIP_VIEW, object) < 0)
 		return 0;
 	if (!clip.has_key)
-		return reply_error(r, "this clip has been deleted (its key was destroyed)");
+		return ctl_reply_error(r, "this clip has been deleted (its key was destroyed)");
 	snprintf(path, sizeof(path), "%s/%s", srv->env.data_dir, clip.path);
 	ret = vg_clip_reader_open(&rd, path, srv->env.master, clip.wrapped_key);
 	if (ret < 0)
-		return reply_error(r, vg_strerror(ret));
-	reply(r, ok_object());
+		return ctl_reply_error(r, vg_strerror(ret));
+	ctl_reply(r, ctl_ok_object());
 	for (;;) {
 		ret = vg_clip_reader_next(rd, &data, &len);
 		if (ret != 0)
@@ -386,20 +384,20 @@ static int add_audit_row(const struct vg_audit_entry *e, void *ud)
 static int cmd_audit_show(struct req *r)
 {
 	struct vg_audit_filter f = {
-		.since_us = arg_int(r, "since_us", 0), .until_us = arg_int(r, "until_us", 0),
-		.login = arg_str(r, "user"), .camera = arg_str(r, "camera"),
-		.action = arg_str(r, "action"),
+		.since_us = ctl_arg_int(r, "since_us", 0), .until_us = ctl_arg_int(r, "until_us", 0),
+		.login = ctl_arg_str(r, "user"), .camera = ctl_arg_str(r, "camera"),
+		.action = ctl_arg_str(r, "action"),
 	};
-	struct audit_rows a = { .json = (int)arg_int(r, "json", 0) };
+	struct audit_rows a = { .json = (int)ctl_arg_int(r, "json", 0) };
 	struct json_object *o;
 
-	if (authorise(r, VG_ACT_AUDIT_READ, "audit log") < 0)
+	if (ctl_authorise(r, VG_ACT_AUDIT_READ, "audit log") < 0)
 		return 0;
-	o = ok_object();
+	o = ctl_ok_object();
 	a.arr = json_object_new_array();
 	vg_audit_query(r->c->srv->env.audit, &f, add_audit_row, &a);
 	json_object_object_add(o, "rows", a.arr);
-	return reply(r, o);
+	return ctl_reply(r, o);
 }
 
 static int cmd_audit_verify(struct req *r)
@@ -409,12 +407,12 @@ static int cmd_audit_verify(struct req *r)
 	struct json_object *o;
 	int ret;
 
-	if (authorise(r, VG_ACT_AUDIT_READ, "audit verify") < 0)
+	if (ctl_authorise(r, VG_ACT_AUDIT_READ, "audit verify") < 0)
 		return 0;
 	memset(&prob, 0, sizeof(prob));
 	memset(&st, 0, sizeof(st));
 	ret = vg_audit_verify(r->c->srv->env.audit, NULL, &prob, &st);
-	o = ok_object();
+	o = ctl_ok_object();
 	json_object_object_add(o, "intact", json_object_new_boolean(ret == 0));
 	json_object_object_add(o, "rows", json_object_new_int64(st.rows));
 	json_object_object_add(o, "checkpoints", json_object_new_int64(st.checkpoints));
@@ -423,7 +421,7 @@ static int cmd_audit_verify(struct req *r)
 		json_object_object_add(o, "problem",
 				       json_object_new_string(prob.msg[0] ? prob.msg : vg_strerror(ret)));
 	}
-	return reply(r, o);
+	return ctl_reply(r, o);
 }
 
 struct command {
@@ -439,6 +437,17 @@ static const struct command commands[] = {
 	{ "view", cmd_view },
 	{ "audit.show", cmd_audit_show },
 	{ "audit.verify", cmd_audit_verify },
+#ifdef VG_HAVE_CTL_HOLD
+	{ "hold.place", ctl_cmd_hold_place },
+	{ "holds", ctl_cmd_holds },
+	{ "hold.release", ctl_cmd_hold_release },
+	{ "hold.approve", ctl_cmd_hold_approve },
+#endif
+#ifdef VG_HAVE_CTL_EXPORT
+	{ "export", ctl_cmd_export },
+	{ "export.approve", ctl_cmd_export_approve },
+	{ "disclosures", ctl_cmd_disclosures },
+#endif
 };
 
 static void login_of(uid_t uid, char *out, size_t len)
@@ -467,15 +476,15 @@ static int handle(struct conn *c, const char *msg)
 	}
 	r.cfg = srv->env.config_get(srv->env.ud);
 	login_of(c->uid, r.login, sizeof(r.login));
-	r.purpose = arg_str(&r, "purpose");
-	r.reference = arg_str(&r, "reference");
-	cmd = arg_str(&r, "cmd");
+	r.purpose = ctl_arg_str(&r, "purpose");
+	r.reference = ctl_arg_str(&r, "reference");
+	cmd = ctl_arg_str(&r, "cmd");
 	ret = -VG_EPROTO;
 	for (size_t i = 0; cmd && i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(cmd, commands[i].name) == 0)
 			ret = commands[i].fn(&r);
 	if (ret == -VG_EPROTO && cmd)
-		ret = reply_error(&r, "unknown command (is vigilctl newer than vigild?)");
+		ret = ctl_reply_error(&r, "unknown command (is vigilctl newer than vigild?)");
 	srv->env.config_put(srv->env.ud, r.cfg);
 	json_object_put(r.in);
 	return ret;

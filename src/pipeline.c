@@ -73,6 +73,7 @@ struct vg_pipeline {
 	int64_t last_pts;
 	int64_t frame_us;
 	int broken;			/* setup failed: skip frames until next START */
+	int64_t clips_before;		/* clips completed by earlier segmenters */
 	AVPacket *pkt;
 	AVFrame *decoded;
 };
@@ -298,8 +299,9 @@ static void teardown(struct vg_pipeline *p)
 	if (p->seg) {
 		vg_segmenter_finish(p->seg);
 		vg_segmenter_stats(p->seg, &ss);
+		p->clips_before += ss.clips;
 		pthread_mutex_lock(&p->lock);
-		p->st.clips += ss.clips;
+		p->st.clips = p->clips_before;
 		p->st.clip_path[0] = '\0';
 		pthread_mutex_unlock(&p->lock);
 	}
@@ -447,6 +449,7 @@ static void count_written(struct vg_pipeline *p)
 	vg_segmenter_stats(p->seg, &ss);
 	pthread_mutex_lock(&p->lock);
 	p->st.frames_encoded++;
+	p->st.clips = p->clips_before + ss.clips;
 	snprintf(p->st.clip_path, sizeof(p->st.clip_path), "%s", ss.clip_path);
 	p->st.bytes = (int64_t)ss.clip_bytes;
 	pthread_mutex_unlock(&p->lock);

@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "vigil/confcheck.h"
 #include "vigil/config.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
@@ -32,139 +33,13 @@
 #define EXIT_USAGE 2
 #define EXIT_NO_DAEMON 3
 
-struct ctl {
-	const char *config_path;
-	const char *socket_path;
-	const char *camera, *purpose, *reference, *user, *action;
-	int64_t from, to;
-	int json;
-	char **args;		/* positional arguments after the command */
-	int n_args;
-	int fd;
-};
-
-static void usage(FILE *f);
-
-/* ---- talking to vigild ---- */
-
-static int connect_daemon(struct ctl *c)
-{
-	struct sockaddr_un sa;
-	struct vg_config *cfg = NULL;
-	char path[sizeof(sa.sun_path)];
-
-	/* The socket's path is in the config if we may read it. */
-	if (c->socket_path) {
-		snprintf(path, sizeof(path), "%s", c->socket_path);
-	} else if (vg_config_load(c->config_path, &cfg, NULL, 0) == 0) {
-		snprintf(path, sizeof(path), "%s", cfg->socket_path);
-		vg_config_free(cfg);
-	} else {
-		snprintf(path, sizeof(path), "/run/vigil/vigil.sock");
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path));
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno == EACCES)
-			fprintf(stderr, "vigilctl: not allowed to reach vigild on %s: ask your "
-					"administrator to add your account to vigil's group\n", path);
-		else
-			fprintf(stderr, "vigilctl: vigild is not running (nothing answers on %s); "
-					"footage can only be reached through it: start it with "
-					"'systemctl start vigild'\n", path);
-		return -1;
-	}
-	return 0;
-}
-
-static int send_request(struct ctl *c, struct json_object *req)
-{
-	const char *s;
-	int ret;
-
-	if (c->purpose)
-		json_object_object_add(req, "purpose", json_object_new_string(c->purpose));
-	if (c->reference)
-		json_object_object_add(req, "reference", json_object_new_string(c->reference));
-	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	ret = vg_proto_send(c->fd, VG_FRAME_JSON, s, strlen(s));
-	json_object_put(req);
-	return ret;
-}
-
-/* Read the JSON reply; prints the daemon's refusal and returns NULL on
- * {"ok": false}. */
-static struct json_object *read_reply(struct ctl *c)
-{
-	enum vg_frame_type type;
-	struct json_object *o, *ok, *err;
-	char *buf;
-	size_t len;
-
-	if (vg_proto_recv(c->fd, &type, &buf, &len) != 0 || type != VG_FRAME_JSON) {
-		fprintf(stderr, "vigilctl: vigild closed the connection without an answer\n");
-		return NULL;
-	}
-	o = json_tokener_parse(buf);
-	free(buf);
-	if (o == NULL || !json_object_object_get_ex(o, "ok", &ok)) {
-		json_object_put(o);
-		fprintf(stderr, "vigilctl: vigild sent an unreadable answer\n");
-		return NULL;
-	}
-	if (!json_object_get_boolean(ok)) {
-		json_object_object_get_ex(o, "error", &err);
-		fprintf(stderr, "vigilctl: %s\n", err ? json_object_get_string(err) : "refused");
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
-static struct json_object *request(struct ctl *c, const char *cmd, struct json_object *req)
-{
-	json_object_object_add(req, "cmd", json_object_new_string(cmd));
-	if (send_request(c, req) < 0) {
-		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
-		return NULL;
-	}
-	return read_reply(c);
-}
-
-static struct json_object *range_request(struct ctl *c)
-{
-	struct json_object *r = json_object_new_object();
-
-	if (c->camera)
-		json_object_object_add(r, "camera", json_object_new_string(c->camera));
-	if (c->from)
-		json_object_object_add(r, "from_us", json_object_new_int64(c->from));
-	if (c->to)
-		json_object_object_add(r, "to_us", json_object_new_int64(c->to));
-	return r;
-}
-
-static const char *get_str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-static int64_t get_int(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
+#include "ctlclient.h"
 
 /* ---- commands ---- */
 
 static int cmd_clips(struct ctl *c)
 {
-	struct json_object *o = request(c, "clips", range_request(c));
+	struct json_object *o = ctl_request(c, "clips", ctl_range_request(c));
 	struct json_object *arr;
 
 	if (o == NULL)
@@ -179,8 +54,8 @@ static int cmd_clips(struct ctl *c)
 	       "END (UTC)", "LENGTH", "FRAMES", "BYTES", "STATE", "FILE");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
-		int64_t s = get_int(e, "start_us"), en = get_int(e, "end_us");
-		int open = strcmp(get_str(e, "state"), "recording") == 0;
+		int64_t s = ctl_get_int(e, "start_us"), en = ctl_get_int(e, "end_us");
+		int open = strcmp(ctl_get_str(e, "state"), "recording") == 0;
 		char from[40], to[40];
 		struct json_object *syn;
 
@@ -188,9 +63,9 @@ static int cmd_clips(struct ctl *c)
 		vg_time_format(en, to, sizeof(to));
 		json_object_object_get_ex(e, "synthetic", &syn);
 		printf("%-6lld %-16s %s %s %7.1f s %6lld frames %10lld bytes %-9s %s%s\n",
-		       (long long)get_int(e, "id"), get_str(e, "camera"), from, open ? "(open)" : to,
-		       open ? 0.0 : (double)(en - s) / 1e6, (long long)get_int(e, "frames"),
-		       (long long)get_int(e, "bytes"), get_str(e, "state"), get_str(e, "path"),
+		       (long long)ctl_get_int(e, "id"), ctl_get_str(e, "camera"), from, open ? "(open)" : to,
+		       open ? 0.0 : (double)(en - s) / 1e6, (long long)ctl_get_int(e, "frames"),
+		       (long long)ctl_get_int(e, "bytes"), ctl_get_str(e, "state"), ctl_get_str(e, "path"),
 		       json_object_get_boolean(syn) ? " [SYNTHETIC]" : "");
 	}
 	json_object_put(o);
@@ -199,7 +74,7 @@ static int cmd_clips(struct ctl *c)
 
 static int cmd_gaps(struct ctl *c)
 {
-	struct json_object *o = request(c, "gaps", range_request(c));
+	struct json_object *o = ctl_request(c, "gaps", ctl_range_request(c));
 	struct json_object *arr;
 
 	if (o == NULL)
@@ -209,27 +84,12 @@ static int cmd_gaps(struct ctl *c)
 		struct json_object *g = json_object_array_get_idx(arr, i);
 		char from[40], to[40] = "(ongoing)";
 
-		vg_time_format(get_int(g, "from_us"), from, sizeof(from));
-		if (get_int(g, "to_us"))
-			vg_time_format(get_int(g, "to_us"), to, sizeof(to));
-		printf("%-16s %s %s %s\n", get_str(g, "camera"), from, to, get_str(g, "reason"));
+		vg_time_format(ctl_get_int(g, "from_us"), from, sizeof(from));
+		if (ctl_get_int(g, "to_us"))
+			vg_time_format(ctl_get_int(g, "to_us"), to, sizeof(to));
+		printf("%-16s %s %s %s\n", ctl_get_str(g, "camera"), from, to, ctl_get_str(g, "reason"));
 	}
 	json_object_put(o);
-	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -260,7 +120,7 @@ static int cmd_view(struct ctl *c)
 	}
 	req = json_object_new_object();
 	json_object_object_add(req, "clip", json_object_new_int64(id));
-	o = request(c, "view", req);
+	o = ctl_request(c, "view", req);
 	if (o == NULL)
 		return EXIT_REFUSED;
 	json_object_put(o);
@@ -284,7 +144,7 @@ static int cmd_view(struct ctl *c)
 			break;
 		}
 		if (type == VG_FRAME_DATA) {
-			if (write_all(fd, buf, len) < 0) {
+			if (ctl_write_all(fd, buf, len) < 0) {
 				fprintf(stderr, "vigilctl: cannot write %s: %m\n", out);
 				ret = EXIT_REFUSED;
 				free(buf);
@@ -295,10 +155,10 @@ static int cmd_view(struct ctl *c)
 		}
 		o = json_tokener_parse(buf);
 		free(buf);
-		if (o && strcmp(get_str(o, "error"), "") != 0) {
-			fprintf(stderr, "vigilctl: clip %lld: %s\n", id, get_str(o, "error"));
+		if (o && strcmp(ctl_get_str(o, "error"), "") != 0) {
+			fprintf(stderr, "vigilctl: clip %lld: %s\n", id, ctl_get_str(o, "error"));
 			ret = EXIT_REFUSED;
-		} else if (o && get_int(o, "truncated")) {
+		} else if (o && ctl_get_int(o, "truncated")) {
 			fprintf(stderr, "vigilctl: clip %lld ends early (cut off by a power cut or "
 					"crash); everything up to the cut was written\n", id);
 		}
@@ -316,7 +176,7 @@ static int cmd_view(struct ctl *c)
 
 static int cmd_status(struct ctl *c)
 {
-	struct json_object *o = request(c, "status", json_object_new_object());
+	struct json_object *o = ctl_request(c, "status", json_object_new_object());
 	struct json_object *cams;
 
 	if (o == NULL)
@@ -327,19 +187,19 @@ static int cmd_status(struct ctl *c)
 		return 0;
 	}
 	printf("vigild %s\nmaster key fingerprint: %s\ndevice key fingerprint: %s\n",
-	       get_str(o, "version"), get_str(o, "master_key_fingerprint"),
-	       get_str(o, "device_key_fingerprint"));
+	       ctl_get_str(o, "version"), ctl_get_str(o, "master_key_fingerprint"),
+	       ctl_get_str(o, "device_key_fingerprint"));
 	json_object_object_get_ex(o, "cameras", &cams);
 	for (size_t i = 0; cams && i < json_object_array_length(cams); i++) {
 		struct json_object *e = json_object_array_get_idx(cams, i);
 
 		printf("camera %-16s %-12s in %lld encoded %lld dropped %lld clips %lld "
 		       "reconnects %lld  %s%s%s\n",
-		       get_str(e, "name"), get_str(e, "state"), (long long)get_int(e, "frames_in"),
-		       (long long)get_int(e, "frames_encoded"),
-		       (long long)get_int(e, "frames_dropped"), (long long)get_int(e, "clips"),
-		       (long long)get_int(e, "reconnects"), get_str(e, "source"),
-		       get_str(e, "last_error")[0] ? "  last error: " : "", get_str(e, "last_error"));
+		       ctl_get_str(e, "name"), ctl_get_str(e, "state"), (long long)ctl_get_int(e, "frames_in"),
+		       (long long)ctl_get_int(e, "frames_encoded"),
+		       (long long)ctl_get_int(e, "frames_dropped"), (long long)ctl_get_int(e, "clips"),
+		       (long long)ctl_get_int(e, "reconnects"), ctl_get_str(e, "source"),
+		       ctl_get_str(e, "last_error")[0] ? "  last error: " : "", ctl_get_str(e, "last_error"));
 	}
 	json_object_put(o);
 	return 0;
@@ -356,17 +216,17 @@ static int cmd_audit(struct ctl *c)
 		return EXIT_USAGE;
 	}
 	if (strcmp(c->args[0], "verify") == 0) {
-		o = request(c, "audit.verify", req);
+		o = ctl_request(c, "audit.verify", req);
 		if (o == NULL)
 			return EXIT_REFUSED;
-		if (get_int(o, "intact")) {
+		if (ctl_get_int(o, "intact")) {
 			printf("audit log intact: %lld rows, %lld signed checkpoints\n",
-			       (long long)get_int(o, "rows"), (long long)get_int(o, "checkpoints"));
+			       (long long)ctl_get_int(o, "rows"), (long long)ctl_get_int(o, "checkpoints"));
 			json_object_put(o);
 			return 0;
 		}
 		printf("audit log NOT intact: first bad row %lld: %s\n",
-		       (long long)get_int(o, "bad_seq"), get_str(o, "problem"));
+		       (long long)ctl_get_int(o, "bad_seq"), ctl_get_str(o, "problem"));
 		json_object_put(o);
 		return 1;
 	}
@@ -381,7 +241,7 @@ static int cmd_audit(struct ctl *c)
 	if (c->action)
 		json_object_object_add(req, "action", json_object_new_string(c->action));
 	json_object_object_add(req, "json", json_object_new_int(c->json));
-	o = request(c, "audit.show", req);
+	o = ctl_request(c, "audit.show", req);
 	if (o == NULL)
 		return EXIT_REFUSED;
 	json_object_object_get_ex(o, "rows", &rows);
@@ -394,19 +254,64 @@ static int cmd_audit(struct ctl *c)
 	return 0;
 }
 
+/* Print one finding of vg_confcheck() the way config errors look. */
+static void print_warning(enum vg_confcheck_level level, const char *file, int line,
+			  const char *msg, void *ud)
+{
+	(void)level;
+	(void)ud;
+	if (line > 0)
+		printf("%s:%d: warning: %s\n", file, line, msg);
+	else
+		printf("%s: warning: %s\n", file, msg);
+}
+
+/* config check [FILE]: exactly vigild's validation, then the policy
+ * warnings a housing officer can act on. 0 clean, 1 warnings, 2 errors. */
+static int cmd_config(struct ctl *c)
+{
+	const char *path = c->config_path;
+	struct vg_config *cfg;
+	char errbuf[16384];
+	int n;
+
+	if (c->n_args < 1 || strcmp(c->args[0], "check") != 0 || c->n_args > 2) {
+		fprintf(stderr, "usage: vigilctl config check [FILE]\n");
+		return EXIT_USAGE;
+	}
+	if (c->n_args == 2)
+		path = c->args[1];
+	if (vg_config_load(path, &cfg, errbuf, sizeof(errbuf)) < 0) {
+		fputs(errbuf, stdout);
+		if (errbuf[0] && errbuf[strlen(errbuf) - 1] != '\n')
+			putchar('\n');
+		printf("%s: errors: vigild will not start with this file\n", path);
+		return 2;
+	}
+	n = vg_confcheck(cfg, vg_time_now_us(), print_warning, NULL);
+	if (n > 0)
+		printf("%s: valid, with %d warning(s) to act on\n", path, n);
+	else
+		printf("%s: valid, no warnings\n", path);
+	vg_config_free(cfg);
+	return n > 0 ? 1 : 0;
+}
+
 struct verb {
 	const char *name;
 	int (*fn)(struct ctl *c);
+	int needs_daemon;	/* 0: runs locally (config check, verify) */
 	const char *help;
 };
 
 static const struct verb verbs[] = {
-	{ "clips", cmd_clips, "clips [--camera C] [--from T] [--to T] [--json]   list clips" },
-	{ "gaps", cmd_gaps, "gaps [--camera C] [--from T] [--to T]            times without pictures" },
-	{ "view", cmd_view, "view CLIP-ID OUT.mp4|-                           decrypt one clip" },
-	{ "decrypt", cmd_view, "decrypt CLIP-ID OUT.mp4|-                        (same as view)" },
-	{ "status", cmd_status, "status [--json]                                  cameras, keys" },
-	{ "audit", cmd_audit, "audit show|verify [--since T] [--until T] [--user L] [--action A]" },
+	{ "clips", cmd_clips, 1, "clips [--camera C] [--from T] [--to T] [--json]   list clips" },
+	{ "gaps", cmd_gaps, 1, "gaps [--camera C] [--from T] [--to T]            times without pictures" },
+	{ "view", cmd_view, 1, "view CLIP-ID OUT.mp4|-                           decrypt one clip" },
+	{ "decrypt", cmd_view, 1, "decrypt CLIP-ID OUT.mp4|-                        (same as view)" },
+	{ "status", cmd_status, 1, "status [--json]                                  cameras, keys" },
+	{ "audit", cmd_audit, 1, "audit show|verify [--since T] [--until T] [--user L] [--action A]" },
+	{ "config", cmd_config, 0, "config check [FILE]                              check a config" },
 };
 
 static void usage(FILE *f)
@@ -505,10 +410,11 @@ int main(int argc, char **argv)
 	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
 		if (strcmp(argv[optind], verbs[v].name) != 0)
 			continue;
-		if (connect_daemon(&c) < 0)
+		if (verbs[v].needs_daemon && ctl_connect(&c) < 0)
 			return EXIT_NO_DAEMON;
 		ret = verbs[v].fn(&c);
-		close(c.fd);
+		if (c.fd >= 0)
+			close(c.fd);
 		return ret;
 	}
 	fprintf(stderr, "vigilctl: unknown command '%s'\n", argv[optind]);

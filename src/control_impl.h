@@ -1,0 +1,80 @@
+/*
+ * control_impl.h - what the control server's command files share
+ * (control.c, ctl_hold.c, ctl_export.c). Private to vigild.
+ *
+ * Every command handler follows the same order: read its arguments with
+ * ctl_arg_*, describe the object, call ctl_authorise() (which asks the
+ * policy, writes the audit row and, on a refusal, sends the reply), and
+ * only then act and reply with ctl_reply(). Handlers return 0 to keep the
+ * connection, a negative VG_E* code to close it.
+ */
+#ifndef VIGIL_CONTROL_IMPL_H
+#define VIGIL_CONTROL_IMPL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "vigil/control.h"
+#include "vigil/policy.h"
+
+struct vg_control;
+
+struct conn {
+	struct vg_control *srv;
+	int fd;			/* the client's socket: DATA frames go here */
+	uid_t uid;		/* from SO_PEERCRED */
+	pid_t pid;
+	int active;
+};
+
+/* Everything one request needs while it is being handled. */
+struct req {
+	struct conn *c;
+	const struct vg_config *cfg;	/* a reference held for the request */
+	struct json_object *in;		/* the request object (borrowed) */
+	char login[64];			/* the caller's Unix login */
+	const char *role;		/* "" when the caller has no account */
+	const char *purpose, *reference;
+};
+
+/* The daemon's shared handles (catalog, audit, keys, data dir). */
+const struct vg_control_env *ctl_env(struct req *r);
+
+/* Reply with o (consumed). */
+int ctl_reply(struct req *r, struct json_object *o);
+/* Reply {"ok": false, "error": msg}. */
+int ctl_reply_error(struct req *r, const char *msg);
+/* A new {"ok": true} object to add fields to. */
+struct json_object *ctl_ok_object(void);
+
+/* A string / integer argument of the request; NULL / def if absent or of
+ * another type. */
+const char *ctl_arg_str(struct req *r, const char *key);
+int64_t ctl_arg_int(struct req *r, const char *key, int64_t def);
+
+/* Write an audit row for this request. */
+void ctl_audit(struct req *r, const char *action, const char *object, int allowed,
+	       const char *reason);
+
+/* Ask the policy; audit the answer; on a refusal send it and return
+ * -VG_EDENIED (the handler then returns 0). */
+int ctl_authorise(struct req *r, enum vg_action action, const char *object);
+
+/* "camera=C from=T to=T" for the request's camera/from_us/to_us. */
+void ctl_range_object(struct req *r, char *buf, size_t len);
+
+/* The staff account of the caller, NULL if none. */
+const struct vg_user *ctl_user(struct req *r);
+
+/* Command handlers living in other files. */
+int ctl_cmd_hold_place(struct req *r);
+int ctl_cmd_holds(struct req *r);
+int ctl_cmd_hold_release(struct req *r);
+int ctl_cmd_hold_approve(struct req *r);
+int ctl_cmd_export(struct req *r);
+int ctl_cmd_export_approve(struct req *r);
+int ctl_cmd_disclosures(struct req *r);
+
+#endif

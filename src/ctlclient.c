@@ -1,0 +1,142 @@
+/* ctlclient.c - vigilctl's side of the control socket. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vigil/config.h"
+#include "vigil/proto.h"
+#include "ctlclient.h"
+
+/* ---- talking to vigild ---- */
+
+int ctl_connect(struct ctl *c)
+{
+	struct sockaddr_un sa;
+	struct vg_config *cfg = NULL;
+	char path[sizeof(sa.sun_path)];
+
+	/* The socket's path is in the config if we may read it. */
+	if (c->socket_path) {
+		snprintf(path, sizeof(path), "%s", c->socket_path);
+	} else if (vg_config_load(c->config_path, &cfg, NULL, 0) == 0) {
+		snprintf(path, sizeof(path), "%s", cfg->socket_path);
+		vg_config_free(cfg);
+	} else {
+		snprintf(path, sizeof(path), "/run/vigil/vigil.sock");
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EACCES)
+			fprintf(stderr, "vigilctl: not allowed to reach vigild on %s: ask your "
+					"administrator to add your account to vigil's group\n", path);
+		else
+			fprintf(stderr, "vigilctl: vigild is not running (nothing answers on %s); "
+					"footage can only be reached through it: start it with "
+					"'systemctl start vigild'\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+int ctl_send(struct ctl *c, struct json_object *req)
+{
+	const char *s;
+	int ret;
+
+	if (c->purpose)
+		json_object_object_add(req, "purpose", json_object_new_string(c->purpose));
+	if (c->reference)
+		json_object_object_add(req, "reference", json_object_new_string(c->reference));
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	ret = vg_proto_send(c->fd, VG_FRAME_JSON, s, strlen(s));
+	json_object_put(req);
+	return ret;
+}
+
+/* Read the JSON reply; prints the daemon's refusal and returns NULL on
+ * {"ok": false}. */
+struct json_object *ctl_read_reply(struct ctl *c)
+{
+	enum vg_frame_type type;
+	struct json_object *o, *ok, *err;
+	char *buf;
+	size_t len;
+
+	if (vg_proto_recv(c->fd, &type, &buf, &len) != 0 || type != VG_FRAME_JSON) {
+		fprintf(stderr, "vigilctl: vigild closed the connection without an answer\n");
+		return NULL;
+	}
+	o = json_tokener_parse(buf);
+	free(buf);
+	if (o == NULL || !json_object_object_get_ex(o, "ok", &ok)) {
+		json_object_put(o);
+		fprintf(stderr, "vigilctl: vigild sent an unreadable answer\n");
+		return NULL;
+	}
+	if (!json_object_get_boolean(ok)) {
+		json_object_object_get_ex(o, "error", &err);
+		fprintf(stderr, "vigilctl: %s\n", err ? json_object_get_string(err) : "refused");
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+struct json_object *ctl_request(struct ctl *c, const char *cmd, struct json_object *req)
+{
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	if (ctl_send(c, req) < 0) {
+		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
+		return NULL;
+	}
+	return ctl_read_reply(c);
+}
+
+struct json_object *ctl_range_request(struct ctl *c)
+{
+	struct json_object *r = json_object_new_object();
+
+	if (c->camera)
+		json_object_object_add(r, "camera", json_object_new_string(c->camera));
+	if (c->from)
+		json_object_object_add(r, "from_us", json_object_new_int64(c->from));
+	if (c->to)
+		json_object_object_add(r, "to_us", json_object_new_int64(c->to));
+	return r;
+}
+
+const char *ctl_get_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+int64_t ctl_get_int(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+int ctl_write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

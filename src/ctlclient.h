@@ -1,0 +1,53 @@
+/*
+ * ctlclient.h - vigilctl's side of the control socket, shared by the
+ * files that implement its commands (vigilctl*.c). Private to vigilctl.
+ */
+#ifndef VIGIL_CTLCLIENT_H
+#define VIGIL_CTLCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+#define EXIT_NO_DAEMON 3
+
+/* The parsed command line. */
+struct ctl {
+	const char *config_path;
+	const char *socket_path;
+	const char *camera, *purpose, *reference, *user, *action;
+	int64_t from, to;
+	int json;
+	char **args;		/* positional arguments after the command */
+	int n_args;
+	int fd;
+};
+
+/* Connect to vigild (socket from -s, else the config, else the default);
+ * prints why not and returns -1 on failure. */
+int ctl_connect(struct ctl *c);
+/* Send req (consumed) with the global --purpose and --reference. */
+int ctl_send(struct ctl *c, struct json_object *req);
+/* The JSON reply; prints the refusal and returns NULL on {"ok": false}. */
+struct json_object *ctl_read_reply(struct ctl *c);
+/* Send {"cmd": cmd, ...req} and read the reply (NULL: refused, printed). */
+struct json_object *ctl_request(struct ctl *c, const char *cmd, struct json_object *req);
+/* A request object with --camera, --from, --to. */
+struct json_object *ctl_range_request(struct ctl *c);
+/* Field of a reply: "" / 0 if absent. */
+const char *ctl_get_str(struct json_object *o, const char *k);
+int64_t ctl_get_int(struct json_object *o, const char *k);
+/* write(2) all of it; -1 on error (errno set). */
+int ctl_write_all(int fd, const char *p, size_t len);
+
+/* Commands implemented in other files. */
+int ctl_cmd_hold(struct ctl *c);
+int ctl_cmd_holds(struct ctl *c);
+int ctl_cmd_export(struct ctl *c);
+int ctl_cmd_verify(struct ctl *c);
+int ctl_cmd_disclosures(struct ctl *c);
+
+#endif

@@ -17,6 +17,7 @@ umask 077
 	cat <<CONF
 
 # Added by scripts/run-synthetic.sh for the account that ran make run.
+user = "$me";
 users = (
 	{ login = "$me"; name = "You (make run)"; role = "area_manager";
 	  sites = ( "Development machine" ); },

@@ -93,7 +93,8 @@ static const char *const fmt_names[VG_FMT_COUNT + 1] = {
 
 static const char *const top_keys[] = {
 	"data_dir", "key_file", "catalog", "socket", "log", "log_level",
-	"status_interval", "site", "storage", "defaults", "cameras", "users", NULL
+	"status_interval", "site", "storage", "defaults", "cameras", "users", "user",
+	"watchdog", NULL
 };
 static const char *const enc_keys[] = {
 	"formats", "width", "height", "fps", "encoder", "preset", "crf",
@@ -1759,6 +1760,9 @@ static void parse_top(struct ctx *c, struct vg_config *cfg)
 	cfg->status_interval = DEF_STATUS_INTERVAL;
 	if (get_int(c, root, "status_interval", 1, 3600, 60, "seconds", &n, NULL) > 0)
 		cfg->status_interval = (int)n;
+	cfg->run_as = xstrdup(c, get_string(c, root, "user", "vigil", &v, NULL) > 0 ? v : "vigil");
+	if (get_string(c, root, "watchdog", "/dev/watchdog", &v, NULL) > 0)
+		cfg->watchdog = xstrdup(c, v);
 
 	parse_site(c, cfg);
 	parse_storage(c, cfg);
@@ -1962,6 +1966,8 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->key_file);
 	free(cfg->catalog);
 	free(cfg->socket_path);
+	free(cfg->run_as);
+	free(cfg->watchdog);
 	free(cfg->site.name);
 	free(cfg->site.address);
 	free(cfg->site.area_manager);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #include "vigil/log.h"
 #include "vigil/pipeline.h"
 #include "vigil/reconcile.h"
+#include "vigil/service.h"
 #include "vigil/timeutil.h"
 
 #ifndef VIGIL_VERSION
@@ -71,6 +73,9 @@ struct daemon {
 	uint8_t master[VG_MASTER_KEY_LEN];
 	struct vg_pipeline_env env;
 	char *data_dir;
+	int watchdog_fd;		/* hardware watchdog, -1 if none */
+	int64_t last_in[VG_MAX_CAMERAS];	/* frames_in at the last health check */
+	int64_t last_progress_us[VG_MAX_CAMERAS];
 	/* Guards current, the camera table and config refcounts: the control
 	 * threads read them while the main thread reloads. */
 	pthread_mutex_t lock;
@@ -205,6 +210,25 @@ static void usage(FILE *f)
 		"  -d        debug logging to stderr\n"
 		"  -V        print the version and exit\n",
 		VG_CONFIG_DEFAULT_PATH);
+}
+
+/* Outside systemd, as root: make the socket's folder for vigild's user,
+ * open to its group (the staff who may use vigilctl). */
+static void prepare_socket_dir(const struct vg_config *cfg)
+{
+	char dir[512];
+	char *slash;
+	struct passwd *pw = getpwnam(cfg->run_as);
+
+	snprintf(dir, sizeof(dir), "%s", cfg->socket_path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir || pw == NULL)
+		return;
+	*slash = '\0';
+	/* chmod: the umask (077) would otherwise shut the staff out. */
+	if (mkdir(dir, 0750) == 0 &&
+	    (chmod(dir, 0750) < 0 || chown(dir, pw->pw_uid, pw->pw_gid) < 0))
+		vg_warn("cannot give %s to %s", dir, cfg->run_as);
 }
 
 static int load_config(const char *path, struct vg_config **out)
@@ -377,6 +401,32 @@ static int all_done(struct daemon *d)
 	return 1;
 }
 
+/*
+ * Alive means every camera is either delivering pictures (its frame count
+ * moved in the last 10 s) or in a logged reconnect loop. Only then are the
+ * hardware watchdog and systemd's watchdog fed, so a wedged daemon gets
+ * the box rebooted while a camera that is merely unplugged does not.
+ */
+static int healthy(struct daemon *d)
+{
+	int64_t now = vg_time_mono_us();
+
+	for (int i = 0; i < d->n_cams; i++) {
+		struct vg_pipeline_status st;
+
+		vg_pipeline_status(d->cams[i].pipe, &st);
+		if (st.frames_in != d->last_in[i] || d->last_progress_us[i] == 0) {
+			d->last_in[i] = st.frames_in;
+			d->last_progress_us[i] = now;
+		}
+		if (st.state == VG_PIPE_RECONNECTING || st.state == VG_PIPE_ENDED)
+			continue;
+		if (now - d->last_progress_us[i] > 10 * VG_US_PER_S)
+			return 0;
+	}
+	return 1;
+}
+
 static void checkpoint(struct daemon *d)
 {
 	if (vg_audit_checkpoint(d->audit, NULL) < 0)
@@ -387,6 +437,7 @@ static int run(struct daemon *d)
 {
 	sigset_t sigs;
 	int64_t last_checkpoint = vg_time_mono_us();
+	int64_t last_feed = 0;
 	int64_t last_status = vg_time_mono_us();
 	int64_t last_frames[VG_MAX_CAMERAS] = { 0 };
 
@@ -405,6 +456,13 @@ static int run(struct daemon *d)
 		}
 		if (sig == SIGHUP)
 			reload(d);
+		if (vg_time_mono_us() - last_feed >= VG_US_PER_S) {
+			last_feed = vg_time_mono_us();
+			if (healthy(d)) {
+				vg_watchdog_feed(d->watchdog_fd);
+				vg_service_notify("WATCHDOG=1");
+			}
+		}
 		if (vg_time_mono_us() - last_status >= interval) {
 			status_lines(d, vg_time_mono_us() - last_status, last_frames);
 			last_status = vg_time_mono_us();
@@ -437,6 +495,7 @@ int main(int argc, char **argv)
 	int check_only = 0, debug = 0, created = 0, opt, ret = 1;
 
 	memset(&d, 0, sizeof(d));
+	d.watchdog_fd = -1;
 	pthread_mutex_init(&d.lock, NULL);
 	d.config_path = VG_CONFIG_DEFAULT_PATH;
 	while ((opt = getopt(argc, argv, "c:ndVh")) != -1) {
@@ -488,6 +547,17 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);	/* nothing vigild writes is for anyone else */
+
+	/* What needs root happens first: the watchdog device and the socket's
+	 * folder (outside systemd, which makes /run/vigil itself). */
+	d.watchdog_fd = vg_watchdog_open(cfg->watchdog);
+	if (geteuid() == 0)
+		prepare_socket_dir(cfg);
+	if (vg_service_drop_root(cfg->run_as, why, sizeof(why)) < 0) {
+		vg_errx("%s", why);
+		ret = 1;
+		goto out;
+	}
 
 	d.data_dir = strdup(cfg->data_dir);
 	if (d.data_dir == NULL || make_dir(cfg->data_dir) < 0)
@@ -561,7 +631,9 @@ int main(int argc, char **argv)
 		d.config_path);
 	for (int i = 0; i < cfg->n_cameras; i++)
 		start_camera(&d, d.current, &cfg->cameras[i]);
+	vg_service_notify("READY=1");
 	ret = run(&d);
+	vg_service_notify("STOPPING=1");
 	vg_control_audit_event(d.audit, "daemon.stop", d.config_path, "");
 	vg_info("vigild stopped");
 out:
@@ -571,6 +643,7 @@ out:
 	vg_catalog_close(d.cat);
 	cfg_ref_put(d.current);
 	vg_wipe(d.master, sizeof(d.master));
+	vg_watchdog_close(d.watchdog_fd);
 	free(d.data_dir);
 	return ret;
 }

@@ -156,6 +156,10 @@ struct vg_config {
 	char *key_file;		/* master key; default DATA_DIR/master.key */
 	char *catalog;		/* default DATA_DIR/catalog.db */
 	char *socket_path;	/* control socket; default /run/vigil/vigil.sock */
+	char *run_as;		/* user = "vigil": the account vigild drops to when
+				 * started as root */
+	char *watchdog;		/* watchdog = "/dev/watchdog": fed while every camera
+				 * records or is in a logged reconnect loop; NULL = none */
 	int log_syslog;		/* log = "syslog" (default "stderr") */
 	int log_level;		/* enum vg_log_level; default info */
 	int status_interval;	/* seconds between status lines; default 60 */

@@ -34,6 +34,7 @@ ff=$(tail -n 1 "$T/ff.ru")
 cat >"$T/vigil.conf" <<CONF
 site = { name = "Benchmark"; address = "none"; area_manager = "nobody"; contact = "none"; };
 data_dir = "$T/data";
+user = "$(id -un)";
 socket = "$T/vigil.sock";
 log_level = "warn";
 cameras = ( { name = "bench"; device = "file:$T/in.yuv"; pixel_format = "yuyv422";

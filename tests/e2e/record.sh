@@ -20,6 +20,7 @@ site = { name = "Test Court"; address = "1 Test Street"; area_manager = "$ME";
          contact = "dpo@example.org"; };
 data_dir = "$T/data";
 socket = "$T/vigil.sock";
+user = "$ME";
 log_level = "info";
 status_interval = 5;
 defaults = { width = 320; height = 240; fps = 15; preset = "ultrafast"; segment_seconds = 10; fragment_ms = 500; };

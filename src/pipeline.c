@@ -486,13 +486,32 @@ static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us
 		if (p->pic == NULL) {
 			ret = vg_picture_new(&p->pic, p->cam, frame->width, frame->height,
 					     frame->format);
+			if (ret < 0 && p->cam->overlay_enabled) {
+				/* Footage without its time stamp is still evidence;
+				 * no footage is none. Masks are another matter. */
+				struct vg_camera_config bare = *p->cam;
+
+				bare.overlay_enabled = 0;
+				vg_errx("%s: cannot draw the date/time overlay (%s): recording "
+					"without it", p->cam->name, vg_strerror(ret));
+				ret = vg_picture_needed(&bare)
+					      ? vg_picture_new(&p->pic, &bare, frame->width,
+							       frame->height, frame->format)
+					      : 0;
+			}
 			if (ret < 0) {
-				vg_errx("%s: cannot set up masks and overlay for %dx%d %s: %s",
-					p->cam->name, frame->width, frame->height,
+				/* Never record what the masks should hide. */
+				vg_errx("%s: cannot apply the privacy masks to %dx%d %s (%s): not "
+					"recording this camera until it is reopened", p->cam->name,
+					frame->width, frame->height,
 					av_get_pix_fmt_name(frame->format), vg_strerror(ret));
-				return ret;
+				set_state(p, VG_PIPE_FAILED, "privacy masks cannot be applied");
+				p->broken = 1;
+				return 0;
 			}
 		}
+		if (p->pic == NULL)	/* overlay failed, no masks */
+			return encode_picture(p, frame, ts_utc_us);
 		ret = vg_picture_apply(p->pic, frame, ts_utc_us, &drawn);
 		if (ret < 0)
 			return ret;

@@ -177,6 +177,16 @@ for pair in vigild:/usr/sbin/vigild vigilctl:/usr/bin/vigilctl tests/clipvec:/us
 		say "note: $src not built, not in the image"
 	fi
 done
+# The font vigild burns the date, time and camera name in with (and the
+# synthetic camera labels itself with): without it the overlay cannot be
+# drawn.
+font=/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf
+if [ -r "$font" ]; then
+	mkdir -p "$root$(dirname "$font")"
+	cp "$font" "$root$font"
+else
+	say "note: $font missing (apt-get install fonts-dejavu-core): no overlay in the image"
+fi
 # The loader finds libraries through ld.so.cache, as on a Debian system.
 printf '/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n' >"$root/etc/ld.so.conf"
 ldconfig -r "$root"

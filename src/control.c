@@ -437,17 +437,13 @@ static const struct command commands[] = {
 	{ "view", cmd_view },
 	{ "audit.show", cmd_audit_show },
 	{ "audit.verify", cmd_audit_verify },
-#ifdef VG_HAVE_CTL_HOLD
 	{ "hold.place", ctl_cmd_hold_place },
 	{ "holds", ctl_cmd_holds },
 	{ "hold.release", ctl_cmd_hold_release },
 	{ "hold.approve", ctl_cmd_hold_approve },
-#endif
-#ifdef VG_HAVE_CTL_EXPORT
 	{ "export", ctl_cmd_export },
 	{ "export.approve", ctl_cmd_export_approve },
 	{ "disclosures", ctl_cmd_disclosures },
-#endif
 };
 
 static void login_of(uid_t uid, char *out, size_t len)

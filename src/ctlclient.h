@@ -14,11 +14,36 @@
 #define EXIT_USAGE 2
 #define EXIT_NO_DAEMON 3
 
+#define CTL_MAX_CAMERAS 32
+#define CTL_MAX_REDACT 64
+
+/* Long options of export (values outside any short option's range);
+ * ctl_export_option() takes them. */
+enum {
+	CTL_OPT_RECIPIENT = 0x200,
+	CTL_OPT_ORGANISATION,
+	CTL_OPT_DEST,
+	CTL_OPT_ISO,
+	CTL_OPT_FORCE,
+	CTL_OPT_POLICE_DECISION,
+	CTL_OPT_VICTIM_WISHES,
+	CTL_OPT_REDACT,
+};
+
 /* The parsed command line. */
 struct ctl {
 	const char *config_path;
 	const char *socket_path;
 	const char *camera, *purpose, *reference, *user, *action;
+	const char *reason, *review_by;	/* hold: --reason, --review-by */
+	/* export: --camera repeated (camera is the last one), --redact
+	 * repeated; counts may exceed the arrays (export says so). */
+	const char *cameras[CTL_MAX_CAMERAS];
+	int n_cameras;
+	const char *redact[CTL_MAX_REDACT];
+	int n_redact;
+	const char *recipient, *organisation, *dest, *iso, *police_decision, *victim_wishes;
+	int force;
 	int64_t from, to;
 	int json;
 	char **args;		/* positional arguments after the command */
@@ -49,5 +74,7 @@ int ctl_cmd_holds(struct ctl *c);
 int ctl_cmd_export(struct ctl *c);
 int ctl_cmd_verify(struct ctl *c);
 int ctl_cmd_disclosures(struct ctl *c);
+/* Store one CTL_OPT_* option; -1 (message printed) if it is unusable. */
+int ctl_export_option(struct ctl *c, int opt, const char *arg);
 
 #endif

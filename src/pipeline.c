@@ -65,6 +65,7 @@ struct vg_pipeline {
 	struct vg_source_info info;
 	struct vg_encoder *enc;
 	struct vg_picture *pic;		/* privacy masks and overlay, if configured */
+	int overlay_lost;		/* the overlay cannot be drawn this session */
 	AVCodecContext *dec;		/* MJPEG decoder, or H.264 when masks or the
 					 * overlay rule out pass-through */
 	struct vg_segmenter *seg;
@@ -311,6 +312,7 @@ static void teardown(struct vg_pipeline *p)
 	p->enc = NULL;
 	vg_picture_free(p->pic);
 	p->pic = NULL;
+	p->overlay_lost = 0;
 	avcodec_free_context(&p->dec);
 }
 
@@ -482,7 +484,7 @@ static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us
 
 	/* Masks and overlay first: the masked pixels must never reach the
 	 * encoder, so they never exist in any clip. */
-	if (vg_picture_needed(p->cam)) {
+	if (vg_picture_needed(p->cam) && !p->overlay_lost) {
 		if (p->pic == NULL) {
 			ret = vg_picture_new(&p->pic, p->cam, frame->width, frame->height,
 					     frame->format);
@@ -510,8 +512,10 @@ static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us
 				return 0;
 			}
 		}
-		if (p->pic == NULL)	/* overlay failed, no masks */
+		if (p->pic == NULL) {	/* overlay failed, no masks */
+			p->overlay_lost = 1;
 			return encode_picture(p, frame, ts_utc_us);
+		}
 		ret = vg_picture_apply(p->pic, frame, ts_utc_us, &drawn);
 		if (ret < 0)
 			return ret;

@@ -312,6 +312,10 @@ static const struct verb verbs[] = {
 	{ "status", cmd_status, 1, "status [--json]                                  cameras, keys" },
 	{ "audit", cmd_audit, 1, "audit show|verify [--since T] [--until T] [--user L] [--action A]" },
 	{ "config", cmd_config, 0, "config check [FILE]                              check a config" },
+	/* evidence holds (vigilctl_hold.c) */
+	{ "hold", ctl_cmd_hold, 1, "hold --camera C --from T --to T --reason R [--review-by DAY]  "
+				   "| hold release ID --reason R | hold approve ID" },
+	{ "holds", ctl_cmd_holds, 1, "holds [all] [--json]                             evidence holds" },
 };
 
 static void usage(FILE *f)
@@ -347,6 +351,8 @@ int main(int argc, char **argv)
 		{ "reference", required_argument, NULL, 'r' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "action", required_argument, NULL, 'a' },
+		{ "reason", required_argument, NULL, 'R' },	/* hold */
+		{ "review-by", required_argument, NULL, 'B' },	/* hold */
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -385,6 +391,12 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			c.action = optarg;
+			break;
+		case 'R':
+			c.reason = optarg;
+			break;
+		case 'B':
+			c.review_by = optarg;
 			break;
 		case 'j':
 			c.json = 1;

@@ -39,6 +39,7 @@
 #include "vigil/log.h"
 #include "vigil/pipeline.h"
 #include "vigil/reconcile.h"
+#include "vigil/sweeper.h"
 #include "vigil/service.h"
 #include "vigil/timeutil.h"
 
@@ -70,6 +71,7 @@ struct daemon {
 	struct vg_audit *audit;
 	struct vg_sign_key *device_key;
 	struct vg_control *control;
+	struct vg_sweeper *sweeper;	/* retention thread (sweeper.h) */
 	uint8_t master[VG_MASTER_KEY_LEN];
 	struct vg_pipeline_env env;
 	char *data_dir;
@@ -190,6 +192,7 @@ static void status_json(void *ud, struct json_object *out)
 	json_object_object_add(out, "master_key_fingerprint", json_object_new_string(fp));
 	if (vg_sign_fingerprint(d->device_key, dfp) == 0)
 		json_object_object_add(out, "device_key_fingerprint", json_object_new_string(dfp));
+	vg_sweeper_status_json(d->sweeper, out);	/* "storage" */
 }
 
 static void camera_event(void *ud, const char *camera, const char *action, const char *detail)
@@ -361,6 +364,9 @@ static void reload(struct daemon *d)
 	d->current = ref;
 	pthread_mutex_unlock(&d->lock);
 	vg_log_set_level((enum vg_log_level)cfg->log_level);
+	/* retention: new per-camera days, min_free, held share (sweeper.h) */
+	if (vg_sweeper_reload(d->sweeper, cfg) < 0)
+		vg_errx("cannot apply the new retention settings; keeping the old ones");
 	vg_info("configuration reloaded: %d camera(s) added, %d removed, %d changed, %d running",
 		added, removed, changed, d->n_cams);
 	{
@@ -608,6 +614,13 @@ int main(int argc, char **argv)
 			 rep.recovered, rep.rows_without_file, rep.files_without_row, rep.unreadable);
 		vg_control_audit_event(d.audit, "catalog.reconcile", object, "start-up after a crash");
 	}
+	/* retention: finish interrupted deletions, then sweep at start and
+	 * every minute, before recording resumes (sweeper.h) */
+	if (vg_sweeper_start(&d.sweeper, d.cat, d.audit, cfg->data_dir, cfg, NULL) < 0) {
+		vg_errx("cannot start the retention sweeper");
+		ret = 1;
+		goto out;
+	}
 
 	d.env.data_dir = d.data_dir;
 	d.env.master = d.master;
@@ -638,6 +651,7 @@ int main(int argc, char **argv)
 	vg_info("vigild stopped");
 out:
 	vg_control_stop(d.control);
+	vg_sweeper_stop(d.sweeper);	/* before the catalog closes */
 	vg_audit_close(d.audit);
 	vg_sign_key_free(d.device_key);
 	vg_catalog_close(d.cat);

@@ -33,7 +33,7 @@ _TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # filtered by presence only so that a half-built tree still compiles.
 LIB_SRCS := $(wildcard $(addprefix src/, \
 	err.c log.c crypto.c clipfile.c keystore.c config.c \
-	v4l2.c source.c source_v4l2.c source_file.c source_synth.c \
+	v4l2.c source.c source_v4l2.c source_file.c source_synth.c source_h264file.c \
 	encoder.c segmenter.c clipmedia.c catalog.c reconcile.c \
 	pipeline.c timeutil.c audit.c policy.c sign.c proto.c control.c sweeper.c service.c \
 	retention.c hold.c picture.c confcheck.c export.c verify.c))

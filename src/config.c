@@ -142,7 +142,7 @@ static const char *const x264_presets[] = {
 	"slow", "slower", "veryslow", "placebo", NULL
 };
 /* Raw layouts the file source can read (source_file.c). */
-static const char *const file_pix_fmts[] = { "yuyv422", "nv12", "yuv420p", NULL };
+static const char *const file_pix_fmts[] = { "yuyv422", "nv12", "yuv420p", "h264", NULL };
 
 /* ------------------------------------------------------------------ */
 /* Problems */
@@ -1316,7 +1316,10 @@ static void parse_camera(struct ctx *c, config_setting_t *g, int idx, const stru
 			err_at(c, g, "pixel_format is missing; a file: source needs the layout of "
 			       "its frames, one of %s", all);
 		} else if (r > 0) {
-			if (in_list(v, file_pix_fmts) < 0 || av_get_pix_fmt(v) == AV_PIX_FMT_NONE)
+			/* "h264" is a stream, not a pixel layout: the camera
+			 * encodes itself and vigild passes it through. */
+			if (in_list(v, file_pix_fmts) < 0 ||
+			    (strcmp(v, "h264") != 0 && av_get_pix_fmt(v) == AV_PIX_FMT_NONE))
 				err_at(c, s, "pixel_format \"%s\" is not supported; expected "
 				       "one of %s", v, all);
 			else

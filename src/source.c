@@ -1,5 +1,6 @@
 /* source.c - dispatch to the kind of source a camera config names. */
 #include <stdio.h>
+#include <string.h>
 
 #include "vigil/err.h"
 #include "source_impl.h"
@@ -12,6 +13,8 @@ int vg_source_open(struct vg_source **out, const struct vg_camera_config *cam,
 	case VG_SOURCE_V4L2:
 		return vg_source_v4l2_open(out, cam, why, whylen);
 	case VG_SOURCE_FILE:
+		if (cam->file_pix_fmt && strcmp(cam->file_pix_fmt, "h264") == 0)
+			return vg_source_h264file_open(out, cam, why, whylen);
 		return vg_source_file_open(out, cam, why, whylen);
 	case VG_SOURCE_SYNTHETIC:
 		return vg_source_synth_open(out, cam, why, whylen);

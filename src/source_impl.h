@@ -23,6 +23,9 @@ int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *c
 			char *why, size_t whylen);
 int vg_source_file_open(struct vg_source **out, const struct vg_camera_config *cam,
 			char *why, size_t whylen);
+/* file:PATH with pixel_format = "h264": a camera that encodes itself. */
+int vg_source_h264file_open(struct vg_source **out, const struct vg_camera_config *cam,
+			    char *why, size_t whylen);
 int vg_source_synth_open(struct vg_source **out, const struct vg_camera_config *cam,
 			 char *why, size_t whylen);
 

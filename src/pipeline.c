@@ -82,7 +82,7 @@ struct vg_pipeline {
 const char *vg_pipeline_state_name(enum vg_pipeline_state s)
 {
 	static const char *const names[] = { "starting", "recording", "reconnecting",
-					     "ended", "failed", "stopped" };
+					     "ended", "failed", "stopped", "expired" };
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
@@ -171,6 +171,24 @@ static void event(struct vg_pipeline *p, const char *action, const char *detail)
 
 /* ---- capture thread ---- */
 
+static int64_t wall_now(const struct vg_pipeline *p)
+{
+	return p->env.now ? p->env.now() : vg_time_now_us();
+}
+
+/* A temporary camera records until local midnight starting its remove_by
+ * date (policy 4.2: the length of time installed is part of the record). */
+static int expired(struct vg_pipeline *p)
+{
+	const struct vg_camera_config *c = p->cam;
+	int64_t limit;
+
+	if (!c->is_temporary || c->temporary.remove_by == NULL ||
+	    vg_time_local_date(c->temporary.remove_by, &limit) < 0)
+		return 0;
+	return wall_now(p) >= limit;
+}
+
 static void *capture_main(void *arg)
 {
 	struct vg_pipeline *p = arg;
@@ -187,6 +205,14 @@ static void *capture_main(void *arg)
 		struct item it;
 		int ret;
 
+		if (expired(p)) {
+			vg_warnx("%s: temporary camera reached its remove_by date %s: recording "
+				 "stopped (expired, not failed); remove the camera or renew it in "
+				 "the configuration", name, p->cam->temporary.remove_by);
+			event(p, "camera.expired", p->cam->temporary.remove_by);
+			set_state(p, VG_PIPE_EXPIRED, "temporary camera past its remove_by date");
+			break;
+		}
 		if (src == NULL) {
 			ret = vg_source_open(&src, p->cam, why, sizeof(why));
 			if (ret < 0) {
@@ -776,7 +802,9 @@ int vg_pipeline_done(struct vg_pipeline *p)
 	int done;
 
 	pthread_mutex_lock(&p->lock);
-	done = p->encoder_done;
+	/* Only the end of a file's input ends the daemon; an expired
+	 * temporary camera just stops, and the others go on. */
+	done = p->encoder_done && p->st.state == VG_PIPE_ENDED;
 	pthread_mutex_unlock(&p->lock);
 	return done;
 }

@@ -106,6 +106,22 @@ static const char *digits(const char *p, int n, int *v)
 	return p + n;
 }
 
+int vg_time_local_date(const char *date, int64_t *out)
+{
+	int64_t utc;
+	struct tm tm;
+	time_t t;
+
+	if (strlen(date) != 10 || vg_time_parse(date, 0, &utc) < 0)
+		return -VG_EINVAL;
+	t = (time_t)(utc / VG_US_PER_S);
+	gmtime_r(&t, &tm);
+	tm.tm_isdst = -1;	/* let the zone rules say whether BST applies */
+	t = mktime(&tm);
+	*out = (int64_t)t * VG_US_PER_S;
+	return 0;
+}
+
 int vg_time_parse(const char *s, int64_t now_us, int64_t *out)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };

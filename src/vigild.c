@@ -425,7 +425,8 @@ static int healthy(struct daemon *d)
 			d->last_in[i] = st.frames_in;
 			d->last_progress_us[i] = now;
 		}
-		if (st.state == VG_PIPE_RECONNECTING || st.state == VG_PIPE_ENDED)
+		if (st.state == VG_PIPE_RECONNECTING || st.state == VG_PIPE_ENDED ||
+		    st.state == VG_PIPE_EXPIRED)
 			continue;
 		if (now - d->last_progress_us[i] > 10 * VG_US_PER_S)
 			return 0;

@@ -30,6 +30,9 @@ struct vg_pipeline_env {
 	 * "camera.back"), called from the camera's threads; may be NULL. */
 	void (*event)(void *ud, const char *camera, const char *action, const char *detail);
 	void *event_ud;
+	/* The wall clock (UTC µs), for temporary cameras' remove_by date;
+	 * NULL = the real clock. Tests inject their own. */
+	int64_t (*now)(void);
 };
 
 enum vg_pipeline_state {
@@ -39,6 +42,7 @@ enum vg_pipeline_state {
 	VG_PIPE_ENDED,			/* file source at its end */
 	VG_PIPE_FAILED,			/* cannot record (bad format, disk) */
 	VG_PIPE_STOPPED,
+	VG_PIPE_EXPIRED,		/* temporary camera past its remove_by date */
 };
 
 struct vg_pipeline_status {
@@ -67,7 +71,8 @@ void vg_pipeline_stop(struct vg_pipeline *p);
 void vg_pipeline_status(struct vg_pipeline *p, struct vg_pipeline_status *st);
 
 /* 1 once a pipeline has nothing more to do: its source ended (a file
- * without loop) and its last clip is closed. */
+ * without loop), or a temporary camera reached its remove_by date, and its
+ * last clip is closed. */
 int vg_pipeline_done(struct vg_pipeline *p);
 
 const char *vg_pipeline_state_name(enum vg_pipeline_state s);

@@ -29,4 +29,8 @@ void vg_time_format_compact(int64_t us, char *buf, size_t len);
  */
 int vg_time_parse(const char *s, int64_t now_us, int64_t *out);
 
+/* Local midnight (the box's time zone, GMT/BST) at the start of the date
+ * "YYYY-MM-DD", in UTC microseconds; -VG_EINVAL if not such a date. */
+int vg_time_local_date(const char *date, int64_t *out);
+
 #endif

@@ -202,6 +202,63 @@ static int cmd_status(struct req *r)
 	return ctl_reply(r, o);
 }
 
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+}
+
+/* The camera register: what each camera is for, and for temporary ones
+ * the equipment, reason and how long it has been installed (policy 4.2).
+ * No footage: any staff account may read it. */
+static int cmd_cameras(struct req *r)
+{
+	struct json_object *o, *arr;
+
+	if (ctl_user(r) == NULL) {
+		ctl_audit(r, "cameras", "", 0, "refused: no staff account");
+		return ctl_reply_error(r, "refused: you have no staff account on this box");
+	}
+	ctl_audit(r, "cameras", "", 1, "staff account");
+	o = ctl_ok_object();
+	arr = json_object_new_array();
+	for (int i = 0; i < r->cfg->n_cameras; i++) {
+		const struct vg_camera_config *c = &r->cfg->cameras[i];
+		struct json_object *e = json_object_new_object();
+
+		add_str(e, "name", c->name);
+		add_str(e, "purpose", c->purpose);
+		add_str(e, "area", c->area);
+		json_object_object_add(e, "enabled", json_object_new_boolean(c->enabled));
+		json_object_object_add(e, "retention_days", json_object_new_int(c->retention_days));
+		add_str(e, "signage_confirmed", c->signage_confirmed);
+		json_object_object_add(e, "audio", json_object_new_boolean(c->audio));
+		json_object_object_add(e, "masks", json_object_new_int(c->n_masks));
+		if (c->is_temporary) {
+			struct json_object *t = json_object_new_object();
+			int64_t from, to;
+
+			add_str(t, "equipment", c->temporary.equipment);
+			add_str(t, "reason", c->temporary.reason);
+			add_str(t, "case_reference", c->temporary.case_reference);
+			add_str(t, "installed", c->temporary.installed);
+			add_str(t, "remove_by", c->temporary.remove_by);
+			if (vg_time_local_date(c->temporary.installed, &from) == 0) {
+				to = vg_time_now_us();
+				if (vg_time_local_date(c->temporary.remove_by, &from) == 0 && to > from)
+					to = from;	/* it stopped recording then */
+				vg_time_local_date(c->temporary.installed, &from);
+				json_object_object_add(t, "days_installed",
+						       json_object_new_int64((to - from) /
+									     (86400 * VG_US_PER_S)));
+			}
+			json_object_object_add(e, "temporary", t);
+		}
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o, "cameras", arr);
+	return ctl_reply(r, o);
+}
+
 struct clip_list {
 	struct json_object *arr;
 };
@@ -432,6 +489,7 @@ struct command {
 static const struct command commands[] = {
 	{ "hello", cmd_hello },
 	{ "status", cmd_status },
+	{ "cameras", cmd_cameras },
 	{ "clips", cmd_clips },
 	{ "gaps", cmd_gaps },
 	{ "view", cmd_view },

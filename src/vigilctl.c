@@ -174,6 +174,39 @@ static int cmd_view(struct ctl *c)
 	return ret;
 }
 
+/* The camera register, and the temporary cameras' record (policy 4.2). */
+static int cmd_cameras(struct ctl *c)
+{
+	struct json_object *o = ctl_request(c, "cameras", json_object_new_object());
+	struct json_object *cams, *t;
+
+	if (o == NULL)
+		return EXIT_REFUSED;
+	json_object_object_get_ex(o, "cameras", &cams);
+	if (c->json) {
+		printf("%s\n", json_object_to_json_string_ext(cams, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+		return 0;
+	}
+	for (size_t i = 0; i < json_object_array_length(cams); i++) {
+		struct json_object *e = json_object_array_get_idx(cams, i);
+
+		printf("%-16s %s: %s (kept %lld days%s%s)\n", ctl_get_str(e, "name"),
+		       ctl_get_str(e, "area"), ctl_get_str(e, "purpose"),
+		       (long long)ctl_get_int(e, "retention_days"),
+		       ctl_get_str(e, "signage_confirmed")[0] ? ", signs confirmed " : ", NO SIGNAGE DATE",
+		       ctl_get_str(e, "signage_confirmed"));
+		if (json_object_object_get_ex(e, "temporary", &t))
+			printf("%16s temporary: %s; reason: %s; case %s; installed %s, remove by %s "
+			       "(%lld days installed)\n", "", ctl_get_str(t, "equipment"),
+			       ctl_get_str(t, "reason"), ctl_get_str(t, "case_reference"),
+			       ctl_get_str(t, "installed"), ctl_get_str(t, "remove_by"),
+			       (long long)ctl_get_int(t, "days_installed"));
+	}
+	json_object_put(o);
+	return 0;
+}
+
 static int cmd_status(struct ctl *c)
 {
 	struct json_object *o = ctl_request(c, "status", json_object_new_object());
@@ -309,6 +342,7 @@ static const struct verb verbs[] = {
 	{ "gaps", cmd_gaps, 1, "gaps [--camera C] [--from T] [--to T]            times without pictures" },
 	{ "view", cmd_view, 1, "view CLIP-ID OUT.mp4|-                           decrypt one clip" },
 	{ "decrypt", cmd_view, 1, "decrypt CLIP-ID OUT.mp4|-                        (same as view)" },
+	{ "cameras", cmd_cameras, 1, "cameras [--json]                                 camera register" },
 	{ "status", cmd_status, 1, "status [--json]                                  cameras, keys" },
 	{ "audit", cmd_audit, 1, "audit show|verify [--since T] [--until T] [--user L] [--action A]" },
 	{ "config", cmd_config, 0, "config check [FILE]                              check a config" },
@@ -316,6 +350,12 @@ static const struct verb verbs[] = {
 	{ "hold", ctl_cmd_hold, 1, "hold --camera C --from T --to T --reason R [--review-by DAY]  "
 				   "| hold release ID --reason R | hold approve ID" },
 	{ "holds", ctl_cmd_holds, 1, "holds [all] [--json]                             evidence holds" },
+	/* disclosures (vigilctl_export.c); verify needs no vigild */
+	{ "export", ctl_cmd_export, 1, "export --camera C... --from T --to T --recipient R "
+				       "--organisation O (--dest DIR | --iso FILE) | export approve ID" },
+	{ "verify", ctl_cmd_verify, 0, "verify DIR|ISO                                   check an export" },
+	{ "disclosures", ctl_cmd_disclosures, 1, "disclosures [--since T] [--until T] [--json]  "
+						 "the disclosure log" },
 };
 
 static void usage(FILE *f)
@@ -353,6 +393,14 @@ int main(int argc, char **argv)
 		{ "action", required_argument, NULL, 'a' },
 		{ "reason", required_argument, NULL, 'R' },	/* hold */
 		{ "review-by", required_argument, NULL, 'B' },	/* hold */
+		{ "recipient", required_argument, NULL, CTL_OPT_RECIPIENT },	/* export */
+		{ "organisation", required_argument, NULL, CTL_OPT_ORGANISATION },
+		{ "dest", required_argument, NULL, CTL_OPT_DEST },
+		{ "iso", required_argument, NULL, CTL_OPT_ISO },
+		{ "force", no_argument, NULL, CTL_OPT_FORCE },
+		{ "police-decision", required_argument, NULL, CTL_OPT_POLICE_DECISION },
+		{ "victim-wishes", required_argument, NULL, CTL_OPT_VICTIM_WISHES },
+		{ "redact", required_argument, NULL, CTL_OPT_REDACT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -371,6 +419,20 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			c.camera = optarg;
+			if (c.n_cameras < CTL_MAX_CAMERAS)	/* export takes several */
+				c.cameras[c.n_cameras] = optarg;
+			c.n_cameras++;
+			break;
+		case CTL_OPT_RECIPIENT:
+		case CTL_OPT_ORGANISATION:
+		case CTL_OPT_DEST:
+		case CTL_OPT_ISO:
+		case CTL_OPT_FORCE:
+		case CTL_OPT_POLICE_DECISION:
+		case CTL_OPT_VICTIM_WISHES:
+		case CTL_OPT_REDACT:
+			if (ctl_export_option(&c, o, optarg) < 0)
+				return EXIT_USAGE;
 			break;
 		case 'f':
 			if (parse_time(optarg, &c.from) < 0)

@@ -25,14 +25,19 @@ state_of() { $VCTL status | awk -v c="$1" '$1 == "camera" && $2 == c { print $3 
 frames_of() { $VCTL status | awk -v c="$1" '$1 == "camera" && $2 == c { print $7 }'; }
 recording() { [ "$(state_of "$1")" = recording ]; }
 
-write_conf "$(cam keep), $(cam gone)"
+TEMP='temporary = { equipment = "Battery camera TC-3"; reason = "ASB reports in stairwell";
+  case_reference = "ASB-41"; installed = "2026-01-05"; remove_by = "2099-01-01"; };'
+write_conf "$(cam keep "$TEMP"), $(cam gone)"
 "$VIGILD" -c "$T/vigil.conf" >"$T/vigild.log" 2>&1 &
 VIGILD_PID=$!
 wait_for 30 recording keep && wait_for 30 recording gone
 check "keep and gone are recording" recording gone
 before=$(frames_of keep)
 
-write_conf "$(cam keep), $(cam added)"
+$VCTL cameras >"$T/cameras.txt"
+check "vigilctl cameras lists the temporary camera's equipment, reason and dates" \
+	grep -q "temporary: Battery camera TC-3; reason: ASB reports in stairwell; case ASB-41; installed 2026-01-05, remove by 2099-01-01" "$T/cameras.txt"
+write_conf "$(cam keep "$TEMP"), $(cam added)"
 kill -HUP "$VIGILD_PID"
 check "after SIGHUP the new camera records" wait_for 30 recording added
 gone_state=$(state_of gone)

@@ -354,8 +354,15 @@ static void on_clip(void *ud, const struct vg_clip *c)
 
 	vg_time_format(c->start_us, from, sizeof(from));
 	vg_time_format(c->end_us, to, sizeof(to));
-	snprintf(detail, sizeof(detail), "clip=%lld from=%s to=%s frames=%lld file=%s",
-		 (long long)c->id, from, to, (long long)c->frames, c->path);
+	int64_t err_us;
+	int synced = vg_clock_synced(&err_us);
+
+	/* The clock's state goes into the clip's audit row, and so into the
+	 * chain of custody of any export of it. */
+	snprintf(detail, sizeof(detail),
+		 "clip=%lld from=%s to=%s frames=%lld file=%s clock=%s esterror_us=%lld",
+		 (long long)c->id, from, to, (long long)c->frames, c->path,
+		 synced ? "synchronised" : "UNSYNCHRONISED", (long long)err_us);
 	event(ud, "clip.create", detail);
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timex.h>
 #include <time.h>
 
 #include "vigil/err.h"
@@ -104,6 +105,18 @@ static const char *digits(const char *p, int n, int *v)
 		*v = *v * 10 + (p[i] - '0');
 	}
 	return p + n;
+}
+
+int vg_clock_synced(int64_t *esterror_us)
+{
+	struct timex tx;
+	int state;
+
+	memset(&tx, 0, sizeof(tx));	/* modes 0: read only */
+	state = ntp_adjtime(&tx);
+	if (esterror_us)
+		*esterror_us = tx.esterror;
+	return state != TIME_ERROR && state >= 0 && !(tx.status & STA_UNSYNC);
 }
 
 int vg_time_local_date(const char *date, int64_t *out)

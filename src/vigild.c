@@ -188,6 +188,13 @@ static void status_json(void *ud, struct json_object *out)
 	pthread_mutex_unlock(&d->lock);
 	json_object_object_add(out, "cameras", cams);
 	json_object_object_add(out, "version", json_object_new_string(VIGIL_VERSION));
+	{
+		int64_t err;
+		int synced = vg_clock_synced(&err);
+
+		json_object_object_add(out, "clock_synchronised", json_object_new_boolean(synced));
+		json_object_object_add(out, "clock_esterror_us", json_object_new_int64(err));
+	}
 	vg_keystore_fingerprint(d->master, fp);
 	json_object_object_add(out, "master_key_fingerprint", json_object_new_string(fp));
 	if (vg_sign_fingerprint(d->device_key, dfp) == 0)
@@ -434,6 +441,17 @@ static int healthy(struct daemon *d)
 	return 1;
 }
 
+/* Warn (at start and hourly) when the clock is not synchronised: the
+ * time burnt into every picture and stored with every clip comes from it. */
+static void check_clock(void)
+{
+	int64_t err;
+
+	if (!vg_clock_synced(&err))
+		vg_warnx("the system clock is not synchronised (no NTP or other time source): "
+			 "the times on the pictures may be wrong; set up time synchronisation");
+}
+
 static void checkpoint(struct daemon *d)
 {
 	if (vg_audit_checkpoint(d->audit, NULL) < 0)
@@ -476,6 +494,7 @@ static int run(struct daemon *d)
 		}
 		if (vg_time_mono_us() - last_checkpoint >= CHECKPOINT_INTERVAL_US) {
 			checkpoint(d);
+			check_clock();
 			last_checkpoint = vg_time_mono_us();
 		}
 		if (all_done(d)) {
@@ -645,6 +664,7 @@ int main(int argc, char **argv)
 		d.config_path);
 	for (int i = 0; i < cfg->n_cameras; i++)
 		start_camera(&d, d.current, &cfg->cameras[i]);
+	check_clock();
 	vg_service_notify("READY=1");
 	ret = run(&d);
 	vg_service_notify("STOPPING=1");

@@ -29,6 +29,11 @@ void vg_time_format_compact(int64_t us, char *buf, size_t len);
  */
 int vg_time_parse(const char *s, int64_t now_us, int64_t *out);
 
+/* The kernel's view of the clock (ntp_adjtime): 1 if synchronised (by
+ * NTP or another time source), 0 if not; *esterror_us the estimated
+ * error. Evidence needs the time on a picture to be right (HO, ICO). */
+int vg_clock_synced(int64_t *esterror_us);
+
 /* Local midnight (the box's time zone, GMT/BST) at the start of the date
  * "YYYY-MM-DD", in UTC microseconds; -VG_EINVAL if not such a date. */
 int vg_time_local_date(const char *date, int64_t *out);

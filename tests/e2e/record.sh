@@ -100,6 +100,8 @@ VIGILD_PID=
 check "vigild exits 0 on SIGTERM (rc=$rc)" [ "$rc" = 0 ]
 open_rows=$(sqlite3 "$T/data/catalog.db" "select count(*) from clips where state = 'recording'")
 check "no clip is left open after SIGTERM ($open_rows open)" [ "$open_rows" = 0 ]
+created=$(sqlite3 "$T/data/audit.db" "select count(*) from audit where action = 'clip.create' and object like '%clock=%synchronised esterror_us=%'")
+check "every finished clip has an audit row with the clock's sync state ($created rows)" [ "$created" -ge "$nclips" ]
 
 # No plaintext MP4 anywhere in the data folder: a plaintext clip would
 # show its file-type box ("ftyp" + brand) and fragment headers ("moof",

@@ -10,6 +10,7 @@
  */
 #define VG_LOG_MODULE "EXP"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -157,6 +158,26 @@ static int fsync_path(const char *path, int dir)
 		ret = -vg_err_from_errno(errno);
 	close(fd);
 	return ret;
+}
+
+/* Make an export folder readable by whoever receives it (see the rename). */
+static void open_up(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char p[PATH_MAX];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		chmod(p, 0644);
+	}
+	closedir(d);
+	chmod(dir, 0755);
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -1499,6 +1520,9 @@ static int export_folder(struct exp *e, uint64_t estimate)
 		    "(%s)", e->pool.bad, vg_strerror(ret));
 		goto fail;
 	}
+	/* vigild runs with umask 077 (its own files are for nobody else); the
+	 * medium is for the recipient: files 0644, the folder 0755. */
+	open_up(e->dir);
 	if (rename(e->dir, e->final_dir) < 0) {
 		ret = -vg_err_from_errno(errno);
 		why(e, "cannot rename the finished folder: %s", vg_strerror(ret));
@@ -1631,6 +1655,8 @@ static int write_iso(struct exp *e, const char *iso)
 		why(e, "the ISO image reads back different from what was written");
 		ret = -VG_EAUTH;
 	}
+	if (ret == 0 && chmod(tmp, 0644) < 0)
+		ret = -vg_err_from_errno(errno);
 	if (ret == 0 && rename(tmp, iso) < 0)
 		ret = -vg_err_from_errno(errno);
 	if (ret == 0) {

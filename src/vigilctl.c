@@ -347,9 +347,9 @@ static const struct verb verbs[] = {
 	{ "audit", cmd_audit, 1, "audit show|verify [--since T] [--until T] [--user L] [--action A]" },
 	{ "config", cmd_config, 0, "config check [FILE]                              check a config" },
 	/* evidence holds (vigilctl_hold.c) */
-	{ "hold", ctl_cmd_hold, 1, "hold --camera C --from T --to T --reason R [--review-by DAY]  "
+	{ "hold", ctl_cmd_hold, 1, "hold --camera C --from T --to T --reason R [--review-by DAY] "
 				   "| hold release ID --reason R | hold approve ID" },
-	{ "holds", ctl_cmd_holds, 1, "holds [all] [--json]                             evidence holds" },
+	{ "holds", ctl_cmd_holds, 1, "holds [all] [--json]                          evidence holds" },
 	/* disclosures (vigilctl_export.c); verify needs no vigild */
 	{ "export", ctl_cmd_export, 1, "export --camera C... --from T --to T --recipient R "
 				       "--organisation O (--dest DIR | --iso FILE) | export approve ID" },

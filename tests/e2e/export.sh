@@ -1,6 +1,287 @@
-#!/bin/sh
-# End to end: vigilctl export / vigilctl verify against a recording.
-# Placeholder: the library is tested by tests/test_export.c; the lead wires
-# this once `vigilctl export` exists.
-echo "skip - vigilctl export end to end (wired by the lead)"
+# End to end: evidence export through vigild, as the receiving agency sees
+# it. vigild records two synthetic cameras; the data protection officer
+# exports them for the police onto a folder (--force: /tmp is not a USB
+# stick) and as an ISO image; the folder checks with sha256sum, openssl and
+# `vigilctl verify` (run with vigild stopped: it needs no daemon), every
+# frame decodes, and one changed byte is caught and named. The disclosure
+# rules refuse what policy 3.9 / 3.10 forbid, a media export needs a second
+# person, and `vigilctl disclosures` lists it all.
+#
+# As root, a second dpo and an enforcement officer are real Unix users
+# (useradd) reaching vigild through its group; otherwise those checks skip.
+. tests/e2e-lib.sh
+FAILED=0
+make_tmp
+
+for tool in ffmpeg ffprobe openssl sha256sum xorriso; do
+	if ! command -v $tool >/dev/null; then
+		skip "export end to end ($tool missing: run scripts/install-deps.sh)"
+		exit 0
+	fi
+done
+
+ME=$(id -un)
+ROOT=0
+[ "$(id -u)" = 0 ] && command -v useradd >/dev/null && command -v setpriv >/dev/null && ROOT=1
+P=vgx$$
+DAEMON=${P}v
+DPO2=${P}d
+ENF=${P}e
+cleanup_users() {
+	for u in $DPO2 $ENF $DAEMON; do userdel "$u" 2>/dev/null; done
+	groupdel "$DAEMON" 2>/dev/null
+}
+mkdir "$T/data" "$T/run" "$T/usb" "$T/iso" "$T/media" "$T/plain"
+if [ "$ROOT" = 1 ]; then
+	# As in production: vigild drops to its own user; staff reach it by
+	# being in its group (socket 0660) and are told apart by their uid.
+	trap 'cleanup; cleanup_users' EXIT
+	useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$DAEMON"
+	for u in $DPO2 $ENF; do
+		useradd --no-create-home --shell /bin/sh --user-group --groups "$DAEMON" "$u"
+	done
+	chmod 755 "$T"
+	# Exports are written by vigild's user: the destination must let it.
+	chown "$DAEMON:$DAEMON" "$T/data" "$T/run" "$T/usb" "$T/iso" "$T/media" "$T/plain"
+	chmod 750 "$T/run"
+	RUN_AS="user = \"$DAEMON\";"
+	EXTRA_USERS="{ login = \"$DPO2\"; name = \"Second DPO\"; role = \"dpo\"; },
+  { login = \"$ENF\"; name = \"Enforcement Officer\"; role = \"enforcement\"; },"
+fi
+
+cat >"$T/vigil.conf" <<CONF
+site = { name = "Test Court"; address = "1 Test Street"; area_manager = "$ME";
+         contact = "dpo@example.org"; };
+data_dir = "$T/data";
+socket = "$T/run/vigil.sock";
+$RUN_AS
+log_level = "info";
+defaults = { width = 320; height = 240; fps = 15; preset = "ultrafast"; segment_seconds = 10; fragment_ms = 500; };
+cameras = (
+  { name = "synth-a"; device = "synthetic"; purpose = "ASB in the lobby"; area = "lobby"; },
+  { name = "synth-b"; device = "synthetic"; purpose = "ASB at the door"; area = "door"; }
+);
+users = (
+  { login = "$ME"; name = "Data Protection Officer"; role = "dpo"; },
+  $EXTRA_USERS
+  { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; }
+);
+CONF
+chmod 644 "$T/vigil.conf"
+VCTL="$VIGILCTL -c $T/vigil.conf"
+POLICE="--purpose police-request-for-assault --reference CRIME-114"
+as() { # as USER vigilctl-args...
+	u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --init-groups "$VIGILCTL" -c "$T/vigil.conf" "$@"
+}
+start_daemon() {
+	"$VIGILD" -c "$T/vigil.conf" >>"$T/vigild.log" 2>&1 &
+	VIGILD_PID=$!
+}
+stop_daemon() {
+	kill -TERM "$VIGILD_PID"
+	wait "$VIGILD_PID"
+	VIGILD_PID=
+}
+says() { # says RC WANT OUTPUT TEXT: exit code and message both right
+	[ "$1" = "$2" ] && echo "$3" | grep -q -- "$4"
+}
+complete_of() { # start and end of a camera's first complete clip
+	$VCTL $POLICE clips --camera "$1" | awk 'NR > 1 && $11 == "complete" { print $3, $4; exit }'
+}
+
+start_daemon
+one_each() { [ -n "$(complete_of synth-a)" ] && [ -n "$(complete_of synth-b)" ]; }
+t0=$(date +%s)
+check "vigild records a complete clip of each camera" wait_for 60 one_each
+echo "# recording took $(($(date +%s) - t0)) s"
+set -- $(complete_of synth-a) $(complete_of synth-b)
+# The range both first clips cover: later start, earlier end.
+FROM=$1; [ "$3" \> "$FROM" ] && FROM=$3
+TO=$2; [ "$4" \< "$TO" ] && TO=$4
+FPR=$($VCTL status | awk '/^device key fingerprint:/ { print $4 }')
+check "vigilctl status shows the device key fingerprint" [ ${#FPR} = 64 ]
+
+# ---- the police export, onto a folder ----
+t0=$(date +%s%N)
+out=$($VCTL $POLICE export --camera synth-a --camera synth-b --from "$FROM" --to "$TO" \
+	--recipient police --organisation "Test Constabulary" --dest "$T/usb" --force 2>&1)
+rc=$?
+echo "# police export took $((($(date +%s%N) - t0) / 1000000)) ms"
+echo "$out" | sed 's/^/# /'
+D=$T/usb/CRIME-114
+check "the police export succeeds (exit $rc) into a folder named from the reference" \
+	[ "$rc" = 0 -a -f "$D/manifest.json" ]
+nvid=$(ls "$D" | grep -c '\.mp4$')
+check "one video per camera ($nvid)" [ "$nvid" = 2 ]
+check "sha256sum -c SHA256SUMS passes in the folder" \
+	sh -c "cd '$D' && sha256sum -c --quiet SHA256SUMS"
+modes=$(stat -c %a "$D" "$D"/* | sort -u | tr '\n' ' ')
+check "the recipient can read every file (folder 755, files 644: $modes)" [ "$modes" = "644 755 " ]
+check "openssl verifies the manifest signature with the included key" \
+	sh -c "cd '$D' && openssl dgst -sha256 -verify device-public-key.pem \
+		-signature manifest.json.sig manifest.json | grep -q 'Verified OK'"
+bad=0
+frames=0
+for f in "$D"/*.mp4; do
+	err=$(ffmpeg -nostdin -v error -xerror -i "$f" -f null - 2>&1) || bad=1
+	[ -n "$err" ] && { echo "# $f: $err"; bad=1; }
+	n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+		-of csv=p=0 "$f")
+	frames=$((frames + ${n:-0}))
+done
+check "ffmpeg decodes every frame of both videos without error ($frames frames)" \
+	[ "$bad" = 0 -a "$frames" -gt 0 ]
+check "the manifest names the exporter, the recipient and the reference" \
+	sh -c "grep -q '\"login\": \"$ME\"' '$D/manifest.json' &&
+	       grep -q 'Test Constabulary' '$D/manifest.json' &&
+	       grep -q '\"reference\": \"CRIME-114\"' '$D/manifest.json'"
+
+# ---- refusals ----
+out=$($VCTL $POLICE export --camera synth-a --from "$FROM" --to "$TO" --recipient police \
+	--organisation "Test Constabulary" --dest "$T/plain" 2>&1)
+rc=$?
+check "without --force a non-removable folder is refused (exit $rc): $out" \
+	says "$rc" 1 "$out" "not on a removable medium"
+check "... and nothing was written there" [ -z "$(ls "$T/plain")" ]
+out=$($VCTL --purpose press-appeal --reference DISC-7 export --camera synth-a --from "$FROM" \
+	--to "$TO" --recipient media --organisation "Evening Paper" --dest "$T/media" --force 2>&1)
+rc=$?
+check "media without a police decision is refused (exit $rc): $out" \
+	says "$rc" 1 "$out" "police-decision"
+out=$($VCTL $POLICE export --camera synth-a --from "$FROM" --to "$TO" --recipient resident \
+	--organisation "Flat 3" --dest "$T/media" --force 2>&1)
+rc=$?
+check "a resident as recipient is refused citing policy 3.10 (exit $rc): $out" \
+	says "$rc" 1 "$out" "policy 3.10"
+out=$($VCTL $POLICE export --camera synth-a --from "$FROM" --to "$TO" --recipient data-subject \
+	--dest "$T/media" --force 2>&1)
+rc=$?
+check "data-subject without an agreed DSAR reference is refused (exit $rc): $out" \
+	says "$rc" 1 "$out" "subject access request"
+if [ "$ROOT" = 1 ]; then
+	out=$(as "$ENF" --purpose tenancy-case --reference CASE-5 export --camera synth-a \
+		--from "$FROM" --to "$TO" --recipient data-subject --dest "$T/media" --force 2>&1)
+	rc=$?
+	check "data-subject by the enforcement officer (not a dpo) is refused (exit $rc): $out" \
+		says "$rc" 1 "$out" "data protection officer"
+else
+	skip "data-subject export by a non-dpo login (needs root to create a second user)"
+fi
+
+# ---- media: two people ----
+MEDIA="--purpose press-appeal --reference DISC-7"
+out=$($VCTL $MEDIA export --camera synth-a --from "$FROM" --to "$TO" --recipient media \
+	--organisation "Evening Paper" --police-decision CRIME-114-D1 \
+	--victim-wishes "victim agrees to publication" --dest "$T/media" --force 2>&1)
+rc=$?
+id=$(echo "$out" | sed -n 's/^export request \([0-9]*\) is waiting.*/\1/p')
+check "a media export with a police decision waits for a second person (exit $rc, request $id)" \
+	[ "$rc" = 0 -a -n "$id" -a -z "$(ls "$T/media")" ]
+out=$($VCTL export approve "${id:-0}" 2>&1)
+rc=$?
+check "the requester cannot approve their own media export (exit $rc): $out" \
+	says "$rc" 1 "$out" "cannot approve it"
+check "... and it did not run" [ -z "$(ls "$T/media")" ]
+if [ "$ROOT" = 1 ]; then
+	out=$(as "$DPO2" export approve "${id:-0}" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	check "a second dpo approves it and it runs (exit $rc)" \
+		[ "$rc" = 0 -a -f "$T/media/DISC-7/manifest.json" ]
+	check "the approved media export verifies" $VCTL verify "$T/media/DISC-7"
+else
+	skip "media export approved by a second login (needs root to create a second user)"
+fi
+
+out=$($VCTL export approve 999 2>&1)
+rc=$?
+check "approving a request that is not waiting is refused (exit $rc)" \
+	says "$rc" 1 "$out" "no export request with that number"
+out=$($VCTL $POLICE export --camera synth-a --from "$FROM" --to "$TO" --recipient police \
+	--organisation "Test Constabulary" --redact 0,0,64,64 --dest "$T/media" --force 2>&1)
+rc=$?
+check "a redacted copy for the police is refused: they get the original (exit $rc)" \
+	says "$rc" 1 "$out" "original recording"
+
+# ---- subject access: a dpo asks with a DSAR reference, another approves ----
+if [ "$ROOT" = 1 ]; then
+	mkdir "$T/dsar" && chown "$DAEMON:$DAEMON" "$T/dsar"
+	out=$($VCTL --purpose subject-access --reference DSAR-9 export --camera synth-a \
+		--from "$FROM" --to "$TO" --recipient data-subject --redact 100,60,80,120 \
+		--dest "$T/dsar" --force 2>&1)
+	id=$(echo "$out" | sed -n 's/^export request \([0-9]*\) is waiting.*/\1/p')
+	out=$(as "$DPO2" export approve "${id:-0}" 2>&1)
+	rc=$?
+	check "a DSAR export with a redaction, approved by a second dpo, gives REDACTED files (exit $rc)" \
+		[ "$rc" = 0 -a "$(ls "$T/dsar/DSAR-9" | grep -c -- '-REDACTED\.mp4$')" = 1 ]
+	check "... which verify" $VCTL verify "$T/dsar/DSAR-9"
+else
+	skip "subject access export approved by a second login (needs root to create a second user)"
+fi
+
+# ---- the disclosure log ----
+$VCTL disclosures >"$T/disc.txt" 2>&1
+check "disclosures lists the police export as disclosed" \
+	grep -q "DISCLOSED.*police \"Test Constabulary\".*ref CRIME-114" "$T/disc.txt"
+check "disclosures lists the refused resident request" grep -q "REFUSED.*resident" "$T/disc.txt"
+check "disclosures lists the refused media request" \
+	grep -q "REFUSED.*media \"Evening Paper\".*ref DISC-7" "$T/disc.txt"
+check "disclosures lists the media request awaiting approval" \
+	grep -q "AWAITING APPROVAL.*media" "$T/disc.txt"
+if [ "$ROOT" = 1 ]; then
+	out=$(as "$ENF" disclosures 2>&1)
+	rc=$?
+	check "the enforcement officer may not read the disclosure log (exit $rc): $out" \
+		says "$rc" 1 "$out" "refused"
+fi
+
+# ---- ISO ----
+t0=$(date +%s%N)
+# "--to now" reaches into the clip being recorded: the export stops before it.
+out=$($VCTL $POLICE --reference CRIME-115 export --camera synth-a --from "$FROM" --to now \
+	--recipient police --organisation "Test Constabulary" --iso "$T/iso/evidence.iso" --force 2>&1)
+rc=$?
+echo "# ISO export took $((($(date +%s%N) - t0) / 1000000)) ms"
+echo "$out" | sed 's/^/# /'
+check "an ISO export up to 'now' succeeds (exit $rc)" [ "$rc" = 0 -a -f "$T/iso/evidence.iso" ]
+check "xorriso reads the image and finds the signed manifest" \
+	sh -c "xorriso -indev '$T/iso/evidence.iso' -find / -name manifest.json.sig 2>/dev/null |
+	       grep -q 'CRIME-115/manifest.json.sig'"
+
+stop_daemon
+
+# ---- verification on "an ordinary PC": vigild is stopped ----
+out=$($VCTL verify "$D" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/# /'
+check "vigilctl verify passes the folder with vigild stopped (exit $rc)" says "$rc" 0 "$out" "intact"
+vfpr=$(echo "$out" | awk '/^device key fingerprint/ { print $4 }')
+check "verify's fingerprint equals the one vigilctl status showed" [ -n "$vfpr" -a "$vfpr" = "$FPR" ]
+out=$($VCTL verify "$T/iso/evidence.iso" 2>&1)
+rc=$?
+check "vigilctl verify passes the ISO image (exit $rc)" says "$rc" 0 "$out" "intact"
+
+cp -a "$D" "$T/tampered"
+vid=$(ls "$T/tampered" | grep '\.mp4$' | head -n 1)
+size=$(stat -c %s "$T/tampered/$vid")
+off=$((size / 2))
+old=$(od -An -tu1 -j "$off" -N1 "$T/tampered/$vid" | tr -d ' ')
+printf "$(printf '\\%03o' $(((old + 1) % 256)))" |
+	dd of="$T/tampered/$vid" bs=1 seek="$off" count=1 conv=notrunc 2>/dev/null
+out=$($VCTL verify "$T/tampered" 2>&1)
+rc=$?
+echo "$out" | sed "s/^/# /"
+check "one changed byte in $vid: verify exits non-zero naming the file (exit $rc)" \
+	says "$rc" 1 "$out" "first bad file: $vid"
+check "... and sha256sum -c fails too" sh -c "cd '$T/tampered' && ! sha256sum -c --quiet SHA256SUMS >/dev/null 2>&1"
+cp -a "$D" "$T/tampered2"
+sed -i 's/Test Constabulary/Test Constabularx/' "$T/tampered2/manifest.json"
+out=$($VCTL verify "$T/tampered2" 2>&1)
+rc=$?
+check "a changed manifest fails verify (exit $rc) and openssl" sh -c "[ $rc = 1 ] && cd '$T/tampered2' &&
+	! openssl dgst -sha256 -verify device-public-key.pem -signature manifest.json.sig manifest.json >/dev/null 2>&1"
+
+[ "$FAILED" = 0 ] || { echo "--- disclosures"; cat "$T/disc.txt"; echo "--- vigild.log"; tail -n 40 "$T/vigild.log"; }
 exit 0

@@ -1,0 +1,704 @@
+/*
+ * ctl_export.c - the control server's disclosure commands: "export",
+ * "export.approve" and "disclosures" (see control_impl.h for the order
+ * every handler keeps: arguments, object, ctl_authorise(), act, reply).
+ *
+ * The access policy (policy.h) says who may export at all; the disclosure
+ * rules of policy 3.9 and 3.10 are applied here on top of it:
+ *   - recipients are police, prosecutor, legal, media or data-subject;
+ *     anybody else (a resident, a neighbour) is refused (3.10);
+ *   - media only with the police's decision that the footage is needed to
+ *     identify someone, and the victim's wishes recorded (3.9);
+ *   - data-subject only for an agreed subject access request (DSAR-
+ *     reference) entered by the data protection officer (3.10);
+ *   - media and data-subject exports wait for a second person with export
+ *     rights (a different login) to approve them: "export.approve ID".
+ * Every decision, allowed or refused, is an audit row whose action starts
+ * "export"; those rows are the disclosure log ("disclosures").
+ *
+ * Pending approvals live in memory only (a mutex-guarded table): they do
+ * not survive a restart of vigild, and the requester then asks again. The
+ * request waiting is audited ("export.pending"), so nothing is lost from
+ * the record.
+ *
+ * The export itself runs in this connection's thread inside vigild (it
+ * needs the master key) and writes to the destination as vigild's user,
+ * sending small JSON progress lines as DATA frames before the one JSON
+ * reply.
+ */
+#define VG_LOG_MODULE "CTL"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "vigil/err.h"
+#include "vigil/export.h"
+#include "vigil/log.h"
+#include "vigil/policy.h"
+#include "vigil/proto.h"
+#include "vigil/timeutil.h"
+#include "control_impl.h"
+
+#ifndef VIGIL_VERSION
+#define VIGIL_VERSION "0.1.0"
+#endif
+
+#define MAX_PENDING 32
+#define MAX_EXPORT_CAMERAS 32
+#define MAX_REDACTIONS 64
+#define PROGRESS_EVERY_US 250000
+#define SELF_APPROVAL "refused: the person who asked for an export cannot approve it; a " \
+	"second person with export rights must (policy 3.9, 3.10)"
+
+/* A media or data-subject export waiting for a second person. */
+struct pending {
+	int id;			/* 0: free slot */
+	char requester[64];	/* login of the person who asked */
+	char *json;		/* the request as sent (owned) */
+	int64_t created_us;
+};
+
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pending pending[MAX_PENDING];
+static int next_pending_id = 1;
+
+/* The arguments of one export request, borrowed from its JSON object. */
+struct export_args {
+	struct vg_export_camera cams[MAX_EXPORT_CAMERAS];
+	int n_cams;
+	int64_t from_us, to_us;
+	const char *recipient, *organisation, *reason;
+	const char *police_decision, *victim_wishes;
+	const char *dest, *iso;
+	struct vg_export_rect rects[MAX_REDACTIONS];
+	int n_rects;
+	int force;
+};
+
+static const char *const recipients[] = { "police", "prosecutor", "legal", "media",
+					  "data-subject" };
+
+/* ---- reading the request ---- */
+
+static const char *jstr(struct json_object *in, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(in, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t jint(struct json_object *in, const char *key, int64_t def)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(in, key, &v) || !json_object_is_type(v, json_type_int))
+		return def;
+	return json_object_get_int64(v);
+}
+
+static int empty(const char *s)
+{
+	return s == NULL || s[0] == '\0';
+}
+
+/* Fill a from the request; a sentence in why and -VG_EINVAL if malformed. */
+static int parse_args(struct json_object *in, const struct vg_config *cfg, struct export_args *a,
+		      char *why, size_t whylen)
+{
+	struct json_object *arr;
+
+	memset(a, 0, sizeof(*a));
+	if (json_object_object_get_ex(in, "cameras", &arr) &&
+	    json_object_is_type(arr, json_type_array)) {
+		size_t n = json_object_array_length(arr);
+
+		if (n > MAX_EXPORT_CAMERAS) {
+			snprintf(why, whylen, "at most %d cameras per export", MAX_EXPORT_CAMERAS);
+			return -VG_EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *v = json_object_array_get_idx(arr, i);
+			const char *name = json_object_get_string(v);
+			const struct vg_camera_config *cc;
+
+			if (!json_object_is_type(v, json_type_string) || empty(name) ||
+			    strlen(name) > VG_CAMERA_NAME_MAX) {
+				snprintf(why, whylen, "a camera name is empty or too long");
+				return -VG_EINVAL;
+			}
+			cc = vg_config_camera(cfg, name);
+			a->cams[a->n_cams].name = name;
+			a->cams[a->n_cams].purpose = cc ? cc->purpose : NULL;
+			a->n_cams++;
+		}
+	}
+	if (a->n_cams == 0) {
+		snprintf(why, whylen, "name the camera(s) to export with --camera");
+		return -VG_EINVAL;
+	}
+	a->from_us = jint(in, "from_us", 0);
+	a->to_us = jint(in, "to_us", 0);
+	if (a->from_us <= 0 || a->to_us <= a->from_us) {
+		snprintf(why, whylen, "give the time range to export with --from and --to "
+				      "(--to later than --from)");
+		return -VG_EINVAL;
+	}
+	a->recipient = jstr(in, "recipient");
+	a->organisation = jstr(in, "organisation");
+	a->reason = jstr(in, "reason");
+	if (empty(a->reason))
+		a->reason = jstr(in, "purpose");
+	a->police_decision = jstr(in, "police_decision");
+	a->victim_wishes = jstr(in, "victim_wishes");
+	a->dest = jstr(in, "dest");
+	a->iso = jstr(in, "iso");
+	a->force = jint(in, "force", 0) != 0;
+	if (empty(a->dest) == empty(a->iso)) {
+		snprintf(why, whylen, "give exactly one of --dest DIR (a USB stick) and --iso FILE "
+				      "(a DVD image)");
+		return -VG_EINVAL;
+	}
+	if ((!empty(a->dest) && a->dest[0] != '/') || (!empty(a->iso) && a->iso[0] != '/')) {
+		snprintf(why, whylen, "the destination must be an absolute path");
+		return -VG_EINVAL;
+	}
+	if (json_object_object_get_ex(in, "redactions", &arr) &&
+	    json_object_is_type(arr, json_type_array)) {
+		size_t n = json_object_array_length(arr);
+
+		if (n > MAX_REDACTIONS) {
+			snprintf(why, whylen, "at most %d --redact regions", MAX_REDACTIONS);
+			return -VG_EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *o = json_object_array_get_idx(arr, i);
+			struct vg_export_rect *rc = &a->rects[a->n_rects];
+
+			rc->x = (int)jint(o, "x", -1);
+			rc->y = (int)jint(o, "y", -1);
+			rc->w = (int)jint(o, "w", 0);
+			rc->h = (int)jint(o, "h", 0);
+			rc->from_us = jint(o, "from_us", 0);
+			rc->to_us = jint(o, "to_us", 0);
+			if (rc->x < 0 || rc->y < 0 || rc->w <= 0 || rc->h <= 0 ||
+			    rc->to_us < rc->from_us) {
+				snprintf(why, whylen, "a --redact region is malformed; write it "
+						      "x,y,w,h[@from-to] in pixels");
+				return -VG_EINVAL;
+			}
+			a->n_rects++;
+		}
+	}
+	return 0;
+}
+
+/* "camera=a camera=b from=T to=T recipient=R organisation="O"" */
+static void describe(const struct export_args *a, const char *dest_note, char *buf, size_t len)
+{
+	char from[40], to[40];
+	size_t k = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < a->n_cams && k < len; i++)
+		k += (size_t)snprintf(buf + k, len - k, "camera=%s ", a->cams[i].name);
+	vg_time_format(a->from_us, from, sizeof(from));
+	vg_time_format(a->to_us, to, sizeof(to));
+	if (k < len)
+		k += (size_t)snprintf(buf + k, len - k, "from=%s to=%s recipient=%s", from, to,
+				      empty(a->recipient) ? "(none)" : a->recipient);
+	if (k < len && !empty(a->organisation))
+		k += (size_t)snprintf(buf + k, len - k, " organisation=\"%s\"", a->organisation);
+	if (k < len && a->n_rects > 0)
+		k += (size_t)snprintf(buf + k, len - k, " redactions=%d", a->n_rects);
+	if (k < len && dest_note && dest_note[0])
+		snprintf(buf + k, len - k, " %s", dest_note);
+}
+
+/* ---- the disclosure rules ---- */
+
+static int needs_second_person(const char *recipient)
+{
+	return strcmp(recipient, "media") == 0 || strcmp(recipient, "data-subject") == 0;
+}
+
+/* 0 if the request may go ahead, else -VG_EDENIED with the sentence. */
+static int disclosure_rules(struct req *r, const struct export_args *a, char *why, size_t len)
+{
+	const char *kind = vg_policy_reference_kind(r->reference);
+	int known = 0;
+
+	for (size_t i = 0; !empty(a->recipient) && i < sizeof(recipients) / sizeof(recipients[0]);
+	     i++)
+		if (strcmp(a->recipient, recipients[i]) == 0)
+			known = 1;
+	if (!known) {
+		snprintf(why, len, "refused: '%s' is not a lawful recipient of footage; exports go "
+				   "only to the police, a prosecutor, a legal representative, the "
+				   "media (through the police) or the data subject of an agreed "
+				   "subject access request. Residents and other third parties may "
+				   "not receive footage (policy 3.10)",
+			 empty(a->recipient) ? "(none)" : a->recipient);
+		return -VG_EDENIED;
+	}
+	if (strcmp(a->recipient, "data-subject") != 0 && empty(a->organisation)) {
+		snprintf(why, len, "refused: name the receiving organisation with --organisation "
+				   "(policy 3.9: every disclosure is logged with its recipient)");
+		return -VG_EDENIED;
+	}
+	if (strcmp(a->recipient, "media") == 0 &&
+	    (empty(a->police_decision) || empty(a->victim_wishes))) {
+		snprintf(why, len, "refused: footage goes to the media only through the police, "
+				   "with their decision that it is needed to identify someone "
+				   "(--police-decision REF) and the victim's wishes recorded "
+				   "(--victim-wishes \"...\") (policy 3.9)");
+		return -VG_EDENIED;
+	}
+	if (strcmp(a->recipient, "data-subject") == 0 &&
+	    (kind == NULL || strcmp(kind, "DSAR") != 0 || strcmp(r->role, "dpo") != 0)) {
+		snprintf(why, len, "refused: footage goes to a data subject only for an agreed "
+				   "subject access request (a DSAR- reference) entered by the data "
+				   "protection officer; %s is %s with reference '%s' (policy 3.10)",
+			 r->login, r->role[0] ? r->role : "not a staff member",
+			 empty(r->reference) ? "" : r->reference);
+		return -VG_EDENIED;
+	}
+	if (a->n_rects > 0 && strcmp(a->recipient, "data-subject") != 0 &&
+	    strcmp(a->recipient, "media") != 0) {
+		snprintf(why, len, "refused: the police, prosecutors and legal representatives "
+				   "receive the original recording; redaction (--redact) is for "
+				   "subject access requests and the media");
+		return -VG_EDENIED;
+	}
+	if (!a->force) {
+		const char *target = !empty(a->dest) ? a->dest : a->iso;
+		char dir[1024];
+		int rem;
+
+		snprintf(dir, sizeof(dir), "%s", target);
+		if (empty(a->dest)) {	/* the image's folder */
+			char *slash = strrchr(dir, '/');
+
+			if (slash == dir)
+				slash[1] = '\0';
+			else if (slash)
+				*slash = '\0';
+		}
+		rem = vg_export_dest_is_removable(dir);
+		if (rem < 0) {
+			snprintf(why, len, "refused: %s does not exist (is the USB stick mounted?)",
+				 dir);
+			return -VG_EDENIED;
+		}
+		if (rem == 0) {
+			snprintf(why, len, "refused: %s is not on a removable medium (USB stick or "
+					   "SD card); exports go onto removable media. Add --force "
+					   "to write there anyway (it is recorded in the audit log)",
+				 dir);
+			return -VG_EDENIED;
+		}
+	}
+	return 0;
+}
+
+/* ---- progress and the export itself ---- */
+
+struct progress {
+	int fd;
+	int broken;		/* the client went away: stop sending */
+	int64_t last_us;
+	int64_t start_us;
+};
+
+/* Runs with the exporter's progress lock held: sends are serialised. */
+static void on_progress(uint64_t done, uint64_t total, void *ud)
+{
+	struct progress *p = ud;
+	int64_t now = vg_time_mono_us();
+	char line[160];
+	int n;
+
+	if (p->broken || (now - p->last_us < PROGRESS_EVERY_US && done < total))
+		return;
+	p->last_us = now;
+	n = snprintf(line, sizeof(line), "{\"done\":%llu,\"total\":%llu,\"elapsed_us\":%lld}",
+		     (unsigned long long)done, (unsigned long long)total,
+		     (long long)(now - p->start_us));
+	if (vg_proto_send(p->fd, VG_FRAME_DATA, line, (size_t)n) < 0)
+		p->broken = 1;
+}
+
+/* The start of the earliest clip still being written in the range, so
+ * that the export stops there: an open clip is not finished on disk. */
+static int open_clip(const struct vg_clip *c, void *ud)
+{
+	int64_t *to = ud;
+
+	if (c->state == VG_CLIP_RECORDING && c->start_us < *to)
+		*to = c->start_us;
+	return 0;
+}
+
+static int64_t end_before_open_clips(const struct vg_control_env *env,
+				     const struct export_args *a)
+{
+	int64_t to = a->to_us;
+
+	for (int i = 0; i < a->n_cams; i++)
+		vg_catalog_clips(env->cat, a->cams[i].name, a->from_us, a->to_us, open_clip, &to);
+	return to;
+}
+
+/* Run a decided export and reply. requester is who asked (the caller, or
+ * for an approval the first person); r is the connection that runs it. */
+static int run_export(struct req *r, const struct export_args *a, const char *requester,
+		      const char *approver)
+{
+	const struct vg_control_env *env = ctl_env(r);
+	const struct vg_user *u = NULL;
+	char recipient[320], reason[600], object[2048], note[1400], devid[32], clock[96];
+	char fpr[VG_SIGN_FPR_HEX_LEN] = "";
+	struct progress prog = { .fd = r->c->fd, .last_us = 0, .start_us = vg_time_mono_us() };
+	struct vg_export_ctx ctx = {
+		.cat = env->cat, .data_dir = env->data_dir, .master = env->master,
+		.key = env->device_key, .audit = env->audit, .progress = on_progress,
+		.progress_ud = &prog,
+	};
+	struct vg_export_request q;
+	struct vg_export_result *res;
+	struct json_object *o;
+	int ret;
+
+	res = calloc(1, sizeof(*res));
+	if (res == NULL)
+		return ctl_reply_error(r, "vigild is out of memory");
+	for (int i = 0; i < r->cfg->n_users; i++)
+		if (strcmp(r->cfg->users[i].login, requester) == 0)
+			u = &r->cfg->users[i];
+	/* The manifest names the organisation with the category. */
+	if (empty(a->organisation))
+		snprintf(recipient, sizeof(recipient), "%s", a->recipient);
+	else
+		snprintf(recipient, sizeof(recipient), "%s: %s", a->recipient, a->organisation);
+	if (approver)
+		snprintf(reason, sizeof(reason), "%s (approved by %s)", a->reason ? a->reason : "",
+			 approver);
+	else
+		snprintf(reason, sizeof(reason), "%s", a->reason ? a->reason : "");
+	/* No device id in the config: the device key identifies the box. */
+	vg_sign_fingerprint(env->device_key, fpr);
+	snprintf(devid, sizeof(devid), "vigil-%.16s", fpr);
+	memset(&q, 0, sizeof(q));
+	q.cameras = a->cams;
+	q.n_cameras = a->n_cams;
+	q.from_us = a->from_us;
+	/* "--to now" reaches into the clip being recorded: stop before it
+	 * (the manifest gives the delivered range). */
+	q.to_us = end_before_open_clips(env, a);
+	if (q.to_us <= q.from_us) {
+		describe(a, "", object, sizeof(object));
+		ctl_audit(r, "export.failed", object, 0, "failed: the requested time is still being "
+							 "recorded");
+		free(res);
+		return ctl_reply_error(r, "export failed: the requested time is still being "
+					  "recorded; try again when the current clip is closed");
+	}
+	q.recipient = recipient;
+	q.reference = r->reference;
+	q.reason = reason;
+	q.exporter_login = requester;
+	q.exporter_name = u ? u->name : NULL;
+	q.police_decision = a->police_decision;
+	q.victim_wishes = a->victim_wishes;
+	q.dest_dir = empty(a->dest) ? NULL : a->dest;
+	q.iso_path = empty(a->iso) ? NULL : a->iso;
+	q.redactions = a->n_rects ? a->rects : NULL;
+	q.n_redactions = a->n_rects;
+	q.device_id = devid;
+	q.firmware_version = "vigil " VIGIL_VERSION;
+	q.site_name = r->cfg->has_site ? r->cfg->site.name : NULL;
+	{
+		int64_t esterr = 0;
+
+		/* The box's clock now; each clip's own state is in its audit row
+		 * (chain-of-custody.json). */
+		if (vg_clock_synced(&esterr))
+			snprintf(clock, sizeof(clock), "synchronised at export (estimated error "
+				 "%lld us)", (long long)esterr);
+		else
+			snprintf(clock, sizeof(clock), "NOT synchronised at export");
+		q.clock_sync = clock;
+	}
+	vg_info("export for %s (%s) by %s%s%s starting", recipient, r->reference, requester,
+		approver ? ", approved by " : "", approver ? approver : "");
+	ret = vg_export_run(&ctx, &q, res);
+	if (ret == 0) {
+		snprintf(note, sizeof(note), "folder=%s files=%d bytes=%llu manifest_sha256=%s%s%s%s",
+			 res->path, res->files, (unsigned long long)res->bytes,
+			 res->manifest_sha256, approver ? " requested_by=" : "",
+			 approver ? requester : "", a->force ? " forced" : "");
+		describe(a, note, object, sizeof(object));
+		ctl_audit(r, "export.done", object, 1, "disclosed: the export was written, read "
+						       "back and verified");
+		o = ctl_ok_object();
+		json_object_object_add(o, "path", json_object_new_string(res->path));
+		json_object_object_add(o, "files", json_object_new_int(res->files));
+		json_object_object_add(o, "gaps", json_object_new_int(res->runs_gaps));
+		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)res->bytes));
+		json_object_object_add(o, "delivered_from_us",
+				       json_object_new_int64(res->delivered_from_us));
+		json_object_object_add(o, "delivered_to_us",
+				       json_object_new_int64(res->delivered_to_us));
+		json_object_object_add(o, "manifest_sha256",
+				       json_object_new_string(res->manifest_sha256));
+		json_object_object_add(o, "device_key_fingerprint", json_object_new_string(fpr));
+		json_object_object_add(o, "write_seconds", json_object_new_double(res->write_seconds));
+		json_object_object_add(o, "readback_seconds",
+				       json_object_new_double(res->readback_seconds));
+		ret = ctl_reply(r, o);
+	} else {
+		char msg[400];
+
+		snprintf(note, sizeof(note), "left=%s%s%s", res->path[0] ? res->path : "(nothing)",
+			 approver ? " requested_by=" : "", approver ? requester : "");
+		describe(a, note, object, sizeof(object));
+		snprintf(msg, sizeof(msg), "export failed: %s", res->why[0] ? res->why
+									 : vg_strerror(ret));
+		ctl_audit(r, "export.failed", object, 0, msg);
+		ret = ctl_reply_error(r, msg);
+	}
+	free(res);
+	return ret;
+}
+
+/* ---- commands ---- */
+
+/* Store a request for a second person; its id, or -VG_ENOSPC if full. */
+static int pending_add(struct req *r)
+{
+	const char *s = json_object_to_json_string_ext(r->in, JSON_C_TO_STRING_PLAIN);
+	int id = -VG_ENOSPC;
+
+	pthread_mutex_lock(&pending_lock);
+	for (int i = 0; i < MAX_PENDING; i++) {
+		if (pending[i].id != 0)
+			continue;
+		pending[i].json = strdup(s);
+		if (pending[i].json == NULL) {
+			id = -VG_ENOMEM;
+			break;
+		}
+		pending[i].id = next_pending_id++;
+		snprintf(pending[i].requester, sizeof(pending[i].requester), "%s", r->login);
+		pending[i].created_us = vg_time_now_us();
+		id = pending[i].id;
+		break;
+	}
+	pthread_mutex_unlock(&pending_lock);
+	return id;
+}
+
+int ctl_cmd_export(struct req *r)
+{
+	struct export_args a;
+	char why[700], object[2048], dest_note[1100];
+	int ret, bad;
+
+	bad = parse_args(r->in, r->cfg, &a, why, sizeof(why));
+	if (bad < 0) {
+		/* Describe what we can: the refusal is still a row. */
+		a.recipient = ctl_arg_str(r, "recipient");
+		snprintf(object, sizeof(object), "recipient=%s",
+			 empty(a.recipient) ? "(none)" : a.recipient);
+	} else {
+		snprintf(dest_note, sizeof(dest_note), "%s=%s%s", empty(a.dest) ? "iso" : "dest",
+			 empty(a.dest) ? a.iso : a.dest, a.force ? " force" : "");
+		describe(&a, dest_note, object, sizeof(object));
+	}
+	if (ctl_authorise(r, VG_ACT_EXPORT, object) < 0)
+		return 0;
+	if (bad < 0) {
+		char msg[800];
+
+		snprintf(msg, sizeof(msg), "refused: %s", why);
+		ctl_audit(r, "export", object, 0, msg);
+		return ctl_reply_error(r, msg);
+	}
+	if (disclosure_rules(r, &a, why, sizeof(why)) < 0) {
+		vg_info("refused export for %s by %s: %s", a.recipient ? a.recipient : "(none)",
+			r->login, why);
+		ctl_audit(r, "export", object, 0, why);
+		return ctl_reply_error(r, why);
+	}
+	if (needs_second_person(a.recipient)) {
+		struct json_object *o;
+		char msg[300];
+
+		ret = pending_add(r);
+		if (ret < 0) {
+			ctl_audit(r, "export", object, 0, "refused: too many exports are waiting "
+							  "for approval");
+			return ctl_reply_error(r, "refused: too many exports are waiting for "
+						  "approval; approve or let vigild restart first");
+		}
+		snprintf(msg, sizeof(msg), "awaiting approval by a second person (request %d); "
+					   "pending approvals do not survive a restart of vigild", ret);
+		ctl_audit(r, "export.pending", object, 1, msg);
+		o = ctl_ok_object();
+		json_object_object_add(o, "pending", json_object_new_int(ret));
+		json_object_object_add(o, "message", json_object_new_string(msg));
+		return ctl_reply(r, o);
+	}
+	return run_export(r, &a, r->login, NULL);
+}
+
+int ctl_cmd_export_approve(struct req *r)
+{
+	int64_t id = ctl_arg_int(r, "id", 0);
+	struct json_object *in = NULL;
+	struct export_args a;
+	char requester[64] = "", object[2048], why[700];
+	const char *own_purpose = r->purpose, *own_reference = r->reference;
+	int slot = -1, ret = 0, bad;
+
+	pthread_mutex_lock(&pending_lock);
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (id > 0 && pending[i].id == id) {
+			slot = i;
+			snprintf(requester, sizeof(requester), "%s", pending[i].requester);
+			in = json_tokener_parse(pending[i].json);
+		}
+	pthread_mutex_unlock(&pending_lock);
+	if (slot < 0 || in == NULL) {
+		const struct vg_user *u = ctl_user(r);
+
+		/* Nothing to authorise against (no reference): just refuse. */
+		json_object_put(in);
+		r->role = u ? u->role : "";
+		snprintf(object, sizeof(object), "approve request=%lld", (long long)id);
+		ctl_audit(r, "export.approve", object, 0, "refused: no export request with that "
+							  "number is waiting");
+		return ctl_reply_error(r, "no export request with that number is waiting for "
+					  "approval (pending approvals do not survive a restart "
+					  "of vigild)");
+	}
+	/* The approver is checked against the request's own purpose and
+	 * reference: that is what they are approving. */
+	r->purpose = jstr(in, "purpose");
+	r->reference = jstr(in, "reference");
+	bad = parse_args(in, r->cfg, &a, why, sizeof(why));
+	if (bad < 0) {
+		snprintf(object, sizeof(object), "approve request=%lld", (long long)id);
+	} else {
+		char note[128];
+
+		snprintf(note, sizeof(note), "approve request=%lld requested_by=%s", (long long)id,
+			 requester);
+		describe(&a, note, object, sizeof(object));
+	}
+	if (ctl_authorise(r, VG_ACT_EXPORT, object) < 0)
+		goto out;
+	if (strcmp(requester, r->login) == 0) {
+		ctl_audit(r, "export.approve", object, 0, SELF_APPROVAL);
+		ret = ctl_reply_error(r, SELF_APPROVAL);
+		goto out;
+	}
+	if (bad < 0) {	/* cannot happen: it was checked when stored */
+		ret = ctl_reply_error(r, why);
+		goto out;
+	}
+	/* Take it out before running, so that nobody approves it twice. */
+	pthread_mutex_lock(&pending_lock);
+	if (pending[slot].id == id) {
+		free(pending[slot].json);
+		pending[slot].json = NULL;
+		pending[slot].id = 0;
+	} else {
+		slot = -1;
+	}
+	pthread_mutex_unlock(&pending_lock);
+	if (slot < 0) {
+		ctl_audit(r, "export.approve", object, 0, "refused: already approved by someone "
+							  "else");
+		ret = ctl_reply_error(r, "that export request was approved by someone else "
+					 "meanwhile");
+		goto out;
+	}
+	ctl_audit(r, "export.approve", object, 1, "allowed: approved by a second person "
+						  "(policy 3.9, 3.10)");
+	ret = run_export(r, &a, requester, r->login);
+out:
+	r->purpose = own_purpose;
+	r->reference = own_reference;
+	json_object_put(in);
+	return ret;
+}
+
+/* ---- the disclosure log ---- */
+
+struct rows {
+	struct json_object *arr;
+};
+
+static int add_row(const struct vg_audit_entry *e, void *ud)
+{
+	struct rows *l = ud;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "seq", json_object_new_int64(e->seq));
+	json_object_object_add(o, "time_us", json_object_new_int64(e->time_us));
+	json_object_object_add(o, "login", json_object_new_string(e->login));
+	json_object_object_add(o, "role", json_object_new_string(e->role));
+	json_object_object_add(o, "action", json_object_new_string(e->action));
+	json_object_object_add(o, "object", json_object_new_string(e->object));
+	json_object_object_add(o, "purpose", json_object_new_string(e->purpose));
+	json_object_object_add(o, "reference", json_object_new_string(e->reference));
+	json_object_object_add(o, "outcome", json_object_new_string(e->outcome));
+	json_object_object_add(o, "reason", json_object_new_string(e->reason));
+	json_object_array_add(l->arr, o);
+	return 0;
+}
+
+int ctl_cmd_disclosures(struct req *r)
+{
+	/* "export" also matches export.pending, .approve, .done, .failed. */
+	struct vg_audit_filter f = {
+		.since_us = ctl_arg_int(r, "since_us", 0), .until_us = ctl_arg_int(r, "until_us", 0),
+		.action = "export",
+	};
+	struct rows l;
+	struct json_object *o, *p;
+	int ret;
+
+	if (ctl_authorise(r, VG_ACT_DISCLOSURE_LIST, "disclosure log") < 0)
+		return 0;
+	l.arr = json_object_new_array();
+	ret = vg_audit_query(ctl_env(r)->audit, &f, add_row, &l);
+	if (ret < 0) {
+		json_object_put(l.arr);
+		return ctl_reply_error(r, "cannot read the audit log");
+	}
+	o = ctl_ok_object();
+	json_object_object_add(o, "rows", l.arr);
+	p = json_object_new_array();
+	pthread_mutex_lock(&pending_lock);
+	for (int i = 0; i < MAX_PENDING; i++) {
+		struct json_object *e;
+
+		if (pending[i].id == 0)
+			continue;
+		e = json_object_new_object();
+		json_object_object_add(e, "id", json_object_new_int(pending[i].id));
+		json_object_object_add(e, "requester", json_object_new_string(pending[i].requester));
+		json_object_object_add(e, "time_us", json_object_new_int64(pending[i].created_us));
+		json_object_array_add(p, e);
+	}
+	pthread_mutex_unlock(&pending_lock);
+	json_object_object_add(o, "pending", p);
+	return ctl_reply(r, o);
+}

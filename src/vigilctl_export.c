@@ -1,0 +1,529 @@
+/*
+ * vigilctl_export.c - vigilctl's disclosure commands:
+ *
+ *   vigilctl export --camera C [--camera ...] --from T --to T --recipient R
+ *        [--organisation O] --purpose P --reference REF (--dest DIR | --iso FILE)
+ *        [--force] [--police-decision REF --victim-wishes "..."]
+ *        [--redact "x,y,w,h[@from-to]"]...
+ *   vigilctl export approve ID --purpose P --reference REF
+ *   vigilctl verify DIR|ISO        (local: needs no vigild and no key)
+ *   vigilctl disclosures [--since T] [--until T] [--json]
+ *
+ * vigild decides and does the export (it holds the key); this side only
+ * builds the request, shows progress and prints the outcome.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "vigil/err.h"
+#include "vigil/proto.h"
+#include "vigil/timeutil.h"
+#include "vigil/verify.h"
+#include "ctlclient.h"
+
+/* ---- options ---- */
+
+int ctl_export_option(struct ctl *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case CTL_OPT_RECIPIENT:
+		c->recipient = arg;
+		break;
+	case CTL_OPT_ORGANISATION:
+		c->organisation = arg;
+		break;
+	case CTL_OPT_DEST:
+		c->dest = arg;
+		break;
+	case CTL_OPT_ISO:
+		c->iso = arg;
+		break;
+	case CTL_OPT_FORCE:
+		c->force = 1;
+		break;
+	case CTL_OPT_POLICE_DECISION:
+		c->police_decision = arg;
+		break;
+	case CTL_OPT_VICTIM_WISHES:
+		c->victim_wishes = arg;
+		break;
+	case CTL_OPT_REDACT:
+		if (c->n_redact == CTL_MAX_REDACT) {
+			fprintf(stderr, "vigilctl: at most %d --redact regions\n", CTL_MAX_REDACT);
+			return -1;
+		}
+		c->redact[c->n_redact++] = arg;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- export ---- */
+
+static int parse_int(const char *s, char **end, int *out)
+{
+	long v;
+
+	errno = 0;
+	v = strtol(s, end, 10);
+	if (errno != 0 || *end == s || v < 0 || v > 100000)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* "x,y,w,h[@from-to]" into a JSON object; NULL (message printed) if not.
+ * Times may contain '-' themselves, so the split is the first '-' with a
+ * readable time on both sides. */
+static struct json_object *parse_redact(const char *s)
+{
+	int v[4];
+	char *end = (char *)s;
+	const char *p = s;
+	int64_t from = 0, to = 0;
+	struct json_object *o;
+
+	for (int i = 0; i < 4; i++) {
+		if (parse_int(p, &end, &v[i]) < 0 || (i < 3 && *end != ',') ||
+		    (i == 3 && *end != '\0' && *end != '@'))
+			goto bad;
+		p = end + 1;
+	}
+	if (v[2] == 0 || v[3] == 0)
+		goto bad;
+	if (*end == '@') {
+		const char *t = end + 1;
+		int found = 0;
+
+		for (const char *d = strchr(t + 1, '-'); d && !found; d = strchr(d + 1, '-')) {
+			char left[64];
+			size_t n = (size_t)(d - t);
+
+			if (n >= sizeof(left))
+				break;
+			memcpy(left, t, n);
+			left[n] = '\0';
+			if (vg_time_parse(left, vg_time_now_us(), &from) == 0 &&
+			    vg_time_parse(d + 1, vg_time_now_us(), &to) == 0 && to > from)
+				found = 1;
+		}
+		if (!found)
+			goto bad;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "x", json_object_new_int(v[0]));
+	json_object_object_add(o, "y", json_object_new_int(v[1]));
+	json_object_object_add(o, "w", json_object_new_int(v[2]));
+	json_object_object_add(o, "h", json_object_new_int(v[3]));
+	json_object_object_add(o, "from_us", json_object_new_int64(from));
+	json_object_object_add(o, "to_us", json_object_new_int64(to));
+	return o;
+bad:
+	fprintf(stderr, "vigilctl: cannot read --redact '%s'; write x,y,w,h in pixels, "
+			"optionally @FROM-TO (UTC), e.g. 40,60,80,120@2026-11-29T14:00-"
+			"2026-11-29T14:02\n", s);
+	return NULL;
+}
+
+/* vigild runs elsewhere (another cwd): send absolute paths. An ISO need
+ * not exist yet, its folder must. */
+static int absolute(const char *path, int is_file, char out[PATH_MAX])
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash, *base;
+
+	if (!is_file) {
+		if (realpath(path, out) == NULL) {
+			fprintf(stderr, "vigilctl: %s: %m (is the USB stick mounted?)\n", path);
+			return -1;
+		}
+		return 0;
+	}
+	slash = strrchr(path, '/');
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+		base = slash + 1;
+	}
+	if (base[0] == '\0' || realpath(dir, real) == NULL) {
+		fprintf(stderr, "vigilctl: cannot write an image to %s: %m\n", path);
+		return -1;
+	}
+	if ((size_t)snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") == 0 ? "" : real, base) >=
+	    PATH_MAX)
+		return -1;
+	return 0;
+}
+
+static void human_bytes(double b, char *out, size_t len)
+{
+	if (b >= 1e9)
+		snprintf(out, len, "%.2f GB", b / 1e9);
+	else if (b >= 1e6)
+		snprintf(out, len, "%.1f MB", b / 1e6);
+	else
+		snprintf(out, len, "%.0f kB", b / 1e3);
+}
+
+struct bar {
+	int tty;
+	int last_tenth;		/* plain lines: the last 10% step printed */
+	int drawn;
+};
+
+/* One progress line from vigild: {"done","total","elapsed_us"}. */
+static void show_progress(struct bar *b, const char *line)
+{
+	struct json_object *o = json_tokener_parse(line);
+	double done, total, secs, rate, left;
+	char d[32], t[32], r[32];
+	int pct, tenth;
+
+	if (o == NULL)
+		return;
+	done = (double)ctl_get_int(o, "done");
+	total = (double)ctl_get_int(o, "total");
+	secs = (double)ctl_get_int(o, "elapsed_us") / 1e6;
+	json_object_put(o);
+	if (total <= 0)
+		return;
+	pct = (int)(done * 100.0 / total);
+	rate = secs > 0 ? done / secs : 0;
+	left = rate > 0 ? (total - done) / rate : 0;
+	human_bytes(done, d, sizeof(d));
+	human_bytes(total, t, sizeof(t));
+	human_bytes(rate, r, sizeof(r));
+	if (b->tty) {
+		char bar[31];
+		int fill = pct * 30 / 100;
+
+		for (int i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[30] = '\0';
+		fprintf(stderr, "\r[%s] %3d%%  %s of %s  %s/s  %d:%02d left ", bar, pct, d, t, r,
+			(int)left / 60, (int)left % 60);
+		b->drawn = 1;
+		return;
+	}
+	tenth = pct / 10;
+	if (tenth > b->last_tenth) {
+		b->last_tenth = tenth;
+		fprintf(stderr, "export: %d%% (%s of %s, %s/s, about %d s left)\n", pct, d, t, r,
+			(int)left);
+	}
+}
+
+/* Read DATA (progress) frames until the JSON reply; NULL if refused. */
+static struct json_object *await_reply(struct ctl *c)
+{
+	struct bar b = { .tty = isatty(STDERR_FILENO), .last_tenth = 0 };
+	struct json_object *o, *ok;
+
+	for (;;) {
+		enum vg_frame_type type;
+		char *buf;
+		size_t len;
+
+		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
+			if (b.drawn)
+				fputc('\n', stderr);
+			fprintf(stderr, "vigilctl: the connection to vigild broke during the export; "
+					"see 'vigilctl disclosures' for what happened\n");
+			return NULL;
+		}
+		if (type == VG_FRAME_DATA) {
+			show_progress(&b, buf);
+			free(buf);
+			continue;
+		}
+		if (b.drawn)
+			fputc('\n', stderr);
+		o = type == VG_FRAME_JSON ? json_tokener_parse(buf) : NULL;
+		free(buf);
+		if (o == NULL || !json_object_object_get_ex(o, "ok", &ok)) {
+			json_object_put(o);
+			fprintf(stderr, "vigilctl: vigild sent an unreadable answer\n");
+			return NULL;
+		}
+		if (!json_object_get_boolean(ok)) {
+			fprintf(stderr, "vigilctl: %s\n", ctl_get_str(o, "error"));
+			json_object_put(o);
+			return NULL;
+		}
+		return o;
+	}
+}
+
+static void print_result(struct json_object *o)
+{
+	double bytes = (double)ctl_get_int(o, "bytes");
+	double secs = 0;
+	struct json_object *v;
+	char from[40] = "", to[40] = "", b[32];
+
+	if (json_object_object_get_ex(o, "write_seconds", &v))
+		secs += json_object_get_double(v);
+	if (json_object_object_get_ex(o, "readback_seconds", &v))
+		secs += json_object_get_double(v);
+	vg_time_format(ctl_get_int(o, "delivered_from_us"), from, sizeof(from));
+	vg_time_format(ctl_get_int(o, "delivered_to_us"), to, sizeof(to));
+	human_bytes(bytes, b, sizeof(b));
+	printf("exported to %s\n", ctl_get_str(o, "path"));
+	printf("  %lld video file(s), %s, footage from %s to %s, %lld gap(s) listed\n",
+	       (long long)ctl_get_int(o, "files"), b, from, to, (long long)ctl_get_int(o, "gaps"));
+	printf("  written, read back and checked in %.1f s\n", secs);
+	printf("  manifest sha256 %s\n", ctl_get_str(o, "manifest_sha256"));
+	printf("  device key fingerprint %s\n", ctl_get_str(o, "device_key_fingerprint"));
+	printf("Give the recipient the fingerprint separately (phone or letter), so that they\n"
+	       "can check the signature really is this recorder's.\n");
+}
+
+static int export_approve(struct ctl *c)
+{
+	struct json_object *req, *o;
+	char *end;
+	long long id = strtoll(c->args[1], &end, 10);
+
+	if (*end != '\0' || id <= 0) {
+		fprintf(stderr, "vigilctl: '%s' is not an export request number\n", c->args[1]);
+		return EXIT_USAGE;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("export.approve"));
+	json_object_object_add(req, "id", json_object_new_int64(id));
+	if (ctl_send(c, req) < 0) {
+		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
+		return EXIT_REFUSED;
+	}
+	o = await_reply(c);
+	if (o == NULL)
+		return EXIT_REFUSED;
+	print_result(o);
+	json_object_put(o);
+	return 0;
+}
+
+static void usage_export(void)
+{
+	fprintf(stderr,
+		"usage: vigilctl export --camera C [--camera C2 ...] --from T --to T\n"
+		"         --recipient police|prosecutor|legal|media|data-subject --organisation O\n"
+		"         --purpose P --reference REF (--dest DIR | --iso FILE) [--force]\n"
+		"         [--police-decision REF --victim-wishes \"...\"] [--redact x,y,w,h[@FROM-TO]]\n"
+		"       vigilctl export approve ID\n");
+}
+
+int ctl_cmd_export(struct ctl *c)
+{
+	struct json_object *req, *arr, *o;
+	char path[PATH_MAX];
+
+	if (c->n_args == 2 && strcmp(c->args[0], "approve") == 0)
+		return export_approve(c);
+	if (c->n_args != 0) {
+		usage_export();
+		return EXIT_USAGE;
+	}
+	if (c->n_cameras == 0 || c->from == 0 || c->to == 0 || (c->dest == NULL) == (c->iso == NULL)) {
+		fprintf(stderr, "vigilctl: export needs --camera, --from, --to and one of --dest or "
+				"--iso\n");
+		usage_export();
+		return EXIT_USAGE;
+	}
+	if (c->n_cameras > CTL_MAX_CAMERAS) {
+		fprintf(stderr, "vigilctl: at most %d cameras per export\n", CTL_MAX_CAMERAS);
+		return EXIT_USAGE;
+	}
+	if (absolute(c->dest ? c->dest : c->iso, c->dest == NULL, path) < 0)
+		return EXIT_USAGE;
+	req = json_object_new_object();
+	arr = json_object_new_array();
+	for (int i = 0; i < c->n_cameras; i++)
+		json_object_array_add(arr, json_object_new_string(c->cameras[i]));
+	json_object_object_add(req, "cameras", arr);
+	json_object_object_add(req, "from_us", json_object_new_int64(c->from));
+	json_object_object_add(req, "to_us", json_object_new_int64(c->to));
+	json_object_object_add(req, c->dest ? "dest" : "iso", json_object_new_string(path));
+	json_object_object_add(req, "force", json_object_new_int(c->force));
+	if (c->recipient)
+		json_object_object_add(req, "recipient", json_object_new_string(c->recipient));
+	if (c->organisation)
+		json_object_object_add(req, "organisation", json_object_new_string(c->organisation));
+	if (c->reason)
+		json_object_object_add(req, "reason", json_object_new_string(c->reason));
+	if (c->police_decision)
+		json_object_object_add(req, "police_decision",
+				       json_object_new_string(c->police_decision));
+	if (c->victim_wishes)
+		json_object_object_add(req, "victim_wishes", json_object_new_string(c->victim_wishes));
+	if (c->n_redact > 0) {
+		arr = json_object_new_array();
+		json_object_object_add(req, "redactions", arr);
+		for (int i = 0; i < c->n_redact; i++) {
+			struct json_object *r = parse_redact(c->redact[i]);
+
+			if (r == NULL) {
+				json_object_put(req);
+				return EXIT_USAGE;
+			}
+			json_object_array_add(arr, r);
+		}
+	}
+	json_object_object_add(req, "cmd", json_object_new_string("export"));
+	if (ctl_send(c, req) < 0) {
+		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
+		return EXIT_REFUSED;
+	}
+	o = await_reply(c);
+	if (o == NULL)
+		return EXIT_REFUSED;
+	if (ctl_get_int(o, "pending")) {
+		printf("export request %lld is waiting for a second person's approval: another\n"
+		       "member of staff with export rights runs 'vigilctl export approve %lld'.\n"
+		       "(Waiting requests are forgotten if vigild restarts.)\n",
+		       (long long)ctl_get_int(o, "pending"), (long long)ctl_get_int(o, "pending"));
+		json_object_put(o);
+		return 0;
+	}
+	print_result(o);
+	json_object_put(o);
+	return 0;
+}
+
+/* ---- verify: local, no vigild ---- */
+
+static void verify_report(int ok, const char *file, const char *msg, void *ud)
+{
+	(void)ud;
+	if (!ok)
+		printf("BAD  %s%s%s\n", file, file[0] ? ": " : "", msg);
+}
+
+int ctl_cmd_verify(struct ctl *c)
+{
+	struct vg_verify_result res;
+	int ret;
+
+	if (c->n_args != 1) {
+		fprintf(stderr, "usage: vigilctl verify EXPORT-FOLDER|IMAGE.iso\n");
+		return EXIT_USAGE;
+	}
+	memset(&res, 0, sizeof(res));
+	ret = vg_verify_export(c->args[0], verify_report, NULL, &res);
+	if (res.fingerprint[0])
+		printf("device key fingerprint %s\n(compare it with the one the sender's staff read "
+		       "from 'vigilctl status', by phone or letter)\n", res.fingerprint);
+	if (ret == 0) {
+		printf("%s: intact: %d files checked, %d video(s), %lld pictures decoded, "
+		       "signature valid\n", c->args[0], res.files, res.videos, (long long)res.frames);
+		return 0;
+	}
+	if (ret == -VG_EAUTH)
+		printf("%s: NOT intact: %d problem(s); first bad file: %s\n", c->args[0],
+		       res.problems, res.first_bad[0] ? res.first_bad : "(the export as a whole)");
+	else
+		printf("%s: cannot be checked: %s\n", c->args[0], vg_strerror(ret));
+	return 1;
+}
+
+/* ---- disclosures ---- */
+
+/* The value of KEY=value or KEY="value" in an audit object. */
+static void token(const char *obj, const char *key, char *out, size_t len)
+{
+	const char *p = strstr(obj, key);
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen(key);
+	if (*p == '"') {
+		p++;
+		while (p[n] && p[n] != '"')
+			n++;
+	} else {
+		while (p[n] && p[n] != ' ')
+			n++;
+	}
+	snprintf(out, len, "%.*s", (int)n, p);
+}
+
+static const char *status_of(struct json_object *e)
+{
+	const char *a = ctl_get_str(e, "action");
+	int allowed = strcmp(ctl_get_str(e, "outcome"), "allowed") == 0;
+
+	if (strcmp(a, "export") == 0)
+		return allowed ? NULL : "REFUSED";
+	if (strcmp(a, "export.pending") == 0)
+		return "AWAITING APPROVAL";
+	if (strcmp(a, "export.approve") == 0)
+		return allowed ? "APPROVED" : "APPROVAL REFUSED";
+	if (strcmp(a, "export.done") == 0)
+		return "DISCLOSED";
+	if (strcmp(a, "export.failed") == 0)
+		return "FAILED";
+	return a;
+}
+
+int ctl_cmd_disclosures(struct ctl *c)
+{
+	struct json_object *req = json_object_new_object(), *o, *rows, *pend;
+
+	if (c->from)
+		json_object_object_add(req, "since_us", json_object_new_int64(c->from));
+	if (c->to)
+		json_object_object_add(req, "until_us", json_object_new_int64(c->to));
+	o = ctl_request(c, "disclosures", req);
+	if (o == NULL)
+		return EXIT_REFUSED;
+	json_object_object_get_ex(o, "rows", &rows);
+	if (c->json) {
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+		return 0;
+	}
+	printf("Disclosure log (policy 3.9): every export asked for, refused, approved and made.\n"
+	       "The policy decisions behind them: vigilctl audit show --action export\n\n");
+	for (size_t i = 0; rows && i < json_object_array_length(rows); i++) {
+		struct json_object *e = json_object_array_get_idx(rows, i);
+		const char *st = status_of(e), *obj = ctl_get_str(e, "object");
+		char when[40], recip[64], org[256];
+
+		if (st == NULL)
+			continue;
+		vg_time_format(ctl_get_int(e, "time_us"), when, sizeof(when));
+		token(obj, "recipient=", recip, sizeof(recip));
+		token(obj, "organisation=", org, sizeof(org));
+		printf("%s  %-17s %s%s%s%s  ref %s  by %s (%s)\n", when, st, recip[0] ? recip : "?",
+		       org[0] ? " \"" : "", org, org[0] ? "\"" : "", ctl_get_str(e, "reference"),
+		       ctl_get_str(e, "login"), ctl_get_str(e, "role")[0] ? ctl_get_str(e, "role")
+									: "no account");
+		printf("    purpose: %s\n    what:    %s\n    outcome: %s\n",
+		       ctl_get_str(e, "purpose"), obj, ctl_get_str(e, "reason"));
+	}
+	if (json_object_object_get_ex(o, "pending", &pend) && json_object_array_length(pend) > 0) {
+		printf("\nWaiting for a second person's approval now:\n");
+		for (size_t i = 0; i < json_object_array_length(pend); i++) {
+			struct json_object *e = json_object_array_get_idx(pend, i);
+			char when[40];
+
+			vg_time_format(ctl_get_int(e, "time_us"), when, sizeof(when));
+			printf("  request %lld by %s at %s\n", (long long)ctl_get_int(e, "id"),
+			       ctl_get_str(e, "requester"), when);
+		}
+	}
+	json_object_put(o);
+	return 0;
+}

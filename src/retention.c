@@ -764,7 +764,8 @@ static int held_bytes(struct vg_retention *r, int64_t *out)
 	for (int i = 0; i < n; i++)
 		h[i] = *vg_hold_set_at(set, i);
 	vg_hold_set_free(set);
-	qsort(h, (size_t)n, sizeof(*h), cmp_hold);
+	if (n > 1)	/* qsort(NULL, 0, ...) is undefined */
+		qsort(h, (size_t)n, sizeof(*h), cmp_hold);
 	/* Merge overlapping ranges of a camera so no clip counts twice. */
 	for (int i = 0; rc == 0 && i < n; ) {
 		int64_t from = h[i].from_us, to = h[i].to_us;

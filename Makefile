@@ -49,7 +49,7 @@ BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 UNIT_TESTS := $(basename $(notdir $(wildcard $(addprefix tests/, \
 	test_err.c test_clipfile.c test_keystore.c test_config.c test_v4l2.c \
 	test_catalog.c test_segmenter.c test_reconcile.c test_source.c \
-	test_audit.c test_policy.c test_sign.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_sweeper.c))))
+	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_sweeper.c))))
 TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
@@ -95,7 +95,7 @@ check: deps-ok $(BINS) $(TEST_BINS) $(TOOL_BINS)
 
 # Sanitizer profile in its own build folder, so it never mixes objects.
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" check
 
 run: deps-ok $(BINS)

@@ -80,3 +80,5 @@ if [ -x "$BUILD/tests/bench_catalog" ]; then
 	echo "== catalog"
 	"$BUILD/tests/bench_catalog"
 fi
+echo "== concurrent 720p15 cameras in real time"
+BUILD=$BUILD tests/bench/streams.sh

@@ -222,6 +222,36 @@ static int cmd_status(struct ctl *c)
 	printf("vigild %s\nmaster key fingerprint: %s\ndevice key fingerprint: %s\n",
 	       ctl_get_str(o, "version"), ctl_get_str(o, "master_key_fingerprint"),
 	       ctl_get_str(o, "device_key_fingerprint"));
+	{
+		struct json_object *sto, *warn;
+
+		printf("clock: %s (estimated error %lld us)\n",
+		       ctl_get_int(o, "clock_synchronised") ? "synchronised" : "NOT SYNCHRONISED",
+		       (long long)ctl_get_int(o, "clock_esterror_us"));
+		if (json_object_object_get_ex(o, "storage", &sto)) {
+			char oldest[40] = "none";
+
+			if (ctl_get_int(sto, "oldest_us"))
+				vg_time_format(ctl_get_int(sto, "oldest_us"), oldest, sizeof(oldest));
+			printf("storage: %.1f of %.1f GB used, %.1f GB free (keep %.1f GB free), held "
+			       "footage %.1f%%, oldest footage %s%s%s%s\n",
+			       (double)ctl_get_int(sto, "used_bytes") / 1e9,
+			       (double)ctl_get_int(sto, "total_bytes") / 1e9,
+			       (double)ctl_get_int(sto, "free_bytes") / 1e9,
+			       (double)ctl_get_int(sto, "min_free_bytes") / 1e9,
+			       json_object_get_double(json_object_object_get(sto, "held_percent")),
+			       oldest, ctl_get_int(sto, "disk_alarm") ? "; ALARM: only held footage left" : "",
+			       ctl_get_int(sto, "clock_jump") ? "; ALARM: clock jumped, deletion limited" : "",
+			       ctl_get_int(sto, "held_warn") ? "; held footage above its share" : "");
+			if (ctl_get_int(sto, "overdue_holds"))
+				printf("holds: %lld past their review date: review or release them "
+				       "(vigilctl holds)\n", (long long)ctl_get_int(sto, "overdue_holds"));
+		}
+		if (json_object_object_get_ex(o, "warnings", &warn))
+			for (size_t i = 0; i < json_object_array_length(warn); i++)
+				printf("warning: %s\n",
+				       json_object_get_string(json_object_array_get_idx(warn, i)));
+	}
 	json_object_object_get_ex(o, "cameras", &cams);
 	for (size_t i = 0; cams && i < json_object_array_length(cams); i++) {
 		struct json_object *e = json_object_array_get_idx(cams, i);

@@ -31,6 +31,7 @@
 
 #include "vigil/audit.h"
 #include "vigil/catalog.h"
+#include "vigil/confcheck.h"
 #include "vigil/config.h"
 #include "vigil/control.h"
 #include "vigil/sign.h"
@@ -134,6 +135,9 @@ static void av_log_to_vigil(void *avcl, int level, const char *fmt, va_list vl)
 		vg_log_write(l, avcl ? av_default_item_name(avcl) : "ffmpeg", 0, "%s", line);
 }
 
+static void log_warning(enum vg_confcheck_level level, const char *file, int line,
+			const char *msg, void *ud);
+
 /* ---- what the control server and the cameras ask of the daemon ---- */
 
 static const struct vg_config *config_get(void *ud)
@@ -188,6 +192,14 @@ static void status_json(void *ud, struct json_object *out)
 	pthread_mutex_unlock(&d->lock);
 	json_object_object_add(out, "cameras", cams);
 	json_object_object_add(out, "version", json_object_new_string(VIGIL_VERSION));
+	{
+		struct json_object *w = json_object_new_array();
+
+		pthread_mutex_lock(&d->lock);
+		vg_confcheck(d->current->cfg, vg_time_now_us(), log_warning, w);
+		pthread_mutex_unlock(&d->lock);
+		json_object_object_add(out, "warnings", w);
+	}
 	{
 		int64_t err;
 		int synced = vg_clock_synced(&err);
@@ -452,6 +464,24 @@ static void check_clock(void)
 			 "the times on the pictures may be wrong; set up time synchronisation");
 }
 
+/* The policy warnings config check prints (no signage date, sound on,
+ * temporary cameras near their date...), logged at start and hourly and
+ * listed in status, so nobody has to remember to run the check. */
+static void log_warning(enum vg_confcheck_level level, const char *file, int line,
+			const char *msg, void *ud)
+{
+	(void)level;
+	if (ud)
+		json_object_array_add(ud, json_object_new_string(msg));
+	else
+		vg_warnx("%s:%d: %s", file, line, msg);
+}
+
+static void policy_warnings(struct daemon *d)
+{
+	vg_confcheck(d->current->cfg, vg_time_now_us(), log_warning, NULL);
+}
+
 static void checkpoint(struct daemon *d)
 {
 	if (vg_audit_checkpoint(d->audit, NULL) < 0)
@@ -495,6 +525,7 @@ static int run(struct daemon *d)
 		if (vg_time_mono_us() - last_checkpoint >= CHECKPOINT_INTERVAL_US) {
 			checkpoint(d);
 			check_clock();
+			policy_warnings(d);
 			last_checkpoint = vg_time_mono_us();
 		}
 		if (all_done(d)) {
@@ -665,6 +696,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < cfg->n_cameras; i++)
 		start_camera(&d, d.current, &cfg->cameras[i]);
 	check_clock();
+	policy_warnings(&d);
 	vg_service_notify("READY=1");
 	ret = run(&d);
 	vg_service_notify("STOPPING=1");

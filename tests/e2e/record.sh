@@ -45,6 +45,11 @@ two_clips() {
 }
 check "vigild records two cameras into clips" wait_for 60 two_clips
 check "the log says the camera is synthetic" grep -q "synthetic test camera" "$T/vigild.log"
+check "vigild warns at start that no signage date is recorded (policy 3.5)" \
+	grep -q 'camera "synth-a": no signage_confirmed date' "$T/vigild.log"
+$VCTL status >"$T/status.txt"
+check "vigilctl status shows the signage warning, the clock and the storage" \
+	sh -c "grep -q 'no signage_confirmed' '$T/status.txt' && grep -q '^clock: ' '$T/status.txt' && grep -q '^storage: ' '$T/status.txt'"
 
 $VCTL clips >"$T/clips.txt"
 check "clips are labelled synthetic in the catalog" grep -q "SYNTHETIC" "$T/clips.txt"

@@ -10,6 +10,8 @@
 # Missing Debian packages are installed by scripts/install-deps.sh, which
 # `make`, `make check` and `make run` call first (a no-op when all is there).
 
+# Cross-compiling boards set CC, PKG_CONFIG and BUILD here (board/rpi4).
+-include board/$(BOARD)/board-vars.mk
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
@@ -41,7 +43,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
 VIGILD_SRCS := src/vigild.c $(wildcard src/ctl_hold.c src/ctl_export.c)
-VIGILCTL_SRCS := src/vigilctl.c src/ctlclient.c $(wildcard src/vigilctl_hold.c src/vigilctl_export.c)
+VIGILCTL_SRCS := src/vigilctl.c src/ctlclient.c $(wildcard src/vigilctl_hold.c src/vigilctl_export.c src/vigilctl_snapshot.c)
 BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 
 # Unit tests: tests/test_NAME.c, each linked with libvigil.a and cmocka.
@@ -82,6 +84,10 @@ $(BUILD)/vigild: $(VIGILD_SRCS:src/%.c=$(BUILD)/src/%.o) $(LIB)
 
 $(BUILD)/vigilctl: $(VIGILCTL_SRCS:src/%.c=$(BUILD)/src/%.o) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(_LDLIBS)
+
+# Keep intermediate objects: make would otherwise delete them after the
+# tests ran, and `make check` must end with the "N passed, N failed" line.
+.SECONDARY:
 
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(TEST_EXTRA_test_$$*) $(LIB)

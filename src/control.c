@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <libavcodec/packet.h>
 
 #include "vigil/clipfile.h"
 #include "vigil/clipmedia.h"
@@ -406,6 +407,54 @@ out:
 	return 0;
 }
 
+/* An installer's snapshot: one current picture, masks filled and their
+ * outlines drawn, as a JPEG in DATA frames (footage: authorised and
+ * audited first, and sent to the client only). */
+static int cmd_snapshot(struct req *r)
+{
+	const struct vg_control_env *env = ctl_env(r);
+	const char *cam = ctl_arg_str(r, "camera");
+	AVPacket *jpeg = NULL;
+	char object[160], msg[256];
+	const char *end = "{\"ok\":true}";
+	size_t off = 0;
+	int ret;
+
+	snprintf(object, sizeof(object), "camera=%s snapshot", cam ? cam : "*");
+	if (ctl_authorise(r, VG_ACT_SNAPSHOT, object) < 0)
+		return 0;
+	if (cam == NULL)
+		return ctl_reply_error(r, "which camera? give --camera C (see 'vigilctl cameras')");
+	ret = env->snapshot ? env->snapshot(env->ud, cam, &jpeg) : -VG_ENOENT;
+	if (ret == -VG_ENOENT)
+		snprintf(msg, sizeof(msg), "no camera named '%s' is recording; see 'vigilctl "
+			 "status'", cam);
+	else if (ret == -VG_ENODATA)
+		snprintf(msg, sizeof(msg), "camera '%s' gave no picture in time: is it recording? "
+			 "(see 'vigilctl status')", cam);
+	else if (ret == -VG_EFORMAT)
+		snprintf(msg, sizeof(msg), "camera '%s' sends H.264 that is recorded as it comes, "
+			 "without masks or overlay: there is no picture to show", cam);
+	else if (ret < 0)
+		snprintf(msg, sizeof(msg), "cannot take a snapshot of '%s': %s", cam,
+			 vg_strerror(ret));
+	if (ret < 0)
+		return ctl_reply_error(r, msg);
+	ret = ctl_reply(r, ctl_ok_object());
+	while (ret == 0 && off < (size_t)jpeg->size) {
+		size_t n = (size_t)jpeg->size - off;
+
+		if (n > VG_PROTO_MAX)
+			n = VG_PROTO_MAX;
+		ret = vg_proto_send(r->c->fd, VG_FRAME_DATA, jpeg->data + off, n);
+		off += n;
+	}
+	av_packet_free(&jpeg);
+	if (ret == 0)
+		ret = vg_proto_send(r->c->fd, VG_FRAME_END, end, strlen(end));
+	return ret < 0 ? ret : 0;
+}
+
 struct audit_rows {
 	struct json_object *arr;
 	int json;
@@ -493,6 +542,7 @@ static const struct command commands[] = {
 	{ "clips", cmd_clips },
 	{ "gaps", cmd_gaps },
 	{ "view", cmd_view },
+	{ "snapshot", cmd_snapshot },
 	{ "audit.show", cmd_audit_show },
 	{ "audit.verify", cmd_audit_verify },
 	{ "hold.place", ctl_cmd_hold_place },

@@ -74,6 +74,7 @@ int ctl_cmd_holds(struct ctl *c);
 int ctl_cmd_export(struct ctl *c);
 int ctl_cmd_verify(struct ctl *c);
 int ctl_cmd_disclosures(struct ctl *c);
+int ctl_cmd_snapshot(struct ctl *c);	/* vigilctl_snapshot.c */
 /* Store one CTL_OPT_* option; -1 (message printed) if it is unusable. */
 int ctl_export_option(struct ctl *c, int opt, const char *arg);
 

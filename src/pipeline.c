@@ -13,6 +13,7 @@
 #define VG_LOG_MODULE "CAM"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include <libavcodec/bsf.h>
 #include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
 
 #include "vigil/encoder.h"
 #include "vigil/err.h"
@@ -60,6 +62,16 @@ struct vg_pipeline {
 	int capture_done;
 	int encoder_done;		/* the encoder thread has closed its last clip */
 	struct vg_pipeline_status st;
+
+	/* Installers' snapshots (vg_pipeline_snapshot). snap_want counts the
+	 * waiting callers; the encoder thread reads it lock-free once per
+	 * picture, so the normal path pays one relaxed load. The rest is
+	 * under lock. */
+	atomic_int snap_want;
+	pthread_cond_t snap_cond;	/* a picture was kept, or stop requested */
+	AVFrame *snap;			/* the last kept picture, outlines drawn */
+	int snap_err;			/* why no picture could be kept, or 0 */
+	int64_t snap_gen;		/* counts kept pictures (and failures) */
 
 	/* Encoder-thread state (only that thread touches these). */
 	struct vg_source_info info;
@@ -559,10 +571,47 @@ static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us
 	return ret;
 }
 
+/*
+ * A snapshot was asked for: keep a copy of frame (the picture as it will be
+ * encoded, masks applied) with the mask outlines drawn on the copy only.
+ * frame NULL: the camera gives no pictures (H.264 passed through), which
+ * the waiting callers learn at once instead of at their timeout.
+ */
+static void keep_snapshot(struct vg_pipeline *p, const AVFrame *frame)
+{
+	AVFrame *copy = NULL;
+	int ret = -VG_EFORMAT;
+
+	if (frame) {
+		copy = av_frame_clone(frame);
+		ret = copy ? 0 : -VG_ENOMEM;
+	}
+	/* Both make the copy writable, i.e. give it a buffer of its own: the
+	 * frame going to the encoder is never drawn on, and a driver buffer
+	 * is not held while the caller encodes the JPEG. */
+	if (ret == 0 && p->pic)
+		ret = vg_picture_draw_outlines(p->pic, copy);
+	else if (ret == 0 && av_frame_make_writable(copy) < 0)
+		ret = -VG_ENOMEM;
+	if (ret < 0)
+		av_frame_free(&copy);
+	pthread_mutex_lock(&p->lock);
+	av_frame_free(&p->snap);
+	p->snap = copy;
+	p->snap_err = ret;
+	p->snap_gen++;
+	pthread_cond_broadcast(&p->snap_cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static int encode_picture(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us)
 {
 	int ret;
 
+	/* Every picture that reaches the encoder passes here, after the
+	 * picture stage. */
+	if (atomic_load_explicit(&p->snap_want, memory_order_relaxed) > 0)
+		keep_snapshot(p, frame);
 	if (p->enc == NULL) {
 		ret = setup_encoder(p, frame->width, frame->height, frame->format);
 		if (ret < 0)
@@ -678,8 +727,11 @@ static void process_frame(struct vg_pipeline *p, struct item *it)
 		ret = encode_frame(p, it->f.frame, it->f.ts_utc_us);
 	else if (it->f.packet && p->dec)
 		ret = decode_camera(p, it->f.packet, it->f.ts_utc_us);
-	else if (it->f.packet)
+	else if (it->f.packet) {
+		if (atomic_load_explicit(&p->snap_want, memory_order_relaxed) > 0)
+			keep_snapshot(p, NULL);
 		ret = passthrough(p, it->f.packet, it->f.ts_utc_us);
+	}
 	if (ret < 0) {
 		/* Disk full or a codec failure: the open clip has been closed
 		 * as far as it got; start afresh at the next keyframe. */
@@ -751,6 +803,8 @@ int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *c
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	pthread_cond_init(&p->snap_cond, NULL);
+	atomic_init(&p->snap_want, 0);
 	p->st.state = VG_PIPE_STARTING;
 
 	if (pthread_create(&p->enc_thread, NULL, encoder_main, p) != 0)
@@ -776,6 +830,7 @@ err:
 	av_frame_free(&p->decoded);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
+	pthread_cond_destroy(&p->snap_cond);
 	free(p);
 	return -VG_ENOMEM;
 }
@@ -787,13 +842,16 @@ void vg_pipeline_stop(struct vg_pipeline *p)
 	pthread_mutex_lock(&p->lock);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->cond);
+	pthread_cond_broadcast(&p->snap_cond);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->cap_thread, NULL);
 	pthread_join(p->enc_thread, NULL);
 	av_packet_free(&p->pkt);
 	av_frame_free(&p->decoded);
+	av_frame_free(&p->snap);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
+	pthread_cond_destroy(&p->snap_cond);
 	free(p);
 }
 
@@ -814,4 +872,190 @@ int vg_pipeline_done(struct vg_pipeline *p)
 	done = p->encoder_done && p->st.state == VG_PIPE_ENDED;
 	pthread_mutex_unlock(&p->lock);
 	return done;
+}
+
+/* ---- snapshots ---- */
+
+/* The planar layout of f's format and whether its samples are full range
+ * (the deprecated yuvj formats say so by name; swscale would warn about
+ * them, so it gets the plain format). */
+static enum AVPixelFormat plain_format(const AVFrame *f, int *full)
+{
+	*full = 1;
+	switch (f->format) {
+	case AV_PIX_FMT_YUVJ420P:
+		return AV_PIX_FMT_YUV420P;
+	case AV_PIX_FMT_YUVJ422P:
+		return AV_PIX_FMT_YUV422P;
+	case AV_PIX_FMT_YUVJ444P:
+		return AV_PIX_FMT_YUV444P;
+	case AV_PIX_FMT_YUVJ440P:
+		return AV_PIX_FMT_YUV440P;
+	default:
+		*full = f->color_range == AVCOL_RANGE_JPEG;
+		return f->format;
+	}
+}
+
+/* Stretch limited-range (video) samples to full range (JPEG), in place:
+ * luma 16..235 and chroma 16..240 to 0..255. */
+static void expand_range(AVFrame *f)
+{
+	uint8_t luma[256], chroma[256];
+
+	for (int v = 0; v < 256; v++) {
+		int y = ((v - 16) * 255 + 109) / 219;
+		int c = 128 + ((v - 128) * 255 + (v >= 128 ? 112 : -112)) / 224;
+
+		luma[v] = (uint8_t)(y < 0 ? 0 : y > 255 ? 255 : y);
+		chroma[v] = (uint8_t)(c < 0 ? 0 : c > 255 ? 255 : c);
+	}
+	for (int plane = 0; plane < 3; plane++) {
+		const uint8_t *lut = plane == 0 ? luma : chroma;
+		int w = plane == 0 ? f->width : (f->width + 1) / 2;
+		int h = plane == 0 ? f->height : (f->height + 1) / 2;
+
+		for (int y = 0; y < h; y++) {
+			uint8_t *row = f->data[plane] + (ptrdiff_t)y * f->linesize[plane];
+
+			for (int x = 0; x < w; x++)
+				row[x] = lut[row[x]];
+		}
+	}
+}
+
+/* in as a new full-range 4:2:0 frame for the JPEG encoder, in *out. */
+static int to_yuvj420p(const AVFrame *in, AVFrame **out)
+{
+	struct SwsContext *sws = NULL;
+	AVFrame *f = NULL;
+	enum AVPixelFormat src;
+	int full, ret = -VG_ENOMEM;
+
+	*out = NULL;
+	src = plain_format(in, &full);
+	sws = sws_getContext(in->width, in->height, src, in->width, in->height,
+			     AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
+	if (sws == NULL) {
+		ret = -VG_EFORMAT;
+		goto out;
+	}
+	f = av_frame_alloc();
+	if (f == NULL)
+		goto out;
+	f->format = AV_PIX_FMT_YUV420P;
+	f->width = in->width;
+	f->height = in->height;
+	if (av_frame_get_buffer(f, 0) < 0)
+		goto out;
+	/* Layout only: swscale's plain copy (yuv420p to yuv420p) would
+	 * ignore a range change, so the range is stretched here. */
+	sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, f->data,
+		  f->linesize);
+	if (!full)
+		expand_range(f);
+	/* Same layout; the name tells the encoder the samples are full range. */
+	f->format = AV_PIX_FMT_YUVJ420P;
+	f->color_range = AVCOL_RANGE_JPEG;
+	*out = f;
+	f = NULL;
+	ret = 0;
+out:
+	av_frame_free(&f);
+	sws_freeContext(sws);
+	return ret;
+}
+
+/* Encode pic (owned by the caller, not changed) as one JPEG into *out. */
+static int encode_jpeg(const AVFrame *pic, AVPacket **out)
+{
+	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+	AVCodecContext *ctx = NULL;
+	AVFrame *f = NULL;
+	AVPacket *pkt = NULL;
+	int ret = -VG_ECODEC;
+
+	*out = NULL;
+	if (codec == NULL)
+		goto out;
+	ctx = avcodec_alloc_context3(codec);
+	pkt = av_packet_alloc();
+	if (ctx == NULL || pkt == NULL) {
+		ret = -VG_ENOMEM;
+		goto out;
+	}
+	if (pic->format == AV_PIX_FMT_YUVJ420P) {
+		f = av_frame_clone(pic);
+		ret = f ? 0 : -VG_ENOMEM;
+	} else {
+		ret = to_yuvj420p(pic, &f);
+	}
+	if (ret < 0)
+		goto out;
+	ctx->width = f->width;
+	ctx->height = f->height;
+	ctx->pix_fmt = AV_PIX_FMT_YUVJ420P;
+	ctx->color_range = AVCOL_RANGE_JPEG;
+	ctx->time_base = (AVRational){ 1, 25 };
+	/* A fixed, high quality: installers judge masks and focus by it. */
+	ctx->flags |= AV_CODEC_FLAG_QSCALE;
+	ctx->global_quality = 2 * FF_QP2LAMBDA;
+	f->quality = ctx->global_quality;
+	f->pts = 0;
+	f->pict_type = AV_PICTURE_TYPE_I;
+	ret = -VG_ECODEC;
+	if (avcodec_open2(ctx, codec, NULL) < 0 || avcodec_send_frame(ctx, f) < 0 ||
+	    avcodec_send_frame(ctx, NULL) < 0 || avcodec_receive_packet(ctx, pkt) < 0)
+		goto out;
+	*out = pkt;
+	pkt = NULL;
+	ret = 0;
+out:
+	av_packet_free(&pkt);
+	av_frame_free(&f);
+	avcodec_free_context(&ctx);
+	return ret;
+}
+
+int vg_pipeline_snapshot(struct vg_pipeline *p, int timeout_ms, AVPacket **jpeg)
+{
+	struct timespec ts;
+	AVFrame *pic = NULL;
+	int64_t gen;
+	int ret = 0;
+
+	*jpeg = NULL;
+	if (timeout_ms < 0)
+		return -VG_EINVAL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	/* Only a picture encoded after this call counts: "current". */
+	gen = p->snap_gen;
+	atomic_fetch_add(&p->snap_want, 1);
+	while (p->snap_gen == gen && !p->stop && ret == 0)
+		ret = pthread_cond_timedwait(&p->snap_cond, &p->lock, &ts);
+	if (p->snap_gen != gen) {
+		ret = p->snap_err;
+		if (ret == 0) {
+			pic = av_frame_clone(p->snap);
+			ret = pic ? 0 : -VG_ENOMEM;
+		}
+	} else {
+		ret = -VG_ENODATA;
+	}
+	/* The last caller out frees the kept picture: nothing of the
+	 * footage stays in memory longer than a request needs it. */
+	if (atomic_fetch_sub(&p->snap_want, 1) == 1)
+		av_frame_free(&p->snap);
+	pthread_mutex_unlock(&p->lock);
+	if (ret == 0)
+		ret = encode_jpeg(pic, jpeg);
+	av_frame_free(&pic);
+	return ret;
 }

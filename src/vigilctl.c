@@ -376,6 +376,8 @@ static const struct verb verbs[] = {
 	{ "status", cmd_status, 1, "status [--json]                                  cameras, keys" },
 	{ "audit", cmd_audit, 1, "audit show|verify [--since T] [--until T] [--user L] [--action A]" },
 	{ "config", cmd_config, 0, "config check [FILE]                              check a config" },
+	{ "snapshot", ctl_cmd_snapshot, 1, "snapshot --camera C OUT.jpg|-                 "
+					   "one live picture, masks outlined" },
 	/* evidence holds (vigilctl_hold.c) */
 	{ "hold", ctl_cmd_hold, 1, "hold --camera C --from T --to T --reason R [--review-by DAY] "
 				   "| hold release ID --reason R | hold approve ID" },

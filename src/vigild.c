@@ -82,6 +82,11 @@ struct daemon {
 	/* Guards current, the camera table and config refcounts: the control
 	 * threads read them while the main thread reloads. */
 	pthread_mutex_t lock;
+	/* Snapshots in progress (under lock): a control thread waits on a
+	 * pipeline without the lock, so stop_camera waits for them to end
+	 * (at most SNAPSHOT_TIMEOUT_MS) before it frees a pipeline. */
+	int snapshots;
+	pthread_cond_t snapshots_done;
 };
 
 #define CHECKPOINT_INTERVAL_US (3600 * VG_US_PER_S)
@@ -214,6 +219,34 @@ static void status_json(void *ud, struct json_object *out)
 	vg_sweeper_status_json(d->sweeper, out);	/* "storage" */
 }
 
+#define SNAPSHOT_TIMEOUT_MS 5000
+
+/* control.h: find the camera under the lock, take the picture without it
+ * (see snapshots in struct daemon). */
+static int camera_snapshot(void *ud, const char *camera, AVPacket **jpeg)
+{
+	struct daemon *d = ud;
+	struct vg_pipeline *pipe = NULL;
+	int ret;
+
+	*jpeg = NULL;
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < d->n_cams && pipe == NULL; i++)
+		if (strcmp(d->cams[i].cam->name, camera) == 0)
+			pipe = d->cams[i].pipe;
+	if (pipe)
+		d->snapshots++;
+	pthread_mutex_unlock(&d->lock);
+	if (pipe == NULL)
+		return -VG_ENOENT;
+	ret = vg_pipeline_snapshot(pipe, SNAPSHOT_TIMEOUT_MS, jpeg);
+	pthread_mutex_lock(&d->lock);
+	if (--d->snapshots == 0)
+		pthread_cond_broadcast(&d->snapshots_done);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
 static void camera_event(void *ud, const char *camera, const char *action, const char *detail)
 {
 	struct daemon *d = ud;
@@ -314,6 +347,8 @@ static void stop_camera(struct daemon *d, int i)
 	cam = d->cams[i];
 	d->cams[i] = d->cams[d->n_cams - 1];
 	d->n_cams--;
+	while (d->snapshots > 0)	/* one may be waiting on cam.pipe */
+		pthread_cond_wait(&d->snapshots_done, &d->lock);
 	pthread_mutex_unlock(&d->lock);
 	/* Stopping finishes the open clip: not under the lock. */
 	vg_pipeline_stop(cam.pipe);
@@ -554,6 +589,7 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.watchdog_fd = -1;
 	pthread_mutex_init(&d.lock, NULL);
+	pthread_cond_init(&d.snapshots_done, NULL);
 	d.config_path = VG_CONFIG_DEFAULT_PATH;
 	while ((opt = getopt(argc, argv, "c:ndVh")) != -1) {
 		switch (opt) {
@@ -682,7 +718,8 @@ int main(int argc, char **argv)
 		struct vg_control_env ce = {
 			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,
 			.master = d.master, .data_dir = d.data_dir, .config_get = config_get,
-			.config_put = config_put, .status = status_json, .ud = &d,
+			.config_put = config_put, .status = status_json, .snapshot = camera_snapshot,
+			.ud = &d,
 		};
 
 		if (vg_control_start(&d.control, cfg->socket_path, &ce) < 0) {

@@ -25,6 +25,7 @@
 #define VG_CONTROL_MAX_PER_UID 4
 
 struct json_object;
+struct AVPacket;
 
 /* What the control server needs from the daemon; all borrowed. */
 struct vg_control_env {
@@ -39,6 +40,11 @@ struct vg_control_env {
 	void (*config_put)(void *ud, const struct vg_config *cfg);
 	/* Fill out (a JSON object) with the daemon's status. */
 	void (*status)(void *ud, struct json_object *out);
+	/* An installer's snapshot of the named camera (vg_pipeline_snapshot):
+	 * 0 and a JPEG in *jpeg (the caller frees it with av_packet_free), or
+	 * -VG_ENOENT if no such camera is recording, or the pipeline's code.
+	 * Blocks for up to a few seconds. NULL: snapshots are unavailable. */
+	int (*snapshot)(void *ud, const char *camera, struct AVPacket **jpeg);
 	void *ud;
 };
 

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include <libavcodec/packet.h>
+
 #include "vigil/catalog.h"
 #include "vigil/config.h"
 
@@ -76,5 +78,26 @@ void vg_pipeline_status(struct vg_pipeline *p, struct vg_pipeline_status *st);
 int vg_pipeline_done(struct vg_pipeline *p);
 
 const char *vg_pipeline_state_name(enum vg_pipeline_state s);
+
+/*
+ * An installer's snapshot: the next picture the camera's encoder thread
+ * encodes after this call, as it goes into clips (masks filled, overlay
+ * burnt in; the raw picture when the camera has no picture stage), with
+ * the mask outlines drawn in yellow on a copy (never on what is
+ * encoded), encoded as one baseline JPEG (yuvj420p, mjpeg).
+ *
+ * Waits up to timeout_ms for that picture (on a condition variable; the
+ * encoder thread only checks a flag per picture until someone asks).
+ * *jpeg receives a new packet the caller frees with av_packet_free(); it
+ * is footage: send it to the authorised caller, never to disk or logs.
+ * -VG_ENODATA if no picture came in time (the camera is not recording, or
+ * the pipeline is stopping), -VG_EFORMAT if the camera's H.264 is passed
+ * through undecoded (there is no picture to show), -VG_ECODEC,
+ * -VG_ENOMEM, -VG_EINVAL (timeout_ms < 0). *jpeg is NULL on failure.
+ *
+ * Any thread, several at once; but p must stay valid for the whole call:
+ * the caller makes sure vg_pipeline_stop(p) does not run meanwhile.
+ */
+int vg_pipeline_snapshot(struct vg_pipeline *p, int timeout_ms, AVPacket **jpeg);
 
 #endif

@@ -396,8 +396,9 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  vigilctl %s\n", verbs[i].help);
 	fprintf(f, "Footage commands need --purpose \"why\" and --reference REF (ASB-, CRIME-, CASE-,\n"
-		   "DSAR- or DISC- followed by the number). Times are UTC: 2026-11-29T14:00,\n"
-		   "2026-11-29, now, -2h. Every request is checked and recorded in the audit log.\n");
+		   "DSAR-, DISC- or, for installers, JOB- followed by the number). Times are UTC:\n"
+		   "2026-11-29T14:00, 2026-11-29, now, -2h. Every request is checked and recorded\n"
+		   "in the audit log.\n");
 }
 
 static int parse_time(const char *s, int64_t *out)

@@ -257,11 +257,12 @@ static int cmd_status(struct ctl *c)
 		struct json_object *e = json_object_array_get_idx(cams, i);
 
 		printf("camera %-16s %-12s in %lld encoded %lld dropped %lld clips %lld "
-		       "reconnects %lld  %s%s%s\n",
+		       "reconnects %lld gaps today %lld  %s%s%s\n",
 		       ctl_get_str(e, "name"), ctl_get_str(e, "state"), (long long)ctl_get_int(e, "frames_in"),
 		       (long long)ctl_get_int(e, "frames_encoded"),
 		       (long long)ctl_get_int(e, "frames_dropped"), (long long)ctl_get_int(e, "clips"),
-		       (long long)ctl_get_int(e, "reconnects"), ctl_get_str(e, "source"),
+		       (long long)ctl_get_int(e, "reconnects"), (long long)ctl_get_int(e, "gaps_today"),
+		       ctl_get_str(e, "source"),
 		       ctl_get_str(e, "last_error")[0] ? "  last error: " : "", ctl_get_str(e, "last_error"));
 	}
 	json_object_put(o);

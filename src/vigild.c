@@ -170,6 +170,25 @@ static void config_put(void *ud, const struct vg_config *cfg)
 	pthread_mutex_unlock(&d->lock);
 }
 
+static int count_gap(const struct vg_gap *g, void *ud)
+{
+	(void)g;
+	(*(int *)ud)++;
+	return 0;
+}
+
+/* Local midnight today, for "gaps today". */
+static int64_t today_start(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	return (int64_t)mktime(&tm) * VG_US_PER_S;
+}
+
 static void status_json(void *ud, struct json_object *out)
 {
 	struct daemon *d = ud;
@@ -192,6 +211,13 @@ static void status_json(void *ud, struct json_object *out)
 		json_object_object_add(c, "reconnects", json_object_new_int64(st.reconnects));
 		json_object_object_add(c, "clip", json_object_new_string(st.clip_path));
 		json_object_object_add(c, "last_error", json_object_new_string(st.last_error));
+		{
+			int gaps = 0;
+
+			vg_catalog_gaps(d->cat, d->cams[i].cam->name, today_start(), 0, count_gap,
+					&gaps);
+			json_object_object_add(c, "gaps_today", json_object_new_int(gaps));
+		}
 		json_object_array_add(cams, c);
 	}
 	pthread_mutex_unlock(&d->lock);

@@ -1,4 +1,5 @@
 /* source.c - dispatch to the kind of source a camera config names. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,38 @@ int vg_source_open(struct vg_source **out, const struct vg_camera_config *cam,
 	}
 	snprintf(why, whylen, "unknown source kind %d", (int)cam->kind);
 	return -VG_EINVAL;
+}
+
+int64_t vg_source_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_until_ns(int64_t t)
+{
+	struct timespec ts = { .tv_sec = t / 1000000000, .tv_nsec = t % 1000000000 };
+
+	/* clock_nanosleep returns the error rather than setting errno; a
+	 * signal only interrupts the wait, the deadline stays absolute. */
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+int vg_source_pace(int64_t due_ns, int timeout_ms)
+{
+	int64_t now = vg_source_clock_ns(CLOCK_MONOTONIC);
+
+	if (due_ns <= now)
+		return 0;
+	if (timeout_ms >= 0 && due_ns - now > (int64_t)timeout_ms * 1000000) {
+		sleep_until_ns(now + (int64_t)timeout_ms * 1000000);
+		return -VG_ENODATA;
+	}
+	sleep_until_ns(due_ns);
+	return 0;
 }
 
 void vg_source_info(const struct vg_source *s, struct vg_source_info *info)

@@ -49,8 +49,6 @@ int vg_source_h264file_open(struct vg_source **out, const struct vg_camera_confi
 {
 	struct h264src *hs = calloc(1, sizeof(*hs));
 	const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
-	struct timespec ts;
-
 	if (hs == NULL)
 		return -VG_ENOMEM;
 	hs->fd = open(cam->device, O_RDONLY | O_CLOEXEC);
@@ -68,8 +66,7 @@ int vg_source_h264file_open(struct vg_source **out, const struct vg_camera_confi
 	}
 	hs->realtime = cam->file_realtime;
 	hs->frame_ns = (int64_t)1000000000 * cam->fps_den / cam->fps_num;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	hs->t0_mono_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	hs->t0_mono_ns = vg_source_clock_ns(CLOCK_MONOTONIC);
 	hs->t0_utc_us = vg_time_now_us();
 	hs->base.ops = &h264_ops;
 	hs->base.info.width = cam->width;
@@ -85,29 +82,12 @@ int vg_source_h264file_open(struct vg_source **out, const struct vg_camera_confi
 	return 0;
 }
 
-/* Wait until frame k is due (realtime files); -VG_ENODATA past timeout. */
-static int pace(struct h264src *hs, int timeout_ms)
-{
-	struct timespec now, due;
-	int64_t due_ns = hs->t0_mono_ns + (int64_t)hs->k * hs->frame_ns, now_ns;
-
-	if (!hs->realtime)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	if (due_ns - now_ns > (int64_t)timeout_ms * 1000000)
-		return -VG_ENODATA;
-	due.tv_sec = due_ns / 1000000000;
-	due.tv_nsec = due_ns % 1000000000;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
-		;
-	return 0;
-}
-
 static int h264_read(struct vg_source *s, struct vg_source_frame *f, int timeout_ms)
 {
 	struct h264src *hs = (struct h264src *)s;
-	int ret = pace(hs, timeout_ms);
+	int ret = hs->realtime ? vg_source_pace(hs->t0_mono_ns + (int64_t)hs->k * hs->frame_ns,
+						timeout_ms)
+			       : 0;
 
 	if (ret < 0)
 		return ret;

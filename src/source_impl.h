@@ -5,6 +5,8 @@
 #ifndef VIGIL_SOURCE_IMPL_H
 #define VIGIL_SOURCE_IMPL_H
 
+#include <time.h>
+
 #include "vigil/source.h"
 
 struct vg_source_ops {
@@ -18,6 +20,17 @@ struct vg_source {
 	const struct vg_source_ops *ops;
 	struct vg_source_info info;
 };
+
+/* CLOCK_MONOTONIC or CLOCK_REALTIME in nanoseconds. */
+int64_t vg_source_clock_ns(clockid_t id);
+
+/*
+ * Pacing for sources that deliver at a nominal rate (files, the synthetic
+ * camera): wait until due_ns (CLOCK_MONOTONIC), but no longer than
+ * timeout_ms (negative: no limit). 0 when due; -VG_ENODATA after waiting
+ * the whole timeout, so that a caller polling with a timeout never spins.
+ */
+int vg_source_pace(int64_t due_ns, int timeout_ms);
 
 int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *cam,
 			char *why, size_t whylen);

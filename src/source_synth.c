@@ -57,43 +57,6 @@ static const struct vg_source_ops synth_ops = {
 	.close = synth_close,
 };
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_until_ns(int64_t t)
-{
-	struct timespec ts = { .tv_sec = t / 1000000000, .tv_nsec = t % 1000000000 };
-
-	/* clock_nanosleep returns the error rather than setting errno; a
-	 * signal only interrupts the wait, the deadline stays absolute. */
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
-
-/*
- * Wait until due_ns, but no longer than timeout_ms (negative: no limit).
- * 0 when due; -VG_ENODATA after waiting the whole timeout, so that a caller
- * polling with a timeout never spins.
- */
-static int pace(int64_t due_ns, int timeout_ms)
-{
-	int64_t now = clock_ns(CLOCK_MONOTONIC);
-
-	if (due_ns <= now)
-		return 0;
-	if (timeout_ms >= 0 && due_ns - now > (int64_t)timeout_ms * 1000000) {
-		sleep_until_ns(now + (int64_t)timeout_ms * 1000000);
-		return -VG_ENODATA;
-	}
-	sleep_until_ns(due_ns);
-	return 0;
-}
-
 /* Create, configure and link one filter; 0 or an AVERROR. */
 static int add_filter(AVFilterGraph *g, AVFilterContext **out, AVFilterContext *prev,
 		      const char *filter, AVDictionary **opts)
@@ -235,8 +198,8 @@ int vg_source_synth_open(struct vg_source **out, const struct vg_camera_config *
 	}
 	sy->base.ops = &synth_ops;
 	sy->realtime = cam->file_realtime;
-	sy->t0_mono_ns = clock_ns(CLOCK_MONOTONIC);
-	sy->t0_utc_us = clock_ns(CLOCK_REALTIME) / 1000;
+	sy->t0_mono_ns = vg_source_clock_ns(CLOCK_MONOTONIC);
+	sy->t0_utc_us = vg_source_clock_ns(CLOCK_REALTIME) / 1000;
 
 	safe_name(name, sizeof(name), cam->name);
 	/* pts:gmtime with t0 as the offset prints frame k's nominal UTC
@@ -289,7 +252,7 @@ static int synth_read(struct vg_source *s, struct vg_source_frame *f, int timeou
 		int64_t due = sy->t0_mono_ns +
 			      av_rescale(sy->k, (int64_t)1000000000 * in->fps_den, in->fps_num);
 
-		ret = pace(due, timeout_ms);
+		ret = vg_source_pace(due, timeout_ms);
 		if (ret < 0)
 			return ret;
 	}

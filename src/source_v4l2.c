@@ -30,6 +30,8 @@ struct v4l2_source {
 	pthread_mutex_t lock;
 	int outstanding;	/* frames handed out and not yet released */
 	int closing;		/* vg_source_close() was called */
+	int requeue_failed;	/* a buffer could not go back to the driver */
+	uint64_t corrupt;	/* frames the driver flagged as corrupt */
 };
 
 struct held_buf {
@@ -52,8 +54,11 @@ static void release_buf(void *opaque, uint8_t *data)
 	int last;
 
 	pthread_mutex_lock(&s->lock);
-	if (!s->closing)
-		vg_v4l2_requeue(s->cam, h->index);
+	/* A buffer the driver would not take back is lost to it: with too
+	 * few left, capture stalls. The next read reports it so the camera
+	 * is reopened (and the gap catalogued) instead. */
+	if (!s->closing && vg_v4l2_requeue(s->cam, h->index) < 0)
+		s->requeue_failed = 1;
 	s->outstanding--;
 	last = s->closing && s->outstanding == 0;
 	pthread_mutex_unlock(&s->lock);
@@ -141,7 +146,11 @@ static int copy_packet(struct v4l2_source *s, const struct vg_v4l2_buf *b,
 		ret = 0;
 	}
 	av_packet_free(&pkt);
-	vg_v4l2_requeue(s->cam, b->index);
+	if (vg_v4l2_requeue(s->cam, b->index) < 0) {
+		pthread_mutex_lock(&s->lock);
+		s->requeue_failed = 1;
+		pthread_mutex_unlock(&s->lock);
+	}
 	return ret;
 }
 
@@ -151,6 +160,13 @@ static int v4l2_read(struct vg_source *base, struct vg_source_frame *f, int time
 	struct vg_v4l2_buf b;
 	int ret;
 
+	pthread_mutex_lock(&s->lock);
+	ret = s->requeue_failed;
+	pthread_mutex_unlock(&s->lock);
+	if (ret) {
+		vg_warnx("the driver refused a buffer back (VIDIOC_QBUF failed): reopening the camera");
+		return -VG_EIO;
+	}
 	for (;;) {
 		ret = vg_v4l2_dequeue(s->cam, timeout_ms, &b);
 		if (ret == -VG_EAGAIN)
@@ -159,9 +175,16 @@ static int v4l2_read(struct vg_source *base, struct vg_source_frame *f, int time
 			return ret;
 		if (!b.error)
 			break;
-		/* The driver says this picture is corrupt: drop it. */
-		vg_debug("dropping a frame the driver flagged as corrupt");
-		vg_v4l2_requeue(s->cam, b.index);
+		/* The driver says this picture is corrupt: drop it, and say so
+		 * (the first time, then every 100th, so a bad cable is visible
+		 * without flooding the log). */
+		if (s->corrupt++ % 100 == 0)
+			vg_warnx("the driver flagged a frame as corrupt (V4L2_BUF_FLAG_ERROR); "
+				 "dropped (%llu so far)", (unsigned long long)s->corrupt);
+		if (vg_v4l2_requeue(s->cam, b.index) < 0) {
+			vg_warnx("the driver refused a buffer back: reopening the camera");
+			return -VG_EIO;
+		}
 		timeout_ms = 0;
 	}
 	if (s->g.format == VG_FMT_MJPEG || s->g.format == VG_FMT_H264)

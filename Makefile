@@ -19,7 +19,7 @@ DESTDIR ?=
 BUILD ?= build
 WERROR ?= $(if $(CI),-Werror,)
 
-PKGS := libv4l2 libavcodec libavformat libavutil libswscale libavfilter sqlite3 libconfig json-c libisofs-1
+PKGS := libv4l2 libavcodec libavformat libavdevice libavutil libswscale libavfilter sqlite3 libconfig json-c libisofs-1
 TEST_PKGS := cmocka
 
 CFLAGS ?= -O2 -g
@@ -38,7 +38,7 @@ LIB_SRCS := $(wildcard $(addprefix src/, \
 	v4l2.c source.c source_v4l2.c source_file.c source_synth.c source_h264file.c \
 	encoder.c segmenter.c clipmedia.c catalog.c reconcile.c \
 	pipeline.c timeutil.c audit.c policy.c sign.c proto.c control.c sweeper.c service.c \
-	retention.c hold.c picture.c confcheck.c export.c verify.c))
+	retention.c hold.c picture.c confcheck.c export.c verify.c audio.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
@@ -128,7 +128,7 @@ checksrc:
 	@scripts/checksrc.sh src/*.c include/vigil/*.h
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-rpi4
 
 -include $(wildcard $(BUILD)/src/*.d) \
 	$(TEST_BINS:=.d) $(wildcard $(BUILD)/tests/*.d)

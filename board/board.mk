@@ -1,5 +1,7 @@
 # Board images, included by the top-level Makefile.
 #
+#   make BOARD=rpi4                  cross-compile vigild and vigilctl for
+#                                    arm64 into build-rpi4/ (board/rpi4/)
 #   make image [BOARD=qemu-x86_64]   build the board's image into
 #                                    build/board/BOARD/image/
 #   make image-test                  build it, boot it under qemu, capture from
@@ -13,6 +15,17 @@
 # image and image-test build them first; a half-written tree that cannot
 # build them still gets an image (and the recording checks are skipped).
 BOARD ?= qemu-x86_64
+
+# A cross-compiling board (board/BOARD/board-vars.mk, included at the top of
+# the Makefile) installs its compiler and target -dev packages first, the
+# way scripts/install-deps.sh does for the native build: `make BOARD=rpi4`
+# puts arm64 vigild and vigilctl in build-rpi4/.
+ifneq ($(wildcard board/$(BOARD)/install-cross-deps.sh),)
+.PHONY: board-deps-ok
+deps-ok: board-deps-ok
+board-deps-ok:
+	@sh board/$(BOARD)/install-cross-deps.sh --quiet
+endif
 BOARD_IMAGE := $(BUILD)/board/$(BOARD)/image
 SHARE ?= $(BUILD)/board/$(BOARD)/share
 

@@ -126,9 +126,11 @@ int64_t ctl_arg_int(struct req *r, const char *key, int64_t def)
 
 /* ---- identify, decide, audit ---- */
 
-void ctl_audit(struct req *r, const char *action, const char *object, int allowed,
-	       const char *reason)
+int ctl_audit(struct req *r, const char *action, const char *object, int allowed,
+	      const char *reason)
 {
+	int ret;
+
 	struct vg_audit_entry e = {
 		.uid = (int64_t)r->c->uid, .login = r->login, .role = r->role, .action = action,
 		.object = object, .purpose = r->purpose ? r->purpose : "",
@@ -136,8 +138,10 @@ void ctl_audit(struct req *r, const char *action, const char *object, int allowe
 		.outcome = allowed ? "allowed" : "refused", .reason = reason,
 	};
 
-	if (vg_audit_append(r->c->srv->env.audit, &e, NULL) < 0)
+	ret = vg_audit_append(r->c->srv->env.audit, &e, NULL);
+	if (ret < 0)
 		vg_errx("cannot write the audit row for %s by %s", action, r->login);
+	return ret;
 }
 
 /*
@@ -156,7 +160,16 @@ int ctl_authorise(struct req *r, enum vg_action action, const char *object)
 
 	vg_policy_check(&policy, &pr, &d);
 	r->role = d.role >= 0 ? vg_role_name((enum vg_role)d.role) : "";
-	ctl_audit(r, vg_action_name(action), object, d.allowed, d.reason);
+	/* No audit row, no access: an action nobody can review later is not
+	 * done (principle 10). */
+	if (ctl_audit(r, vg_action_name(action), object, d.allowed, d.reason) < 0 && d.allowed) {
+		vg_errx("refusing %s for %s: the audit log cannot be written", vg_action_name(action),
+			r->login);
+		ctl_reply_error(r, "refused: the audit log cannot be written (disk full or "
+				   "damaged?), so nothing can be done that it should record; "
+				   "call the installer");
+		return -VG_EDENIED;
+	}
 	if (!d.allowed) {
 		vg_info("refused %s for %s (uid %d): %s", vg_action_name(action), r->login,
 			(int)r->c->uid, d.reason);

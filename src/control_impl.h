@@ -54,9 +54,10 @@ struct json_object *ctl_ok_object(void);
 const char *ctl_arg_str(struct req *r, const char *key);
 int64_t ctl_arg_int(struct req *r, const char *key, int64_t def);
 
-/* Write an audit row for this request. */
-void ctl_audit(struct req *r, const char *action, const char *object, int allowed,
-	       const char *reason);
+/* Write an audit row for this request; negative if it could not be
+ * written (the handler must then not act). */
+int ctl_audit(struct req *r, const char *action, const char *object, int allowed,
+	      const char *reason);
 
 /* Ask the policy; audit the answer; on a refusal send it and return
  * -VG_EDENIED (the handler then returns 0). */

@@ -206,8 +206,11 @@ cp "$here/init" "$root/init"
 chmod 0755 "$root/init"
 cp "$here/guest-test.sh" "$root/usr/libexec/vigil-board/guest-test.sh"
 chmod 0755 "$root/usr/libexec/vigil-board/guest-test.sh"
-cp "$here/vigil.conf" "$root/etc/vigil/vigil.conf"
-chmod 0644 "$root/etc/vigil/vigil.conf"
+# vigil.conf, and the variants the guest tests use (vigil-nv12.conf, ...).
+for conf in "$here"/*.conf; do
+	cp "$conf" "$root/etc/vigil/${conf##*/}"
+	chmod 0644 "$root/etc/vigil/${conf##*/}"
+done
 
 # Uncompressed cpio: the kernel copies it in far less time than it takes to
 # inflate a gzip one under software emulation, and the disk cost is only

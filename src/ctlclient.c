@@ -42,6 +42,14 @@ int ctl_connect(struct ctl *c)
 					"'systemctl start vigild'\n", path);
 		return -1;
 	}
+	/* Each session starts with a hello, so that every use of vigilctl is
+	 * in the audit log as a login (session.login), even one whose request
+	 * is then malformed. */
+	{
+		struct json_object *o = ctl_request(c, "hello", json_object_new_object());
+
+		json_object_put(o);
+	}
 	return 0;
 }
 

@@ -6,10 +6,16 @@
 #
 # Runs only as root or with CI=true (the image build may need to install
 # qemu and fetch the kernel package); otherwise every check is skipped.
-# TAP-style lines: "ok - ...", "not ok - ...", "skip - ... (why)".
+# TAP-style lines: "ok - ...", "not ok - ...", "skip - ... (why)"; a check
+# vigild is known to fail (see KNOWN below) is "not ok - ... # TODO ..." and
+# does not fail the run.
+# Boots: frames (vivid alone), record, disconnect, nv12 (NV12 at a size and
+# rate vivid does not offer), faults (unbind/bind and vivid's error injection
+# in one recording); about 3 minutes in all.
 # Environment: BUILD (default build), BOARD (default qemu-x86_64),
-# VIGIL_IMAGE_SECONDS (recording length, default 20), VIGIL_IMAGE_KEEP=1
-# (keep the work folder: consoles, vigild.log, the encrypted clips).
+# VIGIL_IMAGE_SECONDS (record and disconnect length, default 20),
+# VIGIL_IMAGE_KEEP=1 (keep the work folder: consoles, vigild.log, the
+# encrypted clips), VIGIL_IMAGE_KNOWN (the known-bug keys; "" counts them all).
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,7 +34,7 @@ segment=10
 FRAMES_CHECKS="qemu image boots, loads vivid and powers off by itself
 vivid delivers frames through the real V4L2 driver
 vivid honours the frame rate set with S_PARM (15 fps)"
-RECORD_CHECKS="vigild recording under qemu, and through a vivid disconnect"
+RECORD_CHECKS="vigild recording under qemu: YUYV, NV12, disconnect, unbind/bind, injected errors"
 
 skip_all() {
 	echo "skip - board image builds ($1)"
@@ -43,6 +49,10 @@ fi
 if [ "$(id -u)" != 0 ] && [ "${CI:-}" != true ]; then
 	skip_all "needs root to install qemu and the kernel package; runs in CI"
 fi
+case "${BUILD:-build}" in
+*asan*)	# frame-exact checks cannot hold with sanitizer slowdown under TCG
+	skip_all "the sanitizer build is too slow for real-time capture under software emulation; make check runs it" ;;
+esac
 
 work=$(mktemp -d /tmp/vigil-image.XXXXXX)
 if [ -n "${VIGIL_IMAGE_KEEP:-}" ]; then
@@ -328,6 +338,279 @@ else
 		"(at least $want)"
 	show "$work/clips-disc.tab"
 	show "$s/vigild.log" 40
+fi
+
+# --- helpers for the runs below -------------------------------------------------
+# A check the issue asks for that vigild does not meet yet, found by these
+# tests and reported: printed as TAP "not ok ... # TODO ...", not counted as a
+# failure. Delete the name from KNOWN once vigild is fixed.
+KNOWN=${VIGIL_IMAGE_KNOWN-""}
+notok_known() {
+	key=$1
+	shift
+	case " $KNOWN " in
+	*" ${key:-(none)} "*) echo "not ok - $* # TODO known vigild bug ($key)" ;;
+	*) notok "$*" ;;
+	esac
+}
+
+# vigild.log with each line's time as UTC milliseconds in front:
+# "MS LINE" (the log's own stamps are ISO 8601 UTC, e.g. 2026-...T05:37:57.004Z).
+log_ms() {
+	while read -r stamp rest; do
+		ms=$(date -u -d "$stamp" +%s%3N 2>/dev/null) || continue
+		echo "$ms $stamp $rest"
+	done <"$1"
+}
+
+# The first log line matching the extended regex RE within FROM_MS-TO_MS:
+# log_between MSLOG FROM_MS TO_MS RE
+log_between() {
+	awk -v a="$2" -v b="$3" -v re="$4" '$1 >= a && $1 <= b && $0 ~ re { $1 = ""; print; exit }' "$1"
+}
+
+# Check every clip of a run: clipvec check, then decrypt | ffprobe says h264,
+# WxH and the catalogued frame count, and the clip holds its catalogued length
+# at NUM/DEN fps (+-1 frame). One TAP line per clip.
+# check_clips SHARE CLIPS.TAB W H NUM DEN LABEL; sets clips_ok, clips_frames.
+check_clips() {
+	cs=$1 tab=$2 cw=$3 ch=$4 fnum=$5 fden=$6 label=$7
+	clips_ok=0
+	clips_frames=0
+	ci=0
+	while read -r _ start end cframes cstate wk file; do
+		ci=$((ci + 1))
+		clip=$cs/data/$file
+		len_us=$((end - start))
+		len=$(awk -v u="$len_us" 'BEGIN { printf "%.2f", u / 1e6 }')
+		if ! "$build/tests/clipvec" check "$cs/data/master.key" "$wk" "$clip" \
+			>"$work/check.out" 2>&1; then
+			notok "$label clip $ci ($cstate) verifies with clipvec check"
+			show "$work/check.out"
+			continue
+		fi
+		info=$("$build/tests/clipvec" decrypt "$cs/data/master.key" "$wk" "$clip" \
+			2>"$work/decrypt.err" |
+			ffprobe -v error -count_frames -select_streams v:0 \
+				-show_entries stream=codec_name,width,height,nb_read_frames \
+				-of csv=p=0 - 2>"$work/ffprobe.err")
+		cframes_got=$(echo "$info" | cut -d , -f 4)
+		case $cframes_got in '' | *[!0-9]*) cframes_got=0 ;; esac
+		clips_frames=$((clips_frames + cframes_got))
+		expect=$(((len_us * fnum / fden + 500000) / 1000000))
+		if [ "$cstate" = complete ] && [ "$info" = "h264,$cw,$ch,$cframes" ] &&
+		   [ $((cframes_got - expect)) -le 1 ] && [ $((expect - cframes_got)) -le 1 ]; then
+			ok "$label clip $ci decrypts and plays: h264 ${cw}x$ch, $cframes_got frames" \
+				"for $len s at $fnum/$fden fps (expected $expect +-1)"
+			clips_ok=$((clips_ok + 1))
+		else
+			notok "$label clip $ci ($cstate) decrypts and plays: h264 ${cw}x$ch," \
+				"$cframes frames as catalogued, $expect +-1 for $len s at $fnum/$fden fps" \
+				"(ffprobe: '$info')"
+			show "$work/decrypt.err"
+			show "$work/ffprobe.err"
+		fi
+	done <"$tab"
+}
+
+# --- NV12 at a size and rate vivid does not offer ---------------------------------
+# vigil-nv12.conf asks for NV12 at 600x400, 12 fps. What vivid grants for that
+# is asked in the guest with v4l2-ctl first (nv12-grant.txt); vigild must log
+# both its request and that grant, and the clips must be that size, at that rate.
+nsecs=16
+boot nv12 vigil.test=nv12 "vigil.seconds=$nsecs"
+qrc=$?
+s=$work/nv12
+vrc=$(cat "$s/vigild.rc" 2>/dev/null || echo none)
+gw=$(sed -n 's|.*Width/Height *: *\([0-9]*\)/\([0-9]*\).*|\1|p' "$s/nv12-grant.txt" 2>/dev/null)
+gh=$(sed -n 's|.*Width/Height *: *\([0-9]*\)/\([0-9]*\).*|\2|p' "$s/nv12-grant.txt" 2>/dev/null)
+gfps=$(sed -n 's|.*Frames per second: [0-9.]* (\([0-9]*/[0-9]*\)).*|\1|p' "$s/nv12-grant.txt" \
+	2>/dev/null)
+if [ "$qrc" = 0 ] && [ "$vrc" = 0 ] && [ -n "$gw" ] && [ -n "$gfps" ] &&
+   grep -q "'NV12'" "$s/nv12-grant.txt"; then
+	ok "vigild records NV12 from vivid and exits 0 on SIGTERM ($run_secs s; v4l2-ctl:" \
+		"600x400 at 12 fps is granted as ${gw}x$gh at $gfps fps)"
+else
+	notok "vigild records NV12 from vivid and exits 0 on SIGTERM (qemu exit $qrc," \
+		"vigild exit $vrc, v4l2-ctl grant '${gw:-?}x${gh:-?} ${gfps:-?}')"
+	show "$s/nv12-grant.txt"
+	show "$s/vigild.log" 30
+	show "$work/nv12.console" 30
+	gw=${gw:-0} gh=${gh:-0} gfps=${gfps:-1/1}
+fi
+line=$(grep -m 1 'the driver granted' "$s/vigild.log" 2>/dev/null)
+if echo "$line" | grep -q "asked for 600x400@12/1, the driver granted ${gw}x$gh@$gfps" &&
+   grep -q "recording from .* nv12 ${gw}x$gh" "$s/vigild.log"; then
+	ok "vigild logs what it asked for and what the driver granted (${line#*: vivid: })"
+else
+	notok "vigild logs what it asked for (600x400@12/1) and what the driver granted" \
+		"(${gw}x$gh@$gfps): '${line:-no such line}'"
+	show "$s/vigild.log" 30
+fi
+catalog_clips "$s" >"$work/clips-nv12.tab"
+n=$(wc -l <"$work/clips-nv12.tab")
+if [ "$n" -gt 0 ]; then
+	check_clips "$s" "$work/clips-nv12.tab" "$gw" "$gh" "${gfps%/*}" "${gfps#*/}" NV12
+else
+	notok "NV12 clips: the catalog lists none"
+	show "$work/sqlite.err"
+fi
+
+# --- a USB-unplug-like rebind and vivid's error injection, in one run ---------------
+# vigil-bypath.conf names the camera by /dev/v4l/by-path/platform-vivid.0-video-index0;
+# busybox has no udev, so the guest makes that link and re-points it after the
+# rebind, as udev would. One recording; a sixth of the way in vivid is unbound
+# from its driver (the node disappears) and bound again 2 s later, then every
+# sixth: inject_vidioc_qbuf_error, inject_v4l2_buf_flag_error,
+# inject_vidioc_streamon_error with inject_fatal_streaming_error (the restart's
+# STREAMON fails), and 10 QBUF errors in 2 s; SIGTERM 6 s later. faults.tab
+# says when each started (UTC, to the second).
+fsecs=40
+boot faults vigil.test=faults "vigil.seconds=$fsecs"
+qrc=$?
+s=$work/faults
+vrc=$(cat "$s/vigild.rc" 2>/dev/null || echo none)
+nf=$(grep -c . "$s/faults.tab" 2>/dev/null || echo 0)
+if [ "$qrc" = 0 ] && [ "$vrc" = 0 ] && [ "$nf" = 7 ] &&
+   awk '$1 != "qbuf_burst" && $3 != 0 { bad = 1 } END { exit bad }' "$s/faults.tab"; then
+	ok "vigild records through unbind/bind and vivid's injected errors and exits 0 on" \
+		"SIGTERM ($run_secs s; $(awk '{ printf "%s%s", s, $1; s = ", " }' "$s/faults.tab"))"
+else
+	notok "vigild records through unbind/bind and vivid's injected errors and exits 0 on" \
+		"SIGTERM (qemu exit $qrc, vigild exit $vrc, $nf of 7 steps done)"
+	show "$s/faults.tab"
+	show "$s/vigild.log" 40
+	show "$work/faults.console" 30
+fi
+# The checks below need every step's time; without them one line says why.
+if [ "$nf" != 7 ]; then
+	notok "unbind/bind and injected-error checks (faults.tab has $nf of 7 steps)"
+else
+	log_ms "$s/vigild.log" >"$work/faults.logms"
+	sqlite3 -readonly -separator ' ' "$s/data/catalog.db" \
+		"SELECT from_us, to_us, reason FROM gaps WHERE camera = 'vivid' ORDER BY from_us" \
+		>"$work/gaps-faults.tab" 2>>"$work/sqlite.err"
+	catalog_clips "$s" >"$work/clips-faults.tab"
+	# When a step was done, in UTC ms (to the second: busybox date has no %N).
+	# (mawk prints large numbers as 1.8e+12: cut the digits off as text instead.)
+	fault_ms() {
+		us=$(awk -v f="$1" '$1 == f { print $2; exit }' "$s/faults.tab" 2>/dev/null)
+		[ -n "$us" ] && echo "${us%???}"
+	}
+	# The first gap starting within 2 s of MS: "from_us to_us", or nothing.
+	gap_near() {
+		awk -v t="$1" '{ d = $1 / 1000 - t } d >= -2000 && d <= 3000 { print $1, $2; exit }' \
+			"$work/gaps-faults.tab"
+	}
+	# Microseconds of FROM_US-TO_US that clips cover.
+	covered_us() {
+		awk -v a="$1" -v b="$2" '{ s = $2 > a ? $2 : a; e = $3 < b ? $3 : b; if (e > s) c += e - s }
+			END { printf "%.0f\n", c }' "$work/clips-faults.tab"
+	}
+	# Recording resumes after a fault: clips cover (all but 200 ms of) the time from
+	# RESUME_S seconds after it to the next step. resumes NAME NEXT RESUME_S DESC [KNOWNKEY]
+	resumes() {
+		t=$(fault_ms "$1")
+		nx=$(fault_ms "$2")
+		if [ -z "$t" ] || [ -z "$nx" ]; then
+			notok "$4: recording resumes (no time for $1 or $2 in faults.tab)"
+			return
+		fi
+		a=$(((t + $3 * 1000) * 1000))
+		b=$((nx * 1000))
+		c=$(covered_us "$a" "$b")
+		# Within 200 ms: clips that follow each other join within a frame.
+		if [ "$c" -ge $((b - a - 200000)) ]; then
+			ok "$4: recording resumes within $3 s (clips cover $((c / 1000)) of the" \
+				"$(((b - a) / 1000)) ms before the next step)"
+		else
+			notok_known "${5:-}" "$4: recording resumes within $3 s (clips cover" \
+				"only $((c / 1000)) of the $(((b - a) / 1000)) ms before the next step)"
+			show "$work/clips-faults.tab"
+			show "$s/vigild.log" 15
+		fi
+	}
+	# logged NAME RE DESC [KNOWNKEY]: vigild logs RE within -1..+3 s of step NAME.
+	logged() {
+		t=$(fault_ms "$1")
+		l=$(log_between "$work/faults.logms" $((t - 1000)) $((t + 4000)) "$2")
+		if [ -n "$t" ] && [ -n "$l" ]; then
+			ok "$3: vigild logs it ($(echo "$l" | cut -c 27-))"
+		else
+			notok_known "${4:-}" "$3: vigild logs it (no line matching '$2'" \
+				"within 4 s)"
+			show "$s/vigild.log" 15
+		fi
+	}
+
+	# 1. unbind/bind: the node goes away (open: ENOENT) and comes back.
+	logged unbind 'camera lost' "vivid unbound mid-recording"
+	if log_between "$work/faults.logms" "$(fault_ms unbind)" "$(fault_ms bind)" \
+		'No such file|no such device' | grep -q .; then
+		ok "vivid unbound: vigild finds the node gone (ENOENT) and keeps trying"
+	else
+		notok "vivid unbound: vigild finds the node gone (ENOENT) and keeps trying"
+		show "$s/vigild.log" 15
+	fi
+	back=$(head -n 1 "$s/rebind.txt" 2>/dev/null)
+	if [ "$back" = /dev/video0 ]; then
+		ok "vigild let go of the device at once: after bind vivid is /dev/video0 again"
+	else
+		notok "vigild let go of the device at once: after bind vivid is ${back:-?}, not" \
+			"/dev/video0 (a handle or mapping was still held)"
+	fi
+	g=$(gap_near "$(fault_ms unbind)")
+	bind_us=$(($(fault_ms bind) * 1000))
+	if [ -n "$g" ] && [ "${g#* }" -ge "$bind_us" ]; then
+		ok "the catalog records the unplug as a gap ($(((${g#* } - ${g% *}) / 1000)) ms," \
+			"ending after the bind)"
+	else
+		notok "the catalog records the unplug as a gap ending after the bind (gap: '${g:-none}')"
+		show "$work/gaps-faults.tab"
+	fi
+	resumes bind qbuf 3 "vivid bound again"
+
+	# 2. QBUF fails once (EINVAL).
+	logged qbuf 'QBUF' "VIDIOC_QBUF error injected"
+	resumes qbuf buf_flag 1 "VIDIOC_QBUF error injected"
+	# 3. A buffer comes back flagged V4L2_BUF_FLAG_ERROR: the frame is dropped.
+	# (A camera or V4L2 line, not the muxer's pts warnings.)
+	logged buf_flag ' (warn|error) +(CAM|V4L2): ' "V4L2_BUF_FLAG_ERROR injected" buf_flag_logged
+	resumes buf_flag streamon 1 "V4L2_BUF_FLAG_ERROR injected"
+	# 4. The restart after a fatal streaming error meets a failing STREAMON.
+	logged streamon 'STREAMON' "VIDIOC_STREAMON error injected at a restart"
+	g=$(gap_near "$(fault_ms streamon)")
+	if [ -n "$g" ]; then
+		ok "the catalog records the streaming restart as a gap ($(((${g#* } - ${g% *}) / 1000)) ms)"
+	else
+		notok "the catalog records the streaming restart as a gap"
+		show "$work/gaps-faults.tab"
+	fi
+	resumes streamon qbuf_burst 3 "VIDIOC_STREAMON error injected at a restart"
+	# 5. QBUF fails 10 times in 2 s: more times than the queue has buffers.
+	logged qbuf_burst 'QBUF' "10 VIDIOC_QBUF errors in 2 s"
+	resumes qbuf_burst sigterm 3 "10 VIDIOC_QBUF errors in 2 s" qbuf_burst_recovers
+
+	# No lost clip: every clip is complete, verifies and plays.
+	check_clips "$s" "$work/clips-faults.tab" 640 480 "$fps" 1 faults
+	# And no unexplained hole: from the first clip to SIGTERM, every second is in
+	# a clip or in a catalogued gap (a camera that stops delivering must be seen).
+	first_us=$(head -n 1 "$work/clips-faults.tab" | cut -d ' ' -f 2)
+	end_us=$(($(fault_ms sigterm) * 1000))
+	hole=$({ cut -d ' ' -f 2,3 "$work/clips-faults.tab"; cut -d ' ' -f 1,2 "$work/gaps-faults.tab"; } \
+		2>/dev/null | sort -n |
+		awk -v a="${first_us:-0}" -v b="$end_us" '
+			BEGIN { at = a; worst = 0 }
+			{ if ($1 > at && $1 - at > worst) worst = $1 - at; if ($2 > at) at = $2 }
+			END { if (b > at && b - at > worst) worst = b - at; printf "%.0f\n", worst / 1000 }')
+	if [ -n "$first_us" ] && [ "${hole:-99999}" -le 1500 ]; then
+		ok "clips and catalogued gaps account for the whole recording (largest hole $hole ms)"
+	else
+		notok_known faults_covered "clips and catalogued gaps account for the whole recording" \
+			"(largest hole ${hole:-?} ms, at most 1500)"
+		show "$work/clips-faults.tab"
+		show "$work/gaps-faults.tab"
+	fi
 fi
 
 [ "$fails" = 0 ]

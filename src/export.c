@@ -1,12 +1,15 @@
 /*
  * export.c - evidence export (format: docs/export-format.md).
  *
- * Work is split over two threads so that decryption + remuxing (this
- * thread) overlaps hashing of the file muxed before (a worker), and the
- * read-back check runs on both. Each video is hashed once after muxing
- * (its pages are still cached, so that is a memory read) because
- * +faststart rewrites the whole file at the end and a hash taken while
- * writing would describe bytes that no longer exist.
+ * Three threads share the work of a run: a reader decrypts and demuxes
+ * the clips into a small bounded queue (in memory only), this thread
+ * remuxes and writes (starting writeback as it goes), and a worker hashes
+ * each finished file from the page cache, then fsyncs it, while the next
+ * run is muxed. The moov is written into room reserved for it after ftyp,
+ * so every byte is written once (+faststart would move the whole file up
+ * at the end). A video cannot be hashed while it is written: its moov,
+ * which comes first, is only known at the end. The read-back check runs
+ * on two threads.
  */
 #define VG_LOG_MODULE "EXP"
 
@@ -232,12 +235,10 @@ static int hash_file(struct exp *e, const char *path, int readback, uint8_t out[
 		free(buf);
 		return -vg_err_from_errno(errno);
 	}
+	/* Clean pages (fsynced) are dropped; dirty ones would not be. */
 	if (readback) {
-		/* Clean pages (fsynced) are dropped; dirty ones would not be. */
 		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	} else if (fsync(fd) < 0) {
-		ret = -vg_err_from_errno(errno);
-		goto out;
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);	/* larger read-ahead */
 	}
 	vg_sha256_init(&s);
 	for (;;) {
@@ -260,7 +261,10 @@ static int hash_file(struct exp *e, const char *path, int readback, uint8_t out[
 		ret = -VG_ECRYPTO;
 	if (size)
 		*size = n;
-out:
+	/* After hashing (from the page cache), so that the hash overlaps the
+	 * writeback the muxer started. */
+	if (!readback && ret == 0 && fsync(fd) < 0)
+		ret = -vg_err_from_errno(errno);
 	close(fd);
 	free(buf);
 	return ret;
@@ -566,7 +570,88 @@ struct sink {
 	AVCodecContext *dec, *enc;
 	AVFrame *frame;
 	AVPacket *epkt;
+	/* output */
+	int fd;
+	int64_t pos, synced;		/* fdio: write position, writeback started below */
+	int reserve;			/* moov_size reserved after ftyp; 0: +faststart */
 };
+
+/* Room reserved for the moov: a fixed part (boxes, avcC, metadata) plus a
+ * worst case per sample (stsz 4, co64 8, stsc 12, stss 4, stts 8). */
+#define MOOV_BASE (64 * 1024)
+#define MOOV_PER_FRAME 36
+
+/* Writeback is started every WB_STEP bytes so the disk works while the
+ * muxer does, and the final fsync has little left to wait for. */
+#define WB_STEP (8 * 1024 * 1024)
+
+/* The output AVIO: plain pwrite at the muxer's position. */
+static int fdio_write(void *opaque, uint8_t *buf, int size)
+{
+	struct sink *s = opaque;
+	int done = 0;
+
+	while (done < size) {
+		ssize_t n = pwrite(s->fd, buf + done, (size_t)(size - done), s->pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return AVERROR(errno);
+		done += (int)n;
+		s->pos += n;
+	}
+	if (s->pos - s->synced >= WB_STEP) {
+		sync_file_range(s->fd, s->synced, s->pos - s->synced, SYNC_FILE_RANGE_WRITE);
+		s->synced = s->pos;
+	}
+	return size;
+}
+
+static int64_t fdio_seek(void *opaque, int64_t off, int whence)
+{
+	struct sink *s = opaque;
+	struct stat st;
+
+	if (whence == AVSEEK_SIZE || whence == SEEK_END) {
+		if (fstat(s->fd, &st) < 0)
+			return AVERROR(errno);
+		if (whence == AVSEEK_SIZE)
+			return st.st_size;
+		off += st.st_size;
+	} else if (whence == SEEK_CUR) {
+		off += s->pos;
+	} else if (whence != SEEK_SET) {
+		return AVERROR(EINVAL);
+	}
+	if (off < 0)
+		return AVERROR(EINVAL);
+	/* Seeking back (the muxer patching sizes) restarts writeback there. */
+	if (off < s->synced)
+		s->synced = off;
+	s->pos = off;
+	return off;
+}
+
+/* Release the output AVIO and fd; returns the first write error. */
+static int fdio_close(struct sink *s)
+{
+	int ret = 0;
+
+	if (s->o && s->o->pb) {
+		avio_flush(s->o->pb);
+		if (s->o->pb->error < 0)
+			ret = -VG_EIO;
+		av_freep(&s->o->pb->buffer);
+		avio_context_free(&s->o->pb);
+	}
+	if (s->fd > 0) {
+		if (close(s->fd) < 0 && ret == 0)
+			ret = -vg_err_from_errno(errno);
+		s->fd = -1;
+	}
+	return ret;
+}
 
 static int mux_open(struct sink *s, const char *path, const AVCodecParameters *par)
 {
@@ -590,9 +675,40 @@ static int mux_open(struct sink *s, const char *path, const AVCodecParameters *p
 	vg_time_format(s->utc0, when, sizeof(when));
 	av_dict_set(&s->o->metadata, "creation_time", when, 0);
 	av_dict_set(&s->ost->metadata, "creation_time", when, 0);
-	if (avio_open(&s->o->pb, path, AVIO_FLAG_WRITE) < 0)
-		return -VG_EIO;
-	av_dict_set(&opt, "movflags", "+faststart", 0);
+	s->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (s->fd < 0)
+		return -vg_err_from_errno(errno);
+	s->pos = 0;
+	s->synced = 0;
+	{
+		uint8_t *buf = av_malloc(IO_BUF);
+
+		if (buf)
+			s->o->pb = avio_alloc_context(buf, IO_BUF, 1, s, NULL, fdio_write,
+						      fdio_seek);
+		if (s->o->pb == NULL) {
+			av_free(buf);
+			return -VG_ENOMEM;
+		}
+		s->o->flags |= AVFMT_FLAG_CUSTOM_IO;
+	}
+	/*
+	 * moov first. With room reserved for it after ftyp (moov_size), the
+	 * muxer writes it there at the end and every byte is written once;
+	 * +faststart instead moves the whole file up at the end, writing it
+	 * twice. The room is a generous bound from the frame count (a few
+	 * tens of bytes per sample in stsz/stco/stsc/stss/stts); the unused
+	 * rest is a "free" box, which every player skips. Should the moov not
+	 * fit after all, the run is written again with +faststart.
+	 */
+	if (s->reserve > 0) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%d", s->reserve);
+		av_dict_set(&opt, "moov_size", v, 0);
+	} else {
+		av_dict_set(&opt, "movflags", "+faststart", 0);
+	}
 	ret = avformat_write_header(s->o, &opt);
 	av_dict_free(&opt);
 	return ret < 0 ? -VG_ECODEC : 0;
@@ -801,12 +917,22 @@ static int sink_close(struct sink *s, int ok)
 			ret = enc_drain(s, NULL);
 	}
 	if (s->o && ok && ret == 0 && av_write_trailer(s->o) < 0) {
-		why(s->e, "finishing %s failed", s->f->name);
-		ret = -VG_EIO;
+		if (s->reserve > 0) {
+			ret = -VG_EAGAIN;	/* the moov did not fit: the caller retries */
+		} else {
+			why(s->e, "finishing %s failed", s->f->name);
+			ret = -VG_EIO;
+		}
+	}
+	{
+		int cr = fdio_close(s);
+
+		if (cr < 0 && ret == 0) {
+			why(s->e, "writing %s failed: %s", s->f->name, vg_strerror(cr));
+			ret = cr;
+		}
 	}
 	if (s->o) {
-		if (s->o->pb && avio_closep(&s->o->pb) < 0 && ret == 0)
-			ret = -VG_EIO;
 		avformat_free_context(s->o);
 		s->o = NULL;
 	}
@@ -816,6 +942,245 @@ static int sink_close(struct sink *s, int ok)
 	avcodec_free_context(&s->dec);
 	avcodec_free_context(&s->enc);
 	return ret;
+}
+
+/* ---- decrypting ahead ----
+ *
+ * A reader thread opens (decrypts) the run's clips and demuxes their video
+ * packets into a small bounded queue, so AES-GCM on one core overlaps
+ * muxing and writing on the other. Decrypted packets live only in memory.
+ */
+
+enum { R_CLIP, R_PKT, R_END };
+
+struct ritem {
+	int kind;
+	int err;			/* R_CLIP: open failed; R_END: the clip's status */
+	int novideo;
+	AVPacket *pkt;			/* R_PKT */
+	AVCodecParameters *par;		/* R_CLIP */
+	AVRational tb;			/* R_CLIP */
+	struct ritem *next;
+};
+
+#define RQ_MAX_ITEMS 256
+#define RQ_MAX_BYTES (16 * 1024 * 1024)
+
+struct reader {
+	struct exp *e;
+	const struct run *r;
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ritem *head, *tail;
+	int count, abort, done;
+	size_t bytes;
+};
+
+static void ritem_free(struct ritem *it)
+{
+	if (it == NULL)
+		return;
+	av_packet_free(&it->pkt);
+	avcodec_parameters_free(&it->par);
+	free(it);
+}
+
+/* Queue an item (taking it); 0, or -1 if the consumer gave up (freed). */
+static int rd_push(struct reader *rd, struct ritem *it)
+{
+	size_t sz = it->pkt ? (size_t)it->pkt->size : 0;
+
+	pthread_mutex_lock(&rd->mu);
+	while (!rd->abort && rd->count > 0 &&
+	       (rd->count >= RQ_MAX_ITEMS || rd->bytes + sz > RQ_MAX_BYTES))
+		pthread_cond_wait(&rd->cv, &rd->mu);
+	if (rd->abort) {
+		pthread_mutex_unlock(&rd->mu);
+		ritem_free(it);
+		return -1;
+	}
+	if (rd->tail)
+		rd->tail->next = it;
+	else
+		rd->head = it;
+	rd->tail = it;
+	rd->count++;
+	rd->bytes += sz;
+	pthread_cond_broadcast(&rd->cv);
+	pthread_mutex_unlock(&rd->mu);
+	return 0;
+}
+
+/* The next item (the caller frees it), or NULL once the reader is done. */
+static struct ritem *rd_pop(struct reader *rd)
+{
+	struct ritem *it;
+
+	pthread_mutex_lock(&rd->mu);
+	while (rd->head == NULL && !rd->done)
+		pthread_cond_wait(&rd->cv, &rd->mu);
+	it = rd->head;
+	if (it) {
+		rd->head = it->next;
+		if (rd->head == NULL)
+			rd->tail = NULL;
+		rd->count--;
+		rd->bytes -= it->pkt ? (size_t)it->pkt->size : 0;
+		pthread_cond_broadcast(&rd->cv);
+	}
+	pthread_mutex_unlock(&rd->mu);
+	return it;
+}
+
+static struct ritem *ritem_new(int kind)
+{
+	struct ritem *it = calloc(1, sizeof(*it));
+
+	if (it)
+		it->kind = kind;
+	return it;
+}
+
+/* One clip; 0 to go on to the next, -1 to stop reading. */
+static int read_clip(struct reader *rd, const struct vg_clip *c)
+{
+	struct exp *e = rd->e;
+	struct vg_clipmedia *m = NULL;
+	AVFormatContext *fmt = NULL;
+	struct ritem *it = ritem_new(R_CLIP);
+	char path[1200];
+	int vi = -1, ret;
+
+	if (it == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", e->ctx->data_dir, c->path);
+	ret = vg_clipmedia_open(&m, path, e->ctx->master, c->wrapped_key, &fmt);
+	if (ret < 0) {
+		it->err = ret;
+		rd_push(rd, it);
+		return -1;
+	}
+	for (unsigned i = 0; i < fmt->nb_streams; i++)
+		if (vi < 0 && fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
+			vi = (int)i;
+	if (vi >= 0) {
+		it->par = avcodec_parameters_alloc();
+		if (it->par == NULL ||
+		    avcodec_parameters_copy(it->par, fmt->streams[vi]->codecpar) < 0)
+			it->err = -VG_ENOMEM;
+		it->tb = fmt->streams[vi]->time_base;
+	} else {
+		it->err = -VG_EFORMAT;
+		it->novideo = 1;
+	}
+	ret = it->err;
+	if (rd_push(rd, it) < 0 || ret < 0) {
+		vg_clipmedia_close(m);
+		return -1;
+	}
+	for (;;) {
+		AVPacket *pkt = av_packet_alloc();
+
+		it = ritem_new(R_PKT);
+		if (pkt == NULL || it == NULL) {
+			av_packet_free(&pkt);
+			free(it);
+			ret = -VG_ENOMEM;
+			break;
+		}
+		if (av_read_frame(fmt, pkt) < 0) {
+			av_packet_free(&pkt);
+			free(it);
+			ret = vg_clipmedia_status(m);
+			break;
+		}
+		if (pkt->stream_index != vi || pkt->pts == AV_NOPTS_VALUE) {
+			av_packet_free(&pkt);
+			free(it);
+			continue;
+		}
+		it->pkt = pkt;
+		if (rd_push(rd, it) < 0) {
+			vg_clipmedia_close(m);
+			return -1;
+		}
+	}
+	vg_clipmedia_close(m);
+	it = ritem_new(R_END);
+	if (it == NULL)
+		return -1;
+	it->err = ret;
+	return rd_push(rd, it) < 0 || ret == -VG_ENOMEM ? -1 : 0;
+}
+
+/* Ask the kernel to read a clip in ahead (async), so the disk works while
+ * the clip before it is decrypted. Ciphertext only: nothing plain. */
+static void prefetch(struct reader *rd, int ci)
+{
+	char path[1200];
+	int fd;
+
+	if (ci >= rd->r->n)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", rd->e->ctx->data_dir, rd->r->clips[ci].path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	close(fd);
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+
+	prefetch(rd, 0);
+	for (int ci = 0; ci < rd->r->n; ci++) {
+		prefetch(rd, ci + 1);
+		if (read_clip(rd, &rd->r->clips[ci]) < 0)
+			break;
+	}
+	pthread_mutex_lock(&rd->mu);
+	rd->done = 1;
+	pthread_cond_broadcast(&rd->cv);
+	pthread_mutex_unlock(&rd->mu);
+	return NULL;
+}
+
+static int reader_start(struct reader *rd, struct exp *e, const struct run *r)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->e = e;
+	rd->r = r;
+	pthread_mutex_init(&rd->mu, NULL);
+	pthread_cond_init(&rd->cv, NULL);
+	if (pthread_create(&rd->th, NULL, reader_main, rd) != 0)
+		return -VG_ENOMEM;
+	rd->started = 1;
+	return 0;
+}
+
+/* Stop the reader wherever it is and drop what it queued. */
+static void reader_stop(struct reader *rd)
+{
+	pthread_mutex_lock(&rd->mu);
+	rd->abort = 1;
+	pthread_cond_broadcast(&rd->cv);
+	pthread_mutex_unlock(&rd->mu);
+	if (rd->started)
+		pthread_join(rd->th, NULL);
+	rd->started = 0;
+	while (rd->head) {
+		struct ritem *it = rd->head;
+
+		rd->head = it->next;
+		ritem_free(it);
+	}
+	rd->tail = NULL;
+	pthread_mutex_destroy(&rd->mu);
+	pthread_cond_destroy(&rd->cv);
 }
 
 static void name_file(struct exp *e, struct outfile *f)
@@ -836,7 +1201,7 @@ static void name_file(struct exp *e, struct outfile *f)
  * the requested end. The file is written under a temporary name and named
  * by its delivered range once that is known.
  */
-static int export_run(struct exp *e, const struct run *r)
+static int export_run(struct exp *e, const struct run *r, int faststart)
 {
 	const struct vg_export_request *q = e->req;
 	struct sink s = { 0 };
@@ -846,6 +1211,8 @@ static int export_run(struct exp *e, const struct run *r)
 	int npend = 0, capend = 0, started = 0, stop = 0, ret = 0;
 	int64_t raw0 = 0, last_out = -1, last_utc = 0;
 	AVRational rtb = TB;
+	AVCodecParameters *cpar = NULL;	/* the current clip's */
+	struct reader rd;
 	char tmpname[64];
 
 	snprintf(tmpname, sizeof(tmpname), ".run%d.mp4", e->nruns);
@@ -858,56 +1225,70 @@ static int export_run(struct exp *e, const struct run *r)
 	f->redacted = q->n_redactions > 0;
 	snprintf(f->camera, sizeof(f->camera), "%s", r->cam->name);
 	s.tb = rtb;
+	s.fd = -1;
 	s.nominal = av_rescale_q(frame_us(&r->clips[0]), US, rtb);
+	if (!faststart) {
+		int64_t frames = 0;
+
+		for (int ci = 0; ci < r->n; ci++)
+			frames += r->clips[ci].frames > 0 ? r->clips[ci].frames : 0;
+		if (frames > 0 && frames < (INT_MAX - MOOV_BASE) / MOOV_PER_FRAME)
+			s.reserve = (int)(MOOV_BASE + frames * MOOV_PER_FRAME);
+	}
+	ret = reader_start(&rd, e, r);
 	for (int ci = 0; ci < r->n && !stop && ret == 0; ci++) {
 		const struct vg_clip *c = &r->clips[ci];
-		struct vg_clipmedia *m;
-		AVFormatContext *fmt;
-		AVStream *st;
+		struct ritem *it = rd_pop(&rd);
 		int64_t first = AV_NOPTS_VALUE, fus = frame_us(c);
-		char path[1200];
-		int vi = -1, rr;
+		AVRational stb;
+		int rr = 0;
 
-		snprintf(path, sizeof(path), "%s/%s", e->ctx->data_dir, c->path);
-		ret = vg_clipmedia_open(&m, path, e->ctx->master, c->wrapped_key, &fmt);
-		if (ret < 0) {
-			why(e, "cannot read clip %s: %s", c->path, vg_strerror(ret));
+		if (it == NULL || it->kind != R_CLIP) {
+			ritem_free(it);
+			why(e, "cannot read clip %s", c->path);
+			ret = -VG_EIO;
 			break;
 		}
-		for (unsigned i = 0; i < fmt->nb_streams; i++)
-			if (vi < 0 && fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
-				vi = (int)i;
-		if (vi < 0) {
-			vg_clipmedia_close(m);
-			why(e, "clip %s holds no video", c->path);
-			ret = -VG_EFORMAT;
+		if (it->err < 0) {
+			ret = it->err;
+			if (it->novideo)
+				why(e, "clip %s holds no video", c->path);
+			else
+				why(e, "cannot read clip %s: %s", c->path, vg_strerror(ret));
+			ritem_free(it);
 			break;
 		}
-		st = fmt->streams[vi];
-		f->width = st->codecpar->width;
-		f->height = st->codecpar->height;
+		avcodec_parameters_free(&cpar);
+		cpar = it->par;
+		it->par = NULL;
+		stb = it->tb;
+		ritem_free(it);
+		f->width = cpar->width;
+		f->height = cpar->height;
 		f->clips++;
 		while (ret == 0 && !stop) {
 			int64_t utc, raw;
 
-			rr = av_read_frame(fmt, pkt);
-			if (rr < 0)
+			it = rd_pop(&rd);
+			if (it == NULL || it->kind != R_PKT) {
+				/* R_END, or NULL: the reader stopped (out of memory) */
+				rr = it ? it->err : -VG_ENOMEM;
+				ritem_free(it);
 				break;
-			if (pkt->stream_index != vi || pkt->pts == AV_NOPTS_VALUE) {
-				av_packet_unref(pkt);
-				continue;
 			}
+			av_packet_move_ref(pkt, it->pkt);
+			ritem_free(it);
 			progress(e, (uint64_t)pkt->size);
 			if (first == AV_NOPTS_VALUE)
 				first = pkt->pts;
-			utc = c->start_us + av_rescale_q(pkt->pts - first, st->time_base, US);
+			utc = c->start_us + av_rescale_q(pkt->pts - first, stb, US);
 			if (utc >= q->to_us) {
 				stop = 1;
 				av_packet_unref(pkt);
 				break;
 			}
 			raw = av_rescale_q(c->start_us - r->clips[0].start_us, US, rtb) +
-			      av_rescale_q(pkt->pts - first, st->time_base, rtb);
+			      av_rescale_q(pkt->pts - first, stb, rtb);
 			pkt->pts = pkt->dts = raw;	/* no B-frames: decode order is display order */
 			pkt->duration = 0;
 			if (!started) {
@@ -945,7 +1326,7 @@ static int export_run(struct exp *e, const struct run *r)
 				raw0 = pend[0]->pts;
 				f->from_us = r->clips[0].start_us + av_rescale_q(raw0, rtb, US);
 				s.utc0 = f->from_us;
-				ret = sink_open(&s, e, f, st->codecpar, st->time_base);
+				ret = sink_open(&s, e, f, cpar, stb);
 				for (int i = 0; i < npend && ret == 0; i++) {
 					pend[i]->pts = pend[i]->dts = pend[i]->pts - raw0;
 					last_out = pend[i]->pts;
@@ -965,9 +1346,9 @@ static int export_run(struct exp *e, const struct run *r)
 			ret = sink_packet(&s, pkt);
 			av_packet_unref(pkt);
 		}
-		rr = vg_clipmedia_status(m);
-		vg_clipmedia_close(m);
-		if (ret == 0 && rr == -VG_EAUTH) {
+		if (ret == 0 && rr == -VG_ENOMEM) {
+			ret = rr;
+		} else if (ret == 0 && rr == -VG_EAUTH) {
 			why(e, "clip %s failed authentication (tampered or corrupt)", c->path);
 			ret = -VG_EAUTH;
 		} else if (rr == -VG_ETRUNC) {
@@ -975,6 +1356,8 @@ static int export_run(struct exp *e, const struct run *r)
 		}
 		s.nominal = av_rescale_q(fus, US, rtb);
 	}
+	reader_stop(&rd);
+	avcodec_parameters_free(&cpar);
 	while (npend > 0)
 		av_packet_free(&pend[--npend]);
 	free(pend);
@@ -992,6 +1375,12 @@ static int export_run(struct exp *e, const struct run *r)
 	}
 	if (ret < 0) {
 		unlink(f->path);
+		if (ret == -VG_EAGAIN) {
+			vg_info("%s: the reserved moov room was short; writing it again with "
+				"+faststart", f->camera);
+			e->nfiles--;
+			return export_run(e, r, 1);
+		}
 		return ret;
 	}
 	f->duration_us = av_rescale_q(s.end_pts - (s.first_pts == AV_NOPTS_VALUE ? 0 : s.first_pts),
@@ -1471,7 +1860,7 @@ static int export_folder(struct exp *e, uint64_t estimate)
 	t0 = mono_s();
 	ret = pool_start(&e->pool, e, 1);
 	for (int i = 0; i < e->nruns && ret == 0; i++)
-		ret = export_run(e, &e->runs[i]);
+		ret = export_run(e, &e->runs[i], 0);
 	if (ret == 0) {
 		ret = pool_wait(&e->pool);
 		if (ret < 0)

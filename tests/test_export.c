@@ -259,6 +259,47 @@ static int collect(const struct vg_clip *c, void *ud)
 	return 0;
 }
 
+/* Offset of the first top-level ISO BMFF box of this type, or -1. */
+static long box_at(const char *path, const char *type)
+{
+	FILE *fp = fopen(path, "rb");
+	uint8_t h[16];
+	long off = 0, found = -1;
+
+	assert_non_null(fp);
+	while (fseek(fp, off, SEEK_SET) == 0 && fread(h, 1, 8, fp) == 8) {
+		uint64_t sz = (uint64_t)h[0] << 24 | (uint64_t)h[1] << 16 | h[2] << 8 | h[3];
+
+		if (memcmp(h + 4, type, 4) == 0) {
+			found = off;
+			break;
+		}
+		if (sz == 1 && fread(h + 8, 1, 8, fp) == 8) {
+			sz = 0;
+			for (int i = 8; i < 16; i++)
+				sz = sz << 8 | h[i];
+		}
+		if (sz < 8)
+			break;
+		off += (long)sz;
+	}
+	fclose(fp);
+	return found;
+}
+
+/* moov before mdat: the file plays while it is still being copied. */
+static void assert_moov_first(const char *dir, const char *name)
+{
+	char p[600];
+	long moov, mdat;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	moov = box_at(p, "moov");
+	mdat = box_at(p, "mdat");
+	assert_true(moov > 0);
+	assert_true(mdat > moov);
+}
+
 static void test_export_folder_verifies_and_is_bit_identical(void **state)
 {
 	struct fx *f = *state;
@@ -293,6 +334,7 @@ static void test_export_folder_verifies_and_is_bit_identical(void **state)
 				    "test ! -s %s/err", dir, names[i], f->dir, f->dir), 0);
 		assert_int_equal(sh("ffprobe -v error -show_entries format=start_time -of csv=p=0 "
 				    "%s/%s | grep -q '^0.000000$'", dir, names[i]), 0);
+		assert_moov_first(dir, names[i]);
 	}
 	/* The recorded packets, every clip in order, against the exported ones. */
 	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, collect, ud), 0);
@@ -329,6 +371,32 @@ static void flip(const char *path, off_t at)
 	b ^= 0x01;
 	assert_int_equal(pwrite(fd, &b, 1, at), 1);
 	close(fd);
+}
+
+/* A clip whose frame count the catalog does not know yet (still being
+ * recorded) gives no bound for the moov's room: the file is still moov
+ * first (written with +faststart) and verifies. */
+static void test_unknown_frame_count_still_moov_first(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+	char names[8][160], dir[300];
+	int n;
+
+	assert_int_equal(sh("sqlite3 %s 'UPDATE clips SET frames = 0'", f->db), 0);
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	snprintf(dir, sizeof(dir), "%s/CRIME-2026_114_a", f->dest);
+	n = videos(dir, names, 8);
+	assert_int_equal(n, 2);
+	for (int i = 0; i < n; i++)
+		assert_moov_first(dir, names[i]);
+	assert_int_equal(sh("cd %s && sha256sum --quiet -c SHA256SUMS", dir), 0);
+	assert_int_equal(vg_verify_export(dir, NULL, NULL, &vr), 0);
+	assert_int_equal(vr.problems, 0);
+	assert_int_equal(vr.frames, 9 * FPS);
 }
 
 static void test_one_changed_byte_is_caught(void **state)
@@ -542,6 +610,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_export_folder_verifies_and_is_bit_identical,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_frame_count_still_moov_first, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_one_changed_byte_is_caught, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_is_cut_at_keyframes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_image, setup, teardown),

@@ -8,7 +8,7 @@
  * policy and the disclosure rules first and audits the decision.
  *
  * The footage is the original H.264 packets, remuxed bit for bit from the
- * encrypted clips (clipmedia.h) into ordinary MP4 files (+faststart), one per
+ * encrypted clips (clipmedia.h) into ordinary MP4 files (moov first), one per
  * camera per continuous run; clips are decrypted in memory only. A request
  * with redactions (subject access) re-encodes instead, into files named
  * ...-REDACTED.mp4 that the manifest calls a redacted working copy.

@@ -23,6 +23,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include "vigil/audio.h"
 #include "vigil/encoder.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
@@ -37,8 +38,8 @@
 #define QUEUE_CAP 16
 #define READ_TIMEOUT_MS 250
 #define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 10000
-#define NO_SIGNAL_WARN_US (5 * VG_US_PER_S)
+#define BACKOFF_MAX_MS 2000	/* a camera back is recording again within 2 s */
+#define NO_SIGNAL_US (5 * VG_US_PER_S)	/* live camera silent this long: reopen */
 
 enum item_kind { ITEM_START, ITEM_FRAME, ITEM_END };
 
@@ -89,6 +90,13 @@ struct vg_pipeline {
 	int64_t clips_before;		/* clips completed by earlier segmenters */
 	AVPacket *pkt;
 	AVFrame *decoded;
+
+	/* Sound (policy 3.11): NULL when off, never started, or stopped at
+	 * its review date. Started before the threads; after that only the
+	 * encoder thread touches it (vg_pipeline_stop frees it last). */
+	struct vg_audio *audio;
+	int64_t audio_until_us;		/* sound stops at this UTC instant */
+	AVPacket *apkt;
 };
 
 const char *vg_pipeline_state_name(enum vg_pipeline_state s)
@@ -210,7 +218,7 @@ static void *capture_main(void *arg)
 	int64_t gap_id = 0;
 	int64_t last_ts = 0, last_frame_mono = 0;
 	uint32_t last_seq = 0;
-	int have_seq = 0, warned_no_signal = 0, live = 1;
+	int have_seq = 0, live = 1;
 	char why[256] = "", last_why[256] = "";
 
 	while (!stopping(p)) {
@@ -255,7 +263,6 @@ static void *capture_main(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			set_state(p, VG_PIPE_RECORDING, NULL);
 			last_frame_mono = vg_time_mono_us();
-			warned_no_signal = 0;
 			queue_push(p, &it, live);
 		}
 
@@ -278,19 +285,17 @@ static void *capture_main(void *arg)
 			last_seq = it.f.sequence;
 			last_ts = it.f.ts_utc_us;
 			last_frame_mono = vg_time_mono_us();
-			warned_no_signal = 0;
 			it.kind = ITEM_FRAME;
 			queue_push(p, &it, live);
 			continue;
 		}
 		if (ret == -VG_ENODATA) {
-			if (!warned_no_signal &&
-			    vg_time_mono_us() - last_frame_mono > NO_SIGNAL_WARN_US) {
-				vg_warnx("%s: no picture for %d s (no signal?)", name,
-					 (int)(NO_SIGNAL_WARN_US / VG_US_PER_S));
-				warned_no_signal = 1;
-			}
-			continue;
+			if (vg_time_mono_us() - last_frame_mono <= NO_SIGNAL_US || !live)
+				continue;
+			/* A live camera silent this long is as good as gone (an
+			 * unbound driver may never report an error): reopen it,
+			 * so the time without pictures is a catalogued gap. */
+			ret = -VG_ENODATA;
 		}
 		vg_source_close(src);
 		src = NULL;
@@ -302,7 +307,11 @@ static void *capture_main(void *arg)
 			set_state(p, VG_PIPE_ENDED, NULL);
 			break;
 		}
-		snprintf(why, sizeof(why), "camera lost: %s", vg_strerror(ret));
+		if (ret == -VG_ENODATA)
+			snprintf(why, sizeof(why), "camera lost: no picture for %d s",
+				 (int)(NO_SIGNAL_US / VG_US_PER_S));
+		else
+			snprintf(why, sizeof(why), "camera lost: %s", vg_strerror(ret));
 		vg_warnx("%s: %s; reopening", name, why);
 		event(p, "camera.lost", why);
 		pthread_mutex_lock(&p->lock);
@@ -327,6 +336,110 @@ static void *capture_main(void *arg)
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
+}
+
+/* ---- sound ---- */
+
+/* "YYYY-MM-DD" plus one day into next (11 bytes); -VG_EINVAL if malformed. */
+static int next_date(const char *date, char next[11])
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int v[3] = { 0, 0, 0 }, widths[3] = { 4, 2, 2 }, pos = 0, dim;
+
+	for (int f = 0; f < 3; f++) {
+		for (int i = 0; i < widths[f]; i++, pos++) {
+			if (date[pos] < '0' || date[pos] > '9')
+				return -VG_EINVAL;
+			v[f] = v[f] * 10 + (date[pos] - '0');
+		}
+		if (f < 2 && date[pos++] != '-')
+			return -VG_EINVAL;
+	}
+	if (date[pos] != '\0' || v[1] < 1 || v[1] > 12)
+		return -VG_EINVAL;
+	dim = mdays[v[1] - 1];
+	if (v[1] == 2 && ((v[0] % 4 == 0 && v[0] % 100 != 0) || v[0] % 400 == 0))
+		dim = 29;
+	if (++v[2] > dim) {
+		v[2] = 1;
+		if (++v[1] > 12) {
+			v[1] = 1;
+			v[0]++;
+		}
+	}
+	snprintf(next, 11, "%04d-%02d-%02d", v[0] % 10000, v[1], v[2]);
+	return 0;
+}
+
+/*
+ * Start sound capture if the camera has audio = true and its review date
+ * has not passed. Sound is recorded through the whole audio_review_by day
+ * (as "vigilctl config check" says: "records sound until DATE") and stops
+ * at the local midnight that ends it. Failing to capture sound is logged
+ * and costs only the sound.
+ */
+static void audio_begin(struct vg_pipeline *p)
+{
+	const struct vg_camera_config *c = p->cam;
+	char next[11], why[256];
+	int ret;
+
+	if (!c->audio)
+		return;
+	if (c->audio_review_by == NULL || next_date(c->audio_review_by, next) < 0 ||
+	    vg_time_local_date(next, &p->audio_until_us) < 0) {
+		vg_errx("%s: sound is off: no valid audio_review_by date", c->name);
+		return;
+	}
+	if (wall_now(p) >= p->audio_until_us) {
+		vg_warnx("%s: sound is off: its review date (audio_review_by = %s) has passed; "
+			 "recording video only until the need for sound is reviewed and the "
+			 "configuration renewed (policy 3.11)", c->name, c->audio_review_by);
+		return;
+	}
+	p->apkt = av_packet_alloc();
+	ret = p->apkt ? vg_audio_start(&p->audio, c->name, c->audio_device, why, sizeof(why))
+		      : -VG_ENOMEM;
+	if (ret < 0) {
+		vg_errx("%s: cannot record sound (%s); recording video only", c->name,
+			p->apkt ? why : "out of memory");
+		return;
+	}
+	vg_info("%s: recording sound from %s until the end of %s (justification: %s)",
+		c->name, c->audio_device ? c->audio_device : "alsa:default", c->audio_review_by,
+		c->audio_justification);
+}
+
+/*
+ * On the encoder thread, before each video packet goes to the segmenter:
+ * hand it the sound captured so far, or stop sound once its review date
+ * has passed. Without a segmenter (before the first keyframe of a
+ * session) the sound has no clip to go into and is dropped.
+ */
+static int feed_audio(struct vg_pipeline *p)
+{
+	int ret;
+
+	if (p->audio == NULL)
+		return 0;
+	if (wall_now(p) >= p->audio_until_us) {
+		vg_audio_stop(p->audio);
+		p->audio = NULL;
+		if (p->seg)
+			vg_segmenter_audio_end(p->seg);
+		vg_warnx("%s: sound is off: its review date (audio_review_by = %s) has passed; "
+			 "sound capture stopped, video goes on (policy 3.11)", p->cam->name,
+			 p->cam->audio_review_by);
+		event(p, "audio.stopped", p->cam->audio_review_by);
+		return 0;
+	}
+	while (vg_audio_pop(p->audio, p->apkt) == 1) {
+		ret = p->seg ? vg_segmenter_write_audio(p->seg, p->apkt) : 0;
+		av_packet_unref(p->apkt);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
 }
 
 /* ---- encoder thread ---- */
@@ -398,6 +511,12 @@ static int make_segmenter(struct vg_pipeline *p, const AVCodecParameters *par,
 		.on_clip = on_clip,
 		.on_clip_ud = p,
 	};
+
+	if (p->audio) {
+		sp.audio_codecpar = vg_audio_codecpar(p->audio);
+		sp.audio_time_base = vg_audio_time_base(p->audio);
+		sp.audio_base_utc_us = vg_audio_base_utc(p->audio);
+	}
 
 	return vg_segmenter_new(&p->seg, &sp);
 }
@@ -512,7 +631,9 @@ static int write_packets(struct vg_pipeline *p)
 			return 0;
 		if (ret < 0)
 			return ret;
-		ret = vg_segmenter_write(p->seg, p->pkt);
+		ret = feed_audio(p);
+		if (ret == 0)
+			ret = vg_segmenter_write(p->seg, p->pkt);
 		av_packet_unref(p->pkt);
 		if (ret < 0)
 			return ret;
@@ -711,7 +832,9 @@ static int passthrough(struct vg_pipeline *p, AVPacket *pkt, int64_t ts_utc_us)
 		pkt->pts = pts_for(p, ts_utc_us);
 	}
 	pkt->dts = pkt->pts;
-	ret = vg_segmenter_write(p->seg, pkt);
+	ret = feed_audio(p);
+	if (ret == 0)
+		ret = vg_segmenter_write(p->seg, pkt);
 	if (ret == 0)
 		count_written(p);
 	return ret;
@@ -806,6 +929,7 @@ int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *c
 	pthread_cond_init(&p->snap_cond, NULL);
 	atomic_init(&p->snap_want, 0);
 	p->st.state = VG_PIPE_STARTING;
+	audio_begin(p);
 
 	if (pthread_create(&p->enc_thread, NULL, encoder_main, p) != 0)
 		goto err;
@@ -826,6 +950,8 @@ int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *c
 	*out = p;
 	return 0;
 err:
+	vg_audio_stop(p->audio);
+	av_packet_free(&p->apkt);
 	av_packet_free(&p->pkt);
 	av_frame_free(&p->decoded);
 	pthread_mutex_destroy(&p->lock);
@@ -846,6 +972,8 @@ void vg_pipeline_stop(struct vg_pipeline *p)
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->cap_thread, NULL);
 	pthread_join(p->enc_thread, NULL);
+	vg_audio_stop(p->audio);
+	av_packet_free(&p->apkt);
 	av_packet_free(&p->pkt);
 	av_frame_free(&p->decoded);
 	av_frame_free(&p->snap);

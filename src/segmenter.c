@@ -25,12 +25,27 @@
 #include "vigil/timeutil.h"
 
 #define AVIO_BUF_SIZE (64 * 1024)
+/* About 2.5 s of AAC: the sound waits for the video only as long as the
+ * video is held back, so this is never reached in normal running. */
+#define AUDIO_HOLD 128
+
+/* A ring of cloned packets, oldest first. */
+struct pktq {
+	AVPacket **p;
+	int cap, head, len;
+};
 
 struct vg_segmenter {
 	struct vg_segmenter_params p;
 	char *camera;
 	char *data_dir;
 	AVCodecParameters *par;
+	AVCodecParameters *apar;	/* NULL: no sound */
+	int audio_on;			/* sound still expected */
+	int audio_stream;		/* index in the open clip, -1 if none */
+	int64_t audio_off;		/* audio pts of the open clip's start */
+	int64_t audio_hw_us;		/* UTC end of the last audio packet given */
+	struct pktq vq, aq;		/* held back, in time order */
 
 	/* The open clip, if any. */
 	struct vg_clip_writer *w;
@@ -56,6 +71,50 @@ static int write_cb(void *opaque, uint8_t *buf, int size)
 	return size;
 }
 
+static int pktq_init(struct pktq *q, int cap)
+{
+	q->p = calloc((size_t)cap, sizeof(*q->p));
+	q->cap = cap;
+	return q->p ? 0 : -VG_ENOMEM;
+}
+
+static AVPacket *pktq_head(const struct pktq *q)
+{
+	return q->len ? q->p[q->head] : NULL;
+}
+
+static void pktq_drop_head(struct pktq *q)
+{
+	av_packet_free(&q->p[q->head]);
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+}
+
+/* Queue a clone of pkt; when full the oldest packet is dropped (returns 1). */
+static int pktq_push(struct pktq *q, const AVPacket *pkt)
+{
+	AVPacket *c = av_packet_clone(pkt);
+	int dropped = 0;
+
+	if (c == NULL)
+		return -VG_ENOMEM;
+	if (q->len == q->cap) {
+		pktq_drop_head(q);
+		dropped = 1;
+	}
+	q->p[(q->head + q->len) % q->cap] = c;
+	q->len++;
+	return dropped;
+}
+
+static void pktq_free(struct pktq *q)
+{
+	while (q->p && q->len)
+		pktq_drop_head(q);
+	free(q->p);
+	q->p = NULL;
+}
+
 int vg_segmenter_new(struct vg_segmenter **out, const struct vg_segmenter_params *p)
 {
 	struct vg_segmenter *s;
@@ -76,6 +135,17 @@ int vg_segmenter_new(struct vg_segmenter **out, const struct vg_segmenter_params
 	s->p.camera = s->camera;
 	s->p.data_dir = s->data_dir;
 	s->p.codecpar = s->par;
+	s->audio_stream = -1;
+	if (p->audio_codecpar) {
+		s->apar = avcodec_parameters_alloc();
+		if (s->apar == NULL || avcodec_parameters_copy(s->apar, p->audio_codecpar) < 0 ||
+		    pktq_init(&s->vq, SEG_VIDEO_HOLD) < 0 || pktq_init(&s->aq, AUDIO_HOLD) < 0) {
+			vg_segmenter_free(s);
+			return -VG_ENOMEM;
+		}
+		s->audio_on = 1;
+	}
+	s->p.audio_codecpar = s->apar;
 	*out = s;
 	return 0;
 }
@@ -83,6 +153,12 @@ int vg_segmenter_new(struct vg_segmenter **out, const struct vg_segmenter_params
 int64_t vg_segmenter_utc(const struct vg_segmenter *s, int64_t pts)
 {
 	return s->p.base_utc_us + av_rescale_q(pts, s->p.time_base, (AVRational){ 1, 1000000 });
+}
+
+static int64_t audio_utc(const struct vg_segmenter *s, int64_t pts)
+{
+	return s->p.audio_base_utc_us +
+	       av_rescale_q(pts, s->p.audio_time_base, (AVRational){ 1, 1000000 });
 }
 
 int vg_segmenter_wants_keyframe(const struct vg_segmenter *s, int64_t ts_utc_us)
@@ -235,12 +311,36 @@ static int open_clip(struct vg_segmenter *s, const AVPacket *pkt, int64_t utc)
 	avcodec_parameters_copy(st->codecpar, s->par);
 	st->codecpar->codec_tag = 0;
 	st->time_base = s->p.time_base;
+	s->audio_stream = -1;
+	if (s->apar && s->audio_on) {
+		AVStream *ast = avformat_new_stream(s->oc, NULL);
+
+		if (ast == NULL) {
+			ret = -VG_ENOMEM;
+			goto fail;
+		}
+		avcodec_parameters_copy(ast->codecpar, s->apar);
+		ast->codecpar->codec_tag = 0;
+		ast->time_base = s->p.audio_time_base;
+		s->audio_stream = ast->index;
+		/* Audio pts 0 in the clip is the keyframe's instant. */
+		s->audio_off = av_rescale_q(utc - s->p.audio_base_utc_us,
+					    (AVRational){ 1, 1000000 }, s->p.audio_time_base);
+	}
 	vg_time_format(utc, stamp, sizeof(stamp));
 	av_dict_set(&s->oc->metadata, "creation_time", stamp, 0);
 	av_dict_set(&s->oc->metadata, "title", s->camera, 0);
 	if (s->p.synthetic)
 		av_dict_set(&s->oc->metadata, "comment", "SYNTHETIC TEST CAMERA - not real footage", 0);
 	av_dict_set(&opts, "movflags", "empty_moov+default_base_moof+frag_custom", 0);
+	if (s->audio_stream >= 0) {
+		/* The first audio packet starts up to one AAC frame after the
+		 * keyframe. Without this the muxer would move it to 0; with it
+		 * the fragment's tfdt carries its true start. */
+		s->oc->avoid_negative_ts = AVFMT_AVOID_NEG_TS_MAKE_NON_NEGATIVE;
+		av_dict_set(&opts, "use_editlist", "0", 0);
+		av_dict_set(&opts, "movflags", "+frag_discont", AV_DICT_APPEND);
+	}
 	ret = avformat_write_header(s->oc, &opts);
 	av_dict_free(&opts);
 	if (ret < 0) {
@@ -312,7 +412,7 @@ static int close_clip(struct vg_segmenter *s)
 	return 0;
 }
 
-int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *in)
+static int write_video(struct vg_segmenter *s, const AVPacket *in)
 {
 	int key = (in->flags & AV_PKT_FLAG_KEY) != 0;
 	int64_t utc = vg_segmenter_utc(s, in->pts);
@@ -367,8 +467,124 @@ fail:
 	return ret;
 }
 
+/* One audio packet into the open clip, if its start lies in the clip. */
+static int write_audio(struct vg_segmenter *s, const AVPacket *in)
+{
+	AVPacket *pkt;
+	int ret;
+
+	if (s->w == NULL || s->audio_stream < 0 ||
+	    audio_utc(s, in->pts) < s->clip.start_us) {
+		s->st.audio_dropped++;
+		return 0;
+	}
+	pkt = av_packet_clone(in);
+	if (pkt == NULL)
+		return -VG_ENOMEM;
+	pkt->stream_index = s->audio_stream;
+	pkt->pts -= s->audio_off;
+	pkt->dts = pkt->pts;
+	av_packet_rescale_ts(pkt, s->p.audio_time_base,
+			     s->oc->streams[s->audio_stream]->time_base);
+	ret = av_write_frame(s->oc, pkt);
+	av_packet_free(&pkt);
+	if (ret < 0) {
+		ret = s->io_err ? s->io_err : -VG_ECODEC;
+		vg_warnx("%s: writing sound into clip %s failed: %s", s->camera, s->clip.path,
+			 vg_strerror(ret));
+		abandon_clip(s);
+		return ret;
+	}
+	s->st.audio_packets++;
+	return 0;
+}
+
+/*
+ * Write what is held back, in time order: an audio packet that starts
+ * before the next video packet goes first (into the clip that video packet
+ * belongs to, or ends); a video packet goes once the sound has reached it,
+ * or the hold is full, or no more sound is coming (finishing: final).
+ */
+static int pump(struct vg_segmenter *s, int final)
+{
+	int ret = 0;
+
+	for (;;) {
+		AVPacket *v = pktq_head(&s->vq);
+		AVPacket *a = pktq_head(&s->aq);
+		int64_t vu = v ? vg_segmenter_utc(s, v->pts) : 0;
+		int64_t au = a ? audio_utc(s, a->pts) : 0;
+
+		if (a && v && au < vu) {
+			ret = write_audio(s, a);
+			pktq_drop_head(&s->aq);
+		} else if (v && (final || !s->audio_on || s->audio_hw_us >= vu ||
+				 s->vq.len == s->vq.cap)) {
+			ret = write_video(s, v);
+			pktq_drop_head(&s->vq);
+		} else if (a && !v && final) {
+			/* The last clip ends with its last picture. */
+			if (au < s->last_utc_us + s->p.frame_us)
+				ret = write_audio(s, a);
+			else
+				s->st.audio_dropped++;
+			pktq_drop_head(&s->aq);
+		} else {
+			return 0;
+		}
+		if (ret < 0)
+			break;
+	}
+	/* After a failure the segmenter starts afresh: what was held back
+	 * belonged to the clip that failed. */
+	s->st.audio_dropped += s->aq.len;
+	while (s->vq.len)
+		pktq_drop_head(&s->vq);
+	while (s->aq.len)
+		pktq_drop_head(&s->aq);
+	return ret;
+}
+
+int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *in)
+{
+	int ret;
+
+	if (s->apar == NULL || (!s->audio_on && s->vq.len == 0 && s->aq.len == 0))
+		return write_video(s, in);
+	ret = pktq_push(&s->vq, in);
+	if (ret < 0)
+		return ret;
+	return pump(s, 0);
+}
+
+int vg_segmenter_write_audio(struct vg_segmenter *s, const AVPacket *in)
+{
+	int ret;
+
+	if (s->apar == NULL || !s->audio_on)
+		return 0;
+	ret = pktq_push(&s->aq, in);
+	if (ret < 0)
+		return ret;
+	if (ret == 1)
+		s->st.audio_dropped++;
+	s->audio_hw_us = audio_utc(s, in->pts + (in->duration > 0 ? in->duration : 0));
+	return pump(s, 0);
+}
+
+void vg_segmenter_audio_end(struct vg_segmenter *s)
+{
+	s->audio_on = 0;
+}
+
 int vg_segmenter_finish(struct vg_segmenter *s)
 {
+	int ret = 0;
+
+	if (s->apar)
+		ret = pump(s, 1);
+	if (ret < 0)
+		return ret;
 	return close_clip(s);
 }
 
@@ -381,8 +597,11 @@ void vg_segmenter_free(struct vg_segmenter *s)
 {
 	if (s == NULL)
 		return;
-	close_clip(s);
+	vg_segmenter_finish(s);
 	abandon_clip(s);
+	pktq_free(&s->vq);
+	pktq_free(&s->aq);
+	avcodec_parameters_free(&s->apar);
 	avcodec_parameters_free(&s->par);
 	free(s->camera);
 	free(s->data_dir);

@@ -11,6 +11,17 @@
  *
  * Packet timestamps are in params.time_base; pts 0 is the UTC instant
  * params.base_utc_us, so every packet's capture time is known exactly.
+ *
+ * Sound (optional): a second, audio stream in the same clip. Audio packets
+ * have their own time base and base instant; both are mapped to the clip's
+ * first video keyframe, so audio pts 0 and video pts 0 are the same UTC
+ * instant. An audio packet goes into the clip whose time span holds its
+ * start: packets that start before the first clip's keyframe are dropped,
+ * and at a cut the packets before the keyframe end the old clip. To write
+ * both streams in time order, video packets are held back (at most
+ * SEG_VIDEO_HOLD of them) until the sound has caught up with them.
+ * Clips are still cut only on video keyframes; the catalog row is the same
+ * (frames = video frames).
  */
 #ifndef VIGIL_SEGMENTER_H
 #define VIGIL_SEGMENTER_H
@@ -39,12 +50,22 @@ struct vg_segmenter_params {
 	 * complete; may be NULL. */
 	void (*on_clip)(void *ud, const struct vg_clip *c);
 	void *on_clip_ud;
+	/* Sound: NULL for video-only clips. Audio packet pts are in
+	 * audio_time_base, pts 0 being the UTC instant audio_base_utc_us. */
+	const AVCodecParameters *audio_codecpar;	/* copied */
+	AVRational audio_time_base;
+	int64_t audio_base_utc_us;
 };
+
+/* Video packets held back waiting for sound, at most (about 0.5 s at 15 fps). */
+#define SEG_VIDEO_HOLD 8
 
 struct vg_segmenter_stats {
 	int64_t clips;			/* clips completed */
 	int64_t frames;			/* packets written in all clips */
 	int64_t skipped;		/* packets dropped waiting for a keyframe */
+	int64_t audio_packets;		/* audio packets written in all clips */
+	int64_t audio_dropped;		/* audio packets outside any clip */
 	int64_t clip_id;		/* catalog id of the open clip, 0 if none */
 	int64_t clip_frames;
 	uint64_t clip_bytes;
@@ -72,7 +93,20 @@ int vg_segmenter_wants_keyframe(const struct vg_segmenter *s, int64_t ts_utc_us)
  */
 int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *pkt);
 
-/* Close the open clip cleanly (if any). */
+/*
+ * Give one audio packet (borrowed; pts in params.audio_time_base, in
+ * order). It is written once the video has reached it, or dropped if no
+ * clip spans it. Ignored (0) when the segmenter has no sound. Same return
+ * codes as vg_segmenter_write, whose video packets it may release.
+ */
+int vg_segmenter_write_audio(struct vg_segmenter *s, const AVPacket *pkt);
+
+/* No more sound (its review date passed, or capture failed): video stops
+ * waiting for it, the open clip's audio ends with the last packet given,
+ * and later clips are video only. */
+void vg_segmenter_audio_end(struct vg_segmenter *s);
+
+/* Write what is held back, then close the open clip cleanly (if any). */
 int vg_segmenter_finish(struct vg_segmenter *s);
 
 void vg_segmenter_stats(const struct vg_segmenter *s, struct vg_segmenter_stats *st);

@@ -312,11 +312,35 @@ static void prepare_socket_dir(const struct vg_config *cfg)
 		vg_warn("cannot give %s to %s", dir, cfg->run_as);
 }
 
+/*
+ * First boot, Secure by Default: the box records only once the config says
+ * whose cameras these are (the site, refused by the loader) and who may
+ * answer for the footage (users). There are no built-in accounts.
+ */
+static int has_staff_for_cameras(const char *path, const struct vg_config *cfg)
+{
+	int recording = 0;
+
+	for (int i = 0; i < cfg->n_cameras; i++)
+		recording |= cfg->cameras[i].enabled;
+	if (!recording || cfg->n_users > 0)
+		return 1;
+	fprintf(stderr, "%s: cameras are configured but no staff: vigild records nothing until "
+			"users = ( ... ) names the area manager and the others who may see the "
+			"footage (see vigil.conf(5), section users)\n", path);
+	return 0;
+}
+
 static int load_config(const char *path, struct vg_config **out)
 {
 	char errbuf[8192];
 	int ret = vg_config_load(path, out, errbuf, sizeof(errbuf));
 
+	if (ret == 0 && !has_staff_for_cameras(path, *out)) {
+		vg_config_free(*out);
+		*out = NULL;
+		return -VG_ECONFIG;
+	}
 	if (ret < 0)
 		fprintf(stderr, "%s", errbuf[0] ? errbuf : "vigild: cannot load configuration\n");
 	if (ret < 0 && errbuf[0] && errbuf[strlen(errbuf) - 1] != '\n')

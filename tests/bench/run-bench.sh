@@ -41,6 +41,8 @@ cameras = ( { name = "bench"; device = "file:$T/in.yuv"; pixel_format = "yuyv422
   purpose = "benchmark"; area = "none";
   realtime = false; width = $W; height = $H; fps = $FPS; preset = "$PRESET"; crf = 23;
   gop = 30; segment_seconds = 60; fragment_ms = 1000; } );
+users = ( { login = "$(id -un)"; name = "Test Manager"; role = "area_manager"; sites = ( "Benchmark" ); },
+  { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; } );
 CONF
 if ! $RU "$BUILD/vigild" -c "$T/vigil.conf" 2>"$T/vg.ru"; then
 	cat "$T/vg.ru"

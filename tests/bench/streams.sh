@@ -21,6 +21,8 @@ for N in ${BENCH_STREAMS:-8 12 14}; do
 site = { name = "B"; address = "none"; area_manager = "none"; contact = "none"; };
 data_dir = "$T/d$N"; socket = "$T/s$N.sock"; user = "$(id -un)"; log_level = "warn";
 cameras = ( ${cams%,} );
+users = ( { login = "$(id -un)"; name = "Test Manager"; role = "area_manager"; sites = ( "B" ); },
+  { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; } );
 CONF
 	ru=$("$BUILD/tests/bench_rusage" "$BUILD/vigild" -c "$T/v.conf" 2>&1 | tail -n 1)
 	got=$(sqlite3 "$T/d$N/catalog.db" "select sum(frames) from clips")

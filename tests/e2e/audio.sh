@@ -31,6 +31,8 @@ cameras = (
     audio = true; audio_device = "synthetic";
     audio_justification = "e2e test of a passed review date"; audio_review_by = "2020-01-01"; }
 );
+users = ( { login = "$ME"; name = "Test Manager"; role = "area_manager"; sites = ( "Test Court" ); },
+  { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; } );
 CONF
 
 "$VIGILD" -c "$T/vigil.conf" >"$T/vigild.log" 2>&1 &

@@ -95,9 +95,11 @@ else
 fi
 
 # --- board/rpi4/vigil.conf ------------------------------------------------------
-# Fill in the site block the way an installer would: uncomment its lines.
+# Fill in the site block and the staff the way an installer would:
+# uncomment their lines.
 sed 's/^# site = {/site = {/; s/^# \t\(name\|address\|area_manager\|contact\) = /\t\1 = /;
-     s/^# };/};/' board/rpi4/vigil.conf >"$T/rpi4-site.conf"
+     s/^# };/};/; s/^# users = (/users = (/; s/^# \t\({ login\|  sites\)/\t\1/;
+     s/^# );/);/' board/rpi4/vigil.conf >"$T/rpi4-site.conf"
 if [ ! -x "$VIGILD" ]; then
 	skip "board/rpi4/vigil.conf is refused until the site is filled in ($VIGILD not built)"
 else

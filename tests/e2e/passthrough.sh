@@ -24,6 +24,8 @@ user = "$ME";
 cameras = ( { name = "h264cam"; device = "file:$T/camera.h264"; pixel_format = "h264";
   realtime = false; width = 160; height = 120; fps = 10; segment_seconds = 10;
   purpose = "test"; area = "test"; overlay = { enabled = $1; }; } );
+users = ( { login = "$ME"; name = "Test Manager"; role = "area_manager"; sites = ( "Test Court" ); },
+  { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; } );
 CONF
 }
 # decrypt DATADIR: the catalogued clip's plaintext MP4 on stdout

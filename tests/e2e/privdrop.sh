@@ -24,6 +24,8 @@ socket = "$T/run/vigil.sock";
 user = "$1";
 defaults = { width = 160; height = 120; fps = 5; preset = "ultrafast"; segment_seconds = 10; };
 cameras = ( { name = "stairs"; device = "synthetic"; purpose = "test"; area = "test"; } );
+users = ( { login = "x"; name = "Test Manager"; role = "area_manager"; sites = ( "Oak Court" ); },
+  { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; } );
 CONF
 }
 

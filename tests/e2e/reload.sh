@@ -47,6 +47,7 @@ after=$(frames_of keep)
 check "the unchanged camera was not restarted (its frame count went on: $before -> $after)" [ "${after:-0}" -gt "${before:-0}" ]
 check "its pipeline was never stopped" sh -c "! grep -q 'camera keep: ' '$T/vigild.log'"
 
+cp "$T/vigil.conf" "$T/vigil.conf.good"
 # A broken config: refused, the old one kept.
 printf 'cameras = ( { name = "x" } \n' >"$T/vigil.conf"
 kill -HUP "$VIGILD_PID"
@@ -60,5 +61,11 @@ VIGILD_PID=
 check "vigild stops cleanly (exit $rc)" [ "$rc" = 0 ]
 reloads=$(sqlite3 "$T/data/audit.db" "select count(*) from audit where action = 'config.reload'")
 check "both reloads are audited ($reloads rows)" [ "$reloads" = 2 ]
+# First boot, Secure by Default: cameras but no staff list: refused.
+grep -v '^users\|^  { login\|^);$' "$T/vigil.conf.good" >"$T/nostaff.conf"
+"$VIGILD" -n -c "$T/nostaff.conf" >"$T/nostaff.log" 2>&1
+rc=$?
+check "with cameras but no users, vigild refuses to record and says what to add (exit $rc)" \
+	sh -c "[ $rc = 1 ] && grep -q 'no staff: vigild records nothing until users' '$T/nostaff.log'"
 [ "$FAILED" = 0 ] || tail -n 30 "$T/vigild.log"
 exit 0

@@ -219,6 +219,7 @@ static void *capture_main(void *arg)
 	int64_t last_ts = 0, last_frame_mono = 0;
 	uint32_t last_seq = 0;
 	int have_seq = 0, live = 1;
+	double interval_us = 0;
 	char why[256] = "", last_why[256] = "";
 
 	while (!stopping(p)) {
@@ -278,6 +279,14 @@ static void *capture_main(void *arg)
 			}
 			pthread_mutex_lock(&p->lock);
 			p->st.frames_in++;
+			/* Moving average of the capture interval: the rate the
+			 * camera really delivers, for status. */
+			if (last_ts && it.f.ts_utc_us > last_ts) {
+				double dt = (double)(it.f.ts_utc_us - last_ts);
+
+				interval_us = interval_us > 0 ? 0.9 * interval_us + 0.1 * dt : dt;
+				p->st.fps = 1e6 / interval_us;
+			}
 			if (have_seq && it.f.sequence > last_seq + 1)
 				p->st.frames_dropped += it.f.sequence - last_seq - 1;
 			pthread_mutex_unlock(&p->lock);

@@ -256,9 +256,11 @@ static int cmd_status(struct ctl *c)
 	for (size_t i = 0; cams && i < json_object_array_length(cams); i++) {
 		struct json_object *e = json_object_array_get_idx(cams, i);
 
-		printf("camera %-16s %-12s in %lld encoded %lld dropped %lld clips %lld "
+		printf("camera %-16s %-12s %5.1f fps in %lld encoded %lld dropped %lld clips %lld "
 		       "reconnects %lld gaps today %lld  %s%s%s\n",
-		       ctl_get_str(e, "name"), ctl_get_str(e, "state"), (long long)ctl_get_int(e, "frames_in"),
+		       ctl_get_str(e, "name"), ctl_get_str(e, "state"),
+		       json_object_get_double(json_object_object_get(e, "fps")),
+		       (long long)ctl_get_int(e, "frames_in"),
 		       (long long)ctl_get_int(e, "frames_encoded"),
 		       (long long)ctl_get_int(e, "frames_dropped"), (long long)ctl_get_int(e, "clips"),
 		       (long long)ctl_get_int(e, "reconnects"), (long long)ctl_get_int(e, "gaps_today"),

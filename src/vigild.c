@@ -205,6 +205,7 @@ static void status_json(void *ud, struct json_object *out)
 		json_object_object_add(c, "state", json_object_new_string(vg_pipeline_state_name(st.state)));
 		json_object_object_add(c, "source", json_object_new_string(st.source));
 		json_object_object_add(c, "frames_in", json_object_new_int64(st.frames_in));
+		json_object_object_add(c, "fps", json_object_new_double(st.fps));
 		json_object_object_add(c, "frames_encoded", json_object_new_int64(st.frames_encoded));
 		json_object_object_add(c, "frames_dropped", json_object_new_int64(st.frames_dropped));
 		json_object_object_add(c, "clips", json_object_new_int64(st.clips));

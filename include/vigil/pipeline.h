@@ -55,6 +55,7 @@ struct vg_pipeline_status {
 	int64_t clips;			/* clips completed */
 	int64_t bytes;			/* bytes of completed clips + open clip */
 	int64_t reconnects;
+	double fps;			/* pictures per second lately (moving average) */
 	char clip_path[512];		/* open clip, "" if none */
 	char source[128];		/* source label */
 	char last_error[160];

@@ -22,7 +22,7 @@ CONF
 cam() { echo "{ name = \"$1\"; device = \"synthetic\"; purpose = \"test\"; area = \"test\"; $2 }"; }
 VCTL="$VIGILCTL -s $T/vigil.sock --purpose e2e-test --reference CASE-1"
 state_of() { $VCTL status | awk -v c="$1" '$1 == "camera" && $2 == c { print $3 }'; }
-frames_of() { $VCTL status | awk -v c="$1" '$1 == "camera" && $2 == c { print $7 }'; }
+frames_of() { $VCTL status | awk -v c="$1" '$1 == "camera" && $2 == c { print $9 }'; }
 recording() { [ "$(state_of "$1")" = recording ]; }
 
 TEMP='temporary = { equipment = "Battery camera TC-3"; reason = "ASB reports in stairwell";

@@ -332,6 +332,41 @@ static void print_warning(enum vg_confcheck_level level, const char *file, int l
 		printf("%s: warning: %s\n", file, msg);
 }
 
+/* Holds past their review date live in the catalog, not the file: if the
+ * vigild this config names is running, ask it (quietly: config check works
+ * without a daemon). Returns the number of warnings printed. */
+static int overdue_holds(struct ctl *c, const struct vg_config *cfg)
+{
+	struct sockaddr_un sa;
+	struct json_object *o, *sto;
+	int n = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(cfg->socket_path) >= sizeof(sa.sun_path))
+		return 0;
+	memcpy(sa.sun_path, cfg->socket_path, strlen(cfg->socket_path));
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		return 0;
+	}
+	o = ctl_request(c, "status", json_object_new_object());
+	if (o && json_object_object_get_ex(o, "storage", &sto) &&
+	    ctl_get_int(sto, "overdue_holds") > 0) {
+		printf("%s: warning: %lld evidence hold(s) are past their review date: review "
+		       "or release them (vigilctl holds)\n", cfg->path,
+		       (long long)ctl_get_int(sto, "overdue_holds"));
+		n = 1;
+	}
+	json_object_put(o);
+	close(c->fd);
+	c->fd = -1;
+	return n;
+}
+
 /* config check [FILE]: exactly vigild's validation, then the policy
  * warnings a housing officer can act on. 0 clean, 1 warnings, 2 errors. */
 static int cmd_config(struct ctl *c)
@@ -355,6 +390,7 @@ static int cmd_config(struct ctl *c)
 		return 2;
 	}
 	n = vg_confcheck(cfg, vg_time_now_us(), print_warning, NULL);
+	n += overdue_holds(c, cfg);
 	if (n > 0)
 		printf("%s: valid, with %d warning(s) to act on\n", path, n);
 	else

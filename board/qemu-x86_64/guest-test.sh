@@ -178,17 +178,20 @@ faults)
 		-c inject_fatal_streaming_error=1
 	sleep "$step"
 	# QBUF failing again and again (10 times, one every 0.2 s: more times
-	# than a capture queue has buffers): recording must not stall.
-	t=$(($(date -u +%s) * 1000000))
+	# than a capture queue has buffers): recording must not stall. The time
+	# logged is the END of the burst: under software emulation ten
+	# v4l2-ctl runs take several seconds, and recovery can only start then.
 	i=0
 	while [ $i -lt 10 ]; do
 		v4l2-ctl -d "$link" -c inject_vidioc_qbuf_error=1 || break
 		sleep 0.2
 		i=$((i + 1))
 	done
+	t=$(($(date -u +%s) * 1000000))
 	echo "qbuf_burst $t $i" >>"$share/faults.tab"
 	echo "guest: $i QBUF errors injected"
-	sleep $((seconds - 5 * step - 4))
+	# 6 s after the burst: 3 s to recover, then 3 s that must be recorded.
+	sleep 6
 	ls -l /dev/video* /dev/v4l/by-path/ >>"$share/rebind.txt" 2>&1
 	echo "sigterm $(($(date -u +%s) * 1000000)) 0" >>"$share/faults.tab"
 	stop_vigild

@@ -22,6 +22,7 @@ site = { name = "Oak Court"; address = "1 Oak Street"; area_manager = "x"; conta
 data_dir = "$T/data";
 socket = "$T/run/vigil.sock";
 user = "$1";
+watchdog = "$T/watchdog";
 defaults = { width = 160; height = 120; fps = 5; preset = "ultrafast"; segment_seconds = 10; };
 cameras = ( { name = "stairs"; device = "synthetic"; purpose = "test"; area = "test"; } );
 users = ( { login = "x"; name = "Test Manager"; role = "area_manager"; sites = ( "Oak Court" ); },
@@ -36,6 +37,10 @@ check "started as root with a missing account, vigild refuses to run (exit $rc)"
 check "and says how to fix it" grep -q "does not exist: create it" "$T/refuse.log"
 
 write_conf "$U"
+# A stand-in for /dev/watchdog: the keep-alive ioctl fails on a plain file,
+# so vigild writes its keep-alive byte instead, and we can count them.
+: >"$T/watchdog"
+chmod 600 "$T/watchdog"
 "$VIGILD" -c "$T/vigil.conf" >"$T/vigild.log" 2>&1 &
 VIGILD_PID=$!
 check "vigild's socket appears" wait_for 30 test -S "$T/run/vigil.sock"
@@ -46,10 +51,14 @@ check "no_new_privs is set" grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$VIGILD_P
 check "its files belong to $U" [ "$(stat -c %U "$T/data/master.key")" = "$U" ]
 check "the socket folder belongs to $U and is open to its group only" \
 	[ "$(stat -c '%U %a' "$T/run")" = "$U 750" ]
+fed() { [ "$(stat -c %s "$T/watchdog")" -ge 3 ]; }
+check "the watchdog (opened as root, before the drop) is fed while the camera records" wait_for 20 fed
 kill -TERM "$VIGILD_PID"
 wait "$VIGILD_PID"
 rc=$?
 VIGILD_PID=
 check "it still stops cleanly (exit $rc)" [ "$rc" = 0 ]
+check "a clean stop disarms the watchdog with its magic close ('V' last)" \
+	[ "$(tail -c 1 "$T/watchdog")" = V ]
 [ "$FAILED" = 0 ] || cat "$T/vigild.log"
 exit 0

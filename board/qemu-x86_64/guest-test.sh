@@ -181,6 +181,7 @@ faults)
 	# than a capture queue has buffers): recording must not stall. The time
 	# logged is the END of the burst: under software emulation ten
 	# v4l2-ctl runs take several seconds, and recovery can only start then.
+	echo "qbuf_burst_start $(($(date -u +%s) * 1000000)) 0" >>"$share/faults.tab"
 	i=0
 	while [ $i -lt 10 ]; do
 		v4l2-ctl -d "$link" -c inject_vidioc_qbuf_error=1 || break
@@ -190,8 +191,8 @@ faults)
 	t=$(($(date -u +%s) * 1000000))
 	echo "qbuf_burst $t $i" >>"$share/faults.tab"
 	echo "guest: $i QBUF errors injected"
-	# 6 s after the burst: 3 s to recover, then 3 s that must be recorded.
-	sleep 6
+	# 7 s after the burst: 4 s to recover, then 3 s that must be recorded.
+	sleep 7
 	ls -l /dev/video* /dev/v4l/by-path/ >>"$share/rebind.txt" 2>&1
 	echo "sigterm $(($(date -u +%s) * 1000000)) 0" >>"$share/faults.tab"
 	stop_vigild

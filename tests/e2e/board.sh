@@ -132,8 +132,9 @@ sh board/rpi4/install-cross-deps.sh >"$T/cross-deps.log" 2>&1
 deps_rc=$?
 t1=$(date +%s)
 # A make of its own: none of the calling make's flags or variables (BUILD,
-# CI=1 as a command-line variable) may leak in; -Werror as in CI.
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make BOARD=rpi4 BUILD=build-rpi4 CI=1 \
+# CI=1 as a command-line variable, make asan's sanitizer CFLAGS/LDFLAGS,
+# which need an arm64 libasan) may leak in; -Werror as in CI.
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CFLAGS -u LDFLAGS make BOARD=rpi4 BUILD=build-rpi4 CI=1 \
 	-j"$(nproc 2>/dev/null || echo 2)" build-rpi4/vigild build-rpi4/vigilctl \
 	>"$T/cross-build.log" 2>&1
 make_rc=$?

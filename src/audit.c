@@ -976,6 +976,24 @@ static int trigger_count(struct vg_audit *a)
 	return n;
 }
 
+/* The row's fields from columns 0-10 of a SELECT over the audit table (the
+ * order verify and query share); strings point into the statement. */
+static void row_fields(sqlite3_stmt *st, struct vg_audit_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->seq = sqlite3_column_int64(st, 0);
+	e->time_us = sqlite3_column_int64(st, 1);
+	e->uid = sqlite3_column_int64(st, 2);
+	e->login = (const char *)sqlite3_column_text(st, 3);
+	e->role = (const char *)sqlite3_column_text(st, 4);
+	e->action = (const char *)sqlite3_column_text(st, 5);
+	e->object = (const char *)sqlite3_column_text(st, 6);
+	e->purpose = (const char *)sqlite3_column_text(st, 7);
+	e->reference = (const char *)sqlite3_column_text(st, 8);
+	e->outcome = (const char *)sqlite3_column_text(st, 9);
+	e->reason = (const char *)sqlite3_column_text(st, 10);
+}
+
 int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 		    struct vg_audit_problem *prob, struct vg_audit_stats *stats)
 {
@@ -1047,18 +1065,7 @@ int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 			sqlite3_column_bytes(st, 11) != VG_AUDIT_HASH_LEN ||
 			sqlite3_column_bytes(st, 12) != VG_AUDIT_HASH_LEN;
 
-		memset(&e, 0, sizeof(e));
-		e.seq = sqlite3_column_int64(st, 0);
-		e.time_us = sqlite3_column_int64(st, 1);
-		e.uid = sqlite3_column_int64(st, 2);
-		e.login = (const char *)sqlite3_column_text(st, 3);
-		e.role = (const char *)sqlite3_column_text(st, 4);
-		e.action = (const char *)sqlite3_column_text(st, 5);
-		e.object = (const char *)sqlite3_column_text(st, 6);
-		e.purpose = (const char *)sqlite3_column_text(st, 7);
-		e.reference = (const char *)sqlite3_column_text(st, 8);
-		e.outcome = (const char *)sqlite3_column_text(st, 9);
-		e.reason = (const char *)sqlite3_column_text(st, 10);
+		row_fields(st, &e);
 		rows++;
 		if (e.seq != expect) {
 			if (e.seq > expect)
@@ -1172,18 +1179,7 @@ int vg_audit_query(struct vg_audit *a, const struct vg_audit_filter *f,
 		struct vg_audit_entry e;
 		const void *p;
 
-		memset(&e, 0, sizeof(e));
-		e.seq = sqlite3_column_int64(st, 0);
-		e.time_us = sqlite3_column_int64(st, 1);
-		e.uid = sqlite3_column_int64(st, 2);
-		e.login = (const char *)sqlite3_column_text(st, 3);
-		e.role = (const char *)sqlite3_column_text(st, 4);
-		e.action = (const char *)sqlite3_column_text(st, 5);
-		e.object = (const char *)sqlite3_column_text(st, 6);
-		e.purpose = (const char *)sqlite3_column_text(st, 7);
-		e.reference = (const char *)sqlite3_column_text(st, 8);
-		e.outcome = (const char *)sqlite3_column_text(st, 9);
-		e.reason = (const char *)sqlite3_column_text(st, 10);
+		row_fields(st, &e);
 		p = sqlite3_column_blob(st, 11);
 		if (p != NULL && sqlite3_column_bytes(st, 11) == VG_AUDIT_HASH_LEN)
 			memcpy(e.prev_hash, p, VG_AUDIT_HASH_LEN);

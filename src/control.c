@@ -124,6 +124,20 @@ int64_t ctl_arg_int(struct req *r, const char *key, int64_t def)
 	return json_object_get_int64(v);
 }
 
+int ctl_send_data(struct req *r, const uint8_t *data, size_t len)
+{
+	while (len > 0) {
+		size_t n = len > VG_PROTO_MAX ? VG_PROTO_MAX : len;
+		int ret = vg_proto_send(r->c->fd, VG_FRAME_DATA, data, n);
+
+		if (ret < 0)
+			return ret;
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* ---- identify, decide, audit ---- */
 
 int ctl_audit(struct req *r, const char *action, const char *object, int allowed,
@@ -393,17 +407,10 @@ static int cmd_view(struct req *r)
 		ret = vg_clip_reader_next(rd, &data, &len);
 		if (ret != 0)
 			break;
-		while (len > 0) {
-			size_t n = len > VG_PROTO_MAX ? VG_PROTO_MAX : len;
-
-			ret = vg_proto_send(r->c->fd, VG_FRAME_DATA, data, n);
-			if (ret < 0)
-				goto out;
-			data += n;
-			len -= n;
-		}
+		ret = ctl_send_data(r, data, len);
+		if (ret < 0)
+			break;
 	}
-out:
 	vg_clip_reader_free(rd);
 	{
 		struct json_object *o = json_object_new_object();
@@ -430,7 +437,6 @@ static int cmd_snapshot(struct req *r)
 	AVPacket *jpeg = NULL;
 	char object[160], msg[256];
 	const char *end = "{\"ok\":true}";
-	size_t off = 0;
 	int ret;
 
 	snprintf(object, sizeof(object), "camera=%s snapshot", cam ? cam : "*");
@@ -454,14 +460,8 @@ static int cmd_snapshot(struct req *r)
 	if (ret < 0)
 		return ctl_reply_error(r, msg);
 	ret = ctl_reply(r, ctl_ok_object());
-	while (ret == 0 && off < (size_t)jpeg->size) {
-		size_t n = (size_t)jpeg->size - off;
-
-		if (n > VG_PROTO_MAX)
-			n = VG_PROTO_MAX;
-		ret = vg_proto_send(r->c->fd, VG_FRAME_DATA, jpeg->data + off, n);
-		off += n;
-	}
+	if (ret == 0)
+		ret = ctl_send_data(r, jpeg->data, (size_t)jpeg->size);
 	av_packet_free(&jpeg);
 	if (ret == 0)
 		ret = vg_proto_send(r->c->fd, VG_FRAME_END, end, strlen(end));

@@ -63,6 +63,10 @@ int ctl_audit(struct req *r, const char *action, const char *object, int allowed
  * -VG_EDENIED (the handler then returns 0). */
 int ctl_authorise(struct req *r, enum vg_action action, const char *object);
 
+/* Send footage to the client as DATA frames (split at VG_PROTO_MAX); the
+ * handler ends the stream with an END frame. */
+int ctl_send_data(struct req *r, const uint8_t *data, size_t len);
+
 /* "camera=C from=T to=T" for the request's camera/from_us/to_us. */
 void ctl_range_object(struct req *r, char *buf, size_t len);
 

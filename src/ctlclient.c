@@ -1,5 +1,6 @@
 /* ctlclient.c - vigilctl's side of the control socket. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,4 +148,54 @@ int ctl_write_all(int fd, const char *p, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int ctl_open_output(const char *out)
+{
+	int fd;
+
+	if (strcmp(out, "-") == 0)
+		return STDOUT_FILENO;
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fprintf(stderr, "vigilctl: cannot create %s: %m (it must not exist yet)\n", out);
+	return fd;
+}
+
+int ctl_receive(struct ctl *c, int fd, const char *out, struct json_object **end)
+{
+	*end = NULL;
+	for (;;) {
+		enum vg_frame_type type;
+		char *buf;
+		size_t len;
+		int ret;
+
+		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
+			fprintf(stderr, "vigilctl: the connection to vigild broke before the end\n");
+			return EXIT_REFUSED;
+		}
+		if (type != VG_FRAME_DATA) {
+			*end = type == VG_FRAME_END ? json_tokener_parse(buf) : NULL;
+			free(buf);
+			return 0;
+		}
+		ret = ctl_write_all(fd, buf, len);
+		free(buf);
+		if (ret < 0) {
+			fprintf(stderr, "vigilctl: cannot write %s: %m\n", out);
+			return EXIT_REFUSED;
+		}
+	}
+}
+
+int ctl_close_output(int fd, const char *out, int ret)
+{
+	if (fd == STDOUT_FILENO)
+		return ret;
+	if (close(fd) < 0 && ret == 0)
+		ret = EXIT_REFUSED;
+	if (ret != 0)
+		unlink(out);	/* never leave half a clip or picture that looks whole */
+	return ret;
 }

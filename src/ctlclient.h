@@ -68,6 +68,16 @@ int64_t ctl_get_int(struct json_object *o, const char *k);
 /* write(2) all of it; -1 on error (errno set). */
 int ctl_write_all(int fd, const char *p, size_t len);
 
+/* Footage goes only where the user said: a new 0600 file (it must not
+ * exist) or stdout for "-". Returns the fd, or -1 (reason printed). */
+int ctl_open_output(const char *out);
+/* Copy DATA frames to fd until the closing frame; *end receives that
+ * frame's JSON (NULL if it was not an END frame). 0 or EXIT_REFUSED. */
+int ctl_receive(struct ctl *c, int fd, const char *out, struct json_object **end);
+/* Close the output; on failure (ret != 0) remove a file. Returns ret, or
+ * EXIT_REFUSED if closing failed. */
+int ctl_close_output(int fd, const char *out, int ret);
+
 /* Commands implemented in other files. */
 int ctl_cmd_hold(struct ctl *c);
 int ctl_cmd_holds(struct ctl *c);

@@ -124,54 +124,22 @@ static int cmd_view(struct ctl *c)
 	if (o == NULL)
 		return EXIT_REFUSED;
 	json_object_put(o);
-	if (strcmp(out, "-") == 0) {
-		fd = STDOUT_FILENO;
-	} else {
-		fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			fprintf(stderr, "vigilctl: cannot create %s: %m (it must not exist yet)\n", out);
-			return EXIT_REFUSED;
-		}
+	fd = ctl_open_output(out);
+	if (fd < 0)
+		return EXIT_REFUSED;
+	ret = ctl_receive(c, fd, out, &o);
+	if (ret == 0 && o == NULL) {
+		fprintf(stderr, "vigilctl: clip %lld: unexpected reply from vigild\n", id);
+		ret = EXIT_REFUSED;
+	} else if (o && strcmp(ctl_get_str(o, "error"), "") != 0) {
+		fprintf(stderr, "vigilctl: clip %lld: %s\n", id, ctl_get_str(o, "error"));
+		ret = EXIT_REFUSED;
+	} else if (o && ctl_get_int(o, "truncated")) {
+		fprintf(stderr, "vigilctl: clip %lld ends early (cut off by a power cut or "
+				"crash); everything up to the cut was written\n", id);
 	}
-	for (;;) {
-		enum vg_frame_type type;
-		char *buf;
-		size_t len;
-
-		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
-			fprintf(stderr, "vigilctl: the connection to vigild broke mid-clip\n");
-			ret = EXIT_REFUSED;
-			break;
-		}
-		if (type == VG_FRAME_DATA) {
-			if (ctl_write_all(fd, buf, len) < 0) {
-				fprintf(stderr, "vigilctl: cannot write %s: %m\n", out);
-				ret = EXIT_REFUSED;
-				free(buf);
-				break;
-			}
-			free(buf);
-			continue;
-		}
-		o = json_tokener_parse(buf);
-		free(buf);
-		if (o && strcmp(ctl_get_str(o, "error"), "") != 0) {
-			fprintf(stderr, "vigilctl: clip %lld: %s\n", id, ctl_get_str(o, "error"));
-			ret = EXIT_REFUSED;
-		} else if (o && ctl_get_int(o, "truncated")) {
-			fprintf(stderr, "vigilctl: clip %lld ends early (cut off by a power cut or "
-					"crash); everything up to the cut was written\n", id);
-		}
-		json_object_put(o);
-		break;
-	}
-	if (fd != STDOUT_FILENO) {
-		if (close(fd) < 0 && ret == 0)
-			ret = EXIT_REFUSED;
-		if (ret != 0)
-			unlink(out);	/* never leave half a clip that looks whole */
-	}
-	return ret;
+	json_object_put(o);
+	return ctl_close_output(fd, out, ret);
 }
 
 /* The camera register, and the temporary cameras' record (policy 4.2). */

@@ -20,41 +20,6 @@
 #include "vigil/proto.h"
 #include "ctlclient.h"
 
-/* Copy DATA frames to fd until the END frame; 0 or EXIT_REFUSED. */
-static int receive(struct ctl *c, int fd, const char *out)
-{
-	for (;;) {
-		struct json_object *o;
-		enum vg_frame_type type;
-		char *buf;
-		size_t len;
-		int ret = 0;
-
-		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
-			fprintf(stderr, "vigilctl: the connection to vigild broke mid-picture\n");
-			return EXIT_REFUSED;
-		}
-		if (type == VG_FRAME_DATA) {
-			ret = ctl_write_all(fd, buf, len);
-			free(buf);
-			if (ret < 0) {
-				fprintf(stderr, "vigilctl: cannot write %s: %m\n", out);
-				return EXIT_REFUSED;
-			}
-			continue;
-		}
-		o = type == VG_FRAME_END ? json_tokener_parse(buf) : NULL;
-		free(buf);
-		if (o == NULL || !json_object_get_boolean(json_object_object_get(o, "ok"))) {
-			fprintf(stderr, "vigilctl: snapshot: %s\n",
-				o ? ctl_get_str(o, "error") : "unexpected reply from vigild");
-			ret = EXIT_REFUSED;
-		}
-		json_object_put(o);
-		return ret;
-	}
-}
-
 int ctl_cmd_snapshot(struct ctl *c)
 {
 	struct json_object *req, *o;
@@ -79,21 +44,15 @@ int ctl_cmd_snapshot(struct ctl *c)
 		return EXIT_REFUSED;
 	json_object_put(o);
 	/* The file is made only once vigild has said yes and has a picture. */
-	if (strcmp(out, "-") == 0) {
-		fd = STDOUT_FILENO;
-	} else {
-		fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			fprintf(stderr, "vigilctl: cannot create %s: %m (it must not exist yet)\n", out);
-			return EXIT_REFUSED;
-		}
+	fd = ctl_open_output(out);
+	if (fd < 0)
+		return EXIT_REFUSED;
+	ret = ctl_receive(c, fd, out, &o);
+	if (ret == 0 && (o == NULL || !json_object_get_boolean(json_object_object_get(o, "ok")))) {
+		fprintf(stderr, "vigilctl: snapshot: %s\n",
+			o ? ctl_get_str(o, "error") : "unexpected reply from vigild");
+		ret = EXIT_REFUSED;
 	}
-	ret = receive(c, fd, out);
-	if (fd != STDOUT_FILENO) {
-		if (close(fd) < 0 && ret == 0)
-			ret = EXIT_REFUSED;
-		if (ret != 0)
-			unlink(out);	/* never leave half a picture */
-	}
-	return ret;
+	json_object_put(o);
+	return ctl_close_output(fd, out, ret);
 }

@@ -52,6 +52,7 @@ struct item {
 struct vg_pipeline {
 	const struct vg_camera_config *cam;
 	struct vg_pipeline_env env;
+	int64_t remove_by_us;		/* temporary camera's stop time; 0 = none */
 	pthread_t cap_thread, enc_thread;
 	int threads_started;
 
@@ -200,13 +201,7 @@ static int64_t wall_now(const struct vg_pipeline *p)
  * date (policy 4.2: the length of time installed is part of the record). */
 static int expired(struct vg_pipeline *p)
 {
-	const struct vg_camera_config *c = p->cam;
-	int64_t limit;
-
-	if (!c->is_temporary || c->temporary.remove_by == NULL ||
-	    vg_time_local_date(c->temporary.remove_by, &limit) < 0)
-		return 0;
-	return wall_now(p) >= limit;
+	return p->remove_by_us > 0 && wall_now(p) >= p->remove_by_us;
 }
 
 static void *capture_main(void *arg)
@@ -924,6 +919,10 @@ int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *c
 	if (p == NULL)
 		return -VG_ENOMEM;
 	p->cam = cam;
+	/* The date is parsed once: the check runs before every picture. */
+	if (!cam->is_temporary || cam->temporary.remove_by == NULL ||
+	    vg_time_local_date(cam->temporary.remove_by, &p->remove_by_us) < 0)
+		p->remove_by_us = 0;
 	p->env = *env;
 	p->pkt = av_packet_alloc();
 	p->decoded = av_frame_alloc();

@@ -40,6 +40,7 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 2000	/* a camera back is recording again within 2 s */
 #define NO_SIGNAL_US (5 * VG_US_PER_S)	/* live camera silent this long: reopen */
+#define RELEASE_WAIT_MS 2000	/* longest wait for a lost camera's frames to go */
 
 enum item_kind { ITEM_START, ITEM_FRAME, ITEM_END };
 
@@ -63,6 +64,8 @@ struct vg_pipeline {
 	int stop;
 	int capture_done;
 	int encoder_done;		/* the encoder thread has closed its last clip */
+	int64_t ends_pushed;		/* ITEM_ENDs queued by the capture thread */
+	int64_t ends_taken;		/* ... and taken by the encoder thread */
 	struct vg_pipeline_status st;
 
 	/* Installers' snapshots (vg_pipeline_snapshot). snap_want counts the
@@ -148,11 +151,9 @@ static int queue_pop(struct vg_pipeline *p, struct item *it)
 	return 1;
 }
 
-/* Wait up to ms for a stop request; returns 1 if stopping. */
-static int wait_stop(struct vg_pipeline *p, int ms)
+static struct timespec deadline(int ms)
 {
 	struct timespec ts;
-	int stop;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += ms / 1000;
@@ -161,12 +162,39 @@ static int wait_stop(struct vg_pipeline *p, int ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	return ts;
+}
+
+/* Wait up to ms for a stop request; returns 1 if stopping. */
+static int wait_stop(struct vg_pipeline *p, int ms)
+{
+	struct timespec ts = deadline(ms);
+	int stop;
+
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
 		;
 	stop = p->stop;
 	pthread_mutex_unlock(&p->lock);
 	return stop;
+}
+
+/*
+ * After a camera is closed, wait (up to ms) until the encoder thread has
+ * taken everything queued before the end marker. A V4L2 camera's frames
+ * point into driver buffers, so the device is only really closed when the
+ * last of them is released; reopening before that finds it busy
+ * (VIDIOC_S_FMT: EBUSY) and would cost a retry interval of footage.
+ */
+static void wait_released(struct vg_pipeline *p, int ms)
+{
+	struct timespec ts = deadline(ms);
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop && p->ends_taken < p->ends_pushed &&
+	       pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
+		;
+	pthread_mutex_unlock(&p->lock);
 }
 
 static int stopping(struct vg_pipeline *p)
@@ -306,6 +334,11 @@ static void *capture_main(void *arg)
 		memset(&it, 0, sizeof(it));
 		it.kind = ITEM_END;
 		queue_push(p, &it, live);
+		pthread_mutex_lock(&p->lock);
+		p->ends_pushed++;
+		pthread_mutex_unlock(&p->lock);
+		if (ret != 1)
+			wait_released(p, RELEASE_WAIT_MS);
 		if (ret == 1) {
 			vg_info("%s: end of input", name);
 			set_state(p, VG_PIPE_ENDED, NULL);
@@ -893,6 +926,12 @@ static void *encoder_main(void *arg)
 			process_frame(p, &it);
 			break;
 		case ITEM_END:
+			/* Every frame before the marker has been released: the
+			 * capture thread may reopen the camera. */
+			pthread_mutex_lock(&p->lock);
+			p->ends_taken++;
+			pthread_cond_broadcast(&p->cond);
+			pthread_mutex_unlock(&p->lock);
 			drain(p);
 			teardown(p);
 			break;

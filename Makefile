@@ -38,12 +38,12 @@ LIB_SRCS := $(wildcard $(addprefix src/, \
 	v4l2.c source.c source_v4l2.c source_file.c source_synth.c source_h264file.c \
 	encoder.c segmenter.c clipmedia.c catalog.c reconcile.c \
 	pipeline.c timeutil.c audit.c policy.c sign.c proto.c control.c sweeper.c service.c \
-	retention.c hold.c picture.c confcheck.c export.c verify.c audio.c))
+	retention.c hold.c picture.c confcheck.c export.c verify.c audio.c burn.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
-VIGILD_SRCS := src/vigild.c $(wildcard src/ctl_hold.c src/ctl_export.c)
-VIGILCTL_SRCS := src/vigilctl.c src/ctlclient.c $(wildcard src/vigilctl_hold.c src/vigilctl_export.c src/vigilctl_snapshot.c)
+VIGILD_SRCS := src/vigild.c $(wildcard src/ctl_hold.c src/ctl_export.c src/ctl_burn.c)
+VIGILCTL_SRCS := src/vigilctl.c src/ctlclient.c $(wildcard src/vigilctl_hold.c src/vigilctl_export.c src/vigilctl_snapshot.c src/vigilctl_burn.c)
 BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 
 # Unit tests: tests/test_NAME.c, each linked with libvigil.a and cmocka.
@@ -51,7 +51,7 @@ BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 UNIT_TESTS := $(basename $(notdir $(wildcard $(addprefix tests/, \
 	test_err.c test_clipfile.c test_keystore.c test_config.c test_v4l2.c \
 	test_catalog.c test_segmenter.c test_reconcile.c test_source.c \
-	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_sweeper.c))))
+	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_sweeper.c test_burn.c))))
 TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 

@@ -77,6 +77,7 @@ struct export_args {
 	struct vg_export_rect rects[MAX_REDACTIONS];
 	int n_rects;
 	int force;
+	int64_t disc_bytes;	/* image exports: disc capacity; 0 = a DVD */
 };
 
 static const char *const recipients[] = { "police", "prosecutor", "legal", "media",
@@ -159,6 +160,11 @@ static int parse_args(struct json_object *in, const struct vg_config *cfg, struc
 	a->dest = jstr(in, "dest");
 	a->iso = jstr(in, "iso");
 	a->force = jint(in, "force", 0) != 0;
+	a->disc_bytes = jint(in, "disc_bytes", 0);
+	if (a->disc_bytes != 0 && (a->disc_bytes < 100000 || a->disc_bytes > INT64_C(1000000000000))) {
+		snprintf(why, whylen, "--disc-size must be between 100K and 1000G");
+		return -VG_EINVAL;
+	}
 	if (empty(a->dest) == empty(a->iso)) {
 		snprintf(why, whylen, "give exactly one of --dest DIR (a USB stick) and --iso FILE "
 				      "(a DVD image)");
@@ -417,6 +423,7 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 	q.victim_wishes = a->victim_wishes;
 	q.dest_dir = empty(a->dest) ? NULL : a->dest;
 	q.iso_path = empty(a->iso) ? NULL : a->iso;
+	q.disc_bytes = a->disc_bytes;
 	q.redactions = a->n_rects ? a->rects : NULL;
 	q.n_redactions = a->n_rects;
 	q.device_id = devid;
@@ -438,15 +445,45 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 		approver ? ", approved by " : "", approver ? approver : "");
 	ret = vg_export_run(&ctx, &q, res);
 	if (ret == 0) {
-		snprintf(note, sizeof(note), "folder=%s files=%d bytes=%llu manifest_sha256=%s%s%s%s",
-			 res->path, res->files, (unsigned long long)res->bytes,
-			 res->manifest_sha256, approver ? " requested_by=" : "",
-			 approver ? requester : "", a->force ? " forced" : "");
+		if (res->discs > 1)
+			snprintf(note, sizeof(note), "images=%s (disc 1 of %d) files=%d bytes=%llu "
+				 "manifest_sha256=%s (disc 1; each disc's is in its own audit "
+				 "row)%s%s%s", res->path, res->discs, res->files,
+				 (unsigned long long)res->bytes, res->manifest_sha256,
+				 approver ? " requested_by=" : "", approver ? requester : "",
+				 a->force ? " forced" : "");
+		else
+			snprintf(note, sizeof(note), "folder=%s files=%d bytes=%llu "
+				 "manifest_sha256=%s%s%s%s", res->path, res->files,
+				 (unsigned long long)res->bytes, res->manifest_sha256,
+				 approver ? " requested_by=" : "", approver ? requester : "",
+				 a->force ? " forced" : "");
 		describe(a, note, object, sizeof(object));
 		ctl_audit(r, "export.done", object, 1, "disclosed: the export was written, read "
 						       "back and verified");
+		/* One row per further disc, so each manifest is on the record. */
+		for (int k = 2; k <= res->discs; k++) {
+			char p[1100], n2[1400];
+
+			vg_export_disc_path(q.iso_path, k, res->discs, p, sizeof(p));
+			snprintf(n2, sizeof(n2), "image=%s (disc %d of %d) manifest_sha256=%s", p, k,
+				 res->discs, res->disc_manifest_sha256[k - 1]);
+			describe(a, n2, object, sizeof(object));
+			ctl_audit(r, "export.disc", object, 1, "disclosed: one disc of a split export");
+		}
 		o = ctl_ok_object();
 		json_object_object_add(o, "path", json_object_new_string(res->path));
+		if (res->discs > 0) {
+			struct json_object *imgs = json_object_new_array();
+
+			for (int k = 1; k <= res->discs; k++) {
+				char p[1100];
+
+				vg_export_disc_path(q.iso_path, k, res->discs, p, sizeof(p));
+				json_object_array_add(imgs, json_object_new_string(p));
+			}
+			json_object_object_add(o, "images", imgs);
+		}
 		json_object_object_add(o, "files", json_object_new_int(res->files));
 		json_object_object_add(o, "gaps", json_object_new_int(res->runs_gaps));
 		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)res->bytes));

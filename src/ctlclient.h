@@ -28,6 +28,9 @@ enum {
 	CTL_OPT_POLICE_DECISION,
 	CTL_OPT_VICTIM_WISHES,
 	CTL_OPT_REDACT,
+	CTL_OPT_BURN,
+	CTL_OPT_DISC_SIZE,
+	CTL_OPT_DEVICE,
 };
 
 /* The parsed command line. */
@@ -43,6 +46,9 @@ struct ctl {
 	const char *redact[CTL_MAX_REDACT];
 	int n_redact;
 	const char *recipient, *organisation, *dest, *iso, *police_decision, *victim_wishes;
+	const char *burn;	/* export --burn DEV: burn the image(s) after */
+	const char *device;	/* burn --device DEV */
+	int64_t disc_bytes;	/* export --disc-size; 0: a single-layer DVD */
 	int force;
 	int64_t from, to;
 	int json;
@@ -82,6 +88,15 @@ int ctl_close_output(int fd, const char *out, int ret);
 int ctl_cmd_hold(struct ctl *c);
 int ctl_cmd_holds(struct ctl *c);
 int ctl_cmd_export(struct ctl *c);
+
+/* vigilctl_burn.c: `vigilctl burn IMAGE... --device DEV [--force]`, and
+ * export --burn. Burns each image (one disc each, in order; on a terminal
+ * the user is asked to insert the next blank disc) through vigild, which
+ * checks the image is a signed export of this device, writes it with
+ * xorriso, reads the disc back and audits it. Returns 0 or an EXIT_* code
+ * (reason printed). */
+int ctl_burn_images(struct ctl *c, char *const *images, int n, const char *device, int force);
+int ctl_cmd_burn(struct ctl *c);
 int ctl_cmd_verify(struct ctl *c);
 int ctl_cmd_disclosures(struct ctl *c);
 int ctl_cmd_snapshot(struct ctl *c);	/* vigilctl_snapshot.c */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -111,6 +112,10 @@ struct exp {
 	uint64_t done, total;
 	struct pool pool;
 	int64_t now_us;
+	/* One disc of several (disc_of > 1): req is this disc's part of the
+	 * request; whole_from/whole_to are what was asked for in all. */
+	int disc_no, disc_of;
+	int64_t whole_from_us, whole_to_us;
 };
 
 /* ---- small helpers ---- */
@@ -1522,20 +1527,30 @@ static int write_readme(struct exp *e, const char *fpr)
 
 	if (m == NULL)
 		return -VG_ENOMEM;
-	vg_time_format(e->req->from_us, from, sizeof(from));
-	vg_time_format(e->req->to_us, to, sizeof(to));
+	vg_time_format(e->whole_from_us, from, sizeof(from));
+	vg_time_format(e->whole_to_us, to, sizeof(to));
 	fprintf(m,
 		"CCTV EVIDENCE EXPORT  -  reference %s\n"
 		"=====================================================================\n\n"
 		"Site:      %s\n"
 		"Recipient: %s\n"
-		"Requested: %s to %s (all times are UTC)\n\n"
+		"Requested: %s to %s (all times are UTC)\n\n",
+		e->ref, e->req->site_name ? e->req->site_name : "(not set)", e->req->recipient,
+		from, to);
+	if (e->disc_of > 1) {
+		vg_time_format(e->req->from_us, from, sizeof(from));
+		vg_time_format(e->req->to_us, to, sizeof(to));
+		fprintf(m,
+			"THIS IS DISC %d OF %d. The footage did not fit on one disc, so it was\n"
+			"split by time. This disc holds %s to %s and can be\n"
+			"played and checked on its own; the other discs hold the rest.\n\n",
+			e->disc_no, e->disc_of, from, to);
+	}
+	fprintf(m,
 		"WHAT IS HERE\n"
 		"  *.mp4                  The recorded video, one file per camera for each\n"
 		"                         unbroken stretch of recording. File names give the\n"
-		"                         camera and the UTC start and end time.\n",
-		e->ref, e->req->site_name ? e->req->site_name : "(not set)", e->req->recipient,
-		from, to);
+		"                         camera and the UTC start and end time.\n");
 	if (e->req->n_redactions > 0)
 		fprintf(m,
 			"                         These files are REDACTED WORKING COPIES: parts of\n"
@@ -1665,9 +1680,18 @@ static int write_manifest(struct exp *e, const char *fpr, const char *pem)
 	}
 	json_object_object_add(root, "cameras", a);
 	o = json_object_new_object();
-	json_object_object_add(o, "from", jtime(q->from_us));
-	json_object_object_add(o, "to", jtime(q->to_us));
+	json_object_object_add(o, "from", jtime(e->whole_from_us));
+	json_object_object_add(o, "to", jtime(e->whole_to_us));
 	json_object_object_add(root, "requested", o);
+	/* An image: which disc of the set this is and the time it covers. */
+	if (e->disc_of > 0) {
+		o = json_object_new_object();
+		json_object_object_add(o, "number", json_object_new_int(e->disc_no));
+		json_object_object_add(o, "of", json_object_new_int(e->disc_of));
+		json_object_object_add(o, "from", jtime(q->from_us));
+		json_object_object_add(o, "to", jtime(q->to_us));
+		json_object_object_add(root, "disc", o);
+	}
 	for (int i = 0; i < e->nfiles; i++) {
 		if (!e->files[i].video)
 			continue;
@@ -1954,7 +1978,7 @@ static void volume_id(const char *ref, char out[33])
 	out[k] = '\0';
 }
 
-static int write_iso(struct exp *e, const char *iso)
+static int write_iso(struct exp *e, const char *iso, uint64_t limit)
 {
 	IsoImage *img = NULL;
 	IsoWriteOpts *opts = NULL;
@@ -1995,6 +2019,14 @@ static int write_iso(struct exp *e, const char *iso)
 	iso_write_opts_set_joliet(opts, 1);
 	iso_write_opts_set_always_gmt(opts, 1);
 	if (iso_image_create_burn_source(img, opts, &bs) < 0) {
+		ret = -VG_EFORMAT;
+		goto out;
+	}
+	if ((uint64_t)bs->get_size(bs) > limit) {
+		why(e, "the image (%llu MB) came out larger than estimated and does not fit on "
+		    "a disc of %llu MB: export a shorter time range",
+		    (unsigned long long)((uint64_t)bs->get_size(bs) / 1000000),
+		    (unsigned long long)(limit / 1000000));
 		ret = -VG_EFORMAT;
 		goto out;
 	}
@@ -2094,12 +2126,6 @@ static int export_iso(struct exp *e, uint64_t estimate)
 		why(e, "%s (or %s) already exists", iso, tmp);
 		return -VG_EEXIST;
 	}
-	if (estimate > limit) {
-		why(e, "about %llu MB does not fit on one disc of %llu MB, and splitting over "
-		    "several discs is not implemented: export a shorter time range",
-		    (unsigned long long)(estimate / 1000000), (unsigned long long)(limit / 1000000));
-		return -VG_EFORMAT;
-	}
 	snprintf(stage, sizeof(stage), "%s.staging", iso);
 	if (mkdir(stage, 0700) < 0) {
 		ret = -vg_err_from_errno(errno);
@@ -2109,14 +2135,8 @@ static int export_iso(struct exp *e, uint64_t estimate)
 	snprintf(e->dest, sizeof(e->dest), "%s", stage);
 	/* room for the staged folder and the image beside it */
 	ret = export_folder(e, estimate * 2);
-	if (ret == 0 && e->res->bytes + 1024 * 1024 > limit) {
-		why(e, "the export (%llu MB) does not fit on one disc and splitting is not "
-		    "implemented: export a shorter time range",
-		    (unsigned long long)(e->res->bytes / 1000000));
-		ret = -VG_EFORMAT;
-	}
 	if (ret == 0)
-		ret = write_iso(e, iso);
+		ret = write_iso(e, iso, limit);
 	/* The staged folder is a plaintext copy: never leave it behind. */
 	rm_tree(stage);
 	return ret;
@@ -2145,11 +2165,257 @@ static int check_request(const struct vg_export_ctx *ctx, const struct vg_export
 	return 0;
 }
 
+/* Free what build_runs collected. */
+static void free_runs(struct exp *e)
+{
+	for (int i = 0; i < e->nruns; i++)
+		free(e->runs[i].clips);
+	free(e->runs);
+	free(e->gaps);
+	free(e->cgaps);
+	free(e->files);
+	e->runs = NULL;
+	e->gaps = NULL;
+	e->cgaps = NULL;
+	e->files = NULL;
+	e->nruns = e->ngaps = e->ncgaps = e->nfiles = 0;
+}
+
+/* The clips of the request, for sizing discs: start time and a bound on
+ * what the clip becomes in an exported MP4 (its encrypted size exceeds its
+ * packets; each picture adds a few moov table entries). */
+struct clip_cost {
+	int64_t start_us;
+	uint64_t bytes;		/* without the moov base */
+	int first;		/* starts its run: a new file */
+};
+
+static int by_start(const void *a, const void *b)
+{
+	const struct clip_cost *x = a, *y = b;
+
+	return x->start_us < y->start_us ? -1 : x->start_us > y->start_us;
+}
+
+/*
+ * Split the request over discs of limit bytes: cut[0..n] with cut[0] the
+ * request's start and cut[n] its end; each disc holds the clips that start
+ * in [cut[k], cut[k+1]). Cuts fall on clip starts, which are keyframes, so
+ * a camera's file on one disc ends where the next disc's begins. Returns
+ * the number of discs, or a negative code (a single clip larger than a
+ * disc: -VG_EFORMAT).
+ */
+/* Room on a disc for footage: 5 % and 512 KiB are kept for the file
+ * system, the documents and the rounding in the estimate. */
+static uint64_t disc_budget(uint64_t limit)
+{
+	uint64_t keep = limit / 20 + 512 * 1024;
+
+	return limit > keep ? limit - keep : 0;
+}
+
+static int plan_discs(struct exp *e, uint64_t limit, int64_t *cut, int max)
+{
+	uint64_t budget = disc_budget(limit), acc = 0;
+	struct clip_cost *cc;
+	int n = 0, k = 0;
+
+	for (int i = 0; i < e->nruns; i++)
+		n += e->runs[i].n;
+	cc = calloc((size_t)(n ? n : 1), sizeof(*cc));
+	if (cc == NULL)
+		return -VG_ENOMEM;
+	for (int i = 0; i < e->nruns; i++) {
+		for (int j = 0; j < e->runs[i].n; j++) {
+			const struct vg_clip *c = &e->runs[i].clips[j];
+
+			cc[k].start_us = c->start_us;
+			cc[k].bytes = (uint64_t)c->bytes + (uint64_t)(c->frames > 0 ? c->frames : 0) *
+							   MOOV_PER_FRAME;
+			cc[k].first = j == 0;
+			k++;
+		}
+	}
+	qsort(cc, (size_t)n, sizeof(*cc), by_start);
+	cut[0] = e->req->from_us;
+	k = 1;
+	for (int i = 0; i < n; i++) {
+		/* on a disc of its own, a clip starts a file */
+		if (cc[i].bytes + MOOV_BASE > budget) {
+			why(e, "one clip (%.1f MB) is larger than a disc of %.1f MB; use a larger "
+			    "disc (--disc-size) or export to a USB stick (--dest)",
+			    (double)cc[i].bytes / 1e6, (double)limit / 1e6);
+			free(cc);
+			return -VG_EFORMAT;
+		}
+		if (acc > 0 && acc + cc[i].bytes > budget && cc[i].start_us > cut[k - 1]) {
+			if (k == max) {
+				why(e, "this export would need more than %d discs: export a shorter "
+				    "time range, or to a USB stick (--dest)", max - 1);
+				free(cc);
+				return -VG_EFORMAT;
+			}
+			cut[k++] = cc[i].start_us;
+			/* every camera's run that continues starts a new file */
+			acc = (uint64_t)e->req->n_cameras * MOOV_BASE;
+		} else if (cc[i].first) {
+			acc += MOOV_BASE;
+		}
+		acc += cc[i].bytes;
+	}
+	cut[k] = e->req->to_us;
+	free(cc);
+	return k;
+}
+
+/* Export one request (a whole folder, or one disc's image). */
+static int export_once(struct exp *e)
+{
+	uint64_t estimate;
+	int ret;
+
+	e->files = calloc(MAX_FILES, sizeof(*e->files));
+	if (e->files == NULL)
+		return -VG_ENOMEM;
+	ret = build_runs(e, &estimate);
+	if (ret < 0) {
+		why(e, "reading the catalog failed: %s", vg_strerror(ret));
+		return ret;
+	}
+	if (e->nruns == 0) {
+		why(e, "no footage of these cameras in the requested time range");
+		return -VG_ENOENT;
+	}
+	/* Written once, read back once (the total grows if the guess was low;
+	 * one disc of several counts on from the set's total). */
+	if (e->total < e->done + estimate * 2)
+		e->total = e->done + estimate * 2;
+	estimate += 1024 * 1024;
+	if (e->req->iso_path)
+		return export_iso(e, estimate);
+	snprintf(e->dest, sizeof(e->dest), "%s", e->req->dest_dir);
+	return export_folder(e, estimate);
+}
+
+void vg_export_disc_path(const char *iso_path, int k, int n, char *out, size_t len)
+{
+	size_t l = strlen(iso_path);
+
+	if (n <= 1) {
+		snprintf(out, len, "%s", iso_path);
+		return;
+	}
+	if (l >= 4 && strcasecmp(iso_path + l - 4, ".iso") == 0)
+		l -= 4;
+	snprintf(out, len, "%.*s-disc%dof%d.iso", (int)l, iso_path, k, n);
+}
+
+/* A disc of the set failed: the discs already made are not the whole
+ * export, so none of them may look finished. */
+static void abandon_discs(const struct vg_export_request *req, int done, int n)
+{
+	char path[1100], bad[1120];
+
+	for (int k = 1; k <= done; k++) {
+		vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
+		snprintf(bad, sizeof(bad), "%s.incomplete", path);
+		if (rename(path, bad) < 0)
+			vg_warnx("cannot mark %s incomplete; delete it", path);
+	}
+}
+
+static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
+			struct vg_export_result *res, struct exp *whole, uint64_t limit)
+{
+	int64_t cut[VG_EXPORT_MAX_DISCS + 1];
+	struct vg_export_request part = *req;
+	struct vg_export_result *one = calloc(1, sizeof(*one));
+	char path[1100];
+	int n, ret = 0;
+
+	if (one == NULL)
+		return -VG_ENOMEM;
+	n = plan_discs(whole, limit, cut, VG_EXPORT_MAX_DISCS);
+	for (int k = 1; k <= n; k++) {
+		vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
+		if (access(path, F_OK) == 0) {
+			snprintf(res->why, sizeof(res->why), "%s already exists", path);
+			free(one);
+			return -VG_EEXIST;
+		}
+	}
+	vg_info("export needs %d discs of %.1f MB: split by time", n, (double)limit / 1e6);
+	res->discs = n;
+	for (int k = 1; k <= n && ret == 0; k++) {
+		struct exp e = { 0 };
+
+		part.from_us = cut[k - 1];
+		part.to_us = cut[k];
+		vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
+		part.iso_path = path;
+		memset(one, 0, sizeof(*one));
+		e.ctx = ctx;
+		e.req = &part;
+		e.res = one;
+		e.now_us = whole->now_us;
+		e.disc_no = k;
+		e.disc_of = n;
+		e.whole_from_us = req->from_us;
+		e.whole_to_us = req->to_us;
+		pthread_mutex_init(&e.prog_mu, NULL);
+		/* one progress bar for the set */
+		e.done = whole->done;
+		e.total = whole->total;
+		{
+			char ref[VG_EXPORT_REF_MAX + 16];
+
+			if (n > 1)
+				snprintf(ref, sizeof(ref), "%s-disc%dof%d", whole->ref, k, n);
+			else
+				snprintf(ref, sizeof(ref), "%s", whole->ref);
+			vg_export_folder_name(ref, e.ref);
+		}
+		ret = export_once(&e);
+		whole->done = e.done;
+		whole->total = e.total > whole->total ? e.total : whole->total;
+		free_runs(&e);
+		pthread_mutex_destroy(&e.prog_mu);
+		if (k == 1)
+			snprintf(res->path, sizeof(res->path), "%s", one->path);
+		res->files += one->files;
+		res->runs_gaps += one->runs_gaps;
+		res->bytes += one->bytes;
+		res->write_seconds += one->write_seconds;
+		res->readback_seconds += one->readback_seconds;
+		if (ret == 0) {
+			if (k == 1)
+				res->delivered_from_us = one->delivered_from_us;
+			res->delivered_to_us = one->delivered_to_us;
+			snprintf(res->disc_manifest_sha256[k - 1], sizeof(res->disc_manifest_sha256[0]),
+				 "%s", one->manifest_sha256);
+			if (k == 1)
+				snprintf(res->manifest_sha256, sizeof(res->manifest_sha256), "%s",
+					 one->manifest_sha256);
+		} else if (ret == -VG_ENOENT) {
+			/* nothing recorded in this part (cannot happen: each part
+			 * starts at a clip) */
+			ret = 0;
+		} else {
+			snprintf(res->why, sizeof(res->why), "disc %d of %d: %s%s", k, n, one->why,
+				 k > 1 ? " (the discs before it were marked .incomplete)" : "");
+			snprintf(res->path, sizeof(res->path), "%s", one->path);
+			abandon_discs(req, k - 1, n);
+		}
+	}
+	free(one);
+	return ret;
+}
+
 int vg_export_run(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
 		  struct vg_export_result *res)
 {
 	struct exp e = { 0 };
-	uint64_t estimate;
+	uint64_t estimate, limit;
 	int ret;
 
 	if (res == NULL)
@@ -2164,13 +2430,16 @@ int vg_export_run(const struct vg_export_ctx *ctx, const struct vg_export_reques
 	e.req = req;
 	e.res = res;
 	e.now_us = vg_time_now_us();
+	e.whole_from_us = req->from_us;
+	e.whole_to_us = req->to_us;
 	pthread_mutex_init(&e.prog_mu, NULL);
 	vg_export_folder_name(req->reference, e.ref);
-	e.files = calloc(MAX_FILES, sizeof(*e.files));
-	if (e.files == NULL) {
-		ret = -VG_ENOMEM;
+	if (req->iso_path == NULL) {
+		ret = export_once(&e);
 		goto out;
 	}
+	/* An image: does it need more than one disc? */
+	limit = req->disc_bytes > 0 ? (uint64_t)req->disc_bytes : (uint64_t)VG_EXPORT_DVD_BYTES;
 	ret = build_runs(&e, &estimate);
 	if (ret < 0) {
 		why(&e, "reading the catalog failed: %s", vg_strerror(ret));
@@ -2181,25 +2450,30 @@ int vg_export_run(const struct vg_export_ctx *ctx, const struct vg_export_reques
 		ret = -VG_ENOENT;
 		goto out;
 	}
-	/* Written once, read back once (the total grows if the guess was low). */
-	e.total = estimate * 2;
-	estimate += 1024 * 1024;
-	if (req->iso_path) {
-		ret = export_iso(&e, estimate);
-	} else {
-		snprintf(e.dest, sizeof(e.dest), "%s", req->dest_dir);
-		ret = export_folder(&e, estimate);
+	{
+		int64_t cut[VG_EXPORT_MAX_DISCS + 1];
+
+		ret = plan_discs(&e, limit, cut, VG_EXPORT_MAX_DISCS);
+		if (ret < 0)
+			goto out;
 	}
-	if (ret == 0)
-		vg_info("exported %d video files, %llu bytes, to %s", res->files,
-			(unsigned long long)res->bytes, res->path);
+	if (ret == 1) {
+		free_runs(&e);
+		e.disc_no = e.disc_of = 1;
+		res->discs = 1;
+		ret = export_once(&e);
+		snprintf(res->disc_manifest_sha256[0], sizeof(res->disc_manifest_sha256[0]), "%s",
+			 res->manifest_sha256);
+		goto out;
+	}
+	e.total = estimate * 2;
+	ret = export_discs(ctx, req, res, &e, limit);
 out:
-	for (int i = 0; i < e.nruns; i++)
-		free(e.runs[i].clips);
-	free(e.runs);
-	free(e.gaps);
-	free(e.cgaps);
-	free(e.files);
+	if (ret == 0)
+		vg_info("exported %d video files, %llu bytes, to %s%s", res->files,
+			(unsigned long long)res->bytes, res->path,
+			res->discs > 1 ? " and the discs after it" : "");
+	free_runs(&e);
 	pthread_mutex_destroy(&e.prog_mu);
 	return ret;
 }

@@ -392,6 +392,8 @@ static const struct verb verbs[] = {
 	/* disclosures (vigilctl_export.c); verify needs no vigild */
 	{ "export", ctl_cmd_export, 1, "export --camera C... --from T --to T --recipient R "
 				       "--organisation O (--dest DIR | --iso FILE) | export approve ID" },
+	{ "burn", ctl_cmd_burn, 1, "burn IMAGE.iso... --device /dev/srN [--force]    "
+				   "write export images to discs" },
 	{ "verify", ctl_cmd_verify, 0, "verify DIR|ISO                                   check an export" },
 	{ "disclosures", ctl_cmd_disclosures, 1, "disclosures [--since T] [--until T] [--json]  "
 						 "the disclosure log" },
@@ -441,6 +443,9 @@ int main(int argc, char **argv)
 		{ "police-decision", required_argument, NULL, CTL_OPT_POLICE_DECISION },
 		{ "victim-wishes", required_argument, NULL, CTL_OPT_VICTIM_WISHES },
 		{ "redact", required_argument, NULL, CTL_OPT_REDACT },
+		{ "burn", required_argument, NULL, CTL_OPT_BURN },
+		{ "disc-size", required_argument, NULL, CTL_OPT_DISC_SIZE },
+		{ "device", required_argument, NULL, CTL_OPT_DEVICE },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -471,6 +476,9 @@ int main(int argc, char **argv)
 		case CTL_OPT_POLICE_DECISION:
 		case CTL_OPT_VICTIM_WISHES:
 		case CTL_OPT_REDACT:
+		case CTL_OPT_BURN:
+		case CTL_OPT_DISC_SIZE:
+		case CTL_OPT_DEVICE:
 			if (ctl_export_option(&c, o, optarg) < 0)
 				return EXIT_USAGE;
 			break;

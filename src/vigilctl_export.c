@@ -60,6 +60,33 @@ int ctl_export_option(struct ctl *c, int opt, const char *arg)
 		}
 		c->redact[c->n_redact++] = arg;
 		break;
+	case CTL_OPT_BURN:
+		c->burn = arg;
+		break;
+	case CTL_OPT_DEVICE:
+		c->device = arg;
+		break;
+	case CTL_OPT_DISC_SIZE: {
+		/* Decimal units, as disc makers count: 4.7G is a DVD. */
+		char *end;
+		double v = strtod(arg, &end);
+		double unit = 1e6;
+
+		if (end != arg && (*end == 'K' || *end == 'k'))
+			unit = 1e3;
+		else if (end != arg && (*end == 'G' || *end == 'g'))
+			unit = 1e9;
+		if (end != arg && *end != '\0' && strchr("KkMmGg", *end) != NULL)
+			end++;
+		if (end == arg || *end != '\0' || v * unit < 1e5 || v * unit > 1e12) {
+			fprintf(stderr, "vigilctl: --disc-size takes the disc's capacity, e.g. 4.7G "
+					"(a DVD), 8.5G (dual layer), 25G (a Blu-ray) or 700M (a CD), "
+					"at least 100K; not '%s'\n", arg);
+			return -1;
+		}
+		c->disc_bytes = (int64_t)(v * unit);
+		break;
+	}
 	default:
 		return -1;
 	}
@@ -278,7 +305,18 @@ static void print_result(struct json_object *o)
 	vg_time_format(ctl_get_int(o, "delivered_from_us"), from, sizeof(from));
 	vg_time_format(ctl_get_int(o, "delivered_to_us"), to, sizeof(to));
 	human_bytes(bytes, b, sizeof(b));
-	printf("exported to %s\n", ctl_get_str(o, "path"));
+	if (json_object_object_get_ex(o, "images", &v) && json_object_array_length(v) > 1) {
+		size_t n = json_object_array_length(v);
+
+		printf("exported to %zu disc images (the footage did not fit on one disc; each\n"
+		       "disc is complete for its part of the time and can be checked on its own):\n",
+		       n);
+		for (size_t i = 0; i < n; i++)
+			printf("  disc %zu of %zu: %s\n", i + 1, n,
+			       json_object_get_string(json_object_array_get_idx(v, i)));
+	} else {
+		printf("exported to %s\n", ctl_get_str(o, "path"));
+	}
 	printf("  %lld video file(s), %s, footage from %s to %s, %lld gap(s) listed\n",
 	       (long long)ctl_get_int(o, "files"), b, from, to, (long long)ctl_get_int(o, "gaps"));
 	printf("  written, read back and checked in %.1f s\n", secs);
@@ -286,6 +324,23 @@ static void print_result(struct json_object *o)
 	printf("  device key fingerprint %s\n", ctl_get_str(o, "device_key_fingerprint"));
 	printf("Give the recipient the fingerprint separately (phone or letter), so that they\n"
 	       "can check the signature really is this recorder's.\n");
+}
+
+/* Print what was made and, with --burn, put the image(s) on disc. */
+static int finish(struct ctl *c, struct json_object *o)
+{
+	struct json_object *imgs;
+	char *paths[100];
+	int n = 0, ret = 0;
+
+	print_result(o);
+	if (c->burn && json_object_object_get_ex(o, "images", &imgs)) {
+		for (size_t i = 0; i < json_object_array_length(imgs) && n < 100; i++)
+			paths[n++] = (char *)json_object_get_string(json_object_array_get_idx(imgs, i));
+		ret = ctl_burn_images(c, paths, n, c->burn, c->force);
+	}
+	json_object_put(o);
+	return ret;
 }
 
 static int export_approve(struct ctl *c)
@@ -308,9 +363,7 @@ static int export_approve(struct ctl *c)
 	o = await_reply(c);
 	if (o == NULL)
 		return EXIT_REFUSED;
-	print_result(o);
-	json_object_put(o);
-	return 0;
+	return finish(c, o);
 }
 
 static void usage_export(void)
@@ -318,7 +371,8 @@ static void usage_export(void)
 	fprintf(stderr,
 		"usage: vigilctl export --camera C [--camera C2 ...] --from T --to T\n"
 		"         --recipient police|prosecutor|legal|media|data-subject --organisation O\n"
-		"         --purpose P --reference REF (--dest DIR | --iso FILE) [--force]\n"
+		"         --purpose P --reference REF (--dest DIR | --iso FILE [--disc-size SIZE]\n"
+		"         [--burn /dev/srN]) [--force]\n"
 		"         [--police-decision REF --victim-wishes \"...\"] [--redact x,y,w,h[@FROM-TO]]\n"
 		"       vigilctl export approve ID\n");
 }
@@ -331,6 +385,11 @@ int ctl_cmd_export(struct ctl *c)
 	if (c->n_args == 2 && strcmp(c->args[0], "approve") == 0)
 		return export_approve(c);
 	if (c->n_args != 0) {
+		usage_export();
+		return EXIT_USAGE;
+	}
+	if ((c->burn || c->disc_bytes) && c->iso == NULL) {
+		fprintf(stderr, "vigilctl: --burn and --disc-size go with --iso FILE (a disc image)\n");
 		usage_export();
 		return EXIT_USAGE;
 	}
@@ -355,6 +414,8 @@ int ctl_cmd_export(struct ctl *c)
 	json_object_object_add(req, "to_us", json_object_new_int64(c->to));
 	json_object_object_add(req, c->dest ? "dest" : "iso", json_object_new_string(path));
 	json_object_object_add(req, "force", json_object_new_int(c->force));
+	if (c->disc_bytes > 0)
+		json_object_object_add(req, "disc_bytes", json_object_new_int64(c->disc_bytes));
 	if (c->recipient)
 		json_object_object_add(req, "recipient", json_object_new_string(c->recipient));
 	if (c->organisation)
@@ -395,9 +456,7 @@ int ctl_cmd_export(struct ctl *c)
 		json_object_put(o);
 		return 0;
 	}
-	print_result(o);
-	json_object_put(o);
-	return 0;
+	return finish(c, o);
 }
 
 /* ---- verify: local, no vigild ---- */

@@ -496,6 +496,65 @@ static void test_iso_image(void **state)
 	assert_int_not_equal(stat(iso, &st), 0);
 }
 
+static int clip_costs(const struct vg_clip *c, void *ud)
+{
+	int64_t *most = ud;
+	/* what the exporter counts for a clip that starts a file (export.c:
+	 * the clip, 36 bytes of moov tables a picture, 64 KiB of moov base) */
+	int64_t cost = c->bytes + c->frames * 36 + 65536;
+
+	if (cost > *most)
+		*most = cost;
+	return 0;
+}
+
+/* Larger than one disc: split by time into images that each verify on
+ * their own, together holding every recorded picture once. */
+static void test_iso_split_over_discs(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	int64_t most = 0, frames = 0;
+	char iso[200], disc[300];
+	struct stat st;
+
+	/* a disc that holds the largest clip and not two of them */
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, clip_costs, &most), 0);
+	q.disc_bytes = (most + 1024 + 512 * 1024) * 20 / 19 + 1;
+	snprintf(iso, sizeof(iso), "%s/case.iso", f->dir);
+	q.dest_dir = NULL;
+	q.iso_path = iso;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	assert_int_equal(r.discs, 3);
+	assert_int_equal(r.files, 3);
+	assert_int_not_equal(stat(iso, &st), 0);	/* named per disc instead */
+	for (int k = 1; k <= 3; k++) {
+		struct vg_verify_result vr;
+
+		vg_export_disc_path(iso, k, 3, disc, sizeof(disc));
+		snprintf(iso, sizeof(iso), "%s/case-disc%dof3.iso", f->dir, k);
+		assert_string_equal(disc, iso);
+		assert_int_equal(stat(disc, &st), 0);
+		assert_true(st.st_size <= q.disc_bytes);
+		assert_int_equal(vg_verify_export(disc, NULL, NULL, &vr), 0);
+		assert_int_equal(vr.problems, 0);
+		frames += vr.frames;
+		/* the manifest says which disc it is, and the whole request */
+		assert_int_equal(sh("cd %s && xorriso -osirrox on -indev %s -extract "
+				    "/CRIME-2026_114_a-disc%dof3/manifest.json m%d.json >/dev/null 2>&1 "
+				    "&& python3 -c 'import json,sys; m=json.load(open(\"m%d.json\")); "
+				    "d=m[\"disc\"]; sys.exit(0 if d[\"number\"]==%d and d[\"of\"]==3 and "
+				    "m[\"requested\"][\"from\"].startswith(\"2026-09-21T14:13:20\") and "
+				    "m[\"requested\"][\"to\"].startswith(\"2026-09-21T14:13:40\") "
+				    "else 1)'", f->dir, disc, k, k, k, k), 0);
+		snprintf(iso, sizeof(iso), "%s/case.iso", f->dir);
+	}
+	/* every recorded picture on exactly one disc (cuts fall at clip starts) */
+	assert_int_equal(frames, 9 * FPS);
+}
+
 static void test_redacted_region_is_uniform(void **state)
 {
 	struct fx *f = *state;
@@ -615,6 +674,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_changed_byte_is_caught, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_is_cut_at_keyframes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_iso_split_over_discs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redacted_region_is_uniform, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_export_stays_incomplete, setup,
 						teardown),

@@ -33,6 +33,7 @@
 
 #define VG_EXPORT_DVD_BYTES INT64_C(4700000000)	/* one single-layer DVD */
 #define VG_EXPORT_REF_MAX 65			/* sanitised reference + NUL */
+#define VG_EXPORT_MAX_DISCS 99			/* discs in one image export */
 
 /* One camera and why it exists (the config's purpose; NULL if none). */
 struct vg_export_camera {
@@ -69,7 +70,7 @@ struct vg_export_request {
 	const char *firmware_version;
 	const char *site_name;		/* may be NULL */
 	const char *clock_sync;		/* e.g. "ntp-synchronised"; NULL: "unknown" */
-	int64_t disc_bytes;		/* ISO size limit; 0 = VG_EXPORT_DVD_BYTES */
+	int64_t disc_bytes;		/* disc capacity; 0 = VG_EXPORT_DVD_BYTES */
 };
 
 /* Progress: bytes done out of an estimated total (the total may grow). May
@@ -96,7 +97,10 @@ struct vg_export_ctx {
 
 /* What was made. */
 struct vg_export_result {
-	char path[1024];		/* the final folder or ISO (or the .incomplete one) */
+	char path[1024];		/* the final folder or (first) ISO, or the
+					 * .incomplete one */
+	int discs;			/* images made (vg_export_disc_path); 0: a folder */
+	char disc_manifest_sha256[VG_EXPORT_MAX_DISCS][65];	/* each image's manifest */
 	int files;			/* video files */
 	int runs_gaps;			/* gaps listed in the manifest */
 	uint64_t bytes;			/* bytes written (all files) */
@@ -111,14 +115,28 @@ struct vg_export_result {
  * Run the export. res (required) is filled in both cases. Returns 0;
  * -VG_ENOENT if no footage overlaps the range; -VG_ENOSPC if the
  * destination lacks room (checked first with statvfs: nothing is written)
- * or fills up; -VG_EEXIST if DEST/REF or the ISO already exists; -VG_EAUTH
+ * or fills up; -VG_EEXIST if DEST/REF or an image already exists; -VG_EAUTH
  * if a clip fails authentication or a file reads back different
- * (bad medium); -VG_EFORMAT if an ISO would exceed disc_bytes (splitting
- * over several discs is not implemented: export a shorter range);
- * -VG_EINVAL for a malformed request; other codes from below.
+ * (bad medium); -VG_EFORMAT if one clip is larger than a disc or more than
+ * VG_EXPORT_MAX_DISCS discs would be needed; -VG_EINVAL for a malformed
+ * request; other codes from below.
+ *
+ * An image export larger than one disc (disc_bytes, with 5 % kept free for
+ * the file system) is split by time into several images, each a complete,
+ * signed export of its part (its manifest says "disc K of N" and gives the
+ * whole request), named by vg_export_disc_path(). Cuts fall where a clip
+ * starts; a camera whose clips do not start there has its file on the next
+ * disc begin at the keyframe before the cut, so a second or so may appear
+ * on both discs. If one disc fails, the ones made before it are renamed
+ * IMAGE.incomplete.
  */
 int vg_export_run(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
 		  struct vg_export_result *res);
+
+/* The name of disc k (1-based) of n for an image export to iso_path:
+ * iso_path itself when n is 1, else "STEM-discKofN.iso" where STEM is
+ * iso_path without a trailing ".iso". */
+void vg_export_disc_path(const char *iso_path, int k, int n, char *out, size_t len);
 
 /* 1 if path lies on a block device the kernel flags removable (USB stick,
  * SD card), 0 if not (or not a block device: tmpfs, network), negative on

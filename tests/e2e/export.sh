@@ -250,6 +250,39 @@ check "xorriso reads the image and finds the signed manifest" \
 	sh -c "xorriso -indev '$T/iso/evidence.iso' -find / -name manifest.json.sig 2>/dev/null |
 	       grep -q 'CRIME-115/manifest.json.sig'"
 
+# ---- larger than one disc: split by time ----
+two_clips() { [ "$($VCTL $POLICE clips --camera synth-a --from "$FROM" --to now |
+	awk 'NR > 1 && $11 == "complete"' | wc -l)" -ge 2 ]; }
+check "synth-a has two complete clips to split" wait_for 60 two_clips
+# A disc that holds the largest clip (as the exporter counts it: the clip,
+# 36 bytes of moov tables a picture, 64 KiB of moov) but not two.
+most=$($VCTL $POLICE clips --camera synth-a --from "$FROM" --to now --json |
+	python3 -c 'import json,sys
+print(max(c["bytes"] + 36 * c["frames"] + 65536 for c in json.load(sys.stdin)
+          if c["state"] == "complete"))')
+disc_k=$(((most + 1024 + 524288) * 20 / 19 / 1000 + 2))
+out=$($VCTL $POLICE --reference CRIME-116 export --camera synth-a --from "$FROM" --to now \
+	--recipient police --organisation "Test Constabulary" --iso "$T/iso/split.iso" \
+	--disc-size "${disc_k}K" --force 2>&1)
+rc=$?
+echo "$out" | sed 's/^/# /'
+ndisc=$(ls "$T/iso" | grep -c '^split-disc[0-9]*of[0-9]*\.iso$')
+listed=$(echo "$out" | grep -c 'disc [0-9]* of [0-9]*: ')
+check "an export larger than one ${disc_k} kB disc is split over $ndisc images (exit $rc)" \
+	[ "$rc" = 0 -a "$ndisc" -ge 2 -a "$listed" = "$ndisc" ]
+bad=0
+for i in $(seq 1 "$ndisc"); do
+	img=$T/iso/split-disc${i}of$ndisc.iso
+	[ "$(stat -c %s "$img")" -le "$((disc_k * 1000))" ] || { echo "# $img too large"; bad=1; }
+	$VCTL verify "$img" >/dev/null 2>&1 || { echo "# $img does not verify"; bad=1; }
+	xorriso -indev "$img" -find / -name manifest.json 2>/dev/null |
+		grep -q "CRIME-116-disc${i}of$ndisc/manifest.json" || { echo "# $img: folder"; bad=1; }
+done
+check "each disc fits, is named 'disc K of N' and verifies on its own" [ "$ndisc" -ge 2 -a "$bad" = 0 ]
+check "--disc-size without a unit or a size makes sense is a usage error" \
+	sh -c "$VCTL $POLICE export --camera synth-a --from '$FROM' --to now --recipient police \
+		--iso '$T/iso/x.iso' --disc-size lots 2>&1 | grep -q 'disc-size takes'"
+
 stop_daemon
 
 # ---- verification on "an ordinary PC": vigild is stopped ----

@@ -19,7 +19,7 @@ DESTDIR ?=
 BUILD ?= build
 WERROR ?= $(if $(CI),-Werror,)
 
-PKGS := libv4l2 libavcodec libavformat libavdevice libavutil libswscale libavfilter sqlite3 libconfig json-c libisofs-1
+PKGS := libv4l2 libavcodec libavformat libavdevice libavutil libswscale libavfilter sqlite3 libconfig json-c libisofs-1 nettle
 TEST_PKGS := cmocka
 
 CFLAGS ?= -O2 -g

@@ -8,7 +8,7 @@ set -eu
 # Build and run: the libraries vigild links.
 BUILD_PKGS="libv4l-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
 libavfilter-dev libavdevice-dev libmbedtls-dev libsqlite3-dev libconfig-dev
-libjson-c-dev libisofs-dev fonts-dejavu-core"
+libjson-c-dev libisofs-dev nettle-dev fonts-dejavu-core"
 # Tests: cmocka, and the standard tools the end-to-end tests judge with
 # (ffprobe/ffmpeg decode what we wrote, sqlite3 edits the catalog like an
 # attacker would, xorriso reads ISO images, openssl verifies signatures).

@@ -951,9 +951,11 @@ static int sink_close(struct sink *s, int ok)
 
 /* ---- decrypting ahead ----
  *
- * A reader thread opens (decrypts) the run's clips and demuxes their video
- * packets into a small bounded queue, so AES-GCM on one core overlaps
- * muxing and writing on the other. Decrypted packets live only in memory.
+ * Reader threads open (decrypt) the run's clips and demux their video
+ * packets into small bounded queues, so AES-GCM runs on every core while
+ * the caller muxes and writes. With two readers, one takes the even clips
+ * and the other the odd ones; the caller takes the clips in order from
+ * the reader that has each. Decrypted packets live only in memory.
  */
 
 enum { R_CLIP, R_PKT, R_END };
@@ -969,11 +971,13 @@ struct ritem {
 };
 
 #define RQ_MAX_ITEMS 256
-#define RQ_MAX_BYTES (16 * 1024 * 1024)
+#define RQ_MAX_BYTES (8 * 1024 * 1024)
+#define READERS 2
 
 struct reader {
 	struct exp *e;
 	const struct run *r;
+	int first, stride;		/* clips first, first + stride, ... */
 	pthread_t th;
 	int started;
 	pthread_mutex_t mu;
@@ -1141,9 +1145,9 @@ static void *reader_main(void *arg)
 {
 	struct reader *rd = arg;
 
-	prefetch(rd, 0);
-	for (int ci = 0; ci < rd->r->n; ci++) {
-		prefetch(rd, ci + 1);
+	prefetch(rd, rd->first);
+	for (int ci = rd->first; ci < rd->r->n; ci += rd->stride) {
+		prefetch(rd, ci + rd->stride);
 		if (read_clip(rd, &rd->r->clips[ci]) < 0)
 			break;
 	}
@@ -1154,11 +1158,14 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-static int reader_start(struct reader *rd, struct exp *e, const struct run *r)
+static int reader_start(struct reader *rd, struct exp *e, const struct run *r, int first,
+			int stride)
 {
 	memset(rd, 0, sizeof(*rd));
 	rd->e = e;
 	rd->r = r;
+	rd->first = first;
+	rd->stride = stride;
 	pthread_mutex_init(&rd->mu, NULL);
 	pthread_cond_init(&rd->cv, NULL);
 	if (pthread_create(&rd->th, NULL, reader_main, rd) != 0)
@@ -1217,7 +1224,8 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 	int64_t raw0 = 0, last_out = -1, last_utc = 0;
 	AVRational rtb = TB;
 	AVCodecParameters *cpar = NULL;	/* the current clip's */
-	struct reader rd;
+	struct reader rd[READERS];
+	int nrd = r->n > 1 ? READERS : 1;
 	char tmpname[64];
 
 	snprintf(tmpname, sizeof(tmpname), ".run%d.mp4", e->nruns);
@@ -1240,10 +1248,16 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 		if (frames > 0 && frames < (INT_MAX - MOOV_BASE) / MOOV_PER_FRAME)
 			s.reserve = (int)(MOOV_BASE + frames * MOOV_PER_FRAME);
 	}
-	ret = reader_start(&rd, e, r);
+	for (int i = 0; i < nrd; i++) {
+		int rs = reader_start(&rd[i], e, r, i, nrd);
+
+		if (ret == 0)
+			ret = rs;
+	}
 	for (int ci = 0; ci < r->n && !stop && ret == 0; ci++) {
 		const struct vg_clip *c = &r->clips[ci];
-		struct ritem *it = rd_pop(&rd);
+		struct reader *from = &rd[ci % nrd];
+		struct ritem *it = rd_pop(from);
 		int64_t first = AV_NOPTS_VALUE, fus = frame_us(c);
 		AVRational stb;
 		int rr = 0;
@@ -1274,7 +1288,7 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 		while (ret == 0 && !stop) {
 			int64_t utc, raw;
 
-			it = rd_pop(&rd);
+			it = rd_pop(from);
 			if (it == NULL || it->kind != R_PKT) {
 				/* R_END, or NULL: the reader stopped (out of memory) */
 				rr = it ? it->err : -VG_ENOMEM;
@@ -1361,7 +1375,8 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 		}
 		s.nominal = av_rescale_q(fus, US, rtb);
 	}
-	reader_stop(&rd);
+	for (int i = 0; i < nrd; i++)
+		reader_stop(&rd[i]);
 	avcodec_parameters_free(&cpar);
 	while (npend > 0)
 		av_packet_free(&pend[--npend]);

@@ -16,7 +16,7 @@ HOST_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config file"
 # Keep in step with BUILD_PKGS in scripts/install-deps.sh.
 DEV_PKGS="libv4l-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
 libavfilter-dev libavdevice-dev libmbedtls-dev libsqlite3-dev libconfig-dev
-libjson-c-dev libisofs-dev"
+libjson-c-dev libisofs-dev nettle-dev"
 
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1

@@ -1,0 +1,231 @@
+/*
+ * ctl_burn.c - the control socket's "export.burn" command: an export image
+ * (vigilctl export --iso) onto a disc (burn.h).
+ *
+ *   export.burn   image (absolute path), device (absolute path), force
+ *
+ * Who may: the people who may export (VG_ACT_EXPORT, with purpose and
+ * reference): a disc is a disclosure medium. What may go onto a disc: only
+ * an image that verifies (verify.h) and was signed with this box's device
+ * key, so that a changed image or somebody else's files never leave on a
+ * disc that looks like this box's evidence. The device is an optical drive;
+ * with force also a regular file or a new file path (tests, or a drive
+ * reached some other way), which the audit row records.
+ *
+ * The decision is audited by ctl_authorise (action "export"); what happened
+ * is one more row, action "export.burn", allowed for a disc written and read
+ * back identical, refused for anything else, naming the image, its SHA-256,
+ * the device and the reason. Read-back progress goes to the client as small
+ * JSON DATA frames before the one reply, as for export.
+ */
+#define VG_LOG_MODULE "CTL"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "vigil/burn.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/proto.h"
+#include "vigil/sign.h"
+#include "vigil/timeutil.h"
+#include "vigil/verify.h"
+#include "control_impl.h"
+
+#define PROGRESS_EVERY_US 250000
+
+struct progress {
+	int fd;
+	int broken;		/* the client went away: stop sending */
+	int64_t last_us;
+	int64_t start_us;
+};
+
+static void on_progress(uint64_t done, uint64_t total, void *ud)
+{
+	struct progress *p = ud;
+	int64_t now = vg_time_mono_us();
+	char line[192];
+	int n;
+
+	if (p->broken || (now - p->last_us < PROGRESS_EVERY_US && done < total))
+		return;
+	p->last_us = now;
+	n = snprintf(line, sizeof(line), "{\"phase\":\"read-back\",\"done\":%llu,\"total\":%llu,"
+		     "\"elapsed_us\":%lld}", (unsigned long long)done, (unsigned long long)total,
+		     (long long)(now - p->start_us));
+	if (vg_proto_send(p->fd, VG_FRAME_DATA, line, (size_t)n) < 0)
+		p->broken = 1;
+}
+
+/* force: true, or a non-zero number (as export sends it). */
+static int arg_force(struct req *r)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(r->in, "force", &v))
+		return 0;
+	if (json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v);
+	return json_object_is_type(v, json_type_int) && json_object_get_int64(v) != 0;
+}
+
+/* Refuse with msg, audited as a failed burn. */
+static int fail(struct req *r, const char *object, const char *msg)
+{
+	ctl_audit(r, "export.burn", object, 0, msg);
+	return ctl_reply_error(r, msg);
+}
+
+/* 0 if device is a block device, or (force) a regular file or a new path
+ * in an existing folder; else the sentence. */
+static int device_ok(const char *device, int force, char *why, size_t len)
+{
+	struct stat st;
+
+	if (device[0] != '/') {
+		snprintf(why, len, "refused: the device must be an absolute path (e.g. /dev/sr0)");
+		return -VG_EINVAL;
+	}
+	if (stat(device, &st) == 0) {
+		if (S_ISBLK(st.st_mode))
+			return 0;
+		if (S_ISREG(st.st_mode) && force)
+			return 0;
+		if (S_ISREG(st.st_mode)) {
+			snprintf(why, len, "refused: %s is a file, not a DVD writer; add "
+				 "--force to write the disc image into a file (it is recorded "
+				 "in the audit log)", device);
+			return -VG_EDENIED;
+		}
+		snprintf(why, len, "refused: %s is not a DVD writer (give e.g. /dev/sr0)", device);
+		return -VG_EDENIED;
+	}
+	if (errno == ENOENT && force)
+		return 0;
+	snprintf(why, len, "refused: there is no drive %s (is the DVD writer plugged in?)",
+		 device);
+	return -VG_ENODEV;
+}
+
+/* With force the "disc" is any file vigild's user may write: never one of
+ * vigild's own (catalog, keys, clips) and never the image itself. */
+static int device_safe(const char *device, const char *image, const char *data_dir, char *why,
+		       size_t len)
+{
+	char real_dev[4096], real_data[4096], dir[1100];
+	struct stat ds, is;
+	char *slash;
+	size_t n;
+	int exists = stat(device, &ds) == 0;
+
+	if (exists && stat(image, &is) == 0 && ds.st_dev == is.st_dev && ds.st_ino == is.st_ino) {
+		snprintf(why, len, "refused: the device is the image itself");
+		return -VG_EINVAL;
+	}
+	if ((exists && S_ISBLK(ds.st_mode)) || data_dir == NULL || realpath(data_dir, real_data) == NULL)
+		return 0;
+	/* A new file: judge its folder. */
+	snprintf(dir, sizeof(dir), "%s", device);
+	if (realpath(dir, real_dev) == NULL) {
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir)
+			*slash = '\0';
+		if (realpath(dir, real_dev) == NULL)
+			return 0;	/* no folder: the burn says so */
+	}
+	n = strlen(real_data);
+	if (strncmp(real_dev, real_data, n) == 0 && (real_dev[n] == '/' || real_dev[n] == '\0')) {
+		snprintf(why, len, "refused: %s is inside vigild's data folder %s; give a DVD "
+			 "writer", device, data_dir);
+		return -VG_EPERM;
+	}
+	return 0;
+}
+
+int ctl_cmd_export_burn(struct req *r)
+{
+	const struct vg_control_env *env = ctl_env(r);
+	const char *image = ctl_arg_str(r, "image"), *device = ctl_arg_str(r, "device");
+	int force = arg_force(r);
+	struct progress prog = { .fd = r->c->fd, .start_us = vg_time_mono_us() };
+	struct vg_burn_request q = { .progress = on_progress, .progress_ud = &prog };
+	struct vg_burn_result *res = NULL;
+	struct vg_verify_result *vr = NULL;
+	char object[2400], done_object[2600], why[800], fpr[VG_SIGN_FPR_HEX_LEN] = "";
+	struct json_object *o;
+	int ret;
+
+	snprintf(object, sizeof(object), "burn image=%s device=%s%s", image ? image : "(none)",
+		 device ? device : "(none)", force ? " force" : "");
+	if (ctl_authorise(r, VG_ACT_EXPORT, object) < 0)
+		return 0;
+	if (image == NULL || image[0] != '/' || strlen(image) > 1023)
+		return fail(r, object, "refused: give the image as an absolute path (vigilctl burn "
+				       "IMAGE.iso --device /dev/sr0)");
+	if (device == NULL || strlen(device) > 1023)
+		return fail(r, object, "refused: give the DVD writer with --device (e.g. "
+				       "/dev/sr0)");
+	if (device_ok(device, force, why, sizeof(why)) < 0 ||
+	    device_safe(device, image, env->data_dir, why, sizeof(why)) < 0)
+		return fail(r, object, why);
+	res = calloc(1, sizeof(*res));
+	vr = calloc(1, sizeof(*vr));
+	if (res == NULL || vr == NULL) {
+		ret = fail(r, object, "failed: vigild is out of memory");
+		goto out;
+	}
+	/* Only an intact export signed by this box goes onto a disc: checked
+	 * before anything is written. */
+	ret = vg_verify_export(image, NULL, NULL, vr);
+	if (ret < 0) {
+		if (ret == -VG_EAUTH)
+			snprintf(why, sizeof(why), "refused: %s is not an intact export (first bad "
+				 "file: %s); nothing was written. Make the export again", image,
+				 vr->first_bad[0] ? vr->first_bad : "(the export as a whole)");
+		else
+			snprintf(why, sizeof(why), "refused: %s cannot be checked as an export "
+				 "image (%s); nothing was written", image, vg_strerror(ret));
+		ret = fail(r, object, why);
+		goto out;
+	}
+	vg_sign_fingerprint(env->device_key, fpr);
+	if (strcmp(fpr, vr->fingerprint) != 0) {
+		snprintf(why, sizeof(why), "refused: %s was not exported by this recorder (its "
+			 "device key fingerprint is %.16s..., this recorder's is %.16s...); "
+			 "nothing was written", image, vr->fingerprint, fpr);
+		ret = fail(r, object, why);
+		goto out;
+	}
+	q.image = image;
+	q.device = device;
+	q.allow_file = force;
+	vg_info("burning %s to %s for %s (%s)", image, device, r->login,
+		r->reference ? r->reference : "");
+	ret = vg_burn_image(&q, res);
+	snprintf(done_object, sizeof(done_object), "burn image=%s image_sha256=%s device=%s "
+		 "bytes=%llu%s", image, res->image_sha256[0] ? res->image_sha256 : "(unread)",
+		 device, (unsigned long long)res->bytes, force ? " force" : "");
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "failed: %s", res->why[0] ? res->why : vg_strerror(ret));
+		ret = fail(r, done_object, why);
+		goto out;
+	}
+	ctl_audit(r, "export.burn", done_object, 1, "burned: the disc was written and read back "
+						    "identical to the image");
+	o = ctl_ok_object();
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)res->bytes));
+	json_object_object_add(o, "write_seconds", json_object_new_double(res->write_seconds));
+	json_object_object_add(o, "verify_seconds", json_object_new_double(res->verify_seconds));
+	json_object_object_add(o, "image_sha256", json_object_new_string(res->image_sha256));
+	ret = ctl_reply(r, o);
+out:
+	free(res);
+	free(vr);
+	return ret;
+}

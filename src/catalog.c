@@ -27,7 +27,7 @@
 #include "vigil/err.h"
 #include "vigil/log.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define APPLICATION_ID 1447510860	/* 0x5647434c, "VGCL" */
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -118,6 +118,36 @@ static const char schema_v2_sql[] =
 	" END;\n"
 	"CREATE INDEX clips_shredded ON clips (id) WHERE wrapped_key IS NULL;\n";
 
+/* Version 3 adds disclosure requests waiting for a second person's
+ * approval (policy 3.9, 3.10), so that they outlive a restart of vigild.
+ * Run on a new file after schema_v2_sql, and on a version 2 file as its
+ * migration. Like holds, a row is never deleted and is decided once: the
+ * CHECKs keep the approver apart from the requester, and the triggers keep
+ * a decided request, or the text of any request, from being changed. */
+static const char schema_v3_sql[] =
+	"CREATE TABLE export_requests (\n"
+	" id INTEGER PRIMARY KEY,\n"
+	" requester TEXT NOT NULL CHECK (length(requester) BETWEEN 1 AND 63),\n"
+	" created_us INTEGER NOT NULL,\n"
+	" request TEXT NOT NULL CHECK (length(request) >= 2),\n"
+	" state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'approved')),\n"
+	" decided_by TEXT CHECK (decided_by IS NULL OR\n"
+	"  (decided_by <> requester AND length(decided_by) BETWEEN 1 AND 63)),\n"
+	" decided_us INTEGER,\n"
+	" CHECK ((state = 'waiting') = (decided_by IS NULL)\n"
+	"  AND (decided_by IS NULL) = (decided_us IS NULL))\n"
+	");\n"
+	"CREATE INDEX export_requests_waiting ON export_requests (id) WHERE state = 'waiting';\n"
+	"CREATE TRIGGER export_requests_no_delete BEFORE DELETE ON export_requests BEGIN\n"
+	" SELECT RAISE(ABORT, 'export requests are part of the record, never deleted');\n"
+	" END;\n"
+	"CREATE TRIGGER export_requests_decided_once BEFORE UPDATE ON export_requests\n"
+	" WHEN OLD.state <> 'waiting' OR NEW.id IS NOT OLD.id\n"
+	"  OR NEW.requester IS NOT OLD.requester OR NEW.created_us IS NOT OLD.created_us\n"
+	"  OR NEW.request IS NOT OLD.request BEGIN\n"
+	" SELECT RAISE(ABORT, 'an export request is decided once and never rewritten');\n"
+	" END;\n";
+
 #define CLIP_COLS "id, camera, path, clip_id, start_us, end_us, frames, bytes, sha256," \
 	" wrapped_key, state, synthetic, encoder, width, height"
 #define GAP_COLS "id, camera, from_us, to_us, reason"
@@ -155,6 +185,10 @@ enum stmt_id {
 	S_HOLD_REQUEST,
 	S_HOLD_APPROVE,
 	S_HOLD_CANCEL,
+	S_XREQ_INSERT,
+	S_XREQ_GET,
+	S_XREQ_TAKE,
+	S_XREQ_WAITING,
 	S_COUNT
 };
 
@@ -217,6 +251,16 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOLD_CANCEL] = "UPDATE holds SET release_by = NULL, release_reason = NULL,"
 		" release_requested_us = NULL WHERE id = ?1 AND released_us IS NULL"
 		" AND release_by IS NOT NULL",
+	[S_XREQ_INSERT] = "INSERT INTO export_requests (requester, created_us, request, state)"
+		" VALUES (?1, ?2, ?3, 'waiting')",
+	[S_XREQ_GET] = "SELECT requester, request FROM export_requests"
+		" WHERE id = ?1 AND state = 'waiting'",
+	/* The two-person rule and "approved once" live in the WHERE clause,
+	 * so they hold however many threads or processes approve at once. */
+	[S_XREQ_TAKE] = "UPDATE export_requests SET state = 'approved', decided_by = ?2,"
+		" decided_us = ?3 WHERE id = ?1 AND state = 'waiting' AND requester <> ?2",
+	[S_XREQ_WAITING] = "SELECT id, requester, created_us FROM export_requests"
+		" WHERE state = 'waiting' AND id > ?1 ORDER BY id LIMIT ?2",
 };
 
 struct vg_catalog {
@@ -472,7 +516,7 @@ static int precreate(const char *path)
  * fresh file. */
 static int check_schema(sqlite3 *db)
 {
-	int64_t ver = 0, app = 0, ntables = 0;
+	int64_t ver = 0, app = 0, ntables = 0, migrated_from = 0;
 	int rc;
 
 	rc = exec(db, "BEGIN IMMEDIATE");
@@ -492,17 +536,26 @@ static int check_schema(sqlite3 *db)
 		if (rc == 0)
 			rc = exec(db, schema_v2_sql);
 		if (rc == 0)
+			rc = exec(db, schema_v3_sql);
+		if (rc == 0)
 			rc = exec(db, "PRAGMA application_id = " STR(APPLICATION_ID) ";"
 				  " PRAGMA user_version = " STR(SCHEMA_VERSION));
 		if (rc == 0)
 			vg_info("created catalog schema version %d", SCHEMA_VERSION);
-	} else if (app == APPLICATION_ID && ver == 1) {
-		/* Same transaction as the check: all of the migration or none. */
-		rc = exec(db, schema_v2_sql);
+	} else if (app == APPLICATION_ID && ver >= 1 && ver < SCHEMA_VERSION) {
+		/* Same transaction as the check: all of the migrations or none,
+		 * so a crash leaves the old version or the new one. */
+		if (ver == 1) {
+			rc = exec(db, schema_v2_sql);
+			if (rc == 0)
+				rc = exec(db, "PRAGMA user_version = 2");
+		}
 		if (rc == 0)
-			rc = exec(db, "PRAGMA user_version = 2");
+			rc = exec(db, schema_v3_sql);
 		if (rc == 0)
-			vg_info("migrated catalog schema version 1 to 2 (evidence holds)");
+			rc = exec(db, "PRAGMA user_version = 3");
+		if (rc == 0)
+			migrated_from = ver;
 	} else if (app != APPLICATION_ID) {
 		vg_warnx("not a vigil catalog (application_id %lld)", (long long)app);
 		rc = -VG_EFORMAT;
@@ -516,6 +569,12 @@ out:
 		rc = exec(db, "COMMIT");
 	if (rc != 0)
 		exec(db, "ROLLBACK");
+	/* Logged once committed: a rolled-back migration did not happen. */
+	if (rc == 0 && migrated_from == 1)
+		vg_info("migrated catalog schema version 1 to 2 (evidence holds)");
+	if (rc == 0 && migrated_from >= 1)
+		vg_info("migrated catalog schema version 2 to 3 (export requests awaiting "
+			"approval)");
 	return rc;
 }
 
@@ -1488,4 +1547,155 @@ int vg_catalog_hold_approve_release(struct vg_catalog *cat, int64_t id, const ch
 int vg_catalog_hold_cancel_release(struct vg_catalog *cat, int64_t id)
 {
 	return clip_by_id_op(cat, S_HOLD_CANCEL, id, "hold release cancel");
+}
+
+/* ---- schema 3: export requests awaiting a second person ---- */
+
+/* Hand a row's requester (column 0) and request (column 1) to the
+ * caller's optional outputs; -VG_ENOMEM sets neither. */
+static int read_xreq(sqlite3_stmt *st, char **json, char requester[VG_CATALOG_LOGIN_LEN])
+{
+	const unsigned char *t = sqlite3_column_text(st, 1);
+	size_t n = (size_t)sqlite3_column_bytes(st, 1);
+
+	if (json != NULL) {
+		*json = malloc(n + 1);
+		if (*json == NULL)
+			return -VG_ENOMEM;
+		if (t != NULL)
+			memcpy(*json, t, n);
+		(*json)[t != NULL ? n : 0] = '\0';
+	}
+	if (requester != NULL)
+		copy_text(requester, VG_CATALOG_LOGIN_LEN, st, 0);
+	return 0;
+}
+
+int vg_catalog_export_request_add(struct vg_catalog *cat, const char *requester,
+				  const char *request_json, int64_t created_us, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (cat == NULL || bounded_len(requester, VG_CATALOG_LOGIN_LEN) < 0 ||
+	    request_json == NULL || strlen(request_json) < 2 || id == NULL)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	st = cat->st[S_XREQ_INSERT];
+	sqlite3_bind_text(st, 1, requester, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, created_us);
+	sqlite3_bind_text(st, 3, request_json, -1, SQLITE_STATIC);
+	rc = run_done(cat, st, "export request add");
+	if (rc == 0)
+		*id = sqlite3_last_insert_rowid(cat->db);
+	cat_unlock(cat);
+	return rc;
+}
+
+int vg_catalog_export_request_get(struct vg_catalog *cat, int64_t id, char **json,
+				  char requester[VG_CATALOG_LOGIN_LEN])
+{
+	sqlite3_stmt *st;
+	int r, rc;
+
+	if (json != NULL)
+		*json = NULL;
+	if (cat == NULL)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	st = cat->st[S_XREQ_GET];
+	sqlite3_bind_int64(st, 1, id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		rc = read_xreq(st, json, requester);
+	else if (r == SQLITE_DONE)
+		rc = -VG_ENOENT;
+	else
+		rc = db_fail(cat, "export request get");
+	finish_stmt(st);
+	cat_unlock(cat);
+	return rc;
+}
+
+int vg_catalog_export_request_take(struct vg_catalog *cat, int64_t id, const char *login,
+				   int64_t now_us, char **json,
+				   char requester[VG_CATALOG_LOGIN_LEN])
+{
+	char who[VG_CATALOG_LOGIN_LEN];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (json != NULL)
+		*json = NULL;
+	if (cat == NULL || bounded_len(login, VG_CATALOG_LOGIN_LEN) < 0)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	/* Copy first, decide second: a failed copy must not leave a request
+	 * approved that nobody ran. The text cannot change in between (the
+	 * trigger), and the update's WHERE is what makes the take atomic:
+	 * of two approvers, in threads or processes, one changes the row. */
+	rc = vg_catalog_export_request_get(cat, id, json, who);
+	if (rc == 0) {
+		st = cat->st[S_XREQ_TAKE];
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, login, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now_us);
+		rc = run_by_id(cat, st, "export request take");
+	}
+	cat_unlock(cat);
+	if (rc == 0 && requester != NULL)
+		memcpy(requester, who, sizeof(who));
+	if (rc != 0 && json != NULL) {
+		free(*json);
+		*json = NULL;
+	}
+	return rc;
+}
+
+int vg_catalog_export_requests_waiting(struct vg_catalog *cat, vg_export_request_fn fn,
+				       void *ud)
+{
+	struct row {
+		int64_t id, created_us;
+		char requester[VG_CATALOG_LOGIN_LEN];
+	} *page;
+	sqlite3_stmt *st;
+	int64_t last_id = INT64_MIN;
+	int n, r, rc;
+
+	if (cat == NULL || fn == NULL)
+		return -VG_EINVAL;
+	page = calloc(PAGE_ROWS, sizeof(*page));
+	if (page == NULL)
+		return -VG_ENOMEM;
+	for (;;) {
+		cat_lock(cat);
+		st = cat->st[S_XREQ_WAITING];
+		sqlite3_bind_int64(st, 1, last_id);
+		sqlite3_bind_int(st, 2, PAGE_ROWS);
+		rc = 0;
+		n = 0;
+		while (n < PAGE_ROWS) {
+			r = sqlite3_step(st);
+			if (r == SQLITE_DONE)
+				break;
+			if (r != SQLITE_ROW) {
+				rc = db_fail(cat, "export request walk");
+				break;
+			}
+			page[n].id = sqlite3_column_int64(st, 0);
+			copy_text(page[n].requester, sizeof(page[n].requester), st, 1);
+			page[n].created_us = sqlite3_column_int64(st, 2);
+			n++;
+		}
+		finish_stmt(st);
+		cat_unlock(cat);
+		for (int i = 0; rc == 0 && i < n; i++)
+			rc = fn(page[i].id, page[i].requester, page[i].created_us, ud);
+		if (rc != 0 || n < PAGE_ROWS)
+			break;
+		last_id = page[n - 1].id;
+	}
+	free(page);
+	return rc;
 }

@@ -16,10 +16,10 @@
  * Every decision, allowed or refused, is an audit row whose action starts
  * "export"; those rows are the disclosure log ("disclosures").
  *
- * Pending approvals live in memory only (a mutex-guarded table): they do
- * not survive a restart of vigild, and the requester then asks again. The
- * request waiting is audited ("export.pending"), so nothing is lost from
- * the record.
+ * A request waiting for approval is a row of the catalog (schema 3,
+ * vg_catalog_export_request_*), so it outlives a restart of vigild; the
+ * catalog takes it atomically, so two approvers cannot both run it. The
+ * request waiting is audited ("export.pending") as well.
  *
  * The export itself runs in this connection's thread inside vigild (it
  * needs the master key) and writes to the destination as vigild's user,
@@ -28,13 +28,13 @@
  */
 #define VG_LOG_MODULE "CTL"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "vigil/catalog.h"
 #include "vigil/err.h"
 #include "vigil/export.h"
 #include "vigil/log.h"
@@ -47,24 +47,11 @@
 #define VIGIL_VERSION "0.1.0"
 #endif
 
-#define MAX_PENDING 32
 #define MAX_EXPORT_CAMERAS 32
 #define MAX_REDACTIONS 64
 #define PROGRESS_EVERY_US 250000
 #define SELF_APPROVAL "refused: the person who asked for an export cannot approve it; a " \
 	"second person with export rights must (policy 3.9, 3.10)"
-
-/* A media or data-subject export waiting for a second person. */
-struct pending {
-	int id;			/* 0: free slot */
-	char requester[64];	/* login of the person who asked */
-	char *json;		/* the request as sent (owned) */
-	int64_t created_us;
-};
-
-static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pending pending[MAX_PENDING];
-static int next_pending_id = 1;
 
 /* The arguments of one export request, borrowed from its JSON object. */
 struct export_args {
@@ -515,29 +502,15 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 
 /* ---- commands ---- */
 
-/* Store a request for a second person; its id, or -VG_ENOSPC if full. */
-static int pending_add(struct req *r)
+/* Store the request, as sent, in the catalog for a second person; fills
+ * *id. Durable when it returns: it survives a restart of vigild. */
+static int pending_add(struct req *r, int64_t *id)
 {
 	const char *s = json_object_to_json_string_ext(r->in, JSON_C_TO_STRING_PLAIN);
-	int id = -VG_ENOSPC;
 
-	pthread_mutex_lock(&pending_lock);
-	for (int i = 0; i < MAX_PENDING; i++) {
-		if (pending[i].id != 0)
-			continue;
-		pending[i].json = strdup(s);
-		if (pending[i].json == NULL) {
-			id = -VG_ENOMEM;
-			break;
-		}
-		pending[i].id = next_pending_id++;
-		snprintf(pending[i].requester, sizeof(pending[i].requester), "%s", r->login);
-		pending[i].created_us = vg_time_now_us();
-		id = pending[i].id;
-		break;
-	}
-	pthread_mutex_unlock(&pending_lock);
-	return id;
+	if (s == NULL)
+		return -VG_ENOMEM;
+	return vg_catalog_export_request_add(ctl_env(r)->cat, r->login, s, vg_time_now_us(), id);
 }
 
 int ctl_cmd_export(struct req *r)
@@ -574,20 +547,25 @@ int ctl_cmd_export(struct req *r)
 	}
 	if (needs_second_person(a.recipient)) {
 		struct json_object *o;
+		int64_t id = 0;
 		char msg[300];
 
-		ret = pending_add(r);
+		ret = pending_add(r, &id);
 		if (ret < 0) {
-			ctl_audit(r, "export", object, 0, "refused: too many exports are waiting "
-							  "for approval");
-			return ctl_reply_error(r, "refused: too many exports are waiting for "
-						  "approval; approve or let vigild restart first");
+			vg_warnx("cannot store the export request by %s for approval: %s",
+				 r->login, vg_strerror(ret));
+			snprintf(msg, sizeof(msg), "refused: vigild could not store the request "
+				 "for a second person's approval in its catalog (%s); nothing "
+				 "is waiting and nothing was exported. Ask again, and tell the "
+				 "installer if this keeps happening", vg_strerror(ret));
+			ctl_audit(r, "export", object, 0, msg);
+			return ctl_reply_error(r, msg);
 		}
-		snprintf(msg, sizeof(msg), "awaiting approval by a second person (request %d); "
-					   "pending approvals do not survive a restart of vigild", ret);
+		snprintf(msg, sizeof(msg), "awaiting approval by a second person (request %lld)",
+			 (long long)id);
 		ctl_audit(r, "export.pending", object, 1, msg);
 		o = ctl_ok_object();
-		json_object_object_add(o, "pending", json_object_new_int(ret));
+		json_object_object_add(o, "pending", json_object_new_int64(id));
 		json_object_object_add(o, "message", json_object_new_string(msg));
 		return ctl_reply(r, o);
 	}
@@ -597,32 +575,33 @@ int ctl_cmd_export(struct req *r)
 int ctl_cmd_export_approve(struct req *r)
 {
 	int64_t id = ctl_arg_int(r, "id", 0);
+	struct vg_catalog *cat = ctl_env(r)->cat;
 	struct json_object *in = NULL;
 	struct export_args a;
-	char requester[64] = "", object[2048], why[700];
+	char requester[VG_CATALOG_LOGIN_LEN] = "", object[2048], why[700];
 	const char *own_purpose = r->purpose, *own_reference = r->reference;
-	int slot = -1, ret = 0, bad;
+	char *json = NULL;
+	int ret = 0, bad, found;
 
-	pthread_mutex_lock(&pending_lock);
-	for (int i = 0; i < MAX_PENDING; i++)
-		if (id > 0 && pending[i].id == id) {
-			slot = i;
-			snprintf(requester, sizeof(requester), "%s", pending[i].requester);
-			in = json_tokener_parse(pending[i].json);
-		}
-	pthread_mutex_unlock(&pending_lock);
-	if (slot < 0 || in == NULL) {
+	found = id > 0 ? vg_catalog_export_request_get(cat, id, &json, requester) : -VG_ENOENT;
+	if (found == 0)
+		in = json_tokener_parse(json);
+	free(json);
+	if (found < 0 || in == NULL) {
 		const struct vg_user *u = ctl_user(r);
+		int lost = found < 0 && found != -VG_ENOENT;
 
 		/* Nothing to authorise against (no reference): just refuse. */
 		json_object_put(in);
 		r->role = u ? u->role : "";
 		snprintf(object, sizeof(object), "approve request=%lld", (long long)id);
-		ctl_audit(r, "export.approve", object, 0, "refused: no export request with that "
-							  "number is waiting");
-		return ctl_reply_error(r, "no export request with that number is waiting for "
-					  "approval (pending approvals do not survive a restart "
-					  "of vigild)");
+		ctl_audit(r, "export.approve", object, 0, lost ?
+			  "refused: the waiting requests could not be read from the catalog" :
+			  "refused: no export request with that number is waiting");
+		return ctl_reply_error(r, lost ? "vigild could not read the waiting export "
+					  "requests from its catalog; nothing was approved" :
+					  "no export request with that number is waiting for "
+					  "approval");
 	}
 	/* The approver is checked against the request's own purpose and
 	 * reference: that is what they are approving. */
@@ -649,21 +628,23 @@ int ctl_cmd_export_approve(struct req *r)
 		ret = ctl_reply_error(r, why);
 		goto out;
 	}
-	/* Take it out before running, so that nobody approves it twice. */
-	pthread_mutex_lock(&pending_lock);
-	if (pending[slot].id == id) {
-		free(pending[slot].json);
-		pending[slot].json = NULL;
-		pending[slot].id = 0;
-	} else {
-		slot = -1;
-	}
-	pthread_mutex_unlock(&pending_lock);
-	if (slot < 0) {
+	/* Take it (mark it approved) before running, so that nobody approves
+	 * it twice; the catalog decides which of two approvers gets it. */
+	ret = vg_catalog_export_request_take(cat, id, r->login, vg_time_now_us(), NULL, NULL);
+	if (ret == -VG_ENOENT) {
 		ctl_audit(r, "export.approve", object, 0, "refused: already approved by someone "
 							  "else");
 		ret = ctl_reply_error(r, "that export request was approved by someone else "
 					 "meanwhile");
+		goto out;
+	}
+	if (ret < 0) {
+		vg_warnx("cannot record the approval of export request %lld: %s", (long long)id,
+			 vg_strerror(ret));
+		ctl_audit(r, "export.approve", object, 0, "refused: the approval could not be "
+							  "recorded in the catalog");
+		ret = ctl_reply_error(r, "vigild could not record the approval in its catalog; "
+					 "nothing was exported and the request is still waiting");
 		goto out;
 	}
 	ctl_audit(r, "export.approve", object, 1, "allowed: approved by a second person "
@@ -701,6 +682,18 @@ static int add_row(const struct vg_audit_entry *e, void *ud)
 	return 0;
 }
 
+/* One export request waiting for a second person, for "disclosures". */
+static int add_waiting(int64_t id, const char *requester, int64_t created_us, void *ud)
+{
+	struct json_object *e = json_object_new_object();
+
+	json_object_object_add(e, "id", json_object_new_int64(id));
+	json_object_object_add(e, "requester", json_object_new_string(requester));
+	json_object_object_add(e, "time_us", json_object_new_int64(created_us));
+	json_object_array_add(ud, e);
+	return 0;
+}
+
 int ctl_cmd_disclosures(struct req *r)
 {
 	/* "export" also matches export.pending, .approve, .done, .failed. */
@@ -723,19 +716,13 @@ int ctl_cmd_disclosures(struct req *r)
 	o = ctl_ok_object();
 	json_object_object_add(o, "rows", l.arr);
 	p = json_object_new_array();
-	pthread_mutex_lock(&pending_lock);
-	for (int i = 0; i < MAX_PENDING; i++) {
-		struct json_object *e;
-
-		if (pending[i].id == 0)
-			continue;
-		e = json_object_new_object();
-		json_object_object_add(e, "id", json_object_new_int(pending[i].id));
-		json_object_object_add(e, "requester", json_object_new_string(pending[i].requester));
-		json_object_object_add(e, "time_us", json_object_new_int64(pending[i].created_us));
-		json_object_array_add(p, e);
+	ret = vg_catalog_export_requests_waiting(ctl_env(r)->cat, add_waiting, p);
+	if (ret < 0) {
+		json_object_put(p);
+		json_object_put(o);
+		return ctl_reply_error(r, "cannot read the waiting export requests from the "
+					  "catalog");
 	}
-	pthread_mutex_unlock(&pending_lock);
 	json_object_object_add(o, "pending", p);
 	return ctl_reply(r, o);
 }

@@ -450,8 +450,7 @@ int ctl_cmd_export(struct ctl *c)
 		return EXIT_REFUSED;
 	if (ctl_get_int(o, "pending")) {
 		printf("export request %lld is waiting for a second person's approval: another\n"
-		       "member of staff with export rights runs 'vigilctl export approve %lld'.\n"
-		       "(Waiting requests are forgotten if vigild restarts.)\n",
+		       "member of staff with export rights runs 'vigilctl export approve %lld'.\n",
 		       (long long)ctl_get_int(o, "pending"), (long long)ctl_get_int(o, "pending"));
 		json_object_put(o);
 		return 0;

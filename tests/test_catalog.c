@@ -1,7 +1,8 @@
 /*
  * test_catalog.c - the clip catalog: round trips, range semantics, gaps,
  * crypto-shredding down to the raw file bytes, crash durability, retention
- * order, batches and concurrent writers.
+ * order, batches, concurrent writers, export requests awaiting approval and
+ * schema migrations.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,13 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+
+/* Frees what the library malloc()ed (the request text): defined before
+ * cmocka.h, which turns free() into its own checker. */
+static void lib_free(void *p)
+{
+	free(p);
+}
 
 /* after the system headers: with UNIT_TESTING it redefines malloc & co */
 #include <cmocka.h>
@@ -604,7 +612,7 @@ static void test_foreign_files(void **state)
 	assert_int_equal(vg_catalog_open(&other, path), 0);
 	vg_catalog_close(other);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	/* the schema refuses a state outside the three known ones */
 	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO clips (camera, path, clip_id, start_us,"
 					  " end_us, state) VALUES ('a', 'a/b', zeroblob(16), 1, 2,"
@@ -683,6 +691,357 @@ static void test_threads(void **state)
 	assert_int_equal(k.n, 500);
 }
 
+/* ---- export requests awaiting a second person (schema 3) ---- */
+
+struct waiting {
+	int n;
+	int64_t id[8];
+	char requester[8][VG_CATALOG_LOGIN_LEN];
+	int64_t created[8];
+};
+
+static int waiting_fn(int64_t id, const char *requester, int64_t created_us, void *ud)
+{
+	struct waiting *w = ud;
+
+	assert_true(w->n < 8);
+	w->id[w->n] = id;
+	snprintf(w->requester[w->n], sizeof(w->requester[0]), "%s", requester);
+	w->created[w->n] = created_us;
+	w->n++;
+	return 0;
+}
+
+static struct waiting list_waiting(struct vg_catalog *cat)
+{
+	struct waiting w;
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(vg_catalog_export_requests_waiting(cat, waiting_fn, &w), 0);
+	return w;
+}
+
+/* One row of export_requests as the file has it, read behind the API. */
+static void raw_request(const char *db_path, int64_t id, char *state, size_t slen,
+			char *decided_by, size_t dlen, int64_t *decided_us)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT state, decided_by, decided_us FROM"
+					    " export_requests WHERE id = ?1", -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(st, 1, id);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(state, slen, "%s", (const char *)sqlite3_column_text(st, 0));
+	snprintf(decided_by, dlen, "%s", sqlite3_column_type(st, 1) == SQLITE_NULL ? "(null)"
+					 : (const char *)sqlite3_column_text(st, 1));
+	*decided_us = sqlite3_column_int64(st, 2);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void test_export_requests(void **state)
+{
+	struct fixture *f = *state;
+	const char *media = "{\"cmd\":\"export\",\"recipient\":\"media\",\"reference\":\"DISC-7\"}";
+	const char *dsar = "{\"cmd\":\"export\",\"recipient\":\"data-subject\","
+			   "\"reference\":\"DSAR-9\",\"victim_wishes\":\"caf\xc3\xa9 \\\"ok\\\"\"}";
+	char requester[VG_CATALOG_LOGIN_LEN], st[16], by[VG_CATALOG_LOGIN_LEN];
+	char *json = NULL;
+	int64_t a = 0, b = 0, when;
+	struct waiting w;
+
+	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", media, 1000, &a), 0);
+	assert_int_equal(vg_catalog_export_request_add(f->cat, "carol", dsar, 2000, &b), 0);
+	assert_true(a > 0 && b > a);
+	/* nobody and nothing are refused before they reach the file */
+	assert_int_equal(vg_catalog_export_request_add(f->cat, "", media, 1, &when), -VG_EINVAL);
+	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", "", 1, &when),
+			 -VG_EINVAL);
+
+	w = list_waiting(f->cat);
+	assert_int_equal(w.n, 2);
+	assert_int_equal(w.id[0], a);
+	assert_string_equal(w.requester[0], "alice");
+	assert_int_equal(w.created[0], 1000);
+	assert_int_equal(w.id[1], b);
+	assert_string_equal(w.requester[1], "carol");
+	assert_int_equal(w.created[1], 2000);
+
+	/* reading does not decide */
+	assert_int_equal(vg_catalog_export_request_get(f->cat, b, &json, requester), 0);
+	assert_string_equal(json, dsar);
+	assert_string_equal(requester, "carol");
+	lib_free(json);
+	assert_int_equal(list_waiting(f->cat).n, 2);
+
+	/* the requester cannot take their own request; it keeps waiting */
+	assert_int_equal(vg_catalog_export_request_take(f->cat, a, "alice", 3000, &json,
+							requester), -VG_ENOENT);
+	assert_null(json);
+	assert_int_equal(list_waiting(f->cat).n, 2);
+
+	assert_int_equal(vg_catalog_export_request_take(f->cat, a, "bob", 4000, &json, requester),
+			 0);
+	assert_string_equal(json, media);
+	assert_string_equal(requester, "alice");
+	lib_free(json);
+	json = NULL;
+	/* taken once: a second approver gets nothing to run */
+	assert_int_equal(vg_catalog_export_request_take(f->cat, a, "dave", 5000, &json, requester),
+			 -VG_ENOENT);
+	assert_null(json);
+	assert_int_equal(vg_catalog_export_request_get(f->cat, a, &json, NULL), -VG_ENOENT);
+	assert_int_equal(vg_catalog_export_request_take(f->cat, 999, "bob", 5000, NULL, NULL),
+			 -VG_ENOENT);
+	w = list_waiting(f->cat);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.id[0], b);
+
+	/* after close and reopen (a restart of vigild) */
+	vg_catalog_close(f->cat);
+	f->cat = NULL;
+	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
+	w = list_waiting(f->cat);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.id[0], b);
+	assert_string_equal(w.requester[0], "carol");
+	assert_int_equal(w.created[0], 2000);
+	raw_request(f->db, a, st, sizeof(st), by, sizeof(by), &when);
+	assert_string_equal(st, "approved");
+	assert_string_equal(by, "bob");
+	assert_int_equal(when, 4000);
+	raw_request(f->db, b, st, sizeof(st), by, sizeof(by), &when);
+	assert_string_equal(st, "waiting");
+	assert_string_equal(by, "(null)");
+	assert_int_equal(vg_catalog_export_request_take(f->cat, b, "alice", 6000, &json,
+							requester), 0);
+	assert_string_equal(json, dsar);
+	assert_string_equal(requester, "carol");
+	lib_free(json);
+	assert_int_equal(list_waiting(f->cat).n, 0);
+	/* a new request gets a new number, never a used one */
+	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", media, 7000, &when), 0);
+	assert_true(when > b);
+}
+
+/* The record cannot be removed or rewritten behind the API's back. */
+static void test_export_requests_kept(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id;
+	sqlite3 *db;
+
+	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", "{}", 1, &id), 0);
+	assert_int_equal(vg_catalog_export_request_take(f->cat, id, "bob", 2, NULL, NULL), 0);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM export_requests", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE export_requests SET state = 'waiting',"
+					  " decided_by = NULL, decided_us = NULL", NULL, NULL,
+					  NULL), SQLITE_OK);
+	/* nor approved by its requester, nor its text changed while it waits */
+	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO export_requests (requester,"
+					  " created_us, request, state, decided_by, decided_us)"
+					  " VALUES ('alice', 1, '{}', 'approved', 'alice', 2)",
+					  NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO export_requests (id, requester,"
+				      " created_us, request) VALUES (50, 'alice', 1, '{}')",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE export_requests SET request ="
+					  " '{\"dest\":\"/elsewhere\"}' WHERE id = 50",
+					  NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(list_waiting(f->cat).n, 1);
+}
+
+#define N_RACE 200
+
+struct racer {
+	const char *db;
+	const char *login;
+	pthread_barrier_t *go;
+	int64_t first, last;
+	int taken[N_RACE];
+	int failures;
+};
+
+/* Each approver on its own connection, as two vigild threads or two
+ * processes would be: every request must be taken by exactly one. */
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	struct vg_catalog *cat = NULL;
+	int rc;
+
+	if (vg_catalog_open(&cat, r->db) != 0)
+		r->failures++;
+	/* both connections open before either approves anything */
+	pthread_barrier_wait(r->go);
+	if (cat == NULL)
+		return NULL;
+	for (int64_t id = r->first; id <= r->last; id++) {
+		rc = vg_catalog_export_request_take(cat, id, r->login, id, NULL, NULL);
+		if (rc == 0)
+			r->taken[id - r->first] = 1;
+		else if (rc != -VG_ENOENT)
+			r->failures++;
+	}
+	vg_catalog_close(cat);
+	return NULL;
+}
+
+static void test_export_request_race(void **state)
+{
+	struct fixture *f = *state;
+	struct racer r[2] = { { .login = "bob" }, { .login = "dave" } };
+	pthread_barrier_t go;
+	pthread_t th[2];
+	int64_t id;
+
+	assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+	for (int i = 0; i < N_RACE; i++) {
+		assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", "{}", i, &id), 0);
+		if (i == 0)
+			r[0].first = id;
+	}
+	for (int i = 0; i < 2; i++) {
+		r[i].db = f->db;
+		r[i].go = &go;
+		r[i].first = r[0].first;
+		r[i].last = id;
+		assert_int_equal(pthread_create(&th[i], NULL, racer_main, &r[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	pthread_barrier_destroy(&go);
+	assert_int_equal(r[0].failures + r[1].failures, 0);
+	for (int i = 0; i < N_RACE; i++)
+		assert_int_equal(r[0].taken[i] + r[1].taken[i], 1);
+	assert_int_equal(list_waiting(f->cat).n, 0);
+}
+
+static int64_t user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Turn the fixture's catalog into an older version: today's file minus
+ * what the later versions added (sql), then reopen it through the API. */
+static void downgrade_and_reopen(struct fixture *f, const char *sql)
+{
+	sqlite3 *db;
+
+	vg_catalog_close(f->cat);
+	f->cat = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
+}
+
+static void test_migrate_v2(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_clip got;
+	struct vg_hold h, hg;
+	struct waiting w;
+	int64_t clip, id;
+
+	clip = add_clip(f->cat, "lobby", 1000000, 2000000);
+	memset(&h, 0, sizeof(h));
+	snprintf(h.camera, sizeof(h.camera), "lobby");
+	h.from_us = 1000000;
+	h.to_us = 2000000;
+	snprintf(h.reason, sizeof(h.reason), "assault");
+	snprintf(h.reference, sizeof(h.reference), "CRIME-1");
+	snprintf(h.placed_by, sizeof(h.placed_by), "alice");
+	assert_int_equal(vg_catalog_hold_insert(f->cat, &h), 0);
+	downgrade_and_reopen(f, "DROP TABLE export_requests; PRAGMA user_version = 2");
+
+	assert_int_equal(user_version(f->db), 3);
+	assert_int_equal(vg_catalog_clip_get(f->cat, clip, &got), 0);
+	assert_string_equal(got.camera, "lobby");
+	assert_int_equal(got.end_us, 2000000);
+	assert_int_equal(got.state, VG_CLIP_COMPLETE);
+	assert_int_equal(vg_catalog_hold_get(f->cat, h.id, &hg), 0);
+	assert_string_equal(hg.reference, "CRIME-1");
+	assert_int_equal(list_waiting(f->cat).n, 0);
+	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", "{}", 5, &id), 0);
+
+	/* and it stays version 3, with its rows, when opened again */
+	vg_catalog_close(f->cat);
+	f->cat = NULL;
+	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
+	assert_int_equal(user_version(f->db), 3);
+	w = list_waiting(f->cat);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.id[0], id);
+	assert_int_equal(vg_catalog_clip_get(f->cat, clip, &got), 0);
+}
+
+static void test_migrate_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_clip got;
+	struct vg_hold h;
+	int64_t clip, id;
+
+	clip = add_clip(f->cat, "door", 1000000, 2000000);
+	downgrade_and_reopen(f, "DROP TABLE export_requests; DROP TABLE holds;"
+			     " DROP INDEX clips_shredded; PRAGMA user_version = 1");
+
+	assert_int_equal(user_version(f->db), 3);
+	assert_int_equal(vg_catalog_clip_get(f->cat, clip, &got), 0);
+	assert_string_equal(got.camera, "door");
+	memset(&h, 0, sizeof(h));
+	snprintf(h.camera, sizeof(h.camera), "door");
+	h.from_us = 1;
+	h.to_us = 2;
+	snprintf(h.reason, sizeof(h.reason), "x");
+	snprintf(h.reference, sizeof(h.reference), "y");
+	snprintf(h.placed_by, sizeof(h.placed_by), "alice");
+	assert_int_equal(vg_catalog_hold_insert(f->cat, &h), 0);
+	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", "{}", 5, &id), 0);
+	assert_int_equal(list_waiting(f->cat).n, 1);
+}
+
+/* A version 2 file that cannot be migrated is left exactly as it was. */
+static void test_migrate_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+
+	vg_catalog_close(f->cat);
+	f->cat = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	/* An index whose name version 3 needs: its table is created, then
+	 * the migration fails midway. */
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE export_requests;"
+				      " CREATE INDEX export_requests_waiting ON gaps (to_us);"
+				      " PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(vg_catalog_open(&f->cat, f->db), -VG_EDB);
+	assert_null(f->cat);
+	assert_int_equal(user_version(f->db), 2);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "SELECT * FROM export_requests", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +1057,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_requests_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_request_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_all_or_nothing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

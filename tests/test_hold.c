@@ -237,7 +237,7 @@ static void test_migrate_from_v1(void **state)
 	vg_catalog_close(f->cat);
 	f->cat = NULL;
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE holds; DROP INDEX clips_shredded;"
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE export_requests; DROP TABLE holds; DROP INDEX clips_shredded;"
 				      " PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -246,7 +246,7 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	assert_int_equal(sqlite3_column_int(st, 0), 3);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }

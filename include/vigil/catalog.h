@@ -181,6 +181,45 @@ int vg_catalog_hold_approve_release(struct vg_catalog *cat, int64_t id, const ch
 /* Withdraw a pending release request; -VG_ENOENT if none is pending. */
 int vg_catalog_hold_cancel_release(struct vg_catalog *cat, int64_t id);
 
+/*
+ * Disclosure requests waiting for a second person (schema 3; the rules of
+ * policy 3.9 and 3.10 are applied by the control server, ctl_export.c). A
+ * media or data-subject export is stored here by the login that asked and
+ * runs when a different login approves it, also after a restart of vigild.
+ * Rows are never deleted: approving one marks it (state, approver, time),
+ * and the audit log has every decision. The request text is the request as
+ * sent (JSON); it is personal data like the rest of the catalog.
+ */
+#define VG_CATALOG_LOGIN_LEN 64		/* login buffers: at most 63 bytes and a NUL */
+
+/* Store request_json (at least 2 bytes, e.g. "{}") as waiting, asked by
+ * requester (a login, 1..63 bytes) at created_us; fills *id (> 0, never
+ * reused). Durable when it returns, unless inside a batch. */
+int vg_catalog_export_request_add(struct vg_catalog *cat, const char *requester,
+				  const char *request_json, int64_t created_us, int64_t *id);
+/* Read waiting request id without deciding it: *json gets a copy of the
+ * request (caller frees; NULL on any failure) and requester the login that
+ * asked. json and requester may each be NULL if not wanted. -VG_ENOENT if
+ * no request id is waiting (unknown or already approved). */
+int vg_catalog_export_request_get(struct vg_catalog *cat, int64_t id, char **json,
+				  char requester[VG_CATALOG_LOGIN_LEN]);
+/* Take waiting request id for approval: mark it approved by login at now_us
+ * and hand back its request (*json, caller frees) and requester, as for
+ * get. It is taken once: -VG_ENOENT (nothing changes, *json NULL) if no
+ * request id is waiting, which is what a second approver gets, or if login
+ * is the requester (the two-person rule, also enforced by the schema). */
+int vg_catalog_export_request_take(struct vg_catalog *cat, int64_t id, const char *login,
+				   int64_t now_us, char **json,
+				   char requester[VG_CATALOG_LOGIN_LEN]);
+/* Call fn for each waiting request, oldest (lowest id) first, with its id,
+ * requester and created_us (same walk rules as the clip walks: fn runs
+ * unlocked, requester is valid only during the call, non-zero stops the
+ * walk and is returned). */
+typedef int (*vg_export_request_fn)(int64_t id, const char *requester, int64_t created_us,
+				    void *ud);
+int vg_catalog_export_requests_waiting(struct vg_catalog *cat, vg_export_request_fn fn,
+				       void *ud);
+
 /* Small text settings (e.g. "device_id"). get copies the NUL-terminated
  * value into buf (-VG_ENOENT if unset, -VG_EINVAL if it does not fit);
  * set with value NULL removes key. Keys starting "catalog." are the

@@ -283,6 +283,46 @@ check "--disc-size without a unit or a size makes sense is a usage error" \
 	sh -c "$VCTL $POLICE export --camera synth-a --from '$FROM' --to now --recipient police \
 		--iso '$T/iso/x.iso' --disc-size lots 2>&1 | grep -q 'disc-size takes'"
 
+# ---- a waiting request survives a restart of vigild ----
+mkdir "$T/media2"
+[ "$ROOT" = 1 ] && chown "$DAEMON:$DAEMON" "$T/media2"
+out=$($VCTL --purpose press-appeal --reference DISC-8 export --camera synth-a --from "$FROM" \
+	--to "$TO" --recipient media --organisation "Evening Paper" --police-decision CRIME-114-D2 \
+	--victim-wishes "victim agrees to publication" --dest "$T/media2" --force 2>&1)
+rc=$?
+id=$(echo "$out" | sed -n 's/^export request \([0-9]*\) is waiting.*/\1/p')
+check "a second media request waits (exit $rc, request $id)" [ "$rc" = 0 -a -n "$id" ]
+check "... and vigilctl no longer says a restart forgets it" \
+	sh -c "! echo \"\$1\" | grep -qi restart" sh "$out"
+stop_daemon
+start_daemon
+answers() { $VCTL status >/dev/null 2>&1; }
+check "vigild answers again after a restart" wait_for 60 answers
+$VCTL disclosures >"$T/disc2.txt" 2>&1
+check "after the restart disclosures still lists request $id as waiting" \
+	grep -q "^  request ${id:-x} by $ME at " "$T/disc2.txt"
+out=$($VCTL export approve "${id:-0}" 2>&1)
+rc=$?
+check "after the restart the requester still cannot approve it (exit $rc): $out" \
+	says "$rc" 1 "$out" "cannot approve it"
+if [ "$ROOT" = 1 ]; then
+	out=$(as "$DPO2" export approve "${id:-0}" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	check "after the restart a second dpo approves it and it runs (exit $rc)" \
+		[ "$rc" = 0 -a -f "$T/media2/DISC-8/manifest.json" ]
+	check "... the export verifies" $VCTL verify "$T/media2/DISC-8"
+	out=$(as "$DPO2" export approve "${id:-0}" 2>&1)
+	rc=$?
+	check "... and it cannot be approved (run) a second time (exit $rc)" \
+		says "$rc" 1 "$out" "no export request with that number"
+	$VCTL disclosures >"$T/disc2.txt" 2>&1
+	check "... nor is it listed as waiting any more" \
+		sh -c "! grep -q '^  request $id by ' '$T/disc2.txt'"
+else
+	skip "approving a request made before a restart (needs root to create a second user)"
+fi
+
 stop_daemon
 
 # ---- verification on "an ordinary PC": vigild is stopped ----

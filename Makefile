@@ -38,7 +38,7 @@ LIB_SRCS := $(wildcard $(addprefix src/, \
 	v4l2.c source.c source_v4l2.c source_file.c source_synth.c source_h264file.c \
 	encoder.c segmenter.c clipmedia.c catalog.c reconcile.c \
 	pipeline.c timeutil.c audit.c policy.c sign.c proto.c control.c sweeper.c service.c \
-	retention.c hold.c picture.c confcheck.c export.c verify.c audio.c burn.c))
+	retention.c hold.c picture.c confcheck.c export.c verify.c audio.c burn.c isofs.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 

@@ -1,36 +1,46 @@
 /*
  * verify.c - an export checked with nothing but what is on the medium.
+ *
+ * An ISO image is read in place: libisofs imports its directory tree, and
+ * each file's bytes are read straight from the image at the file's extents.
+ * Nothing is extracted: no copy of the footage ever reaches a temporary file.
  */
 #define VG_LOG_MODULE "VFY"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/mem.h>
+#include <libisofs/libisofs.h>
 
 #include "vigil/crypto.h"
 #include "vigil/err.h"
+#include "vigil/isofs.h"
 #include "vigil/log.h"
 #include "vigil/sign.h"
 #include "vigil/verify.h"
 
 #define MAX_SUMS 4096
 #define SMALL_MAX (16 * 1024 * 1024)
+#define ISO_BLOCK 2048
+#define AVIO_BUF (64 * 1024)
 
-extern char **environ;
+/* One image verified at a time (the data source and tree walk are not
+ * written for concurrent use); libisofs itself is shared with the
+ * exporter through isofs.h. */
+static pthread_mutex_t iso_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct sum {
 	char name[160];
@@ -40,8 +50,13 @@ struct sum {
 	int64_t frames;		/* from the manifest, -1 if not given */
 };
 
+/* Where the export's files are read from: a folder (dir), or the export
+ * folder inside an ISO image (iso, a node of the image read from fd). */
 struct vctx {
 	const char *dir;
+	IsoImage *img;
+	IsoDir *iso;
+	int fd;
 	vg_verify_report_fn fn;
 	void *ud;
 	struct vg_verify_result *res;
@@ -80,75 +95,211 @@ static void hex(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* Read a small file whole (NUL-terminated). */
-static int slurp(const char *dir, const char *name, char **out, size_t *len)
+/*
+ * ---- file access: the same reads whether the export is a folder or in an image ----
+ * vf_open (by plain name) / vf_pread / vf_close / f.size, and list_names.
+ */
+
+/* A run of a file's bytes inside the file read: off..off+len. */
+struct extent {
+	int64_t off;
+	int64_t len;
+};
+
+/* One export file open for reading: its bytes are its extents in fd, in
+ * order (one extent for a file in a folder; one or more, an image being
+ * limited to extents under 4 GiB, for a file in an ISO image). */
+struct vfile {
+	int fd;
+	int own_fd;		/* fd is the file's own (folder), else the image's */
+	int64_t size;
+	int n;
+	struct extent *ext;	/* &one, or allocated (vf_close frees it) */
+	struct extent one;
+	int64_t pos;		/* for the AVIO callbacks */
+};
+
+static void vf_close(struct vfile *f)
+{
+	if (f->own_fd && f->fd >= 0)
+		close(f->fd);
+	if (f->ext != &f->one)
+		free(f->ext);
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+}
+
+static int vf_open_dir(struct vctx *v, const char *name, struct vfile *f)
 {
 	char path[1300];
 	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t got = 0;
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	snprintf(path, sizeof(path), "%s/%s", v->dir, name);
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
 		return -vg_err_from_errno(errno);
-	if (fstat(fd, &st) < 0 || st.st_size > SMALL_MAX) {
-		close(fd);
-		return -VG_EFORMAT;
+	f->own_fd = 1;
+	if (fstat(f->fd, &st) < 0) {
+		int ret = -vg_err_from_errno(errno);
+
+		vf_close(f);
+		return ret;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		return -VG_ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
+	f->size = st.st_size;
+	f->one.off = 0;
+	f->one.len = st.st_size;
+	f->ext = &f->one;
+	f->n = 1;
 	return 0;
 }
 
-static int hash_file(const char *dir, const char *name, char out[65])
+/* The file's extents as the image's directory records give them. */
+static int vf_open_iso(struct vctx *v, const char *name, struct vfile *f)
 {
-	char path[1300];
+	struct iso_file_section *sec = NULL;
+	IsoNode *node = NULL;
+	int n = 0, ret;
+
+	if (iso_image_dir_get_node(v->img, v->iso, name, &node, 1) != 1 || node == NULL)
+		return -VG_ENOENT;
+	if (iso_node_get_type(node) != LIBISO_FILE)
+		return -VG_EFORMAT;
+	if (iso_file_get_old_image_sections((IsoFile *)node, &n, &sec, 0) != 1 || n < 0)
+		return -VG_EFORMAT;
+	f->fd = v->fd;
+	f->ext = n > 0 ? calloc((size_t)n, sizeof(*f->ext)) : &f->one;
+	if (f->ext == NULL) {
+		free(sec);
+		return -VG_ENOMEM;
+	}
+	f->n = n;
+	for (int i = 0; i < n; i++) {
+		f->ext[i].off = (int64_t)sec[i].block * ISO_BLOCK;
+		f->ext[i].len = sec[i].size;
+		f->size += sec[i].size;
+	}
+	free(sec);
+	ret = f->size == (int64_t)iso_file_get_size((IsoFile *)node) ? 0 : -VG_EFORMAT;
+	if (ret < 0)
+		vf_close(f);
+	return ret;
+}
+
+/* Open the export file name (a plain name: no '/'); vf_close it after. */
+static int vf_open(struct vctx *v, const char *name, struct vfile *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	return v->iso ? vf_open_iso(v, name, f) : vf_open_dir(v, name, f);
+}
+
+/* Up to n bytes of the file from off: the count read (short only at the
+ * end of the file, or where the image itself ends early), or a negative
+ * VG_E* code. */
+static ssize_t vf_pread(const struct vfile *f, void *buf, size_t n, int64_t off)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	if (off < 0)
+		return -VG_EINVAL;
+	while (got < n && off + (int64_t)got < f->size) {
+		int64_t at = off + (int64_t)got, base = 0;
+		const struct extent *e = NULL;
+		size_t want;
+		ssize_t r;
+
+		for (int i = 0; i < f->n; i++) {
+			if (at < base + f->ext[i].len) {
+				e = &f->ext[i];
+				break;
+			}
+			base += f->ext[i].len;
+		}
+		if (e == NULL)
+			break;
+		want = n - got;
+		if ((int64_t)want > e->len - (at - base))
+			want = (size_t)(e->len - (at - base));
+		r = pread(f->fd, p + got, want, (off_t)(e->off + at - base));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -vg_err_from_errno(errno);
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Read a small file whole (NUL-terminated). */
+static int slurp(struct vctx *v, const char *name, char **out, size_t *len)
+{
+	struct vfile f;
+	char *buf;
+	ssize_t n;
+	int ret;
+
+	ret = vf_open(v, name, &f);
+	if (ret < 0)
+		return ret;
+	if (f.size > SMALL_MAX) {
+		vf_close(&f);
+		return -VG_EFORMAT;
+	}
+	buf = malloc((size_t)f.size + 1);
+	if (buf == NULL) {
+		vf_close(&f);
+		return -VG_ENOMEM;
+	}
+	n = vf_pread(&f, buf, (size_t)f.size, 0);
+	if (n >= 0 && n < f.size)
+		n = -VG_ETRUNC;	/* the image ends inside the file */
+	vf_close(&f);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+static int hash_file(struct vctx *v, const char *name, char out[65])
+{
+	struct vfile f;
 	struct vg_sha256 s;
 	uint8_t d[VG_SHA256_DIGEST_LEN];
 	uint8_t *buf = malloc(1024 * 1024);
-	int fd, ret = 0;
+	int64_t off = 0;
+	int ret;
 
 	if (buf == NULL)
 		return -VG_ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	ret = vf_open(v, name, &f);
+	if (ret < 0) {
 		free(buf);
-		return -vg_err_from_errno(errno);
+		return ret;
 	}
 	vg_sha256_init(&s);
-	for (;;) {
-		ssize_t n = read(fd, buf, 1024 * 1024);
+	while (off < f.size) {
+		ssize_t n = vf_pread(&f, buf, 1024 * 1024, off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
-			ret = -vg_err_from_errno(errno);
+			ret = (int)n;
 			break;
 		}
-		if (n == 0)
+		if (n == 0) {
+			/* the image ends inside the file */
+			ret = -VG_ETRUNC;
 			break;
+		}
 		vg_sha256_update(&s, buf, (size_t)n);
+		off += n;
 	}
-	close(fd);
+	vf_close(&f);
 	free(buf);
 	if (vg_sha256_final(&s, d) < 0 && ret == 0)
 		ret = -VG_ECRYPTO;
@@ -177,15 +328,15 @@ static void check_signature(struct vctx *v)
 	struct vg_sign_key *k = NULL;
 	uint8_t d[VG_SIGN_DIGEST_LEN];
 
-	if (slurp(v->dir, "device-public-key.pem", &pem, &plen) < 0) {
+	if (slurp(v, "device-public-key.pem", &pem, &plen) < 0) {
 		note(v, 0, "device-public-key.pem", "missing or unreadable");
 		goto out;
 	}
-	if (slurp(v->dir, "manifest.json", &man, &mlen) < 0) {
+	if (slurp(v, "manifest.json", &man, &mlen) < 0) {
 		note(v, 0, "manifest.json", "missing or unreadable");
 		goto out;
 	}
-	if (slurp(v->dir, "manifest.json.sig", &sig, &slen) < 0) {
+	if (slurp(v, "manifest.json.sig", &sig, &slen) < 0) {
 		note(v, 0, "manifest.json.sig", "missing or unreadable");
 		goto out;
 	}
@@ -215,7 +366,7 @@ static void check_sums(struct vctx *v)
 	char *buf = NULL, *line, *save = NULL;
 	size_t len;
 
-	if (slurp(v->dir, "SHA256SUMS", &buf, &len) < 0) {
+	if (slurp(v, "SHA256SUMS", &buf, &len) < 0) {
 		note(v, 0, "SHA256SUMS", "missing or unreadable");
 		return;
 	}
@@ -241,7 +392,7 @@ static void check_sums(struct vctx *v)
 		for (int i = 0; i < 64; i++)
 			if (s->hex[i] >= 'A' && s->hex[i] <= 'F')
 				s->hex[i] = (char)(s->hex[i] - 'A' + 'a');
-		r = hash_file(v->dir, name, s->got);
+		r = hash_file(v, name, s->got);
 		v->res->files++;
 		if (r < 0) {
 			note(v, 0, name, "missing or unreadable (%s)", vg_strerror(r));
@@ -268,12 +419,17 @@ static void check_sums(struct vctx *v)
 /* Every file the manifest lists must be in SHA256SUMS with the same hash. */
 static void check_manifest(struct vctx *v)
 {
-	json_object *root, *files;
-	char path[1300];
+	json_object *root = NULL, *files;
+	json_tokener *tok = json_tokener_new();
+	char *buf = NULL;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/manifest.json", v->dir);
-	root = json_object_from_file(path);
+	/* Parsed from the bytes read like every other file's, as
+	 * json_object_from_file would parse them. */
+	if (tok && slurp(v, "manifest.json", &buf, &n) == 0 && n <= INT32_MAX)
+		root = json_tokener_parse_ex(tok, buf, (int)n);
+	json_tokener_free(tok);
+	free(buf);
 	if (root == NULL) {
 		note(v, 0, "manifest.json", "not valid JSON");
 		return;
@@ -310,41 +466,126 @@ static void check_manifest(struct vctx *v)
 	json_object_put(root);
 }
 
+/* Call fn with the name of every entry of the export folder (on disk:
+ * "." and ".." too); < 0 if the folder cannot be listed. */
+static int list_names(struct vctx *v, void (*fn)(struct vctx *v, const char *name))
+{
+	IsoDirIter *it = NULL;
+	IsoNode *node;
+	struct dirent *de;
+	DIR *d;
+
+	if (v->iso) {
+		if (iso_dir_get_children(v->iso, &it) != 1)
+			return -VG_EIO;
+		while (iso_dir_iter_next(it, &node) == 1)
+			fn(v, iso_node_get_name(node));
+		iso_dir_iter_free(it);
+		return 0;
+	}
+	d = opendir(v->dir);
+	if (d == NULL)
+		return -vg_err_from_errno(errno);
+	for (;;) {
+		de = readdir(d);
+		if (de == NULL)
+			break;
+		fn(v, de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+static void check_extra_name(struct vctx *v, const char *name)
+{
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, "SHA256SUMS") == 0)
+		return;
+	if (find_sum(v, name) == NULL)
+		note(v, 0, name, "is not part of the export (not in SHA256SUMS)");
+}
+
 /* Nothing in the folder that the export did not put there. */
 static void check_extra(struct vctx *v)
 {
-	DIR *d = opendir(v->dir);
-	struct dirent *de;
-
-	if (d == NULL) {
+	if (list_names(v, check_extra_name) < 0)
 		note(v, 0, "", "cannot list the folder");
-		return;
+}
+
+/* The demuxer reads the file through these, wherever its bytes are. */
+static int vf_avio_read(void *opaque, uint8_t *buf, int size)
+{
+	struct vfile *f = opaque;
+	ssize_t n;
+
+	if (size <= 0)
+		return 0;
+	n = vf_pread(f, buf, (size_t)size, f->pos);
+	if (n < 0)
+		return AVERROR(EIO);
+	if (n == 0)
+		return AVERROR_EOF;
+	f->pos += n;
+	return (int)n;
+}
+
+static int64_t vf_avio_seek(void *opaque, int64_t offset, int whence)
+{
+	struct vfile *f = opaque;
+	int64_t to;
+
+	switch (whence & ~AVSEEK_FORCE) {
+	case AVSEEK_SIZE:
+		return f->size;
+	case SEEK_SET:
+		to = offset;
+		break;
+	case SEEK_CUR:
+		to = f->pos + offset;
+		break;
+	case SEEK_END:
+		to = f->size + offset;
+		break;
+	default:
+		return AVERROR(EINVAL);
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, "SHA256SUMS") == 0)
-			continue;
-		if (find_sum(v, de->d_name) == NULL)
-			note(v, 0, de->d_name, "is not part of the export (not in SHA256SUMS)");
-	}
-	closedir(d);
+	if (to < 0)
+		return AVERROR(EINVAL);
+	f->pos = to;
+	return to;
 }
 
 /* Decode every picture; any decoder error is a problem. */
 static void check_video(struct vctx *v, struct sum *s)
 {
 	AVFormatContext *fmt = NULL;
+	AVIOContext *io = NULL;
 	AVCodecContext *dec = NULL;
 	const AVCodec *c;
 	AVPacket *pkt = av_packet_alloc();
 	AVFrame *fr = av_frame_alloc();
-	char path[1300];
+	struct vfile f;
+	uint8_t *iobuf = NULL;
 	int64_t frames = 0;
-	int vi = -1, ret, bad = 0;
+	int vi = -1, ret, bad = 0, opened;
 
-	snprintf(path, sizeof(path), "%s/%s", v->dir, s->name);
 	v->res->videos++;
-	if (pkt == NULL || fr == NULL || avformat_open_input(&fmt, path, NULL, NULL) < 0 ||
+	opened = vf_open(v, s->name, &f) == 0;
+	if (opened)
+		iobuf = av_malloc(AVIO_BUF);
+	if (iobuf)
+		io = avio_alloc_context(iobuf, AVIO_BUF, 0, &f, vf_avio_read, NULL, vf_avio_seek);
+	if (io)
+		iobuf = NULL;	/* the context's now (it may replace it) */
+	if (io)
+		fmt = avformat_alloc_context();
+	if (fmt) {
+		fmt->pb = io;
+		fmt->flags |= AVFMT_FLAG_CUSTOM_IO;	/* never closed by FFmpeg */
+	}
+	/* The name only as a hint for probing, as the path was before; a
+	 * failed open frees fmt. */
+	if (pkt == NULL || fr == NULL || fmt == NULL ||
+	    avformat_open_input(&fmt, s->name, NULL, NULL) < 0 ||
 	    avformat_find_stream_info(fmt, NULL) < 0) {
 		note(v, 0, s->name, "cannot be opened as a video file");
 		goto out;
@@ -407,7 +648,13 @@ static void check_video(struct vctx *v, struct sum *s)
 		note(v, 1, s->name, "all %lld pictures decode", (long long)frames);
 out:
 	avcodec_free_context(&dec);
-	avformat_close_input(&fmt);
+	avformat_close_input(&fmt);	/* leaves io to us (custom I/O) */
+	if (io)
+		av_freep(&io->buffer);
+	avio_context_free(&io);
+	av_free(iobuf);
+	if (opened)
+		vf_close(&f);
 	av_packet_free(&pkt);
 	av_frame_free(&fr);
 }
@@ -433,61 +680,123 @@ static int verify_dir(struct vctx *v)
 	return v->res->problems ? -VG_EAUTH : 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+/* ---- an ISO image, read in place ---- */
+
+/* libisofs reads the image's directory tree through this, from the same
+ * open file the files' bytes are then read from. */
+/* open and close: the fd is verify_iso's, open for the whole call */
+static int ds_nop(IsoDataSource *src)
 {
-	return remove(p) < 0 ? -1 : 0;
+	(void)src;
+	return ISO_SUCCESS;
 }
 
-/* xorriso -osirrox on -indev ISO -extract / TMP, without a shell. */
-static int extract_iso(const char *iso, const char *tmp)
+static int ds_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer)
 {
-	char *argv[] = { "xorriso", "-osirrox", "on", "-indev", (char *)iso, "-extract", "/",
-			 (char *)tmp, NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int st, ret;
+	const int *fd = src->data;
+	size_t got = 0;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	ret = posix_spawnp(&pid, "xorriso", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (ret != 0)
-		return -VG_ENOENT;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -VG_EIO;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -VG_EFORMAT;
+	while (got < ISO_BLOCK) {
+		ssize_t r = pread(*fd, buffer + got, ISO_BLOCK - got,
+				  (off_t)lba * ISO_BLOCK + (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return (int)ISO_DATA_SOURCE_FAILURE;
+		got += (size_t)r;
+	}
+	return ISO_SUCCESS;
 }
 
-/* The export folder inside an extracted image: the root or its one folder. */
-static int find_export(const char *root, char *out, size_t len)
+static void ds_free(IsoDataSource *src)
 {
-	char probe[1300];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
+	(void)src;	/* nothing allocated: it lives in verify_iso's frame */
+}
+
+/* The export folder in the image: the root or its one folder holding
+ * manifest.json. */
+static int find_export(IsoImage *img, IsoDir **out)
+{
+	IsoDir *root = iso_image_get_root(img);
+	IsoDirIter *it = NULL;
+	IsoNode *node;
 	int found = 0;
 
-	snprintf(probe, sizeof(probe), "%s/manifest.json", root);
-	if (stat(probe, &st) == 0) {
-		snprintf(out, len, "%s", root);
+	if (iso_image_dir_get_node(img, root, "manifest.json", NULL, 1) == 1) {
+		*out = root;
 		return 0;
 	}
-	d = opendir(root);
-	if (d == NULL)
+	if (iso_dir_get_children(root, &it) != 1)
 		return -VG_EIO;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+	while (iso_dir_iter_next(it, &node) == 1) {
+		if (iso_node_get_name(node)[0] == '.' || iso_node_get_type(node) != LIBISO_DIR)
 			continue;
-		snprintf(probe, sizeof(probe), "%s/%s/manifest.json", root, de->d_name);
-		if (stat(probe, &st) == 0) {
-			snprintf(out, len, "%s/%s", root, de->d_name);
+		if (iso_image_dir_get_node(img, (IsoDir *)node, "manifest.json", NULL, 1) == 1) {
+			*out = (IsoDir *)node;
 			found++;
 		}
 	}
-	closedir(d);
+	iso_dir_iter_free(it);
 	return found == 1 ? 0 : -VG_EFORMAT;
+}
+
+/* v->img from the image open on v->fd; ds is its data source. */
+static int import_image(struct vctx *v, IsoDataSource *ds)
+{
+	IsoReadOpts *ro = NULL;
+	int ret = 0;
+
+	if (iso_image_new("VERIFY", &v->img) < 0 || iso_read_opts_new(&ro, 0) < 0)
+		ret = -VG_ENOMEM;
+	else if (iso_image_import(v->img, ds, ro, NULL) < 0)
+		ret = -VG_EFORMAT;
+	if (ro)
+		iso_read_opts_free(ro);
+	return ret;
+}
+
+static int verify_iso(struct vctx *v, const char *path)
+{
+	IsoDataSource ds = {
+		.version = 0, .refcount = 1, .open = ds_nop, .close = ds_nop,
+		.read_block = ds_read_block, .free_data = ds_free, .data = &v->fd,
+	};
+	int ret;
+
+	v->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (v->fd < 0) {
+		ret = -vg_err_from_errno(errno);
+		note(v, 0, "", "cannot read the ISO image");
+		return ret;
+	}
+	pthread_mutex_lock(&iso_lock);
+	ret = vg_isofs_get();
+	if (ret < 0) {
+		note(v, 0, "", "cannot read the ISO image");
+		goto out;
+	}
+	ret = import_image(v, &ds);
+	if (ret < 0) {
+		note(v, 0, "", "cannot read the ISO image");
+	} else {
+		ret = find_export(v->img, &v->iso);
+		if (ret < 0)
+			note(v, 0, "", "the image holds no export folder");
+	}
+	if (ret == 0)
+		ret = verify_dir(v);
+	/* The image's nodes hold ds until the image goes, before ds does. */
+	if (v->img)
+		iso_image_unref(v->img);
+	v->img = NULL;
+	v->iso = NULL;
+	vg_isofs_put();
+out:
+	pthread_mutex_unlock(&iso_lock);
+	close(v->fd);
+	v->fd = -1;
+	return ret;
 }
 
 int vg_verify_export(const char *path, vg_verify_report_fn report, void *ud,
@@ -496,8 +805,6 @@ int vg_verify_export(const char *path, vg_verify_report_fn report, void *ud,
 	struct vg_verify_result local;
 	struct vctx v = { 0 };
 	struct stat st;
-	char tmp[64] = "", dir[1300];
-	int ret;
 
 	if (res == NULL)
 		res = &local;
@@ -505,27 +812,12 @@ int vg_verify_export(const char *path, vg_verify_report_fn report, void *ud,
 	v.fn = report;
 	v.ud = ud;
 	v.res = res;
+	v.fd = -1;
 	if (path == NULL || stat(path, &st) < 0)
 		return -VG_ENOENT;
 	if (S_ISDIR(st.st_mode)) {
 		v.dir = path;
 		return verify_dir(&v);
 	}
-	snprintf(tmp, sizeof(tmp), "/tmp/vigil-verify.XXXXXX");
-	if (mkdtemp(tmp) == NULL)
-		return -vg_err_from_errno(errno);
-	ret = extract_iso(path, tmp);
-	if (ret < 0)
-		note(&v, 0, "", "cannot read the ISO image (is xorriso installed?)");
-	if (ret == 0) {
-		ret = find_export(tmp, dir, sizeof(dir));
-		if (ret < 0)
-			note(&v, 0, "", "the image holds no export folder");
-	}
-	if (ret == 0) {
-		v.dir = dir;
-		ret = verify_dir(&v);
-	}
-	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return ret;
+	return verify_iso(&v, path);
 }

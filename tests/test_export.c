@@ -9,10 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,6 +107,19 @@ static void record(struct fx *f, int k0, int k1)
 	av_packet_free(&pkt);
 }
 
+static int clip_rows(const struct vg_clip *c, void *ud)
+{
+	struct fx *f = ud;
+	char obj[160];
+	struct vg_audit_entry e = { .uid = -1, .action = "clip.create", .object = obj,
+				    .outcome = "allowed" };
+
+	snprintf(obj, sizeof(obj), "camera=cam clip=%lld frames=%lld clock=%s", (long long)c->id,
+		 (long long)c->frames, c->start_us < f->base + 6 * VG_US_PER_S ? "synchronised"
+										: "UNSYNCHRONISED");
+	return vg_audit_append(f->audit, &e, NULL);
+}
+
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -131,6 +148,17 @@ static int setup(void **state)
 					     "daemon restarted", &gid), 0);
 	assert_int_equal(vg_catalog_gap_close(f->cat, gid, f->base + 10 * VG_US_PER_S), 0);
 	record(f, 10 * FPS, 13 * FPS);
+	/* The daemon's clip.create rows (pipeline.c): the clock was
+	 * synchronised for the first two clips and not for the third; and one
+	 * row about a clip that is not exported. */
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, clip_rows, f), 0);
+	{
+		struct vg_audit_entry o = { .uid = -1, .action = "clip.create",
+					    .object = "camera=cam clip=999 clock=synchronised",
+					    .outcome = "allowed" };
+
+		assert_int_equal(vg_audit_append(f->audit, &o, NULL), 0);
+	}
 	*state = f;
 	return 0;
 }
@@ -356,7 +384,22 @@ static void test_export_folder_verifies_and_is_bit_identical(void **state)
 	pkts_free(&rec);
 	pkts_free(&out);
 	assert_int_equal(sh("grep -q 'daemon restarted' %s/manifest.json", dir), 0);
-	assert_int_equal(sh("grep -q 'recording.start' %s/chain-of-custody.json", dir), 0);
+	/* The chain of custody holds the exported clips' rows and not the rest
+	 * of the camera's history (the recording.start row was written now,
+	 * long after this footage; clip 999 is not exported). */
+	assert_int_equal(sh("cd %s && python3 -c 'import json,sys; r=json.load(open("
+			    "\"chain-of-custody.json\"))[\"rows\"]; o=[x[\"object\"] for x in r]; "
+			    "sys.exit(0 if sum(\"clip.create\"==x[\"action\"] for x in r)==3 and "
+			    "not any(\"clip=999 \" in x for x in o) and "
+			    "not any(x[\"action\"]==\"recording.start\" for x in r) else 1)'", dir), 0);
+	/* Each file says whether the clock was synchronised for its clips. */
+	assert_int_equal(sh("cd %s && python3 -c 'import json,sys; m=json.load(open("
+			    "\"manifest.json\")); v=[x for x in m[\"files\"] if x[\"type\"]==\"video\"]; "
+			    "c=m[\"clips_clock_sync\"]; "
+			    "sys.exit(0 if v[0][\"clock_sync\"]==\"synchronised\" and "
+			    "v[1][\"clock_sync\"].startswith(\"NOT synchronised while 1 of its 1\") and "
+			    "c[\"synchronised\"]==2 and c[\"not_synchronised\"]==1 and "
+			    "c[\"unknown\"]==0 else 1)'", dir), 0);
 	/* a second export to the same reference is refused, not merged */
 	assert_int_equal(vg_export_run(&c, &q, &r), -VG_EEXIST);
 }
@@ -663,6 +706,172 @@ static void test_failed_export_stays_incomplete(void **state)
 	assert_true(vg_export_dest_is_removable("/nonexistent/x") < 0);
 }
 
+/* Where xorriso (a reader independent of vg_verify_export) says the last
+ * file matching pattern lies in the image: its first block and its size,
+ * and its name; the file must be in one extent. */
+static void iso_extent(const char *iso, const char *pattern, long *lba, long *size,
+		       char *name, size_t len)
+{
+	char cmd[600], line[1024];
+	FILE *p;
+	int found = 0;
+
+	snprintf(cmd, sizeof(cmd), "xorriso -indev %s -find / -name '%s' -exec report_lba "
+		 "2>/dev/null", iso, pattern);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	/* File data lba:  0 ,       56 ,        5 ,    10000 , '/REF/a.mp4' */
+	while (fgets(line, sizeof(line), p)) {
+		char *s = line + 14, *q, *slash;
+		long xt;
+
+		if (strncmp(line, "File data lba:", 14) != 0)
+			continue;
+		xt = strtol(s, &s, 10);
+		assert_int_equal(xt, 0);
+		s = strchr(s, ',');
+		assert_non_null(s);
+		*lba = strtol(s + 1, &s, 10);
+		s = strchr(s, ',');
+		assert_non_null(s);
+		(void)strtol(s + 1, &s, 10);
+		s = strchr(s, ',');
+		assert_non_null(s);
+		*size = strtol(s + 1, &s, 10);
+		slash = strrchr(s, '/');
+		assert_non_null(slash);
+		q = strchr(slash, '\'');
+		assert_non_null(q);
+		snprintf(name, len, "%.*s", (int)(q - slash - 1), slash + 1);
+		found++;
+	}
+	assert_int_equal(pclose(p), 0);
+	assert_true(found >= 1);
+	assert_true(*lba > 16 && *size > 0);
+}
+
+struct bad_seen {
+	char files[16][160];
+	int n;
+};
+
+static void note_bad(int ok, const char *file, const char *msg, void *ud)
+{
+	struct bad_seen *b = ud;
+
+	if (!ok && b->n < 16)
+		snprintf(b->files[b->n++], sizeof(b->files[0]), "%s", file);
+}
+
+/* An image is checked in place: a byte changed inside a video's data in
+ * the image itself is caught and the file named. */
+static void test_changed_byte_in_iso_is_caught(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+	struct bad_seen seen = { 0 };
+	char iso[200], name[160];
+	long lba = 0, size = 0;
+	int named = 0;
+
+	snprintf(iso, sizeof(iso), "%s/export.iso", f->dir);
+	q.dest_dir = NULL;
+	q.iso_path = iso;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	assert_int_equal(vg_verify_export(iso, NULL, NULL, &vr), 0);
+	iso_extent(iso, "cam_*.mp4", &lba, &size, name, sizeof(name));
+	flip(iso, (off_t)lba * 2048 + size / 2);
+	assert_int_equal(vg_verify_export(iso, note_bad, &seen, &vr), -VG_EAUTH);
+	assert_string_equal(vr.first_bad, name);
+	assert_true(vr.problems >= 1);
+	for (int i = 0; i < seen.n; i++)
+		named += strcmp(seen.files[i], name) == 0;
+	assert_true(named >= 1);
+	/* the same image with the byte put back is intact again */
+	flip(iso, (off_t)lba * 2048 + size / 2);
+	assert_int_equal(vg_verify_export(iso, NULL, NULL, &vr), 0);
+	assert_int_equal(vr.videos, 2);
+}
+
+/*
+ * In a child with a mount namespace of its own and an empty tmpfs over
+ * /tmp (TMPDIR too), watched with inotify: verify the image (reached
+ * through an fd opened before /tmp was covered) and report whether
+ * anything touched /tmp. 0 = verified and /tmp untouched; 77 = this
+ * system cannot make the namespace; else the failed step.
+ */
+static int verify_in_private_tmp(const char *iso)
+{
+	struct vg_verify_result vr;
+	char path[64], ev[4096];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, in, left = 0;
+
+	fd = open(iso, O_RDONLY);
+	if (fd < 0)
+		return 2;
+	if (unshare(CLONE_NEWNS) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		return 77;
+	/* private first: the tmpfs must not show up in the parent's /tmp */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("vigil-test", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		return 77;
+	if (stat(iso, &st) == 0)
+		return 3;	/* the real /tmp is still visible */
+	setenv("TMPDIR", "/tmp", 1);
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (in < 0 || inotify_add_watch(in, "/tmp", IN_ALL_EVENTS) < 0)
+		return 4;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (vg_verify_export(path, NULL, NULL, &vr) != 0 || vr.videos != 2)
+		return 5;
+	if (read(in, ev, sizeof(ev)) > 0) {
+		fprintf(stderr, "# something touched /tmp while the image was verified\n");
+		return 6;
+	}
+	close(in);
+	d = opendir("/tmp");
+	if (d == NULL)
+		return 7;
+	for (de = readdir(d); de; de = readdir(d))
+		left += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return left == 0 ? 0 : 8;
+}
+
+/* No plaintext footage in temporary files: verifying an image writes
+ * nothing under /tmp, not even briefly. */
+static void test_iso_verify_writes_no_temp_files(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	char iso[200];
+	pid_t pid;
+	int st;
+
+	snprintf(iso, sizeof(iso), "%s/export.iso", f->dir);
+	q.dest_dir = NULL;
+	q.iso_path = iso;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(verify_in_private_tmp(iso));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();	/* no mount namespace here: nothing to observe with */
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	av_log_set_level(AV_LOG_ERROR);
@@ -677,6 +886,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_iso_split_over_discs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redacted_region_is_uniform, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_export_stays_incomplete, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_changed_byte_in_iso_is_caught, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_iso_verify_writes_no_temp_files, setup,
 						teardown),
 	};
 

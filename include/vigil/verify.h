@@ -5,9 +5,14 @@
  * the manifest, no file missing or extra, and every video decoding end to
  * end. Nothing here needs the device's keys or catalog.
  *
- * An ISO image is read by extracting it with xorriso into a private
- * temporary folder (removed afterwards); that copies only the medium's own
- * contents.
+ * An ISO image is checked in place: its directory tree is read with
+ * libisofs and every file's bytes straight from the image. Nothing is
+ * extracted and no temporary file is written, so no copy of the footage is
+ * left anywhere.
+ *
+ * Verifications of images are serialised; libisofs itself is shared with
+ * the exporter through isofs.h, so a verify may run while an export writes
+ * an image in another thread.
  */
 #ifndef VIGIL_VERIFY_H
 #define VIGIL_VERIFY_H

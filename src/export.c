@@ -43,6 +43,7 @@
 #include "vigil/crypto.h"
 #include "vigil/err.h"
 #include "vigil/export.h"
+#include "vigil/isofs.h"
 #include "vigil/log.h"
 #include "vigil/timeutil.h"
 
@@ -60,6 +61,8 @@ struct outfile {
 	char camera[33];
 	int64_t frames, duration_us, from_us, to_us;
 	int width, height, clips;
+	int run;			/* index in exp.runs */
+	int clk_synced, clk_unsynced, clk_unknown;	/* its clips' clock state */
 };
 
 struct run {
@@ -116,6 +119,16 @@ struct exp {
 	 * request; whole_from/whole_to are what was asked for in all. */
 	int disc_no, disc_of;
 	int64_t whole_from_us, whole_to_us;
+	/* Each exported clip's clock state, from its clip.create audit row
+	 * (write_custody): 1 synchronised, 0 not; clips without a row are
+	 * "unknown". */
+	struct clip_clock *clk;
+	int nclk;
+};
+
+struct clip_clock {
+	int64_t id;
+	int synced;
 };
 
 /* ---- small helpers ---- */
@@ -1235,6 +1248,7 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 		return -VG_ENOMEM;
 	}
 	f->video = 1;
+	f->run = (int)(r - e->runs);
 	f->redacted = q->n_redactions > 0;
 	snprintf(f->camera, sizeof(f->camera), "%s", r->cam->name);
 	s.tb = rtb;
@@ -1440,6 +1454,7 @@ static json_object *jtime(int64_t us)
 }
 
 struct coc {
+	struct exp *e;
 	json_object *arr;
 	const char *camera;
 	size_t camlen;
@@ -1461,13 +1476,80 @@ static int mentions_camera(const char *obj, const char *cam, size_t camlen)
 	return 0;
 }
 
+/* The value of "key=" as a whole token of an audit object, or 0. */
+static int token(const char *obj, const char *key, char *out, size_t len)
+{
+	size_t kl = strlen(key);
+	const char *p = obj;
+
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == obj || p[-1] == ' ') && p[kl] == '=') {
+			size_t n = strcspn(p + kl + 1, " ");
+
+			if (n >= len)
+				return 0;
+			memcpy(out, p + kl + 1, n);
+			out[n] = '\0';
+			return 1;
+		}
+		p += kl;
+	}
+	return 0;
+}
+
+static const struct vg_clip *exported_clip(struct exp *e, int64_t id)
+{
+	for (int i = 0; i < e->nruns; i++)
+		for (int j = 0; j < e->runs[i].n; j++)
+			if (e->runs[i].clips[j].id == id)
+				return &e->runs[i].clips[j];
+	return NULL;
+}
+
+/*
+ * Does an audit row of the camera concern this export? A row about a clip
+ * ("clip=ID": recorded, viewed) if the clip is exported; a row about a
+ * time range ("from=... to=...": holds, listings, other exports) if the
+ * range overlaps the request; any other row (the camera lost, started,
+ * reconfigured) if it was written during the requested time. The rest of
+ * the camera's history is not this recipient's business.
+ */
+static int concerns_export(struct exp *e, const struct vg_audit_entry *r)
+{
+	char v[64];
+	int64_t from, to;
+
+	if (token(r->object, "clip", v, sizeof(v))) {
+		const struct vg_clip *c = exported_clip(e, strtoll(v, NULL, 10));
+		char clk[32];
+
+		if (c == NULL)
+			return 0;
+		if (strcmp(r->action, "clip.create") == 0 && token(r->object, "clock", clk, sizeof(clk))) {
+			struct clip_clock *n = realloc(e->clk, (size_t)(e->nclk + 1) * sizeof(*n));
+
+			if (n != NULL) {
+				e->clk = n;
+				e->clk[e->nclk].id = c->id;
+				e->clk[e->nclk].synced = strcmp(clk, "synchronised") == 0;
+				e->nclk++;
+			}
+		}
+		return 1;
+	}
+	if (token(r->object, "from", v, sizeof(v)) && vg_time_parse(v, 0, &from) == 0 &&
+	    token(r->object, "to", v, sizeof(v)) && vg_time_parse(v, 0, &to) == 0)
+		return from < e->req->to_us && to > e->req->from_us;
+	return r->time_us >= e->req->from_us && r->time_us < e->req->to_us;
+}
+
 static int coc_row(const struct vg_audit_entry *r, void *ud)
 {
 	struct coc *c = ud;
 	json_object *o;
 	char h[65];
 
-	if (!mentions_camera(r->object, c->camera, c->camlen))
+	if (!mentions_camera(r->object, c->camera, c->camlen) || !concerns_export(c->e, r))
 		return 0;
 	o = json_object_new_object();
 	json_object_object_add(o, "seq", json_object_new_int64(r->seq));
@@ -1513,12 +1595,16 @@ static int write_custody(struct exp *e)
 	int ret = 0;
 
 	json_object_object_add(root, "note",
-			       jstr("Audit log rows of this device that concern the exported cameras "
-				    "(recording, holds, viewing, exports), in order. Each row's hash "
-				    "chains to the previous row; see docs/audit-format.md."));
+			       jstr("Audit log rows of this device that concern this footage, in "
+				    "order: the exported clips (recorded, viewed), holds and exports "
+				    "of these cameras whose time overlaps it, and other events of "
+				    "these cameras during it. Rows are chained by hash to rows not "
+				    "shown here; the device's whole log can be checked with "
+				    "'vigilctl audit verify'. See docs/audit-format.md."));
 	for (int i = 0; i < e->req->n_cameras && e->ctx->audit && ret == 0; i++) {
 		struct vg_audit_filter flt = { 0 };
-		struct coc c = { arr, e->req->cameras[i].name, strlen(e->req->cameras[i].name) };
+		struct coc c = { e, arr, e->req->cameras[i].name,
+				 strlen(e->req->cameras[i].name) };
 
 		flt.camera = c.camera;
 		ret = vg_audit_query(e->ctx->audit, &flt, coc_row, &c);
@@ -1656,6 +1742,45 @@ static void list_gaps(struct exp *e)
 	e->res->runs_gaps = e->ngaps;
 }
 
+/* Count the clock state of the clips in a video file (those of its run
+ * that overlap the file's time). */
+static void tally_clock(struct exp *e, struct outfile *f)
+{
+	const struct run *r = &e->runs[f->run];
+
+	f->clk_synced = f->clk_unsynced = f->clk_unknown = 0;
+	for (int j = 0; j < r->n; j++) {
+		const struct vg_clip *c = &r->clips[j];
+		int k;
+
+		if (c->end_us <= f->from_us || c->start_us >= f->to_us)
+			continue;
+		for (k = 0; k < e->nclk && e->clk[k].id != c->id; k++)
+			;
+		if (k == e->nclk)
+			f->clk_unknown++;
+		else if (e->clk[k].synced)
+			f->clk_synced++;
+		else
+			f->clk_unsynced++;
+	}
+}
+
+static json_object *clock_words(const struct outfile *f)
+{
+	char b[96];
+	int n = f->clk_synced + f->clk_unsynced + f->clk_unknown;
+
+	if (n > 0 && f->clk_synced == n)
+		return jstr("synchronised");
+	if (f->clk_unsynced > 0)
+		snprintf(b, sizeof(b), "NOT synchronised while %d of its %d clips were recorded",
+			 f->clk_unsynced, n);
+	else
+		snprintf(b, sizeof(b), "unknown for %d of its %d clips", f->clk_unknown, n);
+	return jstr(b);
+}
+
 static int write_manifest(struct exp *e, const char *fpr, const char *pem)
 {
 	const struct vg_export_request *q = e->req;
@@ -1724,6 +1849,26 @@ static int write_manifest(struct exp *e, const char *fpr, const char *pem)
 					       "requested start, so its first picture can be shown."));
 	json_object_object_add(root, "delivered", o);
 	json_object_object_add(root, "clock_sync", jstr(q->clock_sync ? q->clock_sync : "unknown"));
+	{
+		int sy = 0, un = 0, uk = 0;
+
+		for (int i = 0; i < e->nfiles; i++) {
+			if (!e->files[i].video)
+				continue;
+			tally_clock(e, &e->files[i]);
+			sy += e->files[i].clk_synced;
+			un += e->files[i].clk_unsynced;
+			uk += e->files[i].clk_unknown;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "synchronised", json_object_new_int(sy));
+		json_object_object_add(o, "not_synchronised", json_object_new_int(un));
+		json_object_object_add(o, "unknown", json_object_new_int(uk));
+		json_object_object_add(o, "note", jstr("The recorder's clock as each clip was "
+						       "recorded (NTP), from the clips' audit rows "
+						       "in chain-of-custody.json."));
+		json_object_object_add(root, "clips_clock_sync", o);
+	}
 	json_object_object_add(root, "redacted_working_copy",
 			       json_object_new_boolean(q->n_redactions > 0));
 	if (q->n_redactions > 0)
@@ -1752,6 +1897,7 @@ static int write_manifest(struct exp *e, const char *fpr, const char *pem)
 			json_object_object_add(o, "width", json_object_new_int(f->width));
 			json_object_object_add(o, "height", json_object_new_int(f->height));
 			json_object_object_add(o, "source_clips", json_object_new_int(f->clips));
+			json_object_object_add(o, "clock_sync", clock_words(f));
 			json_object_object_add(o, "content",
 					       jstr(f->redacted ? "redacted working copy (re-encoded)"
 								: "original encoded frames, remuxed"));
@@ -2010,7 +2156,7 @@ static int write_iso(struct exp *e, const char *iso, uint64_t limit)
 	volume_id(e->ref, vol);
 	if (buf == NULL)
 		return -VG_ENOMEM;
-	if (iso_init() < 0) {
+	if (vg_isofs_get() < 0) {
 		ret = -VG_EFORMAT;
 		goto out;
 	}
@@ -2122,7 +2268,7 @@ out:
 	if (img)
 		iso_image_unref(img);
 	if (inited)
-		iso_finish();
+		vg_isofs_put();
 	free(buf);
 	return ret;
 }
@@ -2189,6 +2335,9 @@ static void free_runs(struct exp *e)
 	free(e->gaps);
 	free(e->cgaps);
 	free(e->files);
+	free(e->clk);
+	e->clk = NULL;
+	e->nclk = 0;
 	e->runs = NULL;
 	e->gaps = NULL;
 	e->cgaps = NULL;
@@ -2411,10 +2560,6 @@ static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_
 			if (k == 1)
 				snprintf(res->manifest_sha256, sizeof(res->manifest_sha256), "%s",
 					 one->manifest_sha256);
-		} else if (ret == -VG_ENOENT) {
-			/* nothing recorded in this part (cannot happen: each part
-			 * starts at a clip) */
-			ret = 0;
 		} else {
 			snprintf(res->why, sizeof(res->why), "disc %d of %d: %s%s", k, n, one->why,
 				 k > 1 ? " (the discs before it were marked .incomplete)" : "");

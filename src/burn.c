@@ -38,17 +38,6 @@ struct xmsg {
 	char last[LINE_MAX_LEN];	/* the last non-empty line */
 };
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static double seconds_since(int64_t t0)
 {
 	return (double)(vg_time_mono_us() - t0) / 1e6;
@@ -418,7 +407,7 @@ int vg_burn_image(const struct vg_burn_request *q, struct vg_burn_result *res)
 			 vg_strerror(ret));
 		goto out;
 	}
-	hex(want, sizeof(want), res->image_sha256);
+	vg_hex(want, sizeof(want), res->image_sha256);
 	m = calloc(1, sizeof(*m));
 	if (m == NULL) {
 		ret = -VG_ENOMEM;

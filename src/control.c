@@ -140,6 +140,35 @@ int ctl_send_data(struct req *r, const uint8_t *data, size_t len)
 
 /* ---- identify, decide, audit ---- */
 
+#define PROGRESS_EVERY_US 250000
+
+void ctl_progress_start(struct ctl_progress *p, struct req *r)
+{
+	p->fd = r->c->fd;
+	p->broken = 0;
+	p->last_us = 0;
+	p->start_us = vg_time_mono_us();
+}
+
+/* The exporter calls this with its progress lock held: sends are
+ * serialised. */
+void ctl_progress_send(uint64_t done, uint64_t total, void *ud)
+{
+	struct ctl_progress *p = ud;
+	int64_t now = vg_time_mono_us();
+	char line[160];
+	int n;
+
+	if (p->broken || (now - p->last_us < PROGRESS_EVERY_US && done < total))
+		return;
+	p->last_us = now;
+	n = snprintf(line, sizeof(line), "{\"done\":%llu,\"total\":%llu,\"elapsed_us\":%lld}",
+		     (unsigned long long)done, (unsigned long long)total,
+		     (long long)(now - p->start_us));
+	if (vg_proto_send(p->fd, VG_FRAME_DATA, line, (size_t)n) < 0)
+		p->broken = 1;
+}
+
 int ctl_audit(struct req *r, const char *action, const char *object, int allowed,
 	      const char *reason)
 {

@@ -54,6 +54,19 @@ struct json_object *ctl_ok_object(void);
 const char *ctl_arg_str(struct req *r, const char *key);
 int64_t ctl_arg_int(struct req *r, const char *key, int64_t def);
 
+/* Progress of a long job (export, burn) for the client: DATA frames of
+ * {"done","total","elapsed_us"}, at most four a second and always the last.
+ * ctl_progress_start before the job; ctl_progress_send is the job's
+ * progress callback (ud = the struct). Once a send fails (the client went
+ * away) the rest are dropped; the job goes on and is audited. */
+struct ctl_progress {
+	int fd;
+	int broken;
+	int64_t last_us, start_us;
+};
+void ctl_progress_start(struct ctl_progress *p, struct req *r);
+void ctl_progress_send(uint64_t done, uint64_t total, void *ud);
+
 /* Write an audit row for this request; negative if it could not be
  * written (the handler must then not act). */
 int ctl_audit(struct req *r, const char *action, const char *object, int allowed,

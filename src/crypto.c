@@ -148,6 +148,17 @@ int vg_sha256_final(struct vg_sha256 *s, uint8_t out[VG_SHA256_DIGEST_LEN])
 	return 0;
 }
 
+void vg_hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[b[i] >> 4];
+		out[2 * i + 1] = d[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int vg_sha256(const void *data, size_t len, uint8_t out[VG_SHA256_DIGEST_LEN])
 {
 	struct vg_sha256 s;

@@ -37,32 +37,6 @@
 #include "vigil/verify.h"
 #include "control_impl.h"
 
-#define PROGRESS_EVERY_US 250000
-
-struct progress {
-	int fd;
-	int broken;		/* the client went away: stop sending */
-	int64_t last_us;
-	int64_t start_us;
-};
-
-static void on_progress(uint64_t done, uint64_t total, void *ud)
-{
-	struct progress *p = ud;
-	int64_t now = vg_time_mono_us();
-	char line[192];
-	int n;
-
-	if (p->broken || (now - p->last_us < PROGRESS_EVERY_US && done < total))
-		return;
-	p->last_us = now;
-	n = snprintf(line, sizeof(line), "{\"phase\":\"read-back\",\"done\":%llu,\"total\":%llu,"
-		     "\"elapsed_us\":%lld}", (unsigned long long)done, (unsigned long long)total,
-		     (long long)(now - p->start_us));
-	if (vg_proto_send(p->fd, VG_FRAME_DATA, line, (size_t)n) < 0)
-		p->broken = 1;
-}
-
 /* force: true, or a non-zero number (as export sends it). */
 static int arg_force(struct req *r)
 {
@@ -153,8 +127,8 @@ int ctl_cmd_export_burn(struct req *r)
 	const struct vg_control_env *env = ctl_env(r);
 	const char *image = ctl_arg_str(r, "image"), *device = ctl_arg_str(r, "device");
 	int force = arg_force(r);
-	struct progress prog = { .fd = r->c->fd, .start_us = vg_time_mono_us() };
-	struct vg_burn_request q = { .progress = on_progress, .progress_ud = &prog };
+	struct ctl_progress prog;
+	struct vg_burn_request q = { .progress = ctl_progress_send, .progress_ud = &prog };
 	struct vg_burn_result *res = NULL;
 	struct vg_verify_result *vr = NULL;
 	char object[2400], done_object[2600], why[800], fpr[VG_SIGN_FPR_HEX_LEN] = "";
@@ -207,6 +181,7 @@ int ctl_cmd_export_burn(struct req *r)
 	q.allow_file = force;
 	vg_info("burning %s to %s for %s (%s)", image, device, r->login,
 		r->reference ? r->reference : "");
+	ctl_progress_start(&prog, r);
 	ret = vg_burn_image(&q, res);
 	snprintf(done_object, sizeof(done_object), "burn image=%s image_sha256=%s device=%s "
 		 "bytes=%llu%s", image, res->image_sha256[0] ? res->image_sha256 : "(unread)",

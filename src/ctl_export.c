@@ -49,7 +49,6 @@
 
 #define MAX_EXPORT_CAMERAS 32
 #define MAX_REDACTIONS 64
-#define PROGRESS_EVERY_US 250000
 #define SELF_APPROVAL "refused: the person who asked for an export cannot approve it; a " \
 	"second person with export rights must (policy 3.9, 3.10)"
 
@@ -301,31 +300,6 @@ static int disclosure_rules(struct req *r, const struct export_args *a, char *wh
 
 /* ---- progress and the export itself ---- */
 
-struct progress {
-	int fd;
-	int broken;		/* the client went away: stop sending */
-	int64_t last_us;
-	int64_t start_us;
-};
-
-/* Runs with the exporter's progress lock held: sends are serialised. */
-static void on_progress(uint64_t done, uint64_t total, void *ud)
-{
-	struct progress *p = ud;
-	int64_t now = vg_time_mono_us();
-	char line[160];
-	int n;
-
-	if (p->broken || (now - p->last_us < PROGRESS_EVERY_US && done < total))
-		return;
-	p->last_us = now;
-	n = snprintf(line, sizeof(line), "{\"done\":%llu,\"total\":%llu,\"elapsed_us\":%lld}",
-		     (unsigned long long)done, (unsigned long long)total,
-		     (long long)(now - p->start_us));
-	if (vg_proto_send(p->fd, VG_FRAME_DATA, line, (size_t)n) < 0)
-		p->broken = 1;
-}
-
 /* The start of the earliest clip still being written in the range, so
  * that the export stops there: an open clip is not finished on disk. */
 static int open_clip(const struct vg_clip *c, void *ud)
@@ -356,10 +330,10 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 	const struct vg_user *u = NULL;
 	char recipient[320], reason[600], object[2048], note[1400], devid[32], clock[96];
 	char fpr[VG_SIGN_FPR_HEX_LEN] = "";
-	struct progress prog = { .fd = r->c->fd, .last_us = 0, .start_us = vg_time_mono_us() };
+	struct ctl_progress prog;
 	struct vg_export_ctx ctx = {
 		.cat = env->cat, .data_dir = env->data_dir, .master = env->master,
-		.key = env->device_key, .audit = env->audit, .progress = on_progress,
+		.key = env->device_key, .audit = env->audit, .progress = ctl_progress_send,
 		.progress_ud = &prog,
 	};
 	struct vg_export_request q;
@@ -430,6 +404,7 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 	}
 	vg_info("export for %s (%s) by %s%s%s starting", recipient, r->reference, requester,
 		approver ? ", approved by " : "", approver ? approver : "");
+	ctl_progress_start(&prog, r);
 	ret = vg_export_run(&ctx, &q, res);
 	if (ret == 0) {
 		if (res->discs > 1)

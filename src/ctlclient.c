@@ -1,6 +1,7 @@
 /* ctlclient.c - vigilctl's side of the control socket. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +72,13 @@ int ctl_send(struct ctl *c, struct json_object *req)
 
 /* Read the JSON reply; prints the daemon's refusal and returns NULL on
  * {"ok": false}. */
-struct json_object *ctl_read_reply(struct ctl *c)
+/* The reply frame (buf is taken): the object, or NULL with the refusal or
+ * the problem printed. */
+static struct json_object *reply_object(enum vg_frame_type type, char *buf)
 {
-	enum vg_frame_type type;
 	struct json_object *o, *ok, *err;
-	char *buf;
-	size_t len;
 
-	if (vg_proto_recv(c->fd, &type, &buf, &len) != 0 || type != VG_FRAME_JSON) {
-		fprintf(stderr, "vigilctl: vigild closed the connection without an answer\n");
-		return NULL;
-	}
-	o = json_tokener_parse(buf);
+	o = type == VG_FRAME_JSON ? json_tokener_parse(buf) : NULL;
 	free(buf);
 	if (o == NULL || !json_object_object_get_ex(o, "ok", &ok)) {
 		json_object_put(o);
@@ -96,6 +92,105 @@ struct json_object *ctl_read_reply(struct ctl *c)
 		return NULL;
 	}
 	return o;
+}
+
+struct json_object *ctl_read_reply(struct ctl *c)
+{
+	enum vg_frame_type type;
+	char *buf;
+	size_t len;
+
+	if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
+		fprintf(stderr, "vigilctl: vigild closed the connection without an answer\n");
+		return NULL;
+	}
+	return reply_object(type, buf);
+}
+
+void ctl_human_bytes(double b, char *out, size_t len)
+{
+	if (b >= 1e9)
+		snprintf(out, len, "%.2f GB", b / 1e9);
+	else if (b >= 1e6)
+		snprintf(out, len, "%.1f MB", b / 1e6);
+	else
+		snprintf(out, len, "%.0f kB", b / 1e3);
+}
+
+struct bar {
+	const char *label;	/* "export", "read back" */
+	int tty;
+	int last_tenth;		/* plain lines: the last 10% step printed */
+	int drawn;
+};
+
+/* One progress line from vigild: {"done","total","elapsed_us"}. */
+static void show_progress(struct bar *b, const char *line)
+{
+	struct json_object *o = json_tokener_parse(line);
+	double done, total, secs, rate, left;
+	char d[32], t[32], r[32];
+	int pct, tenth;
+
+	if (o == NULL)
+		return;
+	done = (double)ctl_get_int(o, "done");
+	total = (double)ctl_get_int(o, "total");
+	secs = (double)ctl_get_int(o, "elapsed_us") / 1e6;
+	json_object_put(o);
+	if (total <= 0)
+		return;
+	pct = (int)(done * 100.0 / total);
+	rate = secs > 0 ? done / secs : 0;
+	left = rate > 0 ? (total - done) / rate : 0;
+	ctl_human_bytes(done, d, sizeof(d));
+	ctl_human_bytes(total, t, sizeof(t));
+	ctl_human_bytes(rate, r, sizeof(r));
+	if (b->tty) {
+		char bar[31];
+		int fill = pct * 30 / 100;
+
+		for (int i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[30] = '\0';
+		fprintf(stderr, "\r[%s] %3d%%  %s of %s  %s/s  %d:%02d left ", bar, pct, d, t, r,
+			(int)left / 60, (int)left % 60);
+		b->drawn = 1;
+		return;
+	}
+	tenth = pct / 10;
+	if (tenth > b->last_tenth) {
+		b->last_tenth = tenth;
+		fprintf(stderr, "%s: %d%% (%s of %s, %s/s, about %d s left)\n", b->label, pct, d,
+			t, r, (int)left);
+	}
+}
+
+struct json_object *ctl_await_reply(struct ctl *c, const char *label, const char *hint)
+{
+	struct bar b = { .label = label, .tty = isatty(STDERR_FILENO), .last_tenth = 0 };
+
+	for (;;) {
+		enum vg_frame_type type;
+		char *buf;
+		size_t len;
+
+		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
+			if (b.drawn)
+				fputc('\n', stderr);
+			fprintf(stderr, "vigilctl: the connection to vigild broke during the %s; %s\n",
+				label, hint);
+			return NULL;
+		}
+		if (type == VG_FRAME_DATA) {
+			show_progress(&b, buf);
+			free(buf);
+			continue;
+		}
+		if (b.drawn)
+			fputc('\n', stderr);
+		return reply_object(type, buf);
+	}
 }
 
 struct json_object *ctl_request(struct ctl *c, const char *cmd, struct json_object *req)
@@ -198,4 +293,35 @@ int ctl_close_output(int fd, const char *out, int ret)
 	if (ret != 0)
 		unlink(out);	/* never leave half a clip or picture that looks whole */
 	return ret;
+}
+
+int ctl_absolute_path(const char *path, int may_be_new, char out[PATH_MAX])
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash, *base;
+
+	if (realpath(path, out) != NULL)
+		return 0;
+	if (!may_be_new || errno != ENOENT) {
+		fprintf(stderr, "vigilctl: %s: %m\n", path);
+		return -1;
+	}
+	slash = strrchr(path, '/');
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+		base = slash + 1;
+	}
+	if (base[0] == '\0' || realpath(dir, real) == NULL) {
+		fprintf(stderr, "vigilctl: %s: %m\n", path);
+		return -1;
+	}
+	if ((size_t)snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") == 0 ? "" : real, base) >=
+	    PATH_MAX) {
+		fprintf(stderr, "vigilctl: %s: the path is too long\n", path);
+		return -1;
+	}
+	return 0;
 }

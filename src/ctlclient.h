@@ -5,6 +5,7 @@
 #ifndef VIGIL_CTLCLIENT_H
 #define VIGIL_CTLCLIENT_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,18 @@ int ctl_connect(struct ctl *c);
 int ctl_send(struct ctl *c, struct json_object *req);
 /* The JSON reply; prints the refusal and returns NULL on {"ok": false}. */
 struct json_object *ctl_read_reply(struct ctl *c);
+/* Read the reply to a long job (export, burn), showing the DATA frames
+ * vigild sends meanwhile ({"done","total","elapsed_us"}) as a progress bar
+ * with rate and time left on a terminal, or a line per 10 % otherwise,
+ * labelled label. NULL if refused (printed), or if the connection broke
+ * (printed, with hint: where to see what happened). */
+struct json_object *ctl_await_reply(struct ctl *c, const char *label, const char *hint);
+/* vigild runs elsewhere (another working folder): paths go to it absolute.
+ * path must exist, or with may_be_new its folder must (a file to create).
+ * 0, or -1 with the reason printed. */
+int ctl_absolute_path(const char *path, int may_be_new, char out[PATH_MAX]);
+/* "1.5 MB", "2.10 GB", "12 kB" (powers of 1000). */
+void ctl_human_bytes(double b, char *out, size_t len);
 /* Send {"cmd": cmd, ...req} and read the reply (NULL: refused, printed). */
 struct json_object *ctl_request(struct ctl *c, const char *cmd, struct json_object *req);
 /* A request object with --camera, --from, --to. */

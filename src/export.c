@@ -115,8 +115,9 @@ struct exp {
 	uint64_t done, total;
 	struct pool pool;
 	int64_t now_us;
-	/* One disc of several (disc_of > 1): req is this disc's part of the
-	 * request; whole_from/whole_to are what was asked for in all. */
+	/* Image exports: this is disc disc_no of disc_of (0 of 0 for a
+	 * folder); when split, req is this disc's part of the request and
+	 * whole_from/whole_to are what was asked for in all. */
 	int disc_no, disc_of;
 	int64_t whole_from_us, whole_to_us;
 	/* Each exported clip's clock state, from its clip.create audit row
@@ -142,17 +143,6 @@ static void progress(struct exp *e, uint64_t add)
 	if (e->ctx->progress)
 		e->ctx->progress(e->done, e->total, e->ctx->progress_ud);
 	pthread_mutex_unlock(&e->prog_mu);
-}
-
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 static void why(struct exp *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1563,9 +1553,9 @@ static int coc_row(const struct vg_audit_entry *r, void *ud)
 	json_object_object_add(o, "reference", jstr(r->reference));
 	json_object_object_add(o, "outcome", jstr(r->outcome));
 	json_object_object_add(o, "reason", jstr(r->reason));
-	hex(r->prev_hash, VG_AUDIT_HASH_LEN, h);
+	vg_hex(r->prev_hash, VG_AUDIT_HASH_LEN, h);
 	json_object_object_add(o, "prev_hash", json_object_new_string(h));
-	hex(r->hash, VG_AUDIT_HASH_LEN, h);
+	vg_hex(r->hash, VG_AUDIT_HASH_LEN, h);
 	json_object_object_add(o, "hash", json_object_new_string(h));
 	json_object_array_add(c->arr, o);
 	return 0;
@@ -1883,7 +1873,7 @@ static int write_manifest(struct exp *e, const char *fpr, const char *pem)
 		o = json_object_new_object();
 		json_object_object_add(o, "name", jstr(f->name));
 		json_object_object_add(o, "type", jstr(f->video ? "video" : "document"));
-		hex(f->sha, VG_SHA256_LEN, h);
+		vg_hex(f->sha, VG_SHA256_LEN, h);
 		json_object_object_add(o, "sha256", jstr(h));
 		json_object_object_add(o, "size", json_object_new_int64((int64_t)f->size));
 		if (f->video) {
@@ -1925,7 +1915,7 @@ static int write_manifest(struct exp *e, const char *fpr, const char *pem)
 		}
 		o = json_object_new_object();
 		json_object_object_add(o, "seq", json_object_new_int64(cp.seq));
-		hex(cp.hash, VG_AUDIT_HASH_LEN, h);
+		vg_hex(cp.hash, VG_AUDIT_HASH_LEN, h);
 		json_object_object_add(o, "hash", jstr(h));
 		json_object_object_add(o, "time", jtime(cp.time_us));
 		av_base64_encode(b64, sizeof(b64), cp.sig, (int)cp.sig_len);
@@ -1943,7 +1933,7 @@ static int write_manifest(struct exp *e, const char *fpr, const char *pem)
 	if (ret < 0)
 		goto out;
 	memcpy(digest, e->files[e->nfiles - 1].sha, sizeof(digest));
-	hex(digest, sizeof(digest), e->res->manifest_sha256);
+	vg_hex(digest, sizeof(digest), e->res->manifest_sha256);
 	ret = vg_sign_digest(e->ctx->key, digest, sig, sizeof(sig), &siglen);
 	if (ret < 0) {
 		why(e, "signing the manifest failed: %s", vg_strerror(ret));
@@ -1966,7 +1956,7 @@ static int write_sums(struct exp *e)
 	if (m == NULL)
 		return -VG_ENOMEM;
 	for (int i = 0; i < e->nfiles; i++) {
-		hex(e->files[i].sha, VG_SHA256_LEN, h);
+		vg_hex(e->files[i].sha, VG_SHA256_LEN, h);
 		fprintf(m, "%s  %s\n", h, e->files[i].name);
 	}
 	if (fclose(m) != 0) {

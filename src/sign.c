@@ -24,6 +24,7 @@
 #include <mbedtls/sha256.h>
 
 #define VG_LOG_MODULE "SIGN"
+#include "vigil/crypto.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/sign.h"
@@ -366,10 +367,9 @@ int vg_sign_pubkey_pem(const struct vg_sign_key *k, char *out, size_t cap)
 
 int vg_sign_fingerprint(const struct vg_sign_key *k, char out[VG_SIGN_FPR_HEX_LEN])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char der[256];
 	uint8_t h[VG_SIGN_DIGEST_LEN];
-	int len, i;
+	int len;
 
 	if (k == NULL)
 		return -VG_EINVAL;
@@ -378,11 +378,7 @@ int vg_sign_fingerprint(const struct vg_sign_key *k, char out[VG_SIGN_FPR_HEX_LE
 	if (len <= 0)
 		return -VG_ECRYPTO;
 	vg_sign_sha256(der + sizeof(der) - (size_t)len, (size_t)len, h);
-	for (i = 0; i < VG_SIGN_DIGEST_LEN; i++) {
-		out[2 * i] = hex[h[i] >> 4];
-		out[2 * i + 1] = hex[h[i] & 15];
-	}
-	out[2 * VG_SIGN_DIGEST_LEN] = '\0';
+	vg_hex(h, VG_SIGN_DIGEST_LEN, out);
 	return 0;
 }
 

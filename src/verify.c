@@ -84,17 +84,6 @@ static void note(struct vctx *v, int ok, const char *file, const char *fmt, ...)
 		v->fn(ok, file, msg, v->ud);
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /*
  * ---- file access: the same reads whether the export is a folder or in an image ----
  * vf_open (by plain name) / vf_pread / vf_close / f.size, and list_names.
@@ -304,7 +293,7 @@ static int hash_file(struct vctx *v, const char *name, char out[65])
 	if (vg_sha256_final(&s, d) < 0 && ret == 0)
 		ret = -VG_ECRYPTO;
 	if (ret == 0)
-		hex(d, sizeof(d), out);
+		vg_hex(d, sizeof(d), out);
 	return ret;
 }
 

@@ -5,7 +5,8 @@
  * vigild does the work (it checks the image is an intact export of this
  * box, writes it with xorriso, reads the disc back and audits it); this
  * side makes the paths absolute, asks for each next disc on a terminal,
- * shows the read-back progress and prints one line per disc.
+ * shows the read-back progress (ctl_await_reply) and prints one line per
+ * disc.
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,105 +20,6 @@
 
 #include "vigil/proto.h"
 #include "ctlclient.h"
-
-/* vigild runs elsewhere (another cwd): absolute paths. A device file may
- * not exist yet (--force), its folder must. */
-static int absolute(const char *path, int may_be_new, char out[PATH_MAX])
-{
-	char dir[PATH_MAX], real[PATH_MAX];
-	const char *slash, *base;
-
-	if (realpath(path, out) != NULL)
-		return 0;
-	if (!may_be_new || errno != ENOENT) {
-		fprintf(stderr, "vigilctl: %s: %m\n", path);
-		return -1;
-	}
-	slash = strrchr(path, '/');
-	if (slash == NULL) {
-		snprintf(dir, sizeof(dir), ".");
-		base = path;
-	} else {
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-		base = slash + 1;
-	}
-	if (base[0] == '\0' || realpath(dir, real) == NULL) {
-		fprintf(stderr, "vigilctl: %s: %m\n", path);
-		return -1;
-	}
-	if ((size_t)snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") == 0 ? "" : real, base) >=
-	    PATH_MAX) {
-		fprintf(stderr, "vigilctl: %s: the path is too long\n", path);
-		return -1;
-	}
-	return 0;
-}
-
-/* One read-back progress line from vigild. */
-static void show_progress(const char *line, int tty, int *last_tenth, int *drawn)
-{
-	struct json_object *o = json_tokener_parse(line);
-	int64_t done, total;
-	int pct;
-
-	if (o == NULL)
-		return;
-	done = ctl_get_int(o, "done");
-	total = ctl_get_int(o, "total");
-	json_object_put(o);
-	if (total <= 0)
-		return;
-	pct = (int)(done * 100 / total);
-	if (tty) {
-		fprintf(stderr, "\rreading the disc back: %3d%% ", pct);
-		*drawn = 1;
-	} else if (pct / 10 > *last_tenth) {
-		*last_tenth = pct / 10;
-		fprintf(stderr, "burn: read back %d%%\n", pct);
-	}
-}
-
-/* DATA (progress) frames until the JSON reply; NULL (printed) if refused. */
-static struct json_object *await_reply(struct ctl *c)
-{
-	int tty = isatty(STDERR_FILENO), last_tenth = 0, drawn = 0;
-	struct json_object *o, *ok;
-
-	for (;;) {
-		enum vg_frame_type type;
-		char *buf;
-		size_t len;
-
-		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
-			if (drawn)
-				fputc('\n', stderr);
-			fprintf(stderr, "vigilctl: the connection to vigild broke during the burn; "
-					"see 'vigilctl audit show --action export.burn' for what "
-					"happened\n");
-			return NULL;
-		}
-		if (type == VG_FRAME_DATA) {
-			show_progress(buf, tty, &last_tenth, &drawn);
-			free(buf);
-			continue;
-		}
-		if (drawn)
-			fputc('\n', stderr);
-		o = type == VG_FRAME_JSON ? json_tokener_parse(buf) : NULL;
-		free(buf);
-		if (o == NULL || !json_object_object_get_ex(o, "ok", &ok)) {
-			json_object_put(o);
-			fprintf(stderr, "vigilctl: vigild sent an unreadable answer\n");
-			return NULL;
-		}
-		if (!json_object_get_boolean(ok)) {
-			fprintf(stderr, "vigilctl: %s\n", ctl_get_str(o, "error"));
-			json_object_put(o);
-			return NULL;
-		}
-		return o;
-	}
-}
 
 /* Wait for Enter; -1 on end of input. */
 static int wait_enter(void)
@@ -150,7 +52,8 @@ static int burn_one(struct ctl *c, const char *image, const char *device, int fo
 		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
 		return EXIT_REFUSED;
 	}
-	o = await_reply(c);
+	o = ctl_await_reply(c, "read back", "see 'vigilctl audit show --action export.burn' "
+			    "for what happened");
 	if (o == NULL)
 		return EXIT_REFUSED;
 	mb = (double)ctl_get_int(o, "bytes") / 1e6;
@@ -168,7 +71,7 @@ int ctl_burn_images(struct ctl *c, char *const *images, int n, const char *devic
 	struct stat st;
 	int tty = isatty(STDIN_FILENO), blk, ret;
 
-	if (absolute(device, force, dev) < 0)
+	if (ctl_absolute_path(device, force, dev) < 0)
 		return EXIT_USAGE;
 	blk = stat(dev, &st) == 0 && S_ISBLK(st.st_mode);
 	/* Several discs through one drive need somebody to change them. */
@@ -179,7 +82,7 @@ int ctl_burn_images(struct ctl *c, char *const *images, int n, const char *devic
 		return EXIT_USAGE;
 	}
 	for (int k = 1; k <= n; k++) {
-		if (absolute(images[k - 1], 0, img) < 0)
+		if (ctl_absolute_path(images[k - 1], 0, img) < 0)
 			return EXIT_USAGE;
 		if (k > 1 && n > 1 && tty) {
 			fprintf(stderr, "Insert a blank disc for %s (disc %d of %d) and press "

@@ -160,137 +160,6 @@ bad:
 	return NULL;
 }
 
-/* vigild runs elsewhere (another cwd): send absolute paths. An ISO need
- * not exist yet, its folder must. */
-static int absolute(const char *path, int is_file, char out[PATH_MAX])
-{
-	char dir[PATH_MAX], real[PATH_MAX];
-	const char *slash, *base;
-
-	if (!is_file) {
-		if (realpath(path, out) == NULL) {
-			fprintf(stderr, "vigilctl: %s: %m (is the USB stick mounted?)\n", path);
-			return -1;
-		}
-		return 0;
-	}
-	slash = strrchr(path, '/');
-	if (slash == NULL) {
-		snprintf(dir, sizeof(dir), ".");
-		base = path;
-	} else {
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-		base = slash + 1;
-	}
-	if (base[0] == '\0' || realpath(dir, real) == NULL) {
-		fprintf(stderr, "vigilctl: cannot write an image to %s: %m\n", path);
-		return -1;
-	}
-	if ((size_t)snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") == 0 ? "" : real, base) >=
-	    PATH_MAX)
-		return -1;
-	return 0;
-}
-
-static void human_bytes(double b, char *out, size_t len)
-{
-	if (b >= 1e9)
-		snprintf(out, len, "%.2f GB", b / 1e9);
-	else if (b >= 1e6)
-		snprintf(out, len, "%.1f MB", b / 1e6);
-	else
-		snprintf(out, len, "%.0f kB", b / 1e3);
-}
-
-struct bar {
-	int tty;
-	int last_tenth;		/* plain lines: the last 10% step printed */
-	int drawn;
-};
-
-/* One progress line from vigild: {"done","total","elapsed_us"}. */
-static void show_progress(struct bar *b, const char *line)
-{
-	struct json_object *o = json_tokener_parse(line);
-	double done, total, secs, rate, left;
-	char d[32], t[32], r[32];
-	int pct, tenth;
-
-	if (o == NULL)
-		return;
-	done = (double)ctl_get_int(o, "done");
-	total = (double)ctl_get_int(o, "total");
-	secs = (double)ctl_get_int(o, "elapsed_us") / 1e6;
-	json_object_put(o);
-	if (total <= 0)
-		return;
-	pct = (int)(done * 100.0 / total);
-	rate = secs > 0 ? done / secs : 0;
-	left = rate > 0 ? (total - done) / rate : 0;
-	human_bytes(done, d, sizeof(d));
-	human_bytes(total, t, sizeof(t));
-	human_bytes(rate, r, sizeof(r));
-	if (b->tty) {
-		char bar[31];
-		int fill = pct * 30 / 100;
-
-		for (int i = 0; i < 30; i++)
-			bar[i] = i < fill ? '#' : '.';
-		bar[30] = '\0';
-		fprintf(stderr, "\r[%s] %3d%%  %s of %s  %s/s  %d:%02d left ", bar, pct, d, t, r,
-			(int)left / 60, (int)left % 60);
-		b->drawn = 1;
-		return;
-	}
-	tenth = pct / 10;
-	if (tenth > b->last_tenth) {
-		b->last_tenth = tenth;
-		fprintf(stderr, "export: %d%% (%s of %s, %s/s, about %d s left)\n", pct, d, t, r,
-			(int)left);
-	}
-}
-
-/* Read DATA (progress) frames until the JSON reply; NULL if refused. */
-static struct json_object *await_reply(struct ctl *c)
-{
-	struct bar b = { .tty = isatty(STDERR_FILENO), .last_tenth = 0 };
-	struct json_object *o, *ok;
-
-	for (;;) {
-		enum vg_frame_type type;
-		char *buf;
-		size_t len;
-
-		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
-			if (b.drawn)
-				fputc('\n', stderr);
-			fprintf(stderr, "vigilctl: the connection to vigild broke during the export; "
-					"see 'vigilctl disclosures' for what happened\n");
-			return NULL;
-		}
-		if (type == VG_FRAME_DATA) {
-			show_progress(&b, buf);
-			free(buf);
-			continue;
-		}
-		if (b.drawn)
-			fputc('\n', stderr);
-		o = type == VG_FRAME_JSON ? json_tokener_parse(buf) : NULL;
-		free(buf);
-		if (o == NULL || !json_object_object_get_ex(o, "ok", &ok)) {
-			json_object_put(o);
-			fprintf(stderr, "vigilctl: vigild sent an unreadable answer\n");
-			return NULL;
-		}
-		if (!json_object_get_boolean(ok)) {
-			fprintf(stderr, "vigilctl: %s\n", ctl_get_str(o, "error"));
-			json_object_put(o);
-			return NULL;
-		}
-		return o;
-	}
-}
-
 static void print_result(struct json_object *o)
 {
 	double bytes = (double)ctl_get_int(o, "bytes");
@@ -304,7 +173,7 @@ static void print_result(struct json_object *o)
 		secs += json_object_get_double(v);
 	vg_time_format(ctl_get_int(o, "delivered_from_us"), from, sizeof(from));
 	vg_time_format(ctl_get_int(o, "delivered_to_us"), to, sizeof(to));
-	human_bytes(bytes, b, sizeof(b));
+	ctl_human_bytes(bytes, b, sizeof(b));
 	if (json_object_object_get_ex(o, "images", &v) && json_object_array_length(v) > 1) {
 		size_t n = json_object_array_length(v);
 
@@ -360,7 +229,7 @@ static int export_approve(struct ctl *c)
 		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
 		return EXIT_REFUSED;
 	}
-	o = await_reply(c);
+	o = ctl_await_reply(c, "export", "see 'vigilctl disclosures' for what happened");
 	if (o == NULL)
 		return EXIT_REFUSED;
 	return finish(c, o);
@@ -403,8 +272,11 @@ int ctl_cmd_export(struct ctl *c)
 		fprintf(stderr, "vigilctl: at most %d cameras per export\n", CTL_MAX_CAMERAS);
 		return EXIT_USAGE;
 	}
-	if (absolute(c->dest ? c->dest : c->iso, c->dest == NULL, path) < 0)
+	if (ctl_absolute_path(c->dest ? c->dest : c->iso, c->dest == NULL, path) < 0) {
+		if (c->dest)
+			fprintf(stderr, "vigilctl: is the USB stick mounted?\n");
 		return EXIT_USAGE;
+	}
 	req = json_object_new_object();
 	arr = json_object_new_array();
 	for (int i = 0; i < c->n_cameras; i++)
@@ -445,7 +317,7 @@ int ctl_cmd_export(struct ctl *c)
 		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
 		return EXIT_REFUSED;
 	}
-	o = await_reply(c);
+	o = ctl_await_reply(c, "export", "see 'vigilctl disclosures' for what happened");
 	if (o == NULL)
 		return EXIT_REFUSED;
 	if (ctl_get_int(o, "pending")) {

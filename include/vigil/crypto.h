@@ -52,6 +52,10 @@ int vg_sha256_final(struct vg_sha256 *s, uint8_t out[VG_SHA256_DIGEST_LEN]);
 /* One-shot SHA-256 of data. */
 int vg_sha256(const void *data, size_t len, uint8_t out[VG_SHA256_DIGEST_LEN]);
 
+/* Lower-case hex of n bytes into out (2 * n + 1 bytes, NUL-terminated):
+ * how hashes and fingerprints are shown and written everywhere. */
+void vg_hex(const uint8_t *b, size_t n, char *out);
+
 /* HMAC-SHA256 (RFC 2104) of data under key (any length). */
 int vg_crypto_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t len,
 			  uint8_t out[VG_SHA256_DIGEST_LEN]);

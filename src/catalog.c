@@ -130,12 +130,13 @@ static const char schema_v3_sql[] =
 	" requester TEXT NOT NULL CHECK (length(requester) BETWEEN 1 AND 63),\n"
 	" created_us INTEGER NOT NULL,\n"
 	" request TEXT NOT NULL CHECK (length(request) >= 2),\n"
-	" state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'approved')),\n"
-	" decided_by TEXT CHECK (decided_by IS NULL OR\n"
-	"  (decided_by <> requester AND length(decided_by) BETWEEN 1 AND 63)),\n"
+	" state TEXT NOT NULL DEFAULT 'waiting'\n"
+	"  CHECK (state IN ('waiting', 'approved', 'withdrawn')),\n"
+	" decided_by TEXT CHECK (decided_by IS NULL OR length(decided_by) BETWEEN 1 AND 63),\n"
 	" decided_us INTEGER,\n"
 	" CHECK ((state = 'waiting') = (decided_by IS NULL)\n"
-	"  AND (decided_by IS NULL) = (decided_us IS NULL))\n"
+	"  AND (decided_by IS NULL) = (decided_us IS NULL)),\n"
+	" CHECK (state <> 'approved' OR decided_by <> requester)\n"
 	");\n"
 	"CREATE INDEX export_requests_waiting ON export_requests (id) WHERE state = 'waiting';\n"
 	"CREATE TRIGGER export_requests_no_delete BEFORE DELETE ON export_requests BEGIN\n"
@@ -189,6 +190,7 @@ enum stmt_id {
 	S_XREQ_GET,
 	S_XREQ_TAKE,
 	S_XREQ_WAITING,
+	S_XREQ_WITHDRAW,
 	S_COUNT
 };
 
@@ -261,6 +263,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" decided_us = ?3 WHERE id = ?1 AND state = 'waiting' AND requester <> ?2",
 	[S_XREQ_WAITING] = "SELECT id, requester, created_us FROM export_requests"
 		" WHERE state = 'waiting' AND id > ?1 ORDER BY id LIMIT ?2",
+	[S_XREQ_WITHDRAW] = "UPDATE export_requests SET state = 'withdrawn', decided_by = ?2,"
+		" decided_us = ?3 WHERE id = ?1 AND state = 'waiting'",
 };
 
 struct vg_catalog {
@@ -1649,6 +1653,24 @@ int vg_catalog_export_request_take(struct vg_catalog *cat, int64_t id, const cha
 		free(*json);
 		*json = NULL;
 	}
+	return rc;
+}
+
+int vg_catalog_export_request_withdraw(struct vg_catalog *cat, int64_t id, const char *login,
+				       int64_t now_us)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (cat == NULL || bounded_len(login, VG_CATALOG_LOGIN_LEN) < 0)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	st = cat->st[S_XREQ_WITHDRAW];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, login, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_us);
+	rc = run_by_id(cat, st, "export request withdraw");
+	cat_unlock(cat);
 	return rc;
 }
 

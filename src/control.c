@@ -593,6 +593,7 @@ static const struct command commands[] = {
 	{ "hold.approve", ctl_cmd_hold_approve },
 	{ "export", ctl_cmd_export },
 	{ "export.approve", ctl_cmd_export_approve },
+	{ "export.withdraw", ctl_cmd_export_withdraw },
 	{ "export.burn", ctl_cmd_export_burn },
 	{ "disclosures", ctl_cmd_disclosures },
 };

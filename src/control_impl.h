@@ -93,6 +93,7 @@ int ctl_cmd_hold_release(struct req *r);
 int ctl_cmd_hold_approve(struct req *r);
 int ctl_cmd_export(struct req *r);
 int ctl_cmd_export_approve(struct req *r);
+int ctl_cmd_export_withdraw(struct req *r);
 int ctl_cmd_export_burn(struct req *r);
 int ctl_cmd_disclosures(struct req *r);
 

@@ -632,6 +632,76 @@ out:
 	return ret;
 }
 
+/*
+ * "export.withdraw": take back a request still waiting for approval (it is
+ * then never exported). The requester may, and so may the data protection
+ * officer; a reason is required. Audited as export.withdraw.
+ */
+int ctl_cmd_export_withdraw(struct req *r)
+{
+	int64_t id = ctl_arg_int(r, "id", 0);
+	const char *reason = ctl_arg_str(r, "reason");
+	struct vg_catalog *cat = ctl_env(r)->cat;
+	const char *own_purpose = r->purpose, *own_reference = r->reference;
+	struct json_object *in = NULL;
+	char requester[VG_CATALOG_LOGIN_LEN] = "", object[300], msg[300];
+	char *json = NULL;
+	int ret = 0, found;
+
+	found = id > 0 ? vg_catalog_export_request_get(cat, id, &json, requester) : -VG_ENOENT;
+	if (found == 0)
+		in = json_tokener_parse(json);
+	free(json);
+	snprintf(object, sizeof(object), "withdraw request=%lld requested_by=%s", (long long)id,
+		 requester[0] ? requester : "(none)");
+	if (found < 0 || in == NULL) {
+		const struct vg_user *u = ctl_user(r);
+
+		json_object_put(in);
+		r->role = u ? u->role : "";
+		ctl_audit(r, "export.withdraw", object, 0,
+			  "refused: no export request with that number is waiting");
+		return ctl_reply_error(r, "no export request with that number is waiting for "
+					  "approval");
+	}
+	/* Authorised against the request's own purpose and reference. */
+	r->purpose = jstr(in, "purpose");
+	r->reference = jstr(in, "reference");
+	if (ctl_authorise(r, VG_ACT_EXPORT, object) < 0)
+		goto out;
+	if (strcmp(r->login, requester) != 0 && strcmp(r->role, "dpo") != 0) {
+		snprintf(msg, sizeof(msg), "refused: only %s, who asked for it, or the data "
+			 "protection officer may withdraw export request %lld", requester,
+			 (long long)id);
+		ctl_audit(r, "export.withdraw", object, 0, msg);
+		ret = ctl_reply_error(r, msg);
+		goto out;
+	}
+	if (empty(reason)) {
+		ctl_audit(r, "export.withdraw", object, 0, "refused: no reason given");
+		ret = ctl_reply_error(r, "say why the request is withdrawn (--reason)");
+		goto out;
+	}
+	ret = vg_catalog_export_request_withdraw(cat, id, r->login, vg_time_now_us());
+	if (ret < 0) {
+		ctl_audit(r, "export.withdraw", object, 0, ret == -VG_ENOENT ?
+			  "refused: it was approved or withdrawn a moment ago" :
+			  "failed: the catalog could not record it");
+		ret = ctl_reply_error(r, ret == -VG_ENOENT ? "that request was approved or "
+				      "withdrawn a moment ago" : "vigild could not record the "
+				      "withdrawal in its catalog; the request still waits");
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "withdrawn: %s", reason);
+	ctl_audit(r, "export.withdraw", object, 1, msg);
+	ret = ctl_reply(r, ctl_ok_object());
+out:
+	json_object_put(in);
+	r->purpose = own_purpose;
+	r->reference = own_reference;
+	return ret;
+}
+
 /* ---- the disclosure log ---- */
 
 struct rows {

@@ -391,7 +391,7 @@ static const struct verb verbs[] = {
 	{ "holds", ctl_cmd_holds, 1, "holds [all] [--json]                          evidence holds" },
 	/* disclosures (vigilctl_export.c); verify needs no vigild */
 	{ "export", ctl_cmd_export, 1, "export --camera C... --from T --to T --recipient R "
-				       "--organisation O (--dest DIR | --iso FILE) | export approve ID" },
+				       "--organisation O (--dest DIR | --iso FILE) | export approve|withdraw ID" },
 	{ "burn", ctl_cmd_burn, 1, "burn IMAGE.iso... --device /dev/srN [--force]    "
 				   "write export images to discs" },
 	{ "verify", ctl_cmd_verify, 0, "verify DIR|ISO                                   check an export" },

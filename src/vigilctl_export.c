@@ -235,6 +235,31 @@ static int export_approve(struct ctl *c)
 	return finish(c, o);
 }
 
+static int export_withdraw(struct ctl *c)
+{
+	struct json_object *req, *o;
+	char *end;
+	long long id = strtoll(c->args[1], &end, 10);
+
+	if (*end != '\0' || id <= 0) {
+		fprintf(stderr, "vigilctl: '%s' is not an export request number\n", c->args[1]);
+		return EXIT_USAGE;
+	}
+	if (c->reason == NULL) {
+		fprintf(stderr, "vigilctl: say why it is withdrawn: --reason \"...\"\n");
+		return EXIT_USAGE;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "id", json_object_new_int64(id));
+	json_object_object_add(req, "reason", json_object_new_string(c->reason));
+	o = ctl_request(c, "export.withdraw", req);
+	if (o == NULL)
+		return EXIT_REFUSED;
+	printf("export request %lld withdrawn: it will not be exported\n", id);
+	json_object_put(o);
+	return 0;
+}
+
 static void usage_export(void)
 {
 	fprintf(stderr,
@@ -243,7 +268,8 @@ static void usage_export(void)
 		"         --purpose P --reference REF (--dest DIR | --iso FILE [--disc-size SIZE]\n"
 		"         [--burn /dev/srN]) [--force]\n"
 		"         [--police-decision REF --victim-wishes \"...\"] [--redact x,y,w,h[@FROM-TO]]\n"
-		"       vigilctl export approve ID\n");
+		"       vigilctl export approve ID\n"
+		"       vigilctl export withdraw ID --reason R\n");
 }
 
 int ctl_cmd_export(struct ctl *c)
@@ -253,6 +279,8 @@ int ctl_cmd_export(struct ctl *c)
 
 	if (c->n_args == 2 && strcmp(c->args[0], "approve") == 0)
 		return export_approve(c);
+	if (c->n_args == 2 && strcmp(c->args[0], "withdraw") == 0)
+		return export_withdraw(c);
 	if (c->n_args != 0) {
 		usage_export();
 		return EXIT_USAGE;
@@ -402,6 +430,12 @@ static const char *status_of(struct json_object *e)
 		return allowed ? "APPROVED" : "APPROVAL REFUSED";
 	if (strcmp(a, "export.done") == 0)
 		return "DISCLOSED";
+	if (strcmp(a, "export.withdraw") == 0)
+		return allowed ? "WITHDRAWN" : "WITHDRAWAL REFUSED";
+	if (strcmp(a, "export.disc") == 0)
+		return "DISCLOSED (FURTHER DISC)";
+	if (strcmp(a, "export.burn") == 0)
+		return allowed ? "BURNED TO DISC" : "BURN REFUSED";
 	if (strcmp(a, "export.failed") == 0)
 		return "FAILED";
 	return a;

@@ -825,6 +825,21 @@ static void test_export_requests(void **state)
 	/* a new request gets a new number, never a used one */
 	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", media, 7000, &when), 0);
 	assert_true(when > b);
+
+	/* withdrawn (by its requester): no longer waiting, cannot be taken or
+	 * withdrawn again, and the row says who and when */
+	a = when;
+	assert_int_equal(vg_catalog_export_request_withdraw(f->cat, a, "alice", 8000), 0);
+	assert_int_equal(list_waiting(f->cat).n, 0);
+	assert_int_equal(vg_catalog_export_request_take(f->cat, a, "bob", 9000, &json, NULL),
+			 -VG_ENOENT);
+	assert_null(json);
+	assert_int_equal(vg_catalog_export_request_withdraw(f->cat, a, "alice", 9000), -VG_ENOENT);
+	assert_int_equal(vg_catalog_export_request_withdraw(f->cat, b, "alice", 9000), -VG_ENOENT);
+	raw_request(f->db, a, st, sizeof(st), by, sizeof(by), &when);
+	assert_string_equal(st, "withdrawn");
+	assert_string_equal(by, "alice");
+	assert_int_equal(when, 8000);
 }
 
 /* The record cannot be removed or rewritten behind the API's back. */

@@ -211,6 +211,11 @@ int vg_catalog_export_request_get(struct vg_catalog *cat, int64_t id, char **jso
 int vg_catalog_export_request_take(struct vg_catalog *cat, int64_t id, const char *login,
 				   int64_t now_us, char **json,
 				   char requester[VG_CATALOG_LOGIN_LEN]);
+/* Withdraw waiting request id (it will not be exported): mark it withdrawn
+ * by login at now_us. Who may is the caller's decision (the requester or
+ * the data protection officer). -VG_ENOENT if no request id is waiting. */
+int vg_catalog_export_request_withdraw(struct vg_catalog *cat, int64_t id, const char *login,
+				       int64_t now_us);
 /* Call fn for each waiting request, oldest (lowest id) first, with its id,
  * requester and created_us (same walk rules as the clip walks: fn runs
  * unlocked, requester is valid only during the call, non-zero stops the

@@ -323,6 +323,35 @@ else
 	skip "approving a request made before a restart (needs root to create a second user)"
 fi
 
+# ---- a waiting request withdrawn ----
+out=$($VCTL --purpose press-appeal --reference DISC-9 export --camera synth-a --from "$FROM" \
+	--to "$TO" --recipient media --organisation "Evening Paper" --police-decision CRIME-114-D3 \
+	--victim-wishes "victim agrees" --dest "$T/media2" --force 2>&1)
+id3=$(echo "$out" | sed -n 's/^export request \([0-9]*\) is waiting.*/\1/p')
+check "a third media request waits (request $id3)" [ -n "$id3" ]
+out=$($VCTL export withdraw "${id3:-0}" 2>&1)
+rc=$?
+check "withdrawing without a reason is a usage error (exit $rc)" says "$rc" 2 "$out" "--reason"
+if [ "$ROOT" = 1 ]; then
+	out=$(as "$ENF" --purpose x --reference y export withdraw "${id3:-0}" --reason "no" 2>&1)
+	rc=$?
+	check "the enforcement officer may not withdraw someone else's request (exit $rc)" \
+		says "$rc" 1 "$out" "refused"
+fi
+out=$($VCTL export withdraw "${id3:-0}" --reason "the victim changed their mind" 2>&1)
+rc=$?
+check "the requester withdraws it (exit $rc): $out" says "$rc" 0 "$out" "withdrawn"
+$VCTL disclosures >"$T/disc3.txt" 2>&1
+check "disclosures shows it withdrawn and no longer waiting" \
+	sh -c "grep -q 'WITHDRAWN' '$T/disc3.txt' && ! grep -q '^  request ${id3:-x} by ' '$T/disc3.txt'"
+if [ "$ROOT" = 1 ]; then
+	out=$(as "$DPO2" export approve "${id3:-0}" 2>&1)
+	rc=$?
+	check "a withdrawn request cannot be approved (exit $rc)" \
+		says "$rc" 1 "$out" "no export request with that number"
+	check "... and nothing was exported" [ ! -e "$T/media2/DISC-9" ]
+fi
+
 stop_daemon
 
 # ---- verification on "an ordinary PC": vigild is stopped ----

@@ -34,6 +34,10 @@ int vg_source_pace(int64_t due_ns, int timeout_ms);
 
 int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *cam,
 			char *why, size_t whylen);
+/* The same through other device calls (tests: tests/fake_v4l2.h). */
+struct vg_v4l2_ops;
+int vg_source_v4l2_open_ops(struct vg_source **out, const struct vg_camera_config *cam,
+			    const struct vg_v4l2_ops *ops, char *why, size_t whylen);
 int vg_source_file_open(struct vg_source **out, const struct vg_camera_config *cam,
 			char *why, size_t whylen);
 /* file:PATH with pixel_format = "h264": a camera that encodes itself. */

@@ -8,6 +8,12 @@
  * frame it handed out has been released; only then is the device closed.
  * Compressed pictures (MJPEG, H.264) are copied into padded packets: they
  * are small, and decoders may read past the end of their input.
+ *
+ * Under pressure the no-copy rule gives way: when all but SPARE_BUFFERS of
+ * the driver's buffers are out (the encoder is slow for a moment, e.g.
+ * closing one clip and opening the next), a picture is copied and its
+ * buffer given straight back, so the driver always has buffers to fill and
+ * the pipeline's queue, not the driver's few buffers, absorbs the delay.
  */
 #define VG_LOG_MODULE "CAM"
 
@@ -32,7 +38,10 @@ struct v4l2_source {
 	int closing;		/* vg_source_close() was called */
 	int requeue_failed;	/* a buffer could not go back to the driver */
 	uint64_t corrupt;	/* frames the driver flagged as corrupt */
+	uint64_t copies;	/* pictures copied to spare the driver's buffers */
 };
+
+#define SPARE_BUFFERS 2
 
 struct held_buf {
 	struct v4l2_source *src;
@@ -154,6 +163,35 @@ static int copy_packet(struct v4l2_source *s, const struct vg_v4l2_buf *b,
 	return ret;
 }
 
+/* Too few buffers left with the driver: give this one back now, keeping a
+ * copy of the picture. */
+static int copy_if_short(struct v4l2_source *s, struct vg_source_frame *f)
+{
+	AVFrame *copy;
+	int out;
+
+	pthread_mutex_lock(&s->lock);
+	out = s->outstanding;
+	pthread_mutex_unlock(&s->lock);
+	if (out <= s->g.n_buffers - SPARE_BUFFERS)
+		return 0;
+	copy = av_frame_alloc();
+	if (copy == NULL)
+		return 0;	/* keep the driver's buffer: still a picture */
+	copy->format = f->frame->format;
+	copy->width = f->frame->width;
+	copy->height = f->frame->height;
+	if (av_frame_get_buffer(copy, 0) < 0 || av_frame_copy(copy, f->frame) < 0 ||
+	    av_frame_copy_props(copy, f->frame) < 0) {
+		av_frame_free(&copy);
+		return 0;
+	}
+	s->copies++;
+	av_frame_free(&f->frame);	/* the driver's buffer goes back */
+	f->frame = copy;
+	return 0;
+}
+
 static int v4l2_read(struct vg_source *base, struct vg_source_frame *f, int timeout_ms)
 {
 	struct v4l2_source *s = (struct v4l2_source *)base;
@@ -189,7 +227,10 @@ static int v4l2_read(struct vg_source *base, struct vg_source_frame *f, int time
 	}
 	if (s->g.format == VG_FMT_MJPEG || s->g.format == VG_FMT_H264)
 		return copy_packet(s, &b, f);
-	return wrap_raw(s, &b, f);
+	ret = wrap_raw(s, &b, f);
+	if (ret == 0)
+		ret = copy_if_short(s, f);
+	return ret;
 }
 
 static void v4l2_close(struct vg_source *base)
@@ -197,6 +238,10 @@ static void v4l2_close(struct vg_source *base)
 	struct v4l2_source *s = (struct v4l2_source *)base;
 	int now;
 
+	/* How often the encoder fell behind the driver this session. */
+	if (s->copies > 0)
+		vg_info("%s: %llu pictures copied out of the driver's buffers while the "
+			"encoder was behind", s->base.info.label, (unsigned long long)s->copies);
 	pthread_mutex_lock(&s->lock);
 	s->closing = 1;
 	now = s->outstanding == 0;
@@ -214,6 +259,12 @@ static const struct vg_source_ops v4l2_ops = {
 int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *cam,
 			char *why, size_t whylen)
 {
+	return vg_source_v4l2_open_ops(out, cam, &vg_v4l2_libv4l2_ops, why, whylen);
+}
+
+int vg_source_v4l2_open_ops(struct vg_source **out, const struct vg_camera_config *cam,
+			    const struct vg_v4l2_ops *ops, char *why, size_t whylen)
+{
 	struct vg_v4l2_request req;
 	struct v4l2_source *s;
 	int ret;
@@ -229,7 +280,7 @@ int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *c
 	req.fps_num = cam->fps_num;
 	req.fps_den = cam->fps_den;
 	req.n_buffers = 8;
-	ret = vg_v4l2_open(&s->cam, cam->device, &req, &vg_v4l2_libv4l2_ops, why, whylen);
+	ret = vg_v4l2_open(&s->cam, cam->device, &req, ops, why, whylen);
 	if (ret < 0) {
 		free(s);
 		return ret;

@@ -378,6 +378,7 @@ static int setup_buffers(struct vg_v4l2 *cam, const struct vg_v4l2_request *req,
 		return -VG_ENOMEM;
 	}
 	cam->n_bufs = rb.count;
+	cam->g.n_buffers = (int)rb.count;
 	for (unsigned i = 0; i < cam->n_bufs; i++) {
 		struct v4l2_buffer b;
 		void *p;

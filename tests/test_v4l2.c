@@ -17,8 +17,13 @@
 
 #include <linux/videodev2.h>
 
+#include <libavutil/frame.h>
+
+#include "vigil/config.h"
 #include "vigil/err.h"
+#include "vigil/source.h"
 #include "vigil/v4l2.h"
+#include "../src/source_impl.h"
 #include "fake_v4l2.h"
 
 #define DEV "/dev/video0"
@@ -712,6 +717,56 @@ static void test_null_safety(void **state)
 	assert_int_equal(vg_v4l2_requeue(NULL, 0), -VG_EINVAL);
 }
 
+/*
+ * A consumer that holds on to every picture (the encoder busy closing one
+ * clip and opening the next): once the driver is down to its spare
+ * buffers the source copies pictures and gives the buffers straight back,
+ * so capture goes on without a lost frame, and every picture is intact.
+ */
+static void test_source_copies_when_driver_runs_short(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_source *src;
+	struct vg_source_frame f[24];
+	char why[256];
+	int n = (int)(sizeof(f) / sizeof(f[0]));
+
+	memset(&cam, 0, sizeof(cam));
+	cam.name = "cam";
+	cam.device = "/dev/video0";
+	cam.formats[0] = VG_FMT_YUYV;
+	cam.n_formats = 1;
+	cam.width = 640;
+	cam.height = 480;
+	cam.fps_num = 15;
+	cam.fps_den = 1;
+	assert_int_equal(vg_source_v4l2_open_ops(&src, &cam, &fake_v4l2_ops, why, sizeof(why)),
+			 0);
+	/* three times the driver's 8 buffers, none released */
+	for (int i = 0; i < n; i++) {
+		const uint8_t *p;
+		uint32_t seq;
+
+		memset(&f[i], 0, sizeof(f[i]));
+		assert_int_equal(vg_source_read(src, &f[i], 0), 0);
+		assert_non_null(f[i].frame);
+		if (i > 0)
+			assert_int_equal(f[i].sequence, f[i - 1].sequence + 1);
+		p = f[i].frame->data[0];
+		seq = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		      (uint32_t)p[3] << 24;
+		assert_int_equal(seq, f[i].sequence);
+		assert_int_equal(p[4], f[i].sequence & 0xff);
+		assert_int_equal(f[i].frame->width, 640);
+	}
+	/* the pictures kept earlier are still intact after the driver went on */
+	for (int i = 0; i < n; i++)
+		assert_int_equal(f[i].frame->data[0][0], (uint8_t)f[i].sequence);
+	for (int i = 0; i < n; i++)
+		vg_source_frame_release(&f[i]);
+	vg_source_close(src);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -749,6 +804,7 @@ int main(void)
 		T(test_handle_nonblocking_not_inherited),
 		T(test_fourcc_mapping),
 		T(test_null_safety),
+		T(test_source_copies_when_driver_runs_short),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

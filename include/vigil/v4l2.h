@@ -50,6 +50,7 @@ struct vg_v4l2_granted {
 	uint32_t bytesperline;
 	uint32_t sizeimage;
 	int fps_num, fps_den;	/* 0/0 if the driver cannot tell */
+	int n_buffers;		/* buffers REQBUFS granted */
 };
 
 struct vg_v4l2_buf {

@@ -2479,7 +2479,8 @@ static void abandon_discs(const struct vg_export_request *req, int done, int n)
 }
 
 static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
-			struct vg_export_result *res, struct exp *whole, uint64_t limit)
+			struct vg_export_result *res, struct exp *whole, uint64_t limit,
+			uint64_t estimate)
 {
 	int64_t cut[VG_EXPORT_MAX_DISCS + 1];
 	struct vg_export_request part = *req;
@@ -2496,6 +2497,31 @@ static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_
 			snprintf(res->why, sizeof(res->why), "%s already exists", path);
 			free(one);
 			return -VG_EEXIST;
+		}
+	}
+	/* Room for every image, and for one disc's staged folder beside them:
+	 * checked before the first disc, so a set never stops half-way for
+	 * want of space. */
+	{
+		char dir[1100], *slash;
+		struct statvfs sv;
+		uint64_t need = estimate + estimate / (uint64_t)n + 2 * 1024 * 1024;
+
+		snprintf(dir, sizeof(dir), "%s", req->iso_path);
+		slash = strrchr(dir, '/');
+		if (slash == dir)
+			slash[1] = '\0';
+		else if (slash)
+			*slash = '\0';
+		else
+			snprintf(dir, sizeof(dir), ".");
+		if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < need) {
+			snprintf(res->why, sizeof(res->why), "%s has %llu MB free; these %d disc "
+				 "images need about %llu MB", dir,
+				 (unsigned long long)((uint64_t)sv.f_bavail * sv.f_frsize / 1000000),
+				 n, (unsigned long long)(need / 1000000));
+			free(one);
+			return -VG_ENOSPC;
 		}
 	}
 	vg_info("export needs %d discs of %.1f MB: split by time", n, (double)limit / 1e6);
@@ -2617,7 +2643,7 @@ int vg_export_run(const struct vg_export_ctx *ctx, const struct vg_export_reques
 		goto out;
 	}
 	e.total = estimate * 2;
-	ret = export_discs(ctx, req, res, &e, limit);
+	ret = export_discs(ctx, req, res, &e, limit, estimate);
 out:
 	if (ret == 0)
 		vg_info("exported %d video files, %llu bytes, to %s%s", res->files,

@@ -6,12 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <libavutil/channel_layout.h>
 
 #include "vigil/catalog.h"
 #include "vigil/clipmedia.h"
@@ -25,6 +28,16 @@
 #define FPS 10
 #define FRAME_US (VG_US_PER_S / FPS)
 
+/* Sound for the audio tests: not the 48 kHz mono vg_audio makes, so the
+ * clip's audio parameters can only have come from the ones given. */
+#define A_RATE 44100
+#define A_CH 2
+#define A_FRAME 1024		/* samples in an AAC frame */
+#define A_FRAME_US ((int64_t)A_FRAME * VG_US_PER_S / A_RATE + 1)
+#define A_MAX 512		/* audio packets kept per test (about 12 s) */
+/* Sound capture started this long before the first picture. */
+#define A_LEAD_US 15000
+
 struct fixture {
 	char dir[64];
 	char db[128];
@@ -35,9 +48,45 @@ struct fixture {
 	AVFrame *frame;
 	AVPacket *pkt;
 	int64_t base;
+
+	/* Sound (setup_audio only): an AAC encoder, and a copy of every
+	 * packet handed to the segmenter, in order. */
+	AVCodecContext *aenc;
+	AVFrame *aframe;
+	AVPacket *apkt;
+	int64_t abase;			/* audio pts 0 as UTC */
+	int64_t asamples;		/* samples given to the AAC encoder */
+	AVPacket *given[A_MAX];
+	int n_given;
 };
 
-static int setup(void **state)
+/* libavcodec's native AAC encoder at A_RATE Hz, A_CH channels. */
+static void open_aac(struct fixture *f)
+{
+	const AVCodec *c = avcodec_find_encoder_by_name("aac");
+
+	assert_non_null(c);
+	f->aenc = avcodec_alloc_context3(c);
+	assert_non_null(f->aenc);
+	f->aenc->sample_rate = A_RATE;
+	f->aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+	av_channel_layout_default(&f->aenc->ch_layout, A_CH);
+	f->aenc->bit_rate = 96000;
+	f->aenc->time_base = (AVRational){ 1, A_RATE };
+	f->aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+	assert_int_equal(avcodec_open2(f->aenc, c, NULL), 0);
+	assert_int_equal(f->aenc->frame_size, A_FRAME);
+	f->aframe = av_frame_alloc();
+	f->aframe->format = AV_SAMPLE_FMT_FLTP;
+	f->aframe->sample_rate = A_RATE;
+	f->aframe->nb_samples = A_FRAME;
+	av_channel_layout_default(&f->aframe->ch_layout, A_CH);
+	assert_int_equal(av_frame_get_buffer(f->aframe, 0), 0);
+	f->apkt = av_packet_alloc();
+	f->abase = INT64_C(1790000000) * VG_US_PER_S - A_LEAD_US;
+}
+
+static int setup_common(void **state, int audio)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct vg_encoder_params ep = {
@@ -58,6 +107,8 @@ static int setup(void **state)
 	f->base = INT64_C(1790000000) * VG_US_PER_S;
 	par = avcodec_parameters_alloc();
 	avcodec_parameters_from_context(par, vg_encoder_context(f->enc));
+	if (audio)
+		open_aac(f);
 	{
 		struct vg_segmenter_params sp = {
 			.camera = "cam", .data_dir = f->dir, .master = f->master, .cat = f->cat,
@@ -65,7 +116,17 @@ static int setup(void **state)
 			.codecpar = par, .time_base = { 1, 90000 }, .base_utc_us = f->base,
 			.frame_us = FRAME_US, .encoder_name = "libx264",
 		};
+		AVCodecParameters *apar = NULL;
+
+		if (audio) {
+			apar = avcodec_parameters_alloc();
+			assert_int_equal(avcodec_parameters_from_context(apar, f->aenc), 0);
+			sp.audio_codecpar = apar;
+			sp.audio_time_base = (AVRational){ 1, A_RATE };
+			sp.audio_base_utc_us = f->abase;
+		}
 		assert_int_equal(vg_segmenter_new(&f->seg, &sp), 0);
+		avcodec_parameters_free(&apar);	/* the segmenter keeps a copy */
 	}
 	avcodec_parameters_free(&par);
 	f->frame = av_frame_alloc();
@@ -78,6 +139,16 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup(void **state)
+{
+	return setup_common(state, 0);
+}
+
+static int setup_audio(void **state)
+{
+	return setup_common(state, 1);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -88,6 +159,11 @@ static int teardown(void **state)
 	vg_catalog_close(f->cat);
 	av_frame_free(&f->frame);
 	av_packet_free(&f->pkt);
+	avcodec_free_context(&f->aenc);
+	av_frame_free(&f->aframe);
+	av_packet_free(&f->apkt);
+	for (int i = 0; i < f->n_given; i++)
+		av_packet_free(&f->given[i]);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -212,11 +288,251 @@ static void test_power_cut_keeps_sealed_fragments(void **state)
 	unlink(crash);
 }
 
+/* ---- sound ---- */
+
+static int64_t audio_utc(const struct fixture *f, int64_t pts)
+{
+	return f->abase + av_rescale_q(pts, (AVRational){ 1, A_RATE }, (AVRational){ 1, 1000000 });
+}
+
+/*
+ * Capture sound up to the UTC instant until_us: a tone with a little noise
+ * (so that no two AAC packets are alike), encoded to AAC, every packet
+ * handed to the segmenter and a copy kept in f->given.
+ */
+static void feed_audio(struct fixture *f, int64_t until_us)
+{
+	static uint32_t lcg = 12345;
+
+	while (audio_utc(f, f->asamples) < until_us) {
+		assert_int_equal(av_frame_make_writable(f->aframe), 0);
+		for (int c = 0; c < A_CH; c++) {
+			float *d = (float *)f->aframe->data[c];
+
+			for (int i = 0; i < A_FRAME; i++) {
+				double t = (double)(f->asamples + i) / A_RATE;
+
+				lcg = lcg * 1103515245u + 12345u;
+				d[i] = (float)(0.3 * sin(2 * M_PI * (440 + 110 * c) * t) +
+					       0.05 * ((double)(lcg >> 16) / 32768.0 - 1.0));
+			}
+		}
+		f->aframe->pts = f->asamples;
+		f->asamples += A_FRAME;
+		assert_int_equal(avcodec_send_frame(f->aenc, f->aframe), 0);
+		while (avcodec_receive_packet(f->aenc, f->apkt) == 0) {
+			assert_true(f->n_given < A_MAX);
+			f->given[f->n_given] = av_packet_clone(f->apkt);
+			assert_non_null(f->given[f->n_given]);
+			f->n_given++;
+			assert_int_equal(vg_segmenter_write_audio(f->seg, f->apkt), 0);
+			av_packet_unref(f->apkt);
+		}
+	}
+}
+
+/* n_frames pictures with the sound captured alongside them: before each
+ * picture goes in, the sound up to the end of that picture's interval. */
+static void record_with_sound(struct fixture *f, int n_frames)
+{
+	for (int k = 0; k < n_frames; k++) {
+		feed_audio(f, f->base + (int64_t)(k + 1) * FRAME_US);
+		feed(f, k);
+	}
+	drain(f);
+	/* The AAC encoder holds back two frames: the sound of the last
+	 * picture reaches the segmenter with a little that comes after it. */
+	feed_audio(f, f->base + (int64_t)n_frames * FRAME_US + 3 * A_FRAME_US);
+	assert_int_equal(vg_segmenter_finish(f->seg), 0);
+}
+
+/* What a clip holds, read back through the decryptor. */
+struct media {
+	int n_video, n_audio;		/* streams */
+	enum AVCodecID acodec;
+	int arate, ach;
+	int64_t frames;			/* video packets */
+	int64_t v_first_utc;
+	AVPacket *a[A_MAX];		/* audio packets, in the order read */
+	int64_t a_utc[A_MAX];		/* their start, UTC */
+	int64_t a_end[A_MAX];		/* their end, UTC */
+	int na;
+};
+
+static void read_clip(const struct fixture *f, const struct vg_clip *c, struct media *m)
+{
+	const AVRational us = { 1, 1000000 };
+	struct vg_clipmedia *cm;
+	AVFormatContext *fmt;
+	AVPacket *pkt = av_packet_alloc();
+	char path[700];
+
+	memset(m, 0, sizeof(*m));
+	snprintf(path, sizeof(path), "%s/%s", f->dir, c->path);
+	assert_int_equal(vg_clipmedia_open(&cm, path, f->master, c->wrapped_key, &fmt), 0);
+	for (unsigned i = 0; i < fmt->nb_streams; i++) {
+		const AVCodecParameters *par = fmt->streams[i]->codecpar;
+
+		if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
+			m->n_video++;
+		} else if (par->codec_type == AVMEDIA_TYPE_AUDIO) {
+			m->n_audio++;
+			m->acodec = par->codec_id;
+			m->arate = par->sample_rate;
+			m->ach = par->ch_layout.nb_channels;
+		}
+	}
+	while (av_read_frame(fmt, pkt) == 0) {
+		const AVStream *st = fmt->streams[pkt->stream_index];
+		int64_t utc = c->start_us + av_rescale_q(pkt->pts, st->time_base, us);
+
+		if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+			if (m->frames == 0)
+				m->v_first_utc = utc;
+			m->frames++;
+		} else {
+			assert_true(m->na < A_MAX);
+			m->a[m->na] = av_packet_clone(pkt);
+			m->a_utc[m->na] = utc;
+			m->a_end[m->na] = utc + av_rescale_q(pkt->duration, st->time_base, us);
+			m->na++;
+		}
+		av_packet_unref(pkt);
+	}
+	assert_int_equal(vg_clipmedia_status(cm), 0);
+	vg_clipmedia_close(cm);
+	av_packet_free(&pkt);
+}
+
+static void media_free(struct media *m)
+{
+	for (int i = 0; i < m->na; i++)
+		av_packet_free(&m->a[i]);
+	m->na = 0;
+}
+
+/* Index of the first packet given whose start is at or after utc. */
+static int first_given_from(const struct fixture *f, int64_t utc)
+{
+	int i = 0;
+
+	while (i < f->n_given && audio_utc(f, f->given[i]->pts) < utc)
+		i++;
+	return i;
+}
+
+/* Read packet j of m is given packet g: the same bytes, at the instant it
+ * was given for (to within a sample: the clip counts time from its
+ * keyframe in whole samples). */
+static void assert_same_packet(const struct fixture *f, const struct media *m, int j, int g)
+{
+	const AVPacket *a = m->a[j], *b = f->given[g];
+	int64_t d = m->a_utc[j] - audio_utc(f, b->pts);
+
+	assert_int_equal(a->size, b->size);
+	assert_memory_equal(a->data, b->data, (size_t)a->size);
+	if (d < 0)
+		d = -d;
+	if (d > VG_US_PER_S / A_RATE + 1)
+		fail_msg("audio packet %d is at %lld us, was given for %lld us", g,
+			 (long long)(m->a_utc[j] - f->base),
+			 (long long)(audio_utc(f, b->pts) - f->base));
+}
+
+/* 2 s of pictures and sound in a 3 s clip: one clip holding an H.264 and an
+ * AAC stream as given, every packet of sound that falls within the clip's
+ * time, byte for byte, in order, at the time it was captured. */
+static void test_sound_goes_into_the_clip(void **state)
+{
+	struct fixture *f = *state;
+	struct list l = { .n = 0 };
+	struct vg_segmenter_stats st;
+	struct media m;
+	int g0, g1;
+
+	record_with_sound(f, 2 * FPS);
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, collect, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.c[0].state, VG_CLIP_COMPLETE);
+	assert_int_equal(l.c[0].start_us, f->base);
+	assert_int_equal(l.c[0].frames, 2 * FPS);
+
+	read_clip(f, &l.c[0], &m);
+	assert_int_equal(m.n_video, 1);
+	assert_int_equal(m.n_audio, 1);
+	assert_int_equal(m.acodec, AV_CODEC_ID_AAC);
+	assert_int_equal(m.arate, A_RATE);
+	assert_int_equal(m.ach, A_CH);
+	assert_int_equal(m.frames, 2 * FPS);
+	assert_int_equal(m.v_first_utc, l.c[0].start_us);
+
+	/* Sound from before the first picture is not in the clip; all the
+	 * rest up to the clip's end is. */
+	g0 = first_given_from(f, l.c[0].start_us);
+	g1 = first_given_from(f, l.c[0].end_us);
+	assert_true(g0 > 0);
+	assert_true(g1 < f->n_given);
+	assert_int_equal(m.na, g1 - g0);
+	for (int j = 0; j < m.na; j++)
+		assert_same_packet(f, &m, j, g0 + j);
+	vg_segmenter_stats(f->seg, &st);
+	assert_int_equal(st.audio_packets, m.na);
+
+	/* In step with the pictures: sound starts with the first picture and
+	 * ends with the last, each to within one AAC frame. */
+	assert_in_range(m.a_utc[0] - m.v_first_utc, 0, A_FRAME_US);
+	assert_in_range(l.c[0].end_us - m.a_end[m.na - 1] + A_FRAME_US, 0, 2 * A_FRAME_US);
+	media_free(&m);
+}
+
+/* 7 s of pictures and sound cut into 3 s clips: the sound runs on across
+ * each cut, no packet lost or repeated, each clip's sound starting where
+ * the one before ended, at the cut. */
+static void test_sound_continuous_across_clips(void **state)
+{
+	struct fixture *f = *state;
+	struct list l = { .n = 0 };
+	struct media m[3];
+	int g;
+
+	record_with_sound(f, 7 * FPS);
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, collect, &l), 0);
+	assert_int_equal(l.n, 3);	/* 3 + 3 + 1 seconds */
+	g = first_given_from(f, l.c[0].start_us);
+	for (int i = 0; i < l.n; i++) {
+		read_clip(f, &l.c[i], &m[i]);
+		assert_int_equal(m[i].n_audio, 1);
+		assert_int_equal(m[i].frames, l.c[i].frames);
+		assert_true(m[i].na > 0);
+		/* The clips' packets, one after the other, are exactly those
+		 * given. */
+		for (int j = 0; j < m[i].na; j++)
+			assert_same_packet(f, &m[i], j, g++);
+		/* Each clip's sound starts at its first picture. */
+		assert_in_range(m[i].a_utc[0] - l.c[i].start_us, 0, A_FRAME_US);
+		if (i > 0) {
+			int64_t prev_end = m[i - 1].a_end[m[i - 1].na - 1];
+
+			assert_int_equal(l.c[i].start_us, l.c[i - 1].end_us);
+			/* ...where the previous clip's sound ended. */
+			assert_in_range(m[i].a_utc[0] - prev_end + A_FRAME_US, 0,
+					2 * A_FRAME_US);
+		}
+	}
+	assert_int_equal(g, first_given_from(f, l.c[l.n - 1].end_us));
+	for (int i = 0; i < l.n; i++)
+		media_free(&m[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clips_are_contiguous_and_play, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_keeps_sealed_fragments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sound_goes_into_the_clip, setup_audio,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sound_continuous_across_clips, setup_audio,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

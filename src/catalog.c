@@ -191,6 +191,7 @@ enum stmt_id {
 	S_XREQ_TAKE,
 	S_XREQ_WAITING,
 	S_XREQ_WITHDRAW,
+	S_CLIPS_AFTER,
 	S_COUNT
 };
 
@@ -236,6 +237,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_META_DEL] = "DELETE FROM meta WHERE key = ?1",
 	[S_SHREDDED] = "SELECT " CLIP_COLS " FROM clips WHERE wrapped_key IS NULL AND id > ?1"
 		" ORDER BY id LIMIT ?2",
+	[S_CLIPS_AFTER] = "SELECT " CLIP_COLS " FROM clips WHERE id > ?1 ORDER BY id LIMIT ?2",
 	[S_HOLD_INSERT] = "INSERT INTO holds (camera, from_us, to_us, reason, reference,"
 		" review_by_us, placed_by, placed_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[S_HOLD_GET] = "SELECT " HOLD_COLS " FROM holds WHERE id = ?1",
@@ -1392,6 +1394,39 @@ int vg_catalog_shredded(struct vg_catalog *cat, vg_clip_fn fn, void *ud)
 		if (rc == 0)
 			rc = deliver(page, n, fn, ud);
 		if (rc != 0 || n < PAGE_ROWS)
+			break;
+		last_id = page[n - 1].id;
+	}
+	page_free(page);
+	return rc;
+}
+
+int vg_catalog_clips_after(struct vg_catalog *cat, int64_t after_id, int limit, vg_clip_fn fn,
+			   void *ud)
+{
+	struct vg_clip *page;
+	sqlite3_stmt *st;
+	int64_t last_id = after_id;
+	long done = 0;
+	int n, want, rc;
+
+	if (cat == NULL || fn == NULL)
+		return -VG_EINVAL;
+	page = page_alloc();
+	if (page == NULL)
+		return -VG_ENOMEM;
+	for (;;) {
+		want = page_limit(limit, done);
+		cat_lock(cat);
+		st = cat->st[S_CLIPS_AFTER];
+		sqlite3_bind_int64(st, 1, last_id);
+		sqlite3_bind_int(st, 2, want);
+		rc = fetch_clips(cat, st, page, &n);
+		cat_unlock(cat);
+		if (rc == 0)
+			rc = deliver(page, n, fn, ud);
+		done += n;
+		if (rc != 0 || n < want || (limit > 0 && done >= limit))
 			break;
 		last_id = page[n - 1].id;
 	}

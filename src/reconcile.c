@@ -1,23 +1,41 @@
 /*
- * reconcile.c - start-up repair of clips left open by a crash, and a census
- * of rows without files and files without rows.
+ * reconcile.c - repair of clips left open by a crash (before recording),
+ * and a census of rows without files and files without rows (beside
+ * recording, in batches; contract and race rules in reconcile.h).
  */
 #define VG_LOG_MODULE "RECON"
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vigil/clipmedia.h"
+#include "vigil/crypto.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/reconcile.h"
+#include "vigil/timeutil.h"
 
-struct ctx {
+#define DEFAULT_BATCH 256
+#define NAME_LEN 1024
+#define BG_NICE 10
+#define BG_REST_US 2000		/* between batches: leaves the disk to the cameras */
+/* ioprio_set(2): no glibc wrapper; best-effort class, lowest level. */
+#define IOPRIO_WHO_PROCESS 1
+#define IOPRIO_CLASS_BE 2
+#define IOPRIO_CLASS_SHIFT 13
+
+/* ---- job 1: clips open at the crash ---- */
+
+struct open_ctx {
 	struct vg_catalog *cat;
 	const char *data_dir;
 	const uint8_t *master;
@@ -28,7 +46,7 @@ struct ctx {
 
 static int collect_open(const struct vg_clip *c, void *ud)
 {
-	struct ctx *x = ud;
+	struct open_ctx *x = ud;
 
 	if (x->n_open == x->cap_open) {
 		int cap = x->cap_open ? x->cap_open * 2 : 16;
@@ -43,7 +61,7 @@ static int collect_open(const struct vg_clip *c, void *ud)
 	return 0;
 }
 
-static void recover_one(struct ctx *x, struct vg_clip *c)
+static void recover_one(struct open_ctx *x, struct vg_clip *c)
 {
 	char path[1024];
 	struct vg_clipmedia_info info;
@@ -84,27 +102,211 @@ static void recover_one(struct ctx *x, struct vg_clip *c)
 	}
 }
 
-static int check_row(const struct vg_clip *c, void *ud)
+int vg_reconcile_open_clips(struct vg_catalog *cat, const char *data_dir,
+			    const uint8_t master[VG_MASTER_KEY_LEN],
+			    struct vg_reconcile_report *rep)
 {
-	struct ctx *x = ud;
-	char path[1024];
-	struct stat sb;
+	struct open_ctx x = { .cat = cat, .data_dir = data_dir, .master = master, .rep = rep };
+	int ret;
 
+	memset(rep, 0, sizeof(*rep));
+	ret = vg_catalog_open_clips(cat, collect_open, &x);
+	for (int i = 0; ret == 0 && i < x.n_open; i++)
+		recover_one(&x, &x.open[i]);
+	if (x.open != NULL)
+		vg_wipe(x.open, (size_t)x.cap_open * sizeof(*x.open));
+	free(x.open);
+	return ret;
+}
+
+/* ---- job 2: the census ---- */
+
+struct row {
+	int64_t id;
+	char camera[33];
+	char path[512];
+};
+
+struct census {
+	struct vg_catalog *cat;
+	const char *data_dir;
+	struct vg_reconcile_census_opts o;
+	struct vg_reconcile_report *rep;
+	pid_t pid;
+	struct row *rows;		/* this batch's finished clips */
+	int n_rows, n_read;		/* kept, and read (any state) */
+	int64_t last_id;
+	char (*names)[NAME_LEN];	/* this batch's names, relative to data_dir */
+	int n_names;
+	unsigned char *suspect;		/* per name: no row at the first look */
+	int stopped;
+};
+
+static int stop_asked(const struct census *x)
+{
+	return x->o.stop != NULL && atomic_load(x->o.stop) != 0;
+}
+
+static int collect_row(const struct vg_clip *c, void *ud)
+{
+	struct census *x = ud;
+	struct row *r;
+
+	x->n_read++;
+	x->last_id = c->id;
+	/* Open clips are job 1's (or a camera's); shredded ones are being
+	 * deleted by retention, file first. */
 	if (c->state == VG_CLIP_RECORDING || !c->has_key)
 		return 0;
-	snprintf(path, sizeof(path), "%s/%s", x->data_dir, c->path);
-	if (stat(path, &sb) < 0) {
-		vg_errx("clip %lld (%s, camera %s) is in the catalog but its file is missing",
-			(long long)c->id, c->path, c->camera);
-		x->rep->rows_without_file++;
-	}
+	r = &x->rows[x->n_rows++];
+	r->id = c->id;
+	memcpy(r->camera, c->camera, sizeof(r->camera));
+	memcpy(r->path, c->path, sizeof(r->path));
 	return 0;
 }
 
-/* Walk DATA_DIR/clips/CAMERA/DAY/ for files the catalog does not know. */
-static void walk(struct ctx *x, const char *rel, int depth)
+/* A row whose file is missing is a problem only if, read again now, it
+ * still has its key: retention shreds the key before it unlinks the file,
+ * and deletes the row after. */
+static int row_still_wants_file(struct census *x, int64_t id)
 {
-	char abs_dir[1024];
+	struct vg_clip c;
+	int ret, wants;
+
+	ret = vg_catalog_clip_get(x->cat, id, &c);
+	if (ret == -VG_ENOENT)
+		return 0;
+	/* Any other failure (logged by the catalog): report, as before. */
+	wants = ret < 0 || (c.has_key && c.state != VG_CLIP_RECORDING);
+	vg_wipe(&c, sizeof(c));
+	return wants;
+}
+
+static void check_rows(struct census *x)
+{
+	char path[1100];
+	struct stat sb;
+
+	for (int i = 0; i < x->n_rows; i++) {
+		const struct row *r = &x->rows[i];
+
+		snprintf(path, sizeof(path), "%s/%s", x->data_dir, r->path);
+		x->rep->rows_checked++;
+		if (stat(path, &sb) == 0 || !row_still_wants_file(x, r->id))
+			continue;
+		vg_errx("clip %lld (%s, camera %s) is in the catalog but its file is missing",
+			(long long)r->id, r->path, r->camera);
+		x->rep->rows_without_file++;
+	}
+}
+
+static int census_rows(struct census *x)
+{
+	int ret;
+
+	x->last_id = 0;		/* row ids start at 1 */
+	for (;;) {
+		x->n_rows = 0;
+		x->n_read = 0;
+		ret = vg_catalog_clips_after(x->cat, x->last_id, x->o.batch, collect_row, x);
+		if (ret < 0)
+			return ret;
+		if (x->n_read == 0)
+			return 0;
+		if (x->o.between != NULL)
+			x->o.between(x->o.between_ud);
+		check_rows(x);
+		if (stop_asked(x)) {
+			x->stopped = 1;
+			return 0;
+		}
+		if (x->n_read < x->o.batch)
+			return 0;
+	}
+}
+
+/* ".new-PID-CAMERA": PID is this process's, so a camera is creating it. */
+static int own_new_file(const struct census *x, const char *name)
+{
+	long pid = 0;
+	const char *p = name + 5;
+
+	if (*p < '0' || *p > '9')
+		return 0;
+	for (; *p >= '0' && *p <= '9' && pid < 100000000; p++)
+		pid = pid * 10 + (*p - '0');
+	return (*p == '-' || *p == '\0') && pid == (long)x->pid;
+}
+
+/* Look at a batch of names: catalogued, a leftover to remove, or (after a
+ * second look at the end of the batch) a file without a row. */
+static void check_names(struct census *x)
+{
+	char abs_path[NAME_LEN + 600];
+	struct vg_clip c;
+	struct stat sb;
+	int ret;
+
+	for (int i = 0; i < x->n_names; i++) {
+		const char *base = strrchr(x->names[i], '/');
+
+		base = base != NULL ? base + 1 : x->names[i];
+		x->suspect[i] = 0;
+		x->rep->files_checked++;
+		if (strncmp(base, ".new-", 5) == 0) {
+			/* Created but never catalogued, so never written to. */
+			if (!own_new_file(x, base)) {
+				snprintf(abs_path, sizeof(abs_path), "%s/%s", x->data_dir,
+					 x->names[i]);
+				unlink(abs_path);
+			}
+			continue;
+		}
+		ret = vg_catalog_clip_by_path(x->cat, x->names[i], &c);
+		vg_wipe(&c, sizeof(c));
+		x->suspect[i] = ret == -VG_ENOENT;
+	}
+	for (int i = 0; i < x->n_names; i++) {
+		int64_t mtime_us;
+
+		if (!x->suspect[i])
+			continue;
+		snprintf(abs_path, sizeof(abs_path), "%s/%s", x->data_dir, x->names[i]);
+		/* Gone: retention deleted its clip (row after file), or a
+		 * camera gave up the clip it was creating. */
+		if (lstat(abs_path, &sb) != 0)
+			continue;
+		/* A camera names its file before it writes the row. */
+		mtime_us = (int64_t)sb.st_mtim.tv_sec * VG_US_PER_S + sb.st_mtim.tv_nsec / 1000;
+		if (mtime_us >= x->o.since_us)
+			continue;
+		ret = vg_catalog_clip_by_path(x->cat, x->names[i], &c);
+		vg_wipe(&c, sizeof(c));
+		if (ret != -VG_ENOENT)
+			continue;
+		vg_errx("file %s/%s is not in the catalog; it was not written by this "
+			"catalog, or its row was removed: keep it for inspection",
+			x->data_dir, x->names[i]);
+		x->rep->files_without_row++;
+	}
+}
+
+static void flush_names(struct census *x)
+{
+	if (x->n_names == 0)
+		return;
+	if (x->o.between != NULL)
+		x->o.between(x->o.between_ud);
+	check_names(x);
+	x->n_names = 0;
+	if (stop_asked(x))
+		x->stopped = 1;
+}
+
+/* Walk DATA_DIR/clips/CAMERA/DAY/ a batch of names at a time. */
+static void walk(struct census *x, const char *rel, int depth)
+{
+	char abs_dir[NAME_LEN + 100];
 	DIR *d;
 	struct dirent *e;
 
@@ -112,9 +314,8 @@ static void walk(struct ctx *x, const char *rel, int depth)
 	d = opendir(abs_dir);
 	if (d == NULL)
 		return;
-	while ((e = readdir(d)) != NULL) {
-		char sub[1024];
-		struct vg_clip c;
+	for (e = readdir(d); e != NULL && !x->stopped; e = readdir(d)) {
+		char sub[NAME_LEN];
 
 		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
 			continue;
@@ -123,46 +324,212 @@ static void walk(struct ctx *x, const char *rel, int depth)
 			walk(x, sub, depth + 1);
 			continue;
 		}
-		if (strncmp(e->d_name, ".new-", 5) == 0) {
-			/* Created but never catalogued, so never written to. */
-			char abs_path[1100];
-
-			snprintf(abs_path, sizeof(abs_path), "%s/%s", abs_dir, e->d_name);
-			unlink(abs_path);
-			continue;
-		}
-		if (vg_catalog_clip_by_path(x->cat, sub, &c) == -VG_ENOENT) {
-			vg_errx("file %s/%s is not in the catalog; it was not written by this "
-				"catalog, or its row was removed: keep it for inspection",
-				x->data_dir, sub);
-			x->rep->files_without_row++;
-		}
+		memcpy(x->names[x->n_names++], sub, sizeof(sub));
+		if (x->n_names == x->o.batch)
+			flush_names(x);
 	}
 	closedir(d);
 }
 
-int vg_reconcile(struct vg_catalog *cat, const char *data_dir,
-		 const uint8_t master[VG_MASTER_KEY_LEN], struct vg_reconcile_report *rep)
+int vg_reconcile_census(struct vg_catalog *cat, const char *data_dir,
+			const struct vg_reconcile_census_opts *opts,
+			struct vg_reconcile_report *rep)
 {
-	struct ctx x = { .cat = cat, .data_dir = data_dir, .master = master, .rep = rep };
+	struct census x = { .cat = cat, .data_dir = data_dir, .rep = rep };
 	int ret;
 
-	memset(rep, 0, sizeof(*rep));
-	ret = vg_catalog_open_clips(cat, collect_open, &x);
-	for (int i = 0; ret == 0 && i < x.n_open; i++)
-		recover_one(&x, &x.open[i]);
-	free(x.open);
-	if (ret < 0)
-		return ret;
-	ret = vg_catalog_clips(cat, NULL, 0, 0, check_row, &x);
-	if (ret < 0)
-		return ret;
+	if (opts != NULL)
+		x.o = *opts;
+	if (x.o.batch <= 0)
+		x.o.batch = DEFAULT_BATCH;
+	if (x.o.since_us == 0)
+		x.o.since_us = vg_time_now_us();
+	x.pid = getpid();
+	x.rows = calloc((size_t)x.o.batch, sizeof(*x.rows));
+	x.names = calloc((size_t)x.o.batch, sizeof(*x.names));
+	x.suspect = calloc((size_t)x.o.batch, 1);
+	if (x.rows == NULL || x.names == NULL || x.suspect == NULL) {
+		ret = -VG_ENOMEM;
+		goto out;
+	}
+	ret = census_rows(&x);
+	if (ret < 0 || x.stopped)
+		goto out;
 	walk(&x, "clips", 0);
+	if (!x.stopped)
+		flush_names(&x);
+out:
+	rep->stopped |= x.stopped;
+	free(x.rows);
+	free(x.names);
+	free(x.suspect);
+	return ret;
+}
+
+static void log_summary(const struct vg_reconcile_report *rep)
+{
 	if (rep->recovered || rep->open_missing || rep->rows_without_file ||
 	    rep->files_without_row || rep->unreadable)
 		vg_info("reconcile: %d recovered, %d empty rows removed, %d rows without file, "
 			"%d files without row, %d unreadable",
 			rep->recovered, rep->open_missing, rep->rows_without_file,
 			rep->files_without_row, rep->unreadable);
+}
+
+int vg_reconcile(struct vg_catalog *cat, const char *data_dir,
+		 const uint8_t master[VG_MASTER_KEY_LEN], struct vg_reconcile_report *rep)
+{
+	int ret;
+
+	ret = vg_reconcile_open_clips(cat, data_dir, master, rep);
+	if (ret == 0)
+		ret = vg_reconcile_census(cat, data_dir, NULL, rep);
+	if (ret == 0)
+		log_summary(rep);
+	return ret;
+}
+
+/* ---- the census on a thread of its own ---- */
+
+struct vg_reconcile_bg {
+	struct vg_catalog *cat;
+	struct vg_audit *audit;
+	char *data_dir;
+	int64_t since_us;
+	struct vg_reconcile_report rep;	/* the thread's until joined */
+	atomic_int stop;
+	pthread_t thread;
+	pthread_mutex_t lock;		/* with cond: the rest wakes at stop */
+	pthread_cond_t cond;
+};
+
+static void bg_rest(void *ud)
+{
+	struct vg_reconcile_bg *b = ud;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += BG_REST_US * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&b->lock);
+	if (!atomic_load(&b->stop))
+		pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Below the cameras for CPU and disk. Not SCHED_IDLE nor the idle I/O
+ * class: this thread takes the catalog lock, and a holder that never runs
+ * while the cameras keep the box busy would stall their clip rows. */
+static void bg_lower_priority(void)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+
+	if (setpriority(PRIO_PROCESS, (id_t)tid, BG_NICE) != 0)
+		vg_debug("cannot lower the file check's CPU priority");
+	if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, (int)tid,
+		    (IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT) | 7) != 0)
+		vg_debug("cannot lower the file check's I/O priority");
+}
+
+static void bg_audit(struct vg_reconcile_bg *b)
+{
+	const struct vg_reconcile_report *rep = &b->rep;
+	char object[200];
+	struct vg_audit_entry e = {
+		.uid = -1, .login = "", .role = "", .action = "catalog.reconcile",
+		.object = object, .purpose = "", .reference = "", .outcome = "allowed",
+		.reason = rep->stopped ? "start-up after a crash (file check cut short by "
+					 "shutdown)" : "start-up after a crash",
+	};
+
+	if (!(rep->recovered || rep->rows_without_file || rep->files_without_row ||
+	      rep->unreadable) || b->audit == NULL)
+		return;
+	snprintf(object, sizeof(object),
+		 "recovered=%d rows_without_file=%d files_without_row=%d unreadable=%d",
+		 rep->recovered, rep->rows_without_file, rep->files_without_row, rep->unreadable);
+	if (vg_audit_append(b->audit, &e, NULL) < 0)
+		vg_errx("cannot write the audit row for catalog.reconcile");
+}
+
+static void *bg_main(void *arg)
+{
+	struct vg_reconcile_bg *b = arg;
+	struct vg_reconcile_census_opts o = {
+		.since_us = b->since_us, .stop = &b->stop, .between = bg_rest, .between_ud = b,
+	};
+	int64_t t0 = vg_time_mono_us();
+
+	bg_lower_priority();
+	if (vg_reconcile_census(b->cat, b->data_dir, &o, &b->rep) < 0)
+		vg_warnx("checking the clip files against the catalog failed");
+	if (b->rep.stopped)
+		vg_info("file check stopped at shutdown after %lld clips and %lld files",
+			(long long)b->rep.rows_checked, (long long)b->rep.files_checked);
+	else
+		vg_debug("file check done: %lld clips, %lld files in %.1f s",
+			 (long long)b->rep.rows_checked, (long long)b->rep.files_checked,
+			 (double)(vg_time_mono_us() - t0) / 1e6);
+	log_summary(&b->rep);
+	bg_audit(b);
+	return NULL;
+}
+
+int vg_reconcile_bg_start(struct vg_reconcile_bg **out, struct vg_catalog *cat,
+			  struct vg_audit *audit, const char *data_dir, int64_t since_us,
+			  const struct vg_reconcile_report *first)
+{
+	struct vg_reconcile_bg *b;
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (cat == NULL || data_dir == NULL || first == NULL)
+		return -VG_EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return -VG_ENOMEM;
+	b->data_dir = strdup(data_dir);
+	if (b->data_dir == NULL) {
+		free(b);
+		return -VG_ENOMEM;
+	}
+	b->cat = cat;
+	b->audit = audit;
+	b->since_us = since_us;
+	b->rep = *first;
+	atomic_init(&b->stop, 0);
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&b->thread, NULL, bg_main, b) != 0) {
+		pthread_mutex_destroy(&b->lock);
+		pthread_cond_destroy(&b->cond);
+		free(b->data_dir);
+		free(b);
+		return -VG_EAGAIN;
+	}
+	*out = b;
 	return 0;
+}
+
+void vg_reconcile_bg_stop(struct vg_reconcile_bg *b, struct vg_reconcile_report *rep)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->lock);
+	atomic_store(&b->stop, 1);
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	if (rep != NULL)
+		*rep = b->rep;
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->cond);
+	free(b->data_dir);
+	free(b);
 }

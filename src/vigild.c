@@ -633,6 +633,8 @@ int main(int argc, char **argv)
 	struct daemon d;
 	struct vg_config *cfg = NULL;
 	struct vg_reconcile_report rep;
+	struct vg_reconcile_bg *recon = NULL;
+	int64_t recon_since = 0;
 	sigset_t sigs;
 	char why[512];
 	int check_only = 0, debug = 0, created = 0, opt, ret = 1;
@@ -742,15 +744,22 @@ int main(int argc, char **argv)
 		vg_audit_set_syslog(cfg->log_syslog);
 	}
 	vg_control_audit_event(d.audit, "daemon.start", d.config_path, "vigild " VIGIL_VERSION);
-	if (vg_reconcile(d.cat, cfg->data_dir, d.master, &rep) < 0)
-		vg_warnx("reconciling the catalog with the clip files failed; recording anyway");
-	if (rep.recovered || rep.rows_without_file || rep.files_without_row || rep.unreadable) {
-		char object[200];
+	/* Clips open at the crash are repaired before recording resumes; the
+	 * check of every file against the catalog runs once the cameras have
+	 * started, and reports (log and audit) when it ends (reconcile.h). */
+	recon_since = vg_time_now_us();
+	if (vg_reconcile_open_clips(d.cat, cfg->data_dir, d.master, &rep) < 0)
+		vg_warnx("recovering the clips left open by a crash failed; recording anyway");
+	/* On the record at once: a second crash before the file check ends
+	 * must not lose it (the check's own row repeats these counts). */
+	if (rep.recovered || rep.unreadable || rep.open_missing) {
+		char object[160];
 
-		snprintf(object, sizeof(object),
-			 "recovered=%d rows_without_file=%d files_without_row=%d unreadable=%d",
-			 rep.recovered, rep.rows_without_file, rep.files_without_row, rep.unreadable);
-		vg_control_audit_event(d.audit, "catalog.reconcile", object, "start-up after a crash");
+		snprintf(object, sizeof(object), "recovered=%d unreadable=%d open_missing=%d",
+			 rep.recovered, rep.unreadable, rep.open_missing);
+		vg_control_audit_event(d.audit, "catalog.recover", object,
+				       "start-up after a crash: clips left open were cut to their "
+				       "last good chunk");
 	}
 	/* retention: finish interrupted deletions, then sweep at start and
 	 * every minute, before recording resumes (sweeper.h) */
@@ -783,16 +792,21 @@ int main(int argc, char **argv)
 		d.config_path);
 	for (int i = 0; i < cfg->n_cameras; i++)
 		start_camera(&d, d.current, &cfg->cameras[i]);
+	if (vg_reconcile_bg_start(&recon, d.cat, d.audit, cfg->data_dir, recon_since, &rep) < 0)
+		vg_warnx("cannot start checking the clip files against the catalog");
 	check_clock();
 	policy_warnings(&d);
 	vg_service_notify("READY=1");
 	ret = run(&d);
 	vg_service_notify("STOPPING=1");
+	vg_reconcile_bg_stop(recon, NULL);	/* its audit row comes before daemon.stop */
+	recon = NULL;
 	vg_control_audit_event(d.audit, "daemon.stop", d.config_path, "");
 	vg_info("vigild stopped");
 out:
 	vg_control_stop(d.control);
 	vg_sweeper_stop(d.sweeper);	/* before the catalog closes */
+	vg_reconcile_bg_stop(recon, NULL);	/* before the catalog and audit close */
 	vg_audit_close(d.audit);
 	vg_sign_key_free(d.device_key);
 	vg_catalog_close(d.cat);

@@ -139,6 +139,12 @@ int vg_catalog_cameras(struct vg_catalog *cat, vg_camera_fn fn, void *ud);
  * retention pass cut short between shredding and deleting (schema 2
  * indexes these, so this is cheap on a large catalog). Same walk rules. */
 int vg_catalog_shredded(struct vg_catalog *cat, vg_clip_fn fn, void *ud);
+/* Every clip with id > after_id, any state, by id, at most limit of them
+ * (limit <= 0: no limit). Same walk rules. For a check that reads the
+ * whole catalog in batches (reconcile): each call is one short index range
+ * on the row id, so nothing is held between batches. */
+int vg_catalog_clips_after(struct vg_catalog *cat, int64_t after_id, int limit, vg_clip_fn fn,
+			   void *ud);
 
 /*
  * Evidence holds (schema 2; rules in hold.h, which is what callers use).

@@ -1,19 +1,42 @@
 /*
- * reconcile.h - make the catalog and the clip files agree at start-up.
+ * reconcile.h - make the catalog and the clip files agree after a crash.
  *
- * After a crash or power cut: every clip still marked "recording" is cut to
- * its last authenticated chunk, sealed and marked "recovered" with the
- * frames and end time it really holds. Rows whose file is missing and files
- * that have no row are reported (never silently deleted: either may be
- * evidence of tampering or of a failing disk), except leftovers that cannot
- * hold footage (a clip file that was never catalogued was never written
- * to), which are removed.
+ * Two jobs, split so that recording resumes at once after a power cut:
+ *
+ * 1. vg_reconcile_open_clips, before recording (quick: only the few clips
+ *    open at the crash): every clip still marked "recording" is cut to its
+ *    last authenticated chunk, sealed and marked "recovered" with the
+ *    frames and end time it really holds.
+ *
+ * 2. vg_reconcile_census, after the cameras have started (a stat per
+ *    catalogued clip and a lookup per clip file: minutes on a box with
+ *    months of footage), in batches: rows whose file is missing and files
+ *    that have no row are reported (never silently deleted: either may be
+ *    evidence of tampering or of a failing disk), except leftovers that
+ *    cannot hold footage (".new-" files: created, never catalogued, never
+ *    written to), which are removed. vg_reconcile_bg_start runs it on a
+ *    thread of its own at low priority and reports the total at the end.
+ *
+ * The census runs beside recording and retention and reports only what
+ * stays wrong when looked at again: a row whose file is missing is read
+ * again (a clip retention deleted meanwhile - its key is shredded before
+ * its file is unlinked - or that is gone is not reported); a file without
+ * a row is looked at again at the end of its batch (gone, or catalogued
+ * meanwhile: not reported), and one modified at or after since_us (a clip
+ * a camera started after start-up; its row follows its file) is never
+ * reported. ".new-" files named with this process's id are a camera's
+ * clip being created and are left alone (the camera removes its own
+ * leftovers of that name).
+ *
+ * The report is read and written by one thread; nothing is kept.
  */
 #ifndef VIGIL_RECONCILE_H
 #define VIGIL_RECONCILE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
+#include "vigil/audit.h"
 #include "vigil/catalog.h"
 #include "vigil/clipfile.h"
 
@@ -23,9 +46,64 @@ struct vg_reconcile_report {
 	int rows_without_file;	/* complete clips whose file is gone */
 	int files_without_row;	/* clip files the catalog does not know */
 	int unreadable;		/* open clips whose header does not authenticate */
+	int64_t rows_checked;	/* census: finished clips whose file was looked for */
+	int64_t files_checked;	/* census: names in the clip folders looked at */
+	int stopped;		/* census: cut short by a stop request */
 };
 
+/* Job 1. Zeroes *rep, then recovers every open clip (counts in recovered,
+ * open_missing, unreadable). master is only read during the call. 0, or a
+ * negative VG_E* code if the open clips could not be listed. */
+int vg_reconcile_open_clips(struct vg_catalog *cat, const char *data_dir,
+			    const uint8_t master[VG_MASTER_KEY_LEN],
+			    struct vg_reconcile_report *rep);
+
+struct vg_reconcile_census_opts {
+	int batch;			/* rows, or names, per batch; <= 0: 256 */
+	int64_t since_us;		/* UTC: files modified from then on are
+					 * new; 0: the census's own start */
+	const atomic_int *stop;		/* non-zero: stop after the batch being
+					 * checked; NULL: never; only read */
+	/* Called once per batch, after the batch was read (rows from the
+	 * catalog, or names from a folder) and before it is checked, with
+	 * between_ud. The background thread rests here; tests use it as the
+	 * seam where the sweeper or a camera acts. NULL: none. */
+	void (*between)(void *between_ud);
+	void *between_ud;
+};
+
+/* Job 2, synchronous. Adds its counts (rows_without_file,
+ * files_without_row, rows_checked, files_checked, stopped) to *rep, which
+ * the caller initialised (normally job 1's report). opts NULL: defaults.
+ * Logs each problem when found, not the summary. 0, or a negative VG_E*
+ * code if the catalog could not be read (what was counted stays in rep). */
+int vg_reconcile_census(struct vg_catalog *cat, const char *data_dir,
+			const struct vg_reconcile_census_opts *opts,
+			struct vg_reconcile_report *rep);
+
+/* Both jobs in one call (tools and tests), then the summary line; vigild
+ * uses the split. */
 int vg_reconcile(struct vg_catalog *cat, const char *data_dir,
 		 const uint8_t master[VG_MASTER_KEY_LEN], struct vg_reconcile_report *rep);
+
+/*
+ * The census on a background thread (nice 10, lowest best-effort I/O
+ * priority, a short rest between batches). first is job 1's report
+ * (copied); cat and audit (may be NULL) are borrowed and must outlive the
+ * thread; data_dir is copied. since_us: see the opts (the time job 1
+ * began, before any camera started). When the census ends the thread logs
+ * the summary line and, if anything was recovered or found wrong, writes
+ * the "catalog.reconcile" audit row (reason "start-up after a crash", or
+ * saying the file check was cut short if it was stopped). 0, -VG_ENOMEM,
+ * -VG_EAGAIN (no thread).
+ */
+struct vg_reconcile_bg;
+int vg_reconcile_bg_start(struct vg_reconcile_bg **out, struct vg_catalog *cat,
+			  struct vg_audit *audit, const char *data_dir, int64_t since_us,
+			  const struct vg_reconcile_report *first);
+/* Ask the thread to stop (it ends after the batch in hand), wait for it
+ * and free b; NULL is a no-op. If rep is not NULL it gets the final
+ * report. Call it before closing the catalog and the audit log. */
+void vg_reconcile_bg_stop(struct vg_reconcile_bg *b, struct vg_reconcile_report *rep);
 
 #endif

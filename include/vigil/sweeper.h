@@ -4,8 +4,10 @@
  * below storage.min_free, and reports on the storage for `vigilctl status`.
  *
  * vg_sweeper_start first finishes any deletion a crash cut short
- * (vg_retention_recover, census off: reconcile already matched rows and
- * files), then starts the thread. Between sweeps the thread looks at the
+ * (vg_retention_recover, census off: reconcile's background check matches
+ * rows and files, and re-reads a row before reporting it, so a deletion
+ * by this thread is never taken for a missing file), then starts the
+ * thread. Between sweeps the thread looks at the
  * free space every pressure_check_us (one statvfs) and sweeps at once
  * when it is below min_free, so early deletion keeps ahead of recording
  * without waiting a minute. While the disk alarm stands (only held or

@@ -138,6 +138,12 @@ recovered() {
 	$VCTL clips --camera synth-a | awk -v id="$killed" '$1 == id && $11 == "recovered"' | grep -q .
 }
 check "after restart the killed clip is marked recovered" wait_for 30 recovered
+# Recording resumes first; the recovery is in the audit log at once (read
+# from the file: this test's user is an area manager, who may not).
+sqlite3 "$T/data/audit.db" "select object from audit where action = 'catalog.recover'" \
+	>"$T/recover.txt" 2>&1
+check "the audit log records the recovery at start-up: $(cat "$T/recover.txt")" \
+	grep -q "recovered=[1-9]" "$T/recover.txt"
 frames=$($VCTL clips --camera synth-a | awk -v id="$killed" '$1 == id { print $7 }')
 n=$($VCTL decrypt "$killed" - |
 	ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 -)

@@ -1,0 +1,466 @@
+/*
+ * test_reconcile.c - start-up repair after a crash, split in two jobs:
+ * the clips open at the crash (before recording) and the census of rows
+ * without files and files without rows (beside recording, in batches),
+ * against a real catalog in a temp dir. Finished clips are rows plus
+ * files of random bytes; the open clip is a real encrypted clip file
+ * abandoned mid-recording, as a power cut leaves it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vigil/catalog.h"
+#include "vigil/clipfile.h"
+#include "vigil/err.h"
+#include "vigil/reconcile.h"
+#include "vigil/timeutil.h"
+
+#define CAM "porch"
+#define DAYDIR "clips/" CAM "/20261129"
+/* 2026-11-29T00:00:00Z */
+#define T0 INT64_C(1795910400000000)
+#define CLIP_US (10 * VG_US_PER_S)
+
+struct fixture {
+	char dir[64];
+	struct vg_catalog *cat;
+	uint8_t master[VG_MASTER_KEY_LEN];
+	int64_t ids[16];
+	int n;
+};
+
+static void abs_of(const struct fixture *f, const char *rel, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", f->dir, rel);
+}
+
+static void write_file(const char *path, size_t len)
+{
+	uint8_t buf[256];
+	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(getrandom(buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+static int exists(const struct fixture *f, const char *rel)
+{
+	char path[512];
+	struct stat sb;
+
+	abs_of(f, rel, path, sizeof(path));
+	return lstat(path, &sb) == 0;
+}
+
+/* A finished clip number k: catalog row (complete, with a key) and, if
+ * with_file, its file. Returns the row id. */
+static int64_t add_clip(struct fixture *f, int k, int with_file)
+{
+	struct vg_clip c;
+	char path[512];
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.camera, sizeof(c.camera), CAM);
+	snprintf(c.path, sizeof(c.path), DAYDIR "/" CAM "-%02d.vgc", k);
+	c.clip_id[0] = (uint8_t)k;
+	c.start_us = T0 + k * CLIP_US;
+	assert_int_equal(getrandom(c.wrapped_key, sizeof(c.wrapped_key), 0),
+			 (ssize_t)sizeof(c.wrapped_key));
+	snprintf(c.encoder, sizeof(c.encoder), "x264");
+	assert_int_equal(vg_catalog_clip_begin(f->cat, &c), 0);
+	c.end_us = c.start_us + CLIP_US;
+	c.frames = 150;
+	c.bytes = 200;
+	c.state = VG_CLIP_COMPLETE;
+	assert_int_equal(vg_catalog_clip_finish(f->cat, &c), 0);
+	if (with_file) {
+		abs_of(f, c.path, path, sizeof(path));
+		write_file(path, 200);
+	}
+	f->ids[f->n++] = c.id;
+	return c.id;
+}
+
+/* Delete clip id the way retention does: shred, unlink, delete the row. */
+static void retention_delete(struct fixture *f, int64_t id)
+{
+	struct vg_clip c;
+	char path[512];
+
+	assert_int_equal(vg_catalog_clip_get(f->cat, id, &c), 0);
+	assert_int_equal(vg_catalog_clip_shred(f->cat, id), 0);
+	abs_of(f, c.path, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(vg_catalog_clip_delete(f->cat, id), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char path[256];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vigil-reconcile.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
+	assert_int_equal(vg_catalog_open(&f->cat, path), 0);
+	abs_of(f, "clips", path, sizeof(path));
+	assert_int_equal(mkdir(path, 0700), 0);
+	abs_of(f, "clips/" CAM, path, sizeof(path));
+	assert_int_equal(mkdir(path, 0700), 0);
+	abs_of(f, DAYDIR, path, sizeof(path));
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(getrandom(f->master, sizeof(f->master), 0), (ssize_t)sizeof(f->master));
+	*state = f;
+	return 0;
+}
+
+static void rm_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[512];
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (e->d_type == DT_DIR)
+			rm_tree(sub);
+		else
+			unlink(sub);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	vg_catalog_close(f->cat);
+	rm_tree(f->dir);
+	memset(f->master, 0, sizeof(f->master));
+	free(f);
+	return 0;
+}
+
+/* A clip open at the crash: a real encrypted file with two flushed
+ * chunks, abandoned without its final chunk, and its row "recording". */
+static int64_t add_open_clip(struct fixture *f, const char *rel)
+{
+	struct vg_clip_writer *w;
+	struct vg_clip c;
+	char path[512];
+	uint8_t data[1000];
+
+	memset(&c, 0, sizeof(c));
+	memset(data, 0x42, sizeof(data));
+	snprintf(c.camera, sizeof(c.camera), CAM);
+	snprintf(c.path, sizeof(c.path), "%s", rel);
+	c.start_us = T0 + 100 * CLIP_US;
+	abs_of(f, rel, path, sizeof(path));
+	assert_int_equal(vg_clip_writer_open(&w, path, f->master, c.wrapped_key, c.clip_id), 0);
+	assert_int_equal(vg_catalog_clip_begin(f->cat, &c), 0);
+	assert_int_equal(vg_clip_writer_write(w, data, sizeof(data)), 0);
+	assert_int_equal(vg_clip_writer_flush(w), 0);
+	assert_int_equal(vg_clip_writer_write(w, data, sizeof(data)), 0);
+	assert_int_equal(vg_clip_writer_flush(w), 0);
+	vg_clip_writer_abandon(w);
+	return c.id;
+}
+
+/* Job 1 alone: the open clip is recovered, the open row without a file is
+ * removed, and finished clips - even one whose file is gone - and stray
+ * files are left for the census. */
+static void test_open_clips_only(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_report rep;
+	struct vg_clip c, before, after;
+	int64_t open_id, empty_id, done_id, gone_id;
+
+	done_id = add_clip(f, 1, 1);
+	gone_id = add_clip(f, 2, 0);
+	open_id = add_open_clip(f, DAYDIR "/" CAM "-open.vgc");
+	memset(&c, 0, sizeof(c));
+	snprintf(c.camera, sizeof(c.camera), CAM);
+	snprintf(c.path, sizeof(c.path), DAYDIR "/" CAM "-never.vgc");
+	c.start_us = T0 + 200 * CLIP_US;
+	assert_int_equal(vg_catalog_clip_begin(f->cat, &c), 0);
+	empty_id = c.id;
+	{
+		char path[512];
+
+		abs_of(f, DAYDIR "/stray.vgc", path, sizeof(path));
+		write_file(path, 10);
+		abs_of(f, DAYDIR "/.new-1-" CAM, path, sizeof(path));
+		write_file(path, 0);
+	}
+	assert_int_equal(vg_catalog_clip_get(f->cat, done_id, &before), 0);
+
+	assert_int_equal(vg_reconcile_open_clips(f->cat, f->dir, f->master, &rep), 0);
+	assert_int_equal(rep.recovered, 1);
+	assert_int_equal(rep.open_missing, 1);
+	assert_int_equal(rep.unreadable, 0);
+	assert_int_equal(rep.rows_without_file, 0);
+	assert_int_equal(rep.files_without_row, 0);
+	assert_int_equal(rep.rows_checked, 0);
+	assert_int_equal(rep.files_checked, 0);
+
+	assert_int_equal(vg_catalog_clip_get(f->cat, open_id, &c), 0);
+	assert_int_equal(c.state, VG_CLIP_RECOVERED);
+	assert_true(c.bytes > 0);
+	assert_int_equal(vg_catalog_clip_get(f->cat, empty_id, &c), -VG_ENOENT);
+	/* The finished clips are exactly as they were. */
+	assert_int_equal(vg_catalog_clip_get(f->cat, done_id, &after), 0);
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(vg_catalog_clip_get(f->cat, gone_id, &c), 0);
+	assert_int_equal(c.state, VG_CLIP_COMPLETE);
+	assert_true(exists(f, DAYDIR "/stray.vgc"));
+	assert_true(exists(f, DAYDIR "/.new-1-" CAM));
+}
+
+/* Job 2: a catalogued clip whose file is gone and a file the catalog does
+ * not know are reported; the other clips are not; a leftover ".new-" file
+ * of another process is removed, this process's (a camera creating a
+ * clip) is not. */
+static void test_census_finds_problems(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_report rep;
+	char path[512], own[64];
+
+	for (int k = 0; k < 5; k++)
+		add_clip(f, k, k != 3);
+	abs_of(f, DAYDIR "/unknown.vgc", path, sizeof(path));
+	write_file(path, 100);
+	abs_of(f, DAYDIR "/.new-99999999-" CAM, path, sizeof(path));
+	write_file(path, 0);
+	snprintf(own, sizeof(own), DAYDIR "/.new-%d-" CAM, (int)getpid());
+	abs_of(f, own, path, sizeof(path));
+	write_file(path, 0);
+
+	memset(&rep, 0, sizeof(rep));
+	rep.recovered = 2;	/* job 1's counts are kept */
+	assert_int_equal(vg_reconcile_census(f->cat, f->dir, NULL, &rep), 0);
+	assert_int_equal(rep.rows_without_file, 1);
+	assert_int_equal(rep.files_without_row, 1);
+	assert_int_equal(rep.recovered, 2);
+	assert_int_equal(rep.rows_checked, 5);
+	assert_int_equal(rep.files_checked, 4 + 1 + 2);
+	assert_int_equal(rep.stopped, 0);
+	assert_false(exists(f, DAYDIR "/.new-99999999-" CAM));
+	assert_true(exists(f, own));
+	assert_true(exists(f, DAYDIR "/unknown.vgc"));	/* reported, never deleted */
+}
+
+/* A file modified after the census's start time is a camera's new clip
+ * whose row is being written: not reported. */
+static void test_census_ignores_new_files(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_census_opts o = { .batch = 2 };
+	struct vg_reconcile_report rep;
+	char path[512];
+
+	add_clip(f, 0, 1);
+	add_clip(f, 1, 1);
+	o.since_us = vg_time_now_us() - 60 * VG_US_PER_S;	/* check began a minute ago */
+	abs_of(f, DAYDIR "/" CAM "-new.vgc", path, sizeof(path));
+	write_file(path, 100);
+
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(vg_reconcile_census(f->cat, f->dir, &o, &rep), 0);
+	assert_int_equal(rep.files_checked, 3);
+	assert_int_equal(rep.files_without_row, 0);
+	assert_int_equal(rep.rows_without_file, 0);
+}
+
+/* A stop asked before the census starts ends it after the first batch. */
+static void test_census_stops(void **state)
+{
+	struct fixture *f = *state;
+	atomic_int stop;
+	struct vg_reconcile_census_opts o = { .batch = 4, .stop = &stop };
+	struct vg_reconcile_report rep;
+
+	for (int k = 0; k < 10; k++)
+		add_clip(f, k, k != 9);	/* the last clip's file is missing */
+	atomic_init(&stop, 1);
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(vg_reconcile_census(f->cat, f->dir, &o, &rep), 0);
+	assert_int_equal(rep.stopped, 1);
+	assert_int_equal(rep.rows_checked, 4);
+	assert_int_equal(rep.files_checked, 0);
+	assert_int_equal(rep.rows_without_file, 0);	/* not reached */
+
+	/* Not stopped, the same census reaches the end. */
+	atomic_store(&stop, 0);
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(vg_reconcile_census(f->cat, f->dir, &o, &rep), 0);
+	assert_int_equal(rep.stopped, 0);
+	assert_int_equal(rep.rows_checked, 10);
+	assert_int_equal(rep.files_checked, 9);
+	assert_int_equal(rep.rows_without_file, 1);
+}
+
+/* The sweeper (or a person) acts at the seam between batches. */
+struct seam {
+	struct fixture *f;
+	int calls;
+	int at;			/* act at this call (1 = first) */
+	int64_t id;		/* this clip */
+	int file_only;		/* 1: unlink its file, keep the row */
+};
+
+static void seam_act(void *ud)
+{
+	struct seam *s = ud;
+	struct vg_clip c;
+	char path[512];
+
+	if (++s->calls != s->at)
+		return;
+	if (!s->file_only) {
+		retention_delete(s->f, s->id);
+		return;
+	}
+	assert_int_equal(vg_catalog_clip_get(s->f->cat, s->id, &c), 0);
+	abs_of(s->f, c.path, path, sizeof(path));
+	assert_int_equal(unlink(path), 0);
+}
+
+static void census_with_seam(struct fixture *f, int batch, struct seam *s,
+			     struct vg_reconcile_report *rep)
+{
+	struct vg_reconcile_census_opts o = { .batch = batch, .between = seam_act,
+					      .between_ud = s };
+
+	for (int k = 0; k < 6; k++)
+		add_clip(f, k, 1);
+	s->f = f;
+	s->id = f->ids[1];	/* in the first batch of rows (by id) */
+	memset(rep, 0, sizeof(*rep));
+	assert_int_equal(vg_reconcile_census(f->cat, f->dir, &o, rep), 0);
+	assert_false(exists(f, DAYDIR "/" CAM "-01.vgc"));
+}
+
+/* Rows: read in the first of two batches, deleted before they are
+ * checked. */
+static void test_deleted_during_row_batch(void **state)
+{
+	struct seam s = { .at = 1 };
+	struct vg_reconcile_report rep;
+
+	census_with_seam(*state, 3, &s, &rep);
+	assert_int_equal(rep.rows_without_file, 0);
+	assert_int_equal(rep.files_without_row, 0);
+	assert_int_equal(rep.rows_checked, 6);
+}
+
+/* Names: all six read from the folder in one batch (the rows were one
+ * batch too: call 1), then one clip deleted before they are looked up. */
+static void test_deleted_during_name_batch(void **state)
+{
+	struct seam s = { .at = 2 };
+	struct vg_reconcile_report rep;
+
+	census_with_seam(*state, 8, &s, &rep);
+	assert_int_equal(rep.rows_without_file, 0);
+	assert_int_equal(rep.files_without_row, 0);
+	assert_int_equal(rep.files_checked, 6);
+}
+
+/* The same seam still reports a file that really went missing. */
+static void test_missing_at_seam_reported(void **state)
+{
+	struct seam s = { .at = 1, .file_only = 1 };
+	struct vg_reconcile_report rep;
+
+	census_with_seam(*state, 3, &s, &rep);
+	assert_int_equal(rep.rows_without_file, 1);
+	assert_int_equal(rep.files_without_row, 0);
+}
+
+/* Both jobs in one call, as before the split. */
+static void test_reconcile_both(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_report rep;
+	char path[512];
+
+	add_clip(f, 0, 1);
+	add_clip(f, 1, 0);
+	add_open_clip(f, DAYDIR "/" CAM "-open.vgc");
+	abs_of(f, DAYDIR "/unknown.vgc", path, sizeof(path));
+	write_file(path, 100);
+	assert_int_equal(vg_reconcile(f->cat, f->dir, f->master, &rep), 0);
+	assert_int_equal(rep.recovered, 1);
+	assert_int_equal(rep.rows_without_file, 1);
+	assert_int_equal(rep.files_without_row, 1);
+	assert_int_equal(rep.rows_checked, 2 + 1);	/* the recovered clip too */
+}
+
+/* The background census keeps job 1's counts and stops when asked; stop
+ * right after start never hangs and leaves no thread behind. */
+static void test_bg_stop(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_report first, rep;
+	struct vg_reconcile_bg *b;
+
+	for (int k = 0; k < 6; k++)
+		add_clip(f, k, 1);
+	memset(&first, 0, sizeof(first));
+	first.recovered = 3;
+	first.unreadable = 1;
+	assert_int_equal(vg_reconcile_bg_start(&b, f->cat, NULL, f->dir, vg_time_now_us(),
+					       &first), 0);
+	vg_reconcile_bg_stop(b, &rep);
+	assert_int_equal(rep.recovered, 3);
+	assert_int_equal(rep.unreadable, 1);
+	assert_int_equal(rep.rows_without_file, 0);
+	assert_int_equal(rep.files_without_row, 0);
+	/* Either it finished first or it stopped: never half a report of a
+	 * finished census. */
+	if (!rep.stopped) {
+		assert_int_equal(rep.rows_checked, 6);
+		assert_int_equal(rep.files_checked, 6);
+	}
+	vg_reconcile_bg_stop(NULL, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_clips_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_census_finds_problems, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_census_ignores_new_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_census_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_during_row_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_during_name_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_at_seam_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconcile_both, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bg_stop, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

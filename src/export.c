@@ -158,6 +158,22 @@ static void why(struct exp *e, const char *fmt, ...)
 	vg_warnx("%s", e->res->why);
 }
 
+/* The folder a path names a file in: "/a/b.iso" -> "/a", "/b.iso" -> "/",
+ * "b.iso" -> ".". */
+static void dir_of(const char *path, char *out, size_t len)
+{
+	char *slash;
+
+	snprintf(out, len, "%s", path);
+	slash = strrchr(out, '/');
+	if (slash == out)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(out, len, ".");
+}
+
 static int fsync_path(const char *path, int dir)
 {
 	int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
@@ -2232,16 +2248,9 @@ static int write_iso(struct exp *e, const char *iso, uint64_t limit)
 	if (ret == 0 && rename(tmp, iso) < 0)
 		ret = -vg_err_from_errno(errno);
 	if (ret == 0) {
-		char dir[1100], *slash;
+		char dir[1100];
 
-		snprintf(dir, sizeof(dir), "%s", iso);
-		slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash)
-			*slash = '\0';
-		else
-			snprintf(dir, sizeof(dir), ".");
+		dir_of(iso, dir, sizeof(dir));
 		ret = fsync_path(dir, 1);
 		snprintf(e->res->path, sizeof(e->res->path), "%s", iso);
 	} else {
@@ -2503,18 +2512,11 @@ static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_
 	 * checked before the first disc, so a set never stops half-way for
 	 * want of space. */
 	{
-		char dir[1100], *slash;
+		char dir[1100];
 		struct statvfs sv;
 		uint64_t need = estimate + estimate / (uint64_t)n + 2 * 1024 * 1024;
 
-		snprintf(dir, sizeof(dir), "%s", req->iso_path);
-		slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash)
-			*slash = '\0';
-		else
-			snprintf(dir, sizeof(dir), ".");
+		dir_of(req->iso_path, dir, sizeof(dir));
 		if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < need) {
 			snprintf(res->why, sizeof(res->why), "%s has %llu MB free; these %d disc "
 				 "images need about %llu MB", dir,

@@ -212,16 +212,26 @@ static int finish(struct ctl *c, struct json_object *o)
 	return ret;
 }
 
+/* An export request number from the command line; 0 (said why) if not. */
+static long long request_id(const char *arg)
+{
+	char *end;
+	long long id = strtoll(arg, &end, 10);
+
+	if (end == arg || *end != '\0' || id <= 0) {
+		fprintf(stderr, "vigilctl: '%s' is not an export request number\n", arg);
+		return 0;
+	}
+	return id;
+}
+
 static int export_approve(struct ctl *c)
 {
 	struct json_object *req, *o;
-	char *end;
-	long long id = strtoll(c->args[1], &end, 10);
+	long long id = request_id(c->args[1]);
 
-	if (*end != '\0' || id <= 0) {
-		fprintf(stderr, "vigilctl: '%s' is not an export request number\n", c->args[1]);
+	if (id <= 0)
 		return EXIT_USAGE;
-	}
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("export.approve"));
 	json_object_object_add(req, "id", json_object_new_int64(id));
@@ -238,13 +248,10 @@ static int export_approve(struct ctl *c)
 static int export_withdraw(struct ctl *c)
 {
 	struct json_object *req, *o;
-	char *end;
-	long long id = strtoll(c->args[1], &end, 10);
+	long long id = request_id(c->args[1]);
 
-	if (*end != '\0' || id <= 0) {
-		fprintf(stderr, "vigilctl: '%s' is not an export request number\n", c->args[1]);
+	if (id <= 0)
 		return EXIT_USAGE;
-	}
 	if (c->reason == NULL) {
 		fprintf(stderr, "vigilctl: say why it is withdrawn: --reason \"...\"\n");
 		return EXIT_USAGE;

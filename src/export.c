@@ -2500,6 +2500,10 @@ static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_
 	if (one == NULL)
 		return -VG_ENOMEM;
 	n = plan_discs(whole, limit, cut, VG_EXPORT_MAX_DISCS);
+	if (n < 1) {	/* the caller planned already; this is the same plan */
+		free(one);
+		return n < 0 ? n : -VG_EINVAL;
+	}
 	for (int k = 1; k <= n; k++) {
 		vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
 		if (access(path, F_OK) == 0) {

@@ -846,8 +846,14 @@ int vg_catalog_clip_by_path(struct vg_catalog *cat, const char *relpath, struct 
 
 /* ---- walks ---- */
 
-/* Step st (bound by the caller, lock held) into page; *n rows read. */
-static int fetch_clips(struct vg_catalog *cat, sqlite3_stmt *st, struct vg_clip *page, int *n)
+/*
+ * Step st (bound by the caller, lock held) into page, rows of size bytes
+ * each read by read_row, at most PAGE_ROWS; *n rows read. Every walk
+ * (clips, gaps, export requests) pages this way: the lock is held only
+ * while a page is read, never while the caller's callback runs.
+ */
+static int fetch_rows(struct vg_catalog *cat, sqlite3_stmt *st, void *page, size_t size,
+		      void (*read_row)(sqlite3_stmt *st, void *row), const char *what, int *n)
 {
 	int r;
 	int rc = 0;
@@ -858,14 +864,24 @@ static int fetch_clips(struct vg_catalog *cat, sqlite3_stmt *st, struct vg_clip 
 		if (r == SQLITE_DONE)
 			break;
 		if (r != SQLITE_ROW) {
-			rc = db_fail(cat, "clip walk");
+			rc = db_fail(cat, what);
 			break;
 		}
-		read_clip(st, &page[*n]);
+		read_row(st, (char *)page + (size_t)*n * size);
 		(*n)++;
 	}
 	finish_stmt(st);
 	return rc;
+}
+
+static void read_clip_row(sqlite3_stmt *st, void *row)
+{
+	read_clip(st, row);
+}
+
+static int fetch_clips(struct vg_catalog *cat, sqlite3_stmt *st, struct vg_clip *page, int *n)
+{
+	return fetch_rows(cat, st, page, sizeof(*page), read_clip_row, "clip walk", n);
 }
 
 /* Hand rows to fn with no lock held; its first non-zero answer is kept. */
@@ -1220,12 +1236,17 @@ int vg_catalog_gap_close(struct vg_catalog *cat, int64_t id, int64_t to_us)
 	return rc;
 }
 
+static void read_gap_row(sqlite3_stmt *st, void *row)
+{
+	read_gap(st, row);
+}
+
 static int gaps_of_camera(struct vg_catalog *cat, const char *camera, int64_t from_us,
 			  int64_t to_us, vg_gap_fn fn, void *ud, struct vg_gap *page)
 {
 	sqlite3_stmt *st;
 	int64_t last_from = INT64_MIN, last_id = INT64_MIN;
-	int n, r, rc;
+	int n, rc;
 
 	for (;;) {
 		cat_lock(cat);
@@ -1236,19 +1257,7 @@ static int gaps_of_camera(struct vg_catalog *cat, const char *camera, int64_t fr
 		sqlite3_bind_int64(st, 4, from_us == 0 ? INT64_MIN : from_us);
 		sqlite3_bind_int64(st, 5, last_id);
 		sqlite3_bind_int(st, 6, PAGE_ROWS);
-		rc = 0;
-		n = 0;
-		while (n < PAGE_ROWS) {
-			r = sqlite3_step(st);
-			if (r == SQLITE_DONE)
-				break;
-			if (r != SQLITE_ROW) {
-				rc = db_fail(cat, "gap walk");
-				break;
-			}
-			read_gap(st, &page[n++]);
-		}
-		finish_stmt(st);
+		rc = fetch_rows(cat, st, page, sizeof(*page), read_gap_row, "gap walk", &n);
 		cat_unlock(cat);
 		for (int i = 0; rc == 0 && i < n; i++)
 			rc = fn(&page[i], ud);
@@ -1709,16 +1718,27 @@ int vg_catalog_export_request_withdraw(struct vg_catalog *cat, int64_t id, const
 	return rc;
 }
 
+struct xreq_row {
+	int64_t id, created_us;
+	char requester[VG_CATALOG_LOGIN_LEN];
+};
+
+static void read_xreq_row(sqlite3_stmt *st, void *row)
+{
+	struct xreq_row *x = row;
+
+	x->id = sqlite3_column_int64(st, 0);
+	copy_text(x->requester, sizeof(x->requester), st, 1);
+	x->created_us = sqlite3_column_int64(st, 2);
+}
+
 int vg_catalog_export_requests_waiting(struct vg_catalog *cat, vg_export_request_fn fn,
 				       void *ud)
 {
-	struct row {
-		int64_t id, created_us;
-		char requester[VG_CATALOG_LOGIN_LEN];
-	} *page;
+	struct xreq_row *page;
 	sqlite3_stmt *st;
 	int64_t last_id = INT64_MIN;
-	int n, r, rc;
+	int n, rc;
 
 	if (cat == NULL || fn == NULL)
 		return -VG_EINVAL;
@@ -1730,22 +1750,8 @@ int vg_catalog_export_requests_waiting(struct vg_catalog *cat, vg_export_request
 		st = cat->st[S_XREQ_WAITING];
 		sqlite3_bind_int64(st, 1, last_id);
 		sqlite3_bind_int(st, 2, PAGE_ROWS);
-		rc = 0;
-		n = 0;
-		while (n < PAGE_ROWS) {
-			r = sqlite3_step(st);
-			if (r == SQLITE_DONE)
-				break;
-			if (r != SQLITE_ROW) {
-				rc = db_fail(cat, "export request walk");
-				break;
-			}
-			page[n].id = sqlite3_column_int64(st, 0);
-			copy_text(page[n].requester, sizeof(page[n].requester), st, 1);
-			page[n].created_us = sqlite3_column_int64(st, 2);
-			n++;
-		}
-		finish_stmt(st);
+		rc = fetch_rows(cat, st, page, sizeof(*page), read_xreq_row, "export request walk",
+				&n);
 		cat_unlock(cat);
 		for (int i = 0; rc == 0 && i < n; i++)
 			rc = fn(page[i].id, page[i].requester, page[i].created_us, ud);

@@ -1381,37 +1381,10 @@ int vg_catalog_cameras(struct vg_catalog *cat, vg_camera_fn fn, void *ud)
 	}
 }
 
-int vg_catalog_shredded(struct vg_catalog *cat, vg_clip_fn fn, void *ud)
-{
-	struct vg_clip *page;
-	sqlite3_stmt *st;
-	int64_t last_id = INT64_MIN;
-	int n, rc;
-
-	if (cat == NULL || fn == NULL)
-		return -VG_EINVAL;
-	page = page_alloc();
-	if (page == NULL)
-		return -VG_ENOMEM;
-	for (;;) {
-		cat_lock(cat);
-		st = cat->st[S_SHREDDED];
-		sqlite3_bind_int64(st, 1, last_id);
-		sqlite3_bind_int(st, 2, PAGE_ROWS);
-		rc = fetch_clips(cat, st, page, &n);
-		cat_unlock(cat);
-		if (rc == 0)
-			rc = deliver(page, n, fn, ud);
-		if (rc != 0 || n < PAGE_ROWS)
-			break;
-		last_id = page[n - 1].id;
-	}
-	page_free(page);
-	return rc;
-}
-
-int vg_catalog_clips_after(struct vg_catalog *cat, int64_t after_id, int limit, vg_clip_fn fn,
-			   void *ud)
+/* Walk the clips statement sid selects by id ("id > ?1 ... LIMIT ?2"),
+ * from after_id, at most limit rows (<= 0: all). */
+static int walk_by_id(struct vg_catalog *cat, enum stmt_id sid, int64_t after_id, int limit,
+		      vg_clip_fn fn, void *ud)
 {
 	struct vg_clip *page;
 	sqlite3_stmt *st;
@@ -1427,7 +1400,7 @@ int vg_catalog_clips_after(struct vg_catalog *cat, int64_t after_id, int limit, 
 	for (;;) {
 		want = page_limit(limit, done);
 		cat_lock(cat);
-		st = cat->st[S_CLIPS_AFTER];
+		st = cat->st[sid];
 		sqlite3_bind_int64(st, 1, last_id);
 		sqlite3_bind_int(st, 2, want);
 		rc = fetch_clips(cat, st, page, &n);
@@ -1441,6 +1414,17 @@ int vg_catalog_clips_after(struct vg_catalog *cat, int64_t after_id, int limit, 
 	}
 	page_free(page);
 	return rc;
+}
+
+int vg_catalog_shredded(struct vg_catalog *cat, vg_clip_fn fn, void *ud)
+{
+	return walk_by_id(cat, S_SHREDDED, INT64_MIN, 0, fn, ud);
+}
+
+int vg_catalog_clips_after(struct vg_catalog *cat, int64_t after_id, int limit, vg_clip_fn fn,
+			   void *ud)
+{
+	return walk_by_id(cat, S_CLIPS_AFTER, after_id, limit, fn, ud);
 }
 
 static int64_t column_i64_or0(sqlite3_stmt *st, int col)

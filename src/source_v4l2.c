@@ -90,7 +90,9 @@ static enum AVPixelFormat av_format(enum vg_cam_format f)
 	}
 }
 
-static int wrap_raw(struct v4l2_source *s, const struct vg_v4l2_buf *b, struct vg_source_frame *f)
+/* *out: buffers out with the pipeline, this one included. */
+static int wrap_raw(struct v4l2_source *s, const struct vg_v4l2_buf *b, struct vg_source_frame *f,
+		    int *out)
 {
 	const struct vg_v4l2_granted *g = &s->g;
 	struct held_buf *h = malloc(sizeof(*h));
@@ -107,7 +109,7 @@ static int wrap_raw(struct v4l2_source *s, const struct vg_v4l2_buf *b, struct v
 	if (fr->buf[0] == NULL)
 		goto nomem;
 	pthread_mutex_lock(&s->lock);
-	s->outstanding++;
+	*out = ++s->outstanding;
 	pthread_mutex_unlock(&s->lock);
 	fr->format = av_format(g->format);
 	fr->width = g->width;
@@ -165,38 +167,33 @@ static int copy_packet(struct v4l2_source *s, const struct vg_v4l2_buf *b,
 
 /* Too few buffers left with the driver: give this one back now, keeping a
  * copy of the picture. */
-static int copy_if_short(struct v4l2_source *s, struct vg_source_frame *f)
+static void copy_if_short(struct v4l2_source *s, struct vg_source_frame *f, int out)
 {
 	AVFrame *copy;
-	int out;
 
-	pthread_mutex_lock(&s->lock);
-	out = s->outstanding;
-	pthread_mutex_unlock(&s->lock);
 	if (out <= s->g.n_buffers - SPARE_BUFFERS)
-		return 0;
+		return;
 	copy = av_frame_alloc();
 	if (copy == NULL)
-		return 0;	/* keep the driver's buffer: still a picture */
+		return;	/* keep the driver's buffer: still a picture */
 	copy->format = f->frame->format;
 	copy->width = f->frame->width;
 	copy->height = f->frame->height;
 	if (av_frame_get_buffer(copy, 0) < 0 || av_frame_copy(copy, f->frame) < 0 ||
 	    av_frame_copy_props(copy, f->frame) < 0) {
 		av_frame_free(&copy);
-		return 0;
+		return;
 	}
 	s->copies++;
 	av_frame_free(&f->frame);	/* the driver's buffer goes back */
 	f->frame = copy;
-	return 0;
 }
 
 static int v4l2_read(struct vg_source *base, struct vg_source_frame *f, int timeout_ms)
 {
 	struct v4l2_source *s = (struct v4l2_source *)base;
 	struct vg_v4l2_buf b;
-	int ret;
+	int ret, out;
 
 	pthread_mutex_lock(&s->lock);
 	ret = s->requeue_failed;
@@ -227,9 +224,9 @@ static int v4l2_read(struct vg_source *base, struct vg_source_frame *f, int time
 	}
 	if (s->g.format == VG_FMT_MJPEG || s->g.format == VG_FMT_H264)
 		return copy_packet(s, &b, f);
-	ret = wrap_raw(s, &b, f);
+	ret = wrap_raw(s, &b, f, &out);
 	if (ret == 0)
-		ret = copy_if_short(s, f);
+		copy_if_short(s, f, out);
 	return ret;
 }
 

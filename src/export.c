@@ -120,16 +120,17 @@ struct exp {
 	 * whole_from/whole_to are what was asked for in all. */
 	int disc_no, disc_of;
 	int64_t whole_from_us, whole_to_us;
-	/* Each exported clip's clock state, from its clip.create audit row
-	 * (write_custody): 1 synchronised, 0 not; clips without a row are
-	 * "unknown". */
+	/* Every exported clip by id (sorted, for lookups per audit row) with
+	 * its clock state from its clip.create audit row (write_custody). */
 	struct clip_clock *clk;
 	int nclk;
 };
 
+enum { CLOCK_UNKNOWN = -1, CLOCK_UNSYNCED = 0, CLOCK_SYNCED = 1 };
+
 struct clip_clock {
 	int64_t id;
-	int synced;
+	int state;		/* CLOCK_* */
 };
 
 /* ---- small helpers ---- */
@@ -1503,13 +1504,39 @@ static int token(const char *obj, const char *key, char *out, size_t len)
 	return 0;
 }
 
-static const struct vg_clip *exported_clip(struct exp *e, int64_t id)
+static int by_id(const void *a, const void *b)
 {
+	const struct clip_clock *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* e->clk: every clip of the runs, sorted by id, clock state unknown. */
+static int index_clips(struct exp *e)
+{
+	int n = 0, k = 0;
+
 	for (int i = 0; i < e->nruns; i++)
-		for (int j = 0; j < e->runs[i].n; j++)
-			if (e->runs[i].clips[j].id == id)
-				return &e->runs[i].clips[j];
-	return NULL;
+		n += e->runs[i].n;
+	e->clk = calloc((size_t)(n ? n : 1), sizeof(*e->clk));
+	if (e->clk == NULL)
+		return -VG_ENOMEM;
+	for (int i = 0; i < e->nruns; i++)
+		for (int j = 0; j < e->runs[i].n; j++) {
+			e->clk[k].id = e->runs[i].clips[j].id;
+			e->clk[k++].state = CLOCK_UNKNOWN;
+		}
+	e->nclk = n;
+	qsort(e->clk, (size_t)n, sizeof(*e->clk), by_id);
+	return 0;
+}
+
+/* The exported clip id, or NULL if it is not in the export. */
+static struct clip_clock *exported_clip(struct exp *e, int64_t id)
+{
+	struct clip_clock key = { .id = id };
+
+	return e->nclk ? bsearch(&key, e->clk, (size_t)e->nclk, sizeof(key), by_id) : NULL;
 }
 
 /*
@@ -1526,21 +1553,13 @@ static int concerns_export(struct exp *e, const struct vg_audit_entry *r)
 	int64_t from, to;
 
 	if (token(r->object, "clip", v, sizeof(v))) {
-		const struct vg_clip *c = exported_clip(e, strtoll(v, NULL, 10));
+		struct clip_clock *c = exported_clip(e, strtoll(v, NULL, 10));
 		char clk[32];
 
 		if (c == NULL)
 			return 0;
-		if (strcmp(r->action, "clip.create") == 0 && token(r->object, "clock", clk, sizeof(clk))) {
-			struct clip_clock *n = realloc(e->clk, (size_t)(e->nclk + 1) * sizeof(*n));
-
-			if (n != NULL) {
-				e->clk = n;
-				e->clk[e->nclk].id = c->id;
-				e->clk[e->nclk].synced = strcmp(clk, "synchronised") == 0;
-				e->nclk++;
-			}
-		}
+		if (strcmp(r->action, "clip.create") == 0 && token(r->object, "clock", clk, sizeof(clk)))
+			c->state = strcmp(clk, "synchronised") == 0 ? CLOCK_SYNCED : CLOCK_UNSYNCED;
 		return 1;
 	}
 	if (token(r->object, "from", v, sizeof(v)) && vg_time_parse(v, 0, &from) == 0 &&
@@ -1598,7 +1617,7 @@ static int write_json(struct exp *e, const char *name, json_object *o)
 static int write_custody(struct exp *e)
 {
 	json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	int ret = 0;
+	int ret = index_clips(e);
 
 	json_object_object_add(root, "note",
 			       jstr("Audit log rows of this device that concern this footage, in "
@@ -1757,15 +1776,14 @@ static void tally_clock(struct exp *e, struct outfile *f)
 	f->clk_synced = f->clk_unsynced = f->clk_unknown = 0;
 	for (int j = 0; j < r->n; j++) {
 		const struct vg_clip *c = &r->clips[j];
-		int k;
+		const struct clip_clock *k;
 
 		if (c->end_us <= f->from_us || c->start_us >= f->to_us)
 			continue;
-		for (k = 0; k < e->nclk && e->clk[k].id != c->id; k++)
-			;
-		if (k == e->nclk)
+		k = exported_clip(e, c->id);
+		if (k == NULL || k->state == CLOCK_UNKNOWN)
 			f->clk_unknown++;
-		else if (e->clk[k].synced)
+		else if (k->state == CLOCK_SYNCED)
 			f->clk_synced++;
 		else
 			f->clk_unsynced++;

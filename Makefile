@@ -33,17 +33,22 @@ _TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 # The library shared by both binaries: listed by hand (never globbed), and
 # filtered by presence only so that a half-built tree still compiles.
-LIB_SRCS := $(wildcard $(addprefix src/, \
-	err.c log.c crypto.c clipfile.c keystore.c config.c \
-	v4l2.c source.c source_v4l2.c source_file.c source_synth.c source_h264file.c \
-	encoder.c segmenter.c clipmedia.c catalog.c reconcile.c \
-	pipeline.c timeutil.c audit.c policy.c sign.c proto.c control.c sweeper.c service.c \
-	retention.c hold.c picture.c confcheck.c export.c verify.c audio.c burn.c isofs.c))
+LIB_SRCS := $(wildcard \
+	$(addprefix src/common/, err.c log.c timeutil.c proto.c crypto.c sign.c) \
+	$(addprefix src/store/, clipfile.c clipmedia.c keystore.c catalog.c reconcile.c) \
+	$(addprefix src/record/, v4l2.c source.c source_v4l2.c source_file.c \
+		source_synth.c source_h264file.c encoder.c segmenter.c picture.c \
+		audio.c pipeline.c) \
+	$(addprefix src/policy/, config.c confcheck.c policy.c audit.c) \
+	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
+	$(addprefix src/export/, export.c verify.c isofs.c burn.c) \
+	$(addprefix src/vigild/, control.c service.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
-VIGILD_SRCS := src/vigild.c $(wildcard src/ctl_hold.c src/ctl_export.c src/ctl_burn.c)
-VIGILCTL_SRCS := src/vigilctl.c src/ctlclient.c $(wildcard src/vigilctl_hold.c src/vigilctl_export.c src/vigilctl_snapshot.c src/vigilctl_burn.c)
+VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c)
+VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold.c \
+	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c)
 BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 
 # Unit tests: tests/test_NAME.c, each linked with libvigil.a and cmocka.
@@ -85,9 +90,11 @@ $(BUILD)/vigild: $(VIGILD_SRCS:src/%.c=$(BUILD)/src/%.o) $(LIB)
 $(BUILD)/vigilctl: $(VIGILCTL_SRCS:src/%.c=$(BUILD)/src/%.o) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(_LDLIBS)
 
-# Keep intermediate objects: make would otherwise delete them after the
-# tests ran, and `make check` must end with the "N passed, N failed" line.
-.SECONDARY:
+# Keep the test objects, which only pattern rules name: make would
+# otherwise delete them after the tests ran, and `make check` must end with
+# the "N passed, N failed" line. (A bare .SECONDARY: would also keep make
+# from rebuilding an object that is missing, e.g. after a source moved.)
+.PRECIOUS: $(BUILD)/tests/%.o
 
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(TEST_EXTRA_test_$$*) $(LIB)
@@ -125,10 +132,10 @@ install: $(BINS)
 -include board/board.mk
 
 checksrc:
-	@scripts/checksrc.sh src/*.c include/vigil/*.h
+	@scripts/checksrc.sh src/*/*.c include/vigil/*.h
 
 clean:
 	rm -rf build build-asan build-rpi4
 
--include $(wildcard $(BUILD)/src/*.d) \
+-include $(wildcard $(BUILD)/src/*/*.d) \
 	$(TEST_BINS:=.d) $(wildcard $(BUILD)/tests/*.d)

@@ -26,7 +26,7 @@
 #include "vigil/source.h"
 
 #ifdef VG_TEST_STUB_V4L2
-/* Only for linking by hand before src/source_v4l2.c exists. */
+/* Only for linking by hand before src/record/source_v4l2.c exists. */
 int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *cam,
 			char *why, size_t whylen);
 int vg_source_v4l2_open(struct vg_source **out, const struct vg_camera_config *cam,

@@ -23,7 +23,7 @@
 #include "vigil/err.h"
 #include "vigil/source.h"
 #include "vigil/v4l2.h"
-#include "../src/source_impl.h"
+#include "../src/record/source_impl.h"
 #include "fake_v4l2.h"
 
 #define DEV "/dev/video0"

@@ -1,7 +1,7 @@
 /*
  * crypto.h - every cryptographic primitive vigil uses, in one module.
  *
- * src/crypto.c is the only file that calls mbedTLS (Debian 12 ships 2.28,
+ * src/common/crypto.c is the only file that calls mbedTLS (Debian 12 ships 2.28,
  * whose API differs from 3.x); porting to another library or version is a
  * change to that one file. No mbedTLS type appears in this header.
  *

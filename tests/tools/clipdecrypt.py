@@ -2,7 +2,7 @@
 """Independent decryptor for vigil clip files (format version 2).
 
 Written from docs/clip-format.md only, with python3-cryptography, so that a
-bug shared by the spec reading of src/clipfile.c and this file is unlikely.
+bug shared by the spec reading of src/store/clipfile.c and this file is unlikely.
 
 usage: clipdecrypt.py [--check] KEYFILE WRAPPED CLIP
 

@@ -35,7 +35,11 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# Wait for another apt or dpkg (a parallel build, unattended-upgrades)
+# instead of failing at once on its lock.
+lock="-o DPkg::Lock::Timeout=600 -o APT::Lock::Timeout=600"
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+apt-get $lock update -qq
+# shellcheck disable=SC2086
+apt-get $lock install -y -qq --no-install-recommends $missing
 echo "install-deps: installed:$missing"

@@ -135,11 +135,13 @@ static void expect_error(const struct fixture *fx, int line, ...)
 }
 
 /* Every camera needs purpose and area and every config with cameras a
- * site: fixtures that test something else add them on an existing line,
- * so that the line numbers in the comments stay right. */
+ * site and staff: fixtures that test something else add them on an
+ * existing line, so that the line numbers in the comments stay right. */
 #define PA " purpose = \"Test\"; area = \"Hall\";"
+#define STAFF "users = ( { login = \"m\"; role = \"area_manager\"; sites = ( \"S\" ); }, " \
+	"{ login = \"a\"; role = \"auditor\"; } ); "
 #define SITE "site = { name = \"S\"; address = \"A\"; area_manager = \"M\"; " \
-	"contact = \"C\"; }; "
+	"contact = \"C\"; }; " STAFF
 
 /* ------------------------------------------------------------------ */
 /* Valid configs */
@@ -189,7 +191,9 @@ static const char full_conf[] =
 	"    fps = 29.97; purpose = \"Lift damage\"; area = \"Lift 2\";\n"	/* 42 */
 	"    crf = 30;\n"						/* 43 */
 	"  }\n"								/* 44 */
-	");\n";								/* 45 */
+	");\n"								/* 45 */
+	"users = ( { login = \"sjones\"; role = \"area_manager\";\n"	/* 46 */
+	"  sites = ( \"Elm Court\" ); }, { login = \"a\"; role = \"auditor\"; } );\n";	/* 47 */
 
 static void test_full_config_loads_as_written(void **state)
 {
@@ -283,9 +287,13 @@ static void test_defaults_apply(void **state)
 	assert_int_equal(c->min_free_percent, 5);
 	assert_int_equal(c->hold_review_days, 30);
 	assert_int_equal(c->held_warn_percent, 50);
-	assert_int_equal(c->n_users, 0);
-	assert_null(c->users);
+	assert_int_equal(c->n_users, 2);
 	assert_int_equal(c->min_free_bytes, 0);
+	assert_string_equal(c->timezone, "Europe/London");
+	assert_int_equal(c->timezone_line, 0);
+	assert_int_equal(c->signage_review_days, 365);
+	assert_string_equal(c->run_as, "vigil");
+	assert_int_equal(c->run_as_line, 0);
 	assert_int_equal(c->n_cameras, 1);
 
 	a = &c->cameras[0];
@@ -396,7 +404,7 @@ static void test_fps_fractions(void **state)
 		{ "15", 15, 1 }, { "7.5", 15, 2 }, { "29.97", 30000, 1001 },
 		{ "23.976", 24000, 1001 }, { "12.5", 25, 2 }, { "120.0", 120, 1 },
 	};
-	char text[256];
+	char text[512];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -753,12 +761,25 @@ static void test_syntax_error_with_line(void **state)
 		"log_level = \"info\";\n");			/* 3 */
 	expect_error(fx, 2, "syntax error", "double quotes", NULL);
 
-	/* A string never closed: the parser runs to the end of the file. */
+	/* A string never closed: the parser runs to the end of the file,
+	 * but the problem is where the string starts. */
 	load_bad(fx,
 		"data_dir = \"/srv/vigil\";\n"			/* 1 */
 		"socket = \"/run/vigil.sock;\n"			/* 2 */
 		"log_level = \"info\";\n");			/* 3 */
-	expect_error(fx, 4, "syntax error", "starts on line 2", "closing double quote", NULL);
+	expect_error(fx, 2, "syntax error", "starts on this line", "closing double quote", NULL);
+	assert_int_equal(count_lines(fx->err), 1);
+
+	/* ... or runs on to a later quote, where libconfig gives up lines
+	 * after the cause (issue 12: line 2 was reported at line 5). */
+	load_bad(fx,
+		"# vigil.conf\n"					/* 1 */
+		"log_level = \"info;\n"				/* 2 */
+		"status_interval = 60;\n"				/* 3 */
+		"# where the footage goes\n"				/* 4 */
+		"data_dir = \"/var/lib/vigil\";\n");		/* 5 */
+	expect_error(fx, 2, "syntax error", "starts on this line", "closing double quote", NULL);
+	assert_int_equal(count_lines(fx->err), 1);
 }
 
 static void test_missing_file(void **state)
@@ -909,7 +930,7 @@ static void test_camera_equal(void **state)
 	static const char base[] =
 		SITE "cameras = ( { name = \"a\"; device = \"/dev/video0\"; fps = 15;\n"
 		"  purpose = \"%s\"; area = \"Hall\"; crf = %d; } );\n";
-	char text[256];
+	char text[512];
 	struct vg_config *first;
 
 	snprintf(text, sizeof(text), base, "Stairwell ASB", 23);
@@ -1003,7 +1024,8 @@ static void test_fixture_files(void **state)
 	assert_int_equal(r, -VG_ECONFIG);
 	assert_non_null(strstr(fx->err, "tests/data/config/several-errors.conf:9: "));
 	assert_non_null(strstr(fx->err, "did you mean 'fps'?"));
-	assert_int_equal(count_lines(fx->err), 4);
+	assert_non_null(strstr(fx->err, "cameras are listed but no users"));
+	assert_int_equal(count_lines(fx->err), 5);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1021,9 +1043,11 @@ static void test_policy_refusals(void **state)
 		"  }\n"							/* 4 */
 		");\n");						/* 5 */
 	expect_error(fx, 1, "no site = { ... } block", "records nothing", NULL);
+	expect_error(fx, 1, "cameras are listed but no users", "records nothing",
+		     "role = \"area_manager\"", NULL);
 	expect_error(fx, 2, "camera \"lift\": purpose is missing", "principle 1", NULL);
 	expect_error(fx, 2, "camera \"lift\": area is missing", NULL);
-	assert_int_equal(count_lines(fx->err), 3);
+	assert_int_equal(count_lines(fx->err), 4);
 
 	/* an incomplete site */
 	load_bad(fx,

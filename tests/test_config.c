@@ -1022,7 +1022,7 @@ static void test_fixture_files(void **state)
 	r = vg_config_load("tests/data/config/several-errors.conf", &fx->cfg, fx->err,
 			   sizeof(fx->err));
 	assert_int_equal(r, -VG_ECONFIG);
-	assert_non_null(strstr(fx->err, "tests/data/config/several-errors.conf:9: "));
+	assert_non_null(strstr(fx->err, "tests/data/config/several-errors.conf:16: "));
 	assert_non_null(strstr(fx->err, "did you mean 'fps'?"));
 	assert_non_null(strstr(fx->err, "cameras are listed but no users"));
 	assert_int_equal(count_lines(fx->err), 5);

@@ -65,5 +65,8 @@ void vg_control_stop(struct vg_control *c);
  * created, camera lost, config reloaded... */
 void vg_control_audit_event(struct vg_audit *a, const char *action, const char *object,
 			    const char *reason);
+/* The same with its outcome ("allowed" or "refused"): a refused reload. */
+void vg_control_audit_outcome(struct vg_audit *a, const char *action, const char *object,
+			      const char *outcome, const char *reason);
 
 #endif

@@ -1008,14 +1008,22 @@ static int get_date(struct ctx *c, const config_setting_t *g, const char *key, i
  * (policy 3.11 and 3.13: sound is more intrusive than pictures). */
 static void parse_audio(struct ctx *c, config_setting_t *g, struct vg_camera_config *cam)
 {
-	config_setting_t *s = config_setting_get_member(g, "audio");
+	config_setting_t *s = config_setting_get_member(g, "audio"), *dev_st = NULL;
 	const char *v;
 	int r;
 
 	cam->audio_line = s != NULL ? setting_line(s) : 0;
 	get_bool(c, g, "audio", &cam->audio);
-	if (get_string(c, g, "audio_device", "alsa:default", &v, NULL) > 0)
-		cam->audio_device = xstrdup(c, v);
+	if (get_string(c, g, "audio_device", "alsa:default", &v, &dev_st) > 0) {
+		/* audio.c takes these two forms; anything else would only fail
+		 * once the camera records, and cost its sound */
+		if (strcmp(v, "synthetic") != 0 && (strncmp(v, "alsa:", 5) != 0 || v[5] == '\0'))
+			err_at(c, dev_st, "audio_device \"%s\" is not known; write \"alsa:NAME\" for "
+			       "an ALSA device, like \"alsa:default\" or \"alsa:hw:1\" (see "
+			       "arecord -L), or \"synthetic\" for a test tone", v);
+		else
+			cam->audio_device = xstrdup(c, v);
+	}
 	r = get_string(c, g, "audio_justification", "safety of a vulnerable resident, case 123",
 		       &v, NULL);
 	if (r > 0)

@@ -56,9 +56,15 @@ struct vg_control {
 void vg_control_audit_event(struct vg_audit *a, const char *action, const char *object,
 			    const char *reason)
 {
+	vg_control_audit_outcome(a, action, object, "allowed", reason);
+}
+
+void vg_control_audit_outcome(struct vg_audit *a, const char *action, const char *object,
+			      const char *outcome, const char *reason)
+{
 	struct vg_audit_entry e = {
 		.uid = -1, .login = "", .role = "", .action = action, .object = object,
-		.purpose = "", .reference = "", .outcome = "allowed", .reason = reason,
+		.purpose = "", .reference = "", .outcome = outcome, .reason = reason,
 	};
 
 	if (a && vg_audit_append(a, &e, NULL) < 0)

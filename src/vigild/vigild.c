@@ -313,39 +313,38 @@ static void prepare_socket_dir(const struct vg_config *cfg)
 		vg_warn("cannot give %s to %s", dir, cfg->run_as);
 }
 
-/*
- * First boot, Secure by Default: the box records only once the config says
- * whose cameras these are (the site, refused by the loader) and who may
- * answer for the footage (users). There are no built-in accounts.
- */
-static int has_staff_for_cameras(const char *path, const struct vg_config *cfg)
-{
-	int recording = 0;
+/* Where vg_confcheck_file()'s findings go. */
+enum show { SHOW_STDERR, SHOW_LOG };
 
-	for (int i = 0; i < cfg->n_cameras; i++)
-		recording |= cfg->cameras[i].enabled;
-	if (!recording || cfg->n_users > 0)
-		return 1;
-	fprintf(stderr, "%s: cameras are configured but no staff: vigild records nothing until "
-			"users = ( ... ) names the area manager and the others who may see the "
-			"footage (see vigil.conf(5), section users)\n", path);
-	return 0;
+static void show_finding(enum vg_confcheck_level level, const char *file, int line,
+			 const char *msg, void *ud)
+{
+	char text[1200];
+
+	vg_confcheck_format(level, file, line, msg, text, sizeof(text));
+	if (*(enum show *)ud == SHOW_STDERR)
+		fprintf(stderr, "%s\n", text);
+	else if (level == VG_CONFCHECK_ERROR)
+		vg_errx("%s", text);
+	else
+		vg_warnx("%s", text);
 }
 
-static int load_config(const char *path, struct vg_config **out)
+/*
+ * The verdict `vigilctl config check` gives, from the same function
+ * (confcheck.h): the file, the machine and the policy warnings, every
+ * problem at once. First boot, Secure by Default: the box records only
+ * once the config says whose cameras these are and who may answer for
+ * the footage; there are no built-in accounts.
+ */
+static int load_config(const char *path, unsigned flags, enum show show, struct vg_config **out,
+		       int *n_warnings)
 {
-	char errbuf[8192];
-	int ret = vg_config_load(path, out, errbuf, sizeof(errbuf));
+	int ret = vg_confcheck_file(path, vg_time_now_us(), flags, show_finding, &show, out,
+				    n_warnings);
 
-	if (ret == 0 && !has_staff_for_cameras(path, *out)) {
-		vg_config_free(*out);
-		*out = NULL;
-		return -VG_ECONFIG;
-	}
-	if (ret < 0)
-		fprintf(stderr, "%s", errbuf[0] ? errbuf : "vigild: cannot load configuration\n");
-	if (ret < 0 && errbuf[0] && errbuf[strlen(errbuf) - 1] != '\n')
-		fputc('\n', stderr);
+	if (ret == -VG_ENOMEM)
+		fprintf(stderr, "vigild: out of memory reading %s\n", path);
 	return ret;
 }
 
@@ -417,16 +416,22 @@ static void reload(struct daemon *d)
 	int added = 0, removed = 0, changed = 0;
 
 	vg_info("SIGHUP: reloading %s", d->config_path);
-	if (load_config(d->config_path, &cfg) < 0) {
+	/* No SET_ZONE: threads run; the zone is the one vigild started with. */
+	if (load_config(d->config_path, 0, SHOW_LOG, &cfg, NULL) < 0) {
 		vg_errx("the new configuration has errors (above); still running the old one");
-		vg_control_audit_event(d->audit, "config.reload", d->config_path,
-				       "refused: the new configuration has errors");
+		vg_control_audit_outcome(d->audit, "config.reload", d->config_path, "refused",
+					 "the new configuration has errors: still running the "
+					 "old one");
 		return;
 	}
 	if (strcmp(cfg->data_dir, d->data_dir) != 0 ||
 	    strcmp(cfg->catalog, d->current->cfg->catalog) != 0 ||
 	    strcmp(cfg->key_file, d->current->cfg->key_file) != 0)
 		vg_warnx("data_dir, catalog and key_file changes take effect at the next restart");
+	if (strcmp(cfg->timezone, d->current->cfg->timezone) != 0)
+		vg_warnx("timezone \"%s\" takes effect at the next restart; the pictures keep "
+			 "the zone vigild started with (%s)", cfg->timezone,
+			 d->current->cfg->timezone);
 	pthread_mutex_lock(&d->lock);
 	ref = cfg_ref_new(cfg);
 	pthread_mutex_unlock(&d->lock);
@@ -637,7 +642,7 @@ int main(int argc, char **argv)
 	int64_t recon_since = 0;
 	sigset_t sigs;
 	char why[512];
-	int check_only = 0, debug = 0, created = 0, opt, ret = 1;
+	int check_only = 0, debug = 0, created = 0, opt, ret = 1, n_warn = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.watchdog_fd = -1;
@@ -671,10 +676,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (load_config(d.config_path, &cfg) < 0)
+	/* Before any key, catalog or folder is made; the box's time zone is
+	 * set here, before any thread starts. */
+	if (load_config(d.config_path, VG_CONFCHECK_SET_ZONE, SHOW_STDERR, &cfg, &n_warn) < 0) {
+		fprintf(stderr, "%s: errors: vigild will not start with this file\n",
+			d.config_path);
 		return 1;
+	}
 	if (check_only) {
-		printf("%s: configuration OK (%d camera(s))\n", d.config_path, cfg->n_cameras);
+		printf("%s: configuration OK (%d camera(s)", d.config_path, cfg->n_cameras);
+		if (n_warn > 0)
+			printf(", %d warning(s) to act on", n_warn);
+		printf(")\n");
 		vg_config_free(cfg);
 		return 0;
 	}
@@ -794,8 +807,7 @@ int main(int argc, char **argv)
 		start_camera(&d, d.current, &cfg->cameras[i]);
 	if (vg_reconcile_bg_start(&recon, d.cat, d.audit, cfg->data_dir, recon_since, &rep) < 0)
 		vg_warnx("cannot start checking the clip files against the catalog");
-	check_clock();
-	policy_warnings(&d);
+	check_clock();	/* the policy warnings came with the config check */
 	vg_service_notify("READY=1");
 	ret = run(&d);
 	vg_service_notify("STOPPING=1");

@@ -45,6 +45,10 @@ struct vg_control_env {
 	 * -VG_ENOENT if no such camera is recording, or the pipeline's code.
 	 * Blocks for up to a few seconds. NULL: snapshots are unavailable. */
 	int (*snapshot)(void *ud, const char *camera, struct AVPacket **jpeg);
+	/* Add what camera is doing now to its register entry e ("state",
+	 * "audio": what `vigilctl status` says). NULL: the register shows
+	 * only the configuration. */
+	void (*camera_state)(void *ud, const char *camera, struct json_object *e);
 	void *ud;
 };
 

@@ -220,12 +220,23 @@ static int cmd_status(struct ctl *c)
 				printf("warning: %s\n",
 				       json_object_get_string(json_object_array_get_idx(warn, i)));
 	}
+	if (ctl_get_str(o, "timezone")[0])
+		printf("time zone: %s (%s now): the pictures and the config's dates are in it\n",
+		       ctl_get_str(o, "timezone"), ctl_get_str(o, "timezone_now"));
 	json_object_object_get_ex(o, "cameras", &cams);
 	for (size_t i = 0; cams && i < json_object_array_length(cams); i++) {
 		struct json_object *e = json_object_array_get_idx(cams, i);
+		const char *st = ctl_get_str(e, "state"), *snd = ctl_get_str(e, "audio");
 
-		printf("camera %-16s %-12s %5.1f fps in %lld encoded %lld dropped %lld clips %lld "
-		       "reconnects %lld gaps today %lld  %s%s%s\n",
+		/* configured but not running: say why */
+		if (strcmp(st, "disabled") == 0 || strcmp(st, "expired") == 0 ||
+		    !json_object_object_get_ex(e, "frames_in", NULL)) {
+			printf("camera %-16s %-18s %s\n", ctl_get_str(e, "name"), st,
+			       ctl_get_str(e, "last_error"));
+			continue;
+		}
+		printf("camera %-16s %-18s %5.1f fps in %lld encoded %lld dropped %lld clips %lld "
+		       "reconnects %lld gaps today %lld  %s%s%s",
 		       ctl_get_str(e, "name"), ctl_get_str(e, "state"),
 		       json_object_get_double(json_object_object_get(e, "fps")),
 		       (long long)ctl_get_int(e, "frames_in"),
@@ -234,6 +245,13 @@ static int cmd_status(struct ctl *c)
 		       (long long)ctl_get_int(e, "reconnects"), (long long)ctl_get_int(e, "gaps_today"),
 		       ctl_get_str(e, "source"),
 		       ctl_get_str(e, "last_error")[0] ? "  last error: " : "", ctl_get_str(e, "last_error"));
+		/* sound, when configured: failing costs only the sound, so say it */
+		if (strcmp(snd, "failed") == 0 || strcmp(snd, "ended") == 0)
+			printf("  SOUND %s: %s (video goes on)", strcmp(snd, "failed") == 0 ?
+			       "FAILED" : "ENDED", ctl_get_str(e, "audio_error"));
+		else if (strcmp(snd, "recording") == 0)
+			printf("  sound recording");
+		putchar('\n');
 	}
 	json_object_put(o);
 	return 0;

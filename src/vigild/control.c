@@ -296,6 +296,9 @@ static int cmd_cameras(struct req *r)
 		add_str(e, "signage_confirmed", c->signage_confirmed);
 		json_object_object_add(e, "audio", json_object_new_boolean(c->audio));
 		json_object_object_add(e, "masks", json_object_new_int(c->n_masks));
+		/* configured is not the same as working: "audio_state" says */
+		if (ctl_env(r)->camera_state)
+			ctl_env(r)->camera_state(ctl_env(r)->ud, c->name, e);
 		if (c->is_temporary) {
 			struct json_object *t = json_object_new_object();
 			int64_t from, to;

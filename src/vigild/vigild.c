@@ -189,17 +189,93 @@ static int64_t today_start(void)
 	return (int64_t)mktime(&tm) * VG_US_PER_S;
 }
 
+/* A temporary camera whose remove_by day has begun records no more. */
+static int camera_expired(const struct vg_camera_config *c)
+{
+	int64_t until;
+
+	return c->is_temporary && c->temporary.remove_by != NULL &&
+	       vg_time_local_date(c->temporary.remove_by, &until) == 0 &&
+	       vg_time_now_us() >= until;
+}
+
+/* The running camera called name, -1 if none (under the lock). */
+static int running(const struct daemon *d, const char *name)
+{
+	for (int i = 0; i < d->n_cams; i++)
+		if (strcmp(d->cams[i].cam->name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* A configured camera that is not running: why not. */
+static void idle_camera_json(const struct vg_camera_config *cc, struct json_object *c)
+{
+	const char *state = "failed", *why = "its pipeline could not start (see the log)";
+
+	if (!cc->enabled) {
+		state = "disabled";
+		why = "enabled = false in the configuration";
+	} else if (camera_expired(cc)) {
+		state = "expired";
+		why = "temporary camera past its remove_by date";
+	}
+	json_object_object_add(c, "name", json_object_new_string(cc->name));
+	json_object_object_add(c, "state", json_object_new_string(state));
+	json_object_object_add(c, "last_error", json_object_new_string(why));
+	json_object_object_add(c, "audio", json_object_new_string("off"));
+}
+
+/* control.h camera_state: the register's "state" and "audio_state". */
+static void camera_state_json(void *ud, const char *name, struct json_object *e)
+{
+	struct daemon *d = ud;
+	struct json_object *tmp = json_object_new_object(), *v;
+	const struct vg_config *cfg;
+	const struct vg_camera_config *cc;
+	int i;
+
+	pthread_mutex_lock(&d->lock);
+	cfg = d->current->cfg;
+	cc = vg_config_camera(cfg, name);
+	i = running(d, name);
+	if (i >= 0) {
+		struct vg_pipeline_status st;
+
+		vg_pipeline_status(d->cams[i].pipe, &st);
+		json_object_object_add(tmp, "state", json_object_new_string(vg_pipeline_state_name(st.state)));
+		json_object_object_add(tmp, "audio", json_object_new_string(vg_audio_state_name(st.audio)));
+	} else if (cc != NULL) {
+		idle_camera_json(cc, tmp);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (json_object_object_get_ex(tmp, "state", &v))
+		json_object_object_add(e, "state", json_object_get(v));
+	if (json_object_object_get_ex(tmp, "audio", &v))
+		json_object_object_add(e, "audio_state", json_object_get(v));
+	json_object_put(tmp);
+}
+
 static void status_json(void *ud, struct json_object *out)
 {
 	struct daemon *d = ud;
 	struct json_object *cams = json_object_new_array();
 	char fp[17], dfp[VG_SIGN_FPR_HEX_LEN];
+	const struct vg_config *cfg;
 
 	pthread_mutex_lock(&d->lock);
-	for (int i = 0; i < d->n_cams; i++) {
+	/* Every configured camera, running or not, in the file's order. */
+	cfg = d->current->cfg;
+	for (int k = 0; k < cfg->n_cameras; k++) {
 		struct vg_pipeline_status st;
 		struct json_object *c = json_object_new_object();
+		int i = running(d, cfg->cameras[k].name);
 
+		if (i < 0) {
+			idle_camera_json(&cfg->cameras[k], c);
+			json_object_array_add(cams, c);
+			continue;
+		}
 		vg_pipeline_status(d->cams[i].pipe, &st);
 		json_object_object_add(c, "name", json_object_new_string(d->cams[i].cam->name));
 		json_object_object_add(c, "state", json_object_new_string(vg_pipeline_state_name(st.state)));
@@ -212,6 +288,8 @@ static void status_json(void *ud, struct json_object *out)
 		json_object_object_add(c, "reconnects", json_object_new_int64(st.reconnects));
 		json_object_object_add(c, "clip", json_object_new_string(st.clip_path));
 		json_object_object_add(c, "last_error", json_object_new_string(st.last_error));
+		json_object_object_add(c, "audio", json_object_new_string(vg_audio_state_name(st.audio)));
+		json_object_object_add(c, "audio_error", json_object_new_string(st.audio_error));
 		{
 			int gaps = 0;
 
@@ -224,6 +302,16 @@ static void status_json(void *ud, struct json_object *out)
 	pthread_mutex_unlock(&d->lock);
 	json_object_object_add(out, "cameras", cams);
 	json_object_object_add(out, "version", json_object_new_string(VIGIL_VERSION));
+	{
+		/* the zone the pictures' times are in (set once, at start) */
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		json_object_object_add(out, "timezone", json_object_new_string(getenv("TZ") ?
+					       getenv("TZ") : "(system)"));
+		json_object_object_add(out, "timezone_now", json_object_new_string(tm.tm_zone));
+	}
 	{
 		struct json_object *w = json_object_new_array();
 
@@ -365,6 +453,13 @@ static void start_camera(struct daemon *d, struct cfg_ref *ref, const struct vg_
 		vg_info("camera %s is disabled in the configuration", c->name);
 		return;
 	}
+	if (camera_expired(c)) {
+		/* not started only to stop at once: vigilctl status lists it */
+		vg_warnx("camera %s: temporary camera past its remove_by date %s: not recording; "
+			 "remove it or renew remove_by in the configuration (policy 3.4, 4.2)",
+			 c->name, c->temporary.remove_by);
+		return;
+	}
 	if (d->n_cams == VG_MAX_CAMERAS)
 		return;
 	cam = &d->cams[d->n_cams];
@@ -463,7 +558,7 @@ static void reload(struct daemon *d)
 		for (int j = 0; j < d->n_cams; j++)
 			if (strcmp(d->cams[j].cam->name, c->name) == 0)
 				running = 1;
-		if (running || !c->enabled)
+		if (running || !c->enabled || camera_expired(c))
 			continue;
 		if (vg_config_camera(d->current->cfg, c->name) == NULL)
 			added++;
@@ -792,7 +887,7 @@ int main(int argc, char **argv)
 			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,
 			.master = d.master, .data_dir = d.data_dir, .config_get = config_get,
 			.config_put = config_put, .status = status_json, .snapshot = camera_snapshot,
-			.ud = &d,
+			.camera_state = camera_state_json, .ud = &d,
 		};
 
 		if (vg_control_start(&d.control, cfg->socket_path, &ce) < 0) {

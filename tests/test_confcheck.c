@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -470,6 +471,30 @@ static void test_verdict_default_account_when_root(void **state)
 		assert_int_equal(v.errors, 0);
 }
 
+/* A master key others may read is refused by vigild at start (after it
+ * has made the catalog...): the check refuses it first. */
+static void test_verdict_key_file_mode(void **state)
+{
+	struct fixture *fx = *state;
+	struct verdict v;
+	char key[192], text[1024];
+	FILE *fp;
+
+	snprintf(key, sizeof(key), "%s/master.key", fx->dir);
+	fp = fopen(key, "w");
+	assert_non_null(fp);
+	fputs("0123456789abcdef0123456789abcdef", fp);
+	fclose(fp);
+	assert_int_equal(chmod(key, 0644), 0);
+	snprintf(text, sizeof(text), SITE "user = \"root\"; socket = \"/tmp/vigil-test.sock\";\n"
+		 "data_dir = \"%s\";\n", fx->dir);				/* 2-3 */
+	assert_int_equal(verdict(fx, text, &v, NULL), -VG_ECONFIG);
+	expect_finding(&v, 'E', 3, "has mode 0644", "chmod 600");
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(verdict(fx, text, &v, NULL), 0);
+	unlink(key);
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct fixture *fx = *state;
@@ -495,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verdict_runs_with_warnings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verdict_default_account_when_root, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_verdict_key_file_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 	};
 

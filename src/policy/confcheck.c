@@ -202,6 +202,32 @@ static int folder_missing(const char *path, const char *data_dir, char *dir, siz
 	return stat(dir, &st) != 0 && errno == ENOENT ? -1 : 0;
 }
 
+/* A key vigild would refuse to load (keystore.c, sign.c): not a file, open
+ * to others, or another account's. Absent is fine (vigild makes it); one
+ * we may not look at cannot be judged here. The owner is judged only
+ * when we know whom vigild runs as: we are root (it becomes run_as) or
+ * we are that account. */
+static void key_checks(struct cc *c, const char *path, int line, const char *what)
+{
+	const struct passwd *pw = getpwnam(c->cfg->run_as);
+	struct stat st;
+	int know = geteuid() == 0 ? pw != NULL : pw != NULL && pw->pw_uid == geteuid();
+
+	if (path == NULL || stat(path, &st) != 0)
+		return;
+	if (!S_ISREG(st.st_mode))
+		error(c, line, "%s %s is not a file; vigild refuses it: point the configuration "
+		      "at the key file itself", what, path);
+	else if ((st.st_mode & 077) != 0)
+		error(c, line, "%s %s has mode %04o, so other users may read or change it, and "
+		      "vigild refuses it; run: chmod 600 %s", what, path,
+		      (unsigned)(st.st_mode & 07777), path);
+	else if (know && st.st_uid != pw->pw_uid)
+		error(c, line, "%s %s belongs to uid %u, not to %s (uid %u), the account vigild "
+		      "runs as, and vigild refuses it; run: chown %s %s", what, path,
+		      (unsigned)st.st_uid, pw->pw_name, (unsigned)pw->pw_uid, pw->pw_name, path);
+}
+
 static void machine_checks(struct cc *c)
 {
 	const struct vg_config *cfg = c->cfg;
@@ -254,6 +280,14 @@ static void machine_checks(struct cc *c)
 			error(c, cfg->socket_line, "socket %s: the folder %s does not exist%s; "
 			      "create it or choose another socket path", cfg->socket_path, dir,
 			      root ? " and neither does the one above it" : "");
+	}
+	key_checks(c, cfg->key_file, cfg->key_file_line ? cfg->key_file_line : cfg->data_dir_line,
+		   "the master key");
+	if (cfg->data_dir != NULL) {
+		char dev[1100];
+
+		snprintf(dev, sizeof(dev), "%s/device.key", cfg->data_dir);
+		key_checks(c, dev, cfg->data_dir_line, "the device key");
 	}
 	/* Staff reach vigild as themselves: an unknown login cannot. */
 	for (i = 0; i < cfg->n_users; i++) {

@@ -200,7 +200,7 @@ static int camera_expired(const struct vg_camera_config *c)
 }
 
 /* The running camera called name, -1 if none (under the lock). */
-static int running(const struct daemon *d, const char *name)
+static int running_index(const struct daemon *d, const char *name)
 {
 	for (int i = 0; i < d->n_cams; i++)
 		if (strcmp(d->cams[i].cam->name, name) == 0)
@@ -238,7 +238,7 @@ static void camera_state_json(void *ud, const char *name, struct json_object *e)
 	pthread_mutex_lock(&d->lock);
 	cfg = d->current->cfg;
 	cc = vg_config_camera(cfg, name);
-	i = running(d, name);
+	i = running_index(d, name);
 	if (i >= 0) {
 		struct vg_pipeline_status st;
 
@@ -269,7 +269,7 @@ static void status_json(void *ud, struct json_object *out)
 	for (int k = 0; k < cfg->n_cameras; k++) {
 		struct vg_pipeline_status st;
 		struct json_object *c = json_object_new_object();
-		int i = running(d, cfg->cameras[k].name);
+		int i = running_index(d, cfg->cameras[k].name);
 
 		if (i < 0) {
 			idle_camera_json(&cfg->cameras[k], c);
@@ -523,10 +523,9 @@ static void reload(struct daemon *d)
 	    strcmp(cfg->catalog, d->current->cfg->catalog) != 0 ||
 	    strcmp(cfg->key_file, d->current->cfg->key_file) != 0)
 		vg_warnx("data_dir, catalog and key_file changes take effect at the next restart");
-	if (strcmp(cfg->timezone, d->current->cfg->timezone) != 0)
+	if (getenv("TZ") != NULL && strcmp(cfg->timezone, getenv("TZ")) != 0)
 		vg_warnx("timezone \"%s\" takes effect at the next restart; the pictures keep "
-			 "the zone vigild started with (%s)", cfg->timezone,
-			 d->current->cfg->timezone);
+			 "the zone vigild started with (%s)", cfg->timezone, getenv("TZ"));
 	pthread_mutex_lock(&d->lock);
 	ref = cfg_ref_new(cfg);
 	pthread_mutex_unlock(&d->lock);

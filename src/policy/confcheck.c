@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -268,10 +269,12 @@ static void machine_checks(struct cc *c)
 	if (cfg->catalog != NULL && folder_missing(cfg->catalog, cfg->data_dir, dir, sizeof(dir)) < 0)
 		error(c, cfg->catalog_line, "catalog %s: the folder %s does not exist; create it "
 		      "or leave catalog out (it then lives in data_dir)", cfg->catalog, dir);
-	/* The socket's folder: made by systemd for vigild.service
+	/* The socket's folder (once its path fits: the loader says when it
+	 * does not): made by systemd for vigild.service
 	 * (RuntimeDirectory=vigil, removed while it is stopped), or by vigild
 	 * itself when started as root (one level). */
 	if (cfg->socket_path != NULL &&
+	    strlen(cfg->socket_path) < sizeof(((struct sockaddr_un *)0)->sun_path) &&
 	    folder_missing(cfg->socket_path, NULL, dir, sizeof(dir)) < 0 &&
 	    strcmp(dir, SERVICE_RUNTIME_DIR) != 0) {
 		char parent[1024];

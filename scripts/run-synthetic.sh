@@ -3,26 +3,20 @@
 # labelled "SYNTHETIC TEST CAMERA", not real footage) into ./run/, so vigil
 # can be tried on a machine with no camera. Ctrl-C stops it cleanly.
 #
-# The config is config/vigil-synthetic.conf plus a staff list naming you
-# (the account running this) as the site's area manager, so that vigilctl
-# works for you, and an auditor account (the access policy wants at least
-# one account that cannot view footage).
+# The config is config/vigil-synthetic.conf with you (the account running
+# this) as the site's area manager in its staff list, so that vigilctl
+# works for you, and as the account vigild runs as.
 set -eu
 BUILD=${1:-build}
 me=$(id -un)
 mkdir -p run
 umask 077
 {
-	cat config/vigil-synthetic.conf
+	sed "s/login = \"you\";/login = \"$me\";/" config/vigil-synthetic.conf
 	cat <<CONF
 
 # Added by scripts/run-synthetic.sh for the account that ran make run.
 user = "$me";
-users = (
-	{ login = "$me"; name = "You (make run)"; role = "area_manager";
-	  sites = ( "Development machine" ); },
-	{ login = "vigil-auditor"; name = "Auditor (example)"; role = "auditor"; }
-);
 CONF
 } >run/vigil.conf
 VCTL="$BUILD/vigilctl -c run/vigil.conf --purpose trying-vigil --reference CASE-1"

@@ -35,7 +35,23 @@ make_tmp() {
 
 cleanup() {
 	[ -n "${VIGILD_PID:-}" ] && kill -9 "$VIGILD_PID" 2>/dev/null
+	record_verdicts
 	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+# Every config a test wrote is judged by vigilctl config check and vigild -n
+# while its folders still exist; tests/e2e/verdict.sh checks they agreed.
+record_verdicts() {
+	[ -n "${T:-}" ] && [ -x "$VIGILD" ] && [ -x "$VIGILCTL" ] || return 0
+	for f in "$T"/*.conf; do
+		[ -f "$f" ] || continue
+		"$VIGILCTL" config check "$f" >/dev/null 2>&1
+		a=$?
+		"$VIGILD" -n -c "$f" >/dev/null 2>&1
+		b=$?
+		mkdir -p "$BUILD/e2e-configs"
+		echo "$a $b $(basename "$0" .sh)/$(basename "$f")" >>"$BUILD/e2e-configs/verdicts.txt"
+	done
 }
 
 # Ids of the finished (complete or recovered) clips of a camera; $VCTL is

@@ -135,11 +135,13 @@ static void expect_error(const struct fixture *fx, int line, ...)
 }
 
 /* Every camera needs purpose and area and every config with cameras a
- * site: fixtures that test something else add them on an existing line,
- * so that the line numbers in the comments stay right. */
+ * site and staff: fixtures that test something else add them on an
+ * existing line, so that the line numbers in the comments stay right. */
 #define PA " purpose = \"Test\"; area = \"Hall\";"
+#define STAFF "users = ( { login = \"m\"; role = \"area_manager\"; sites = ( \"S\" ); }, " \
+	"{ login = \"a\"; role = \"auditor\"; } ); "
 #define SITE "site = { name = \"S\"; address = \"A\"; area_manager = \"M\"; " \
-	"contact = \"C\"; }; "
+	"contact = \"C\"; }; " STAFF
 
 /* ------------------------------------------------------------------ */
 /* Valid configs */
@@ -189,7 +191,9 @@ static const char full_conf[] =
 	"    fps = 29.97; purpose = \"Lift damage\"; area = \"Lift 2\";\n"	/* 42 */
 	"    crf = 30;\n"						/* 43 */
 	"  }\n"								/* 44 */
-	");\n";								/* 45 */
+	");\n"								/* 45 */
+	"users = ( { login = \"sjones\"; role = \"area_manager\";\n"	/* 46 */
+	"  sites = ( \"Elm Court\" ); }, { login = \"a\"; role = \"auditor\"; } );\n";	/* 47 */
 
 static void test_full_config_loads_as_written(void **state)
 {
@@ -283,9 +287,13 @@ static void test_defaults_apply(void **state)
 	assert_int_equal(c->min_free_percent, 5);
 	assert_int_equal(c->hold_review_days, 30);
 	assert_int_equal(c->held_warn_percent, 50);
-	assert_int_equal(c->n_users, 0);
-	assert_null(c->users);
+	assert_int_equal(c->n_users, 2);
 	assert_int_equal(c->min_free_bytes, 0);
+	assert_string_equal(c->timezone, "Europe/London");
+	assert_int_equal(c->timezone_line, 0);
+	assert_int_equal(c->signage_review_days, 365);
+	assert_string_equal(c->run_as, "vigil");
+	assert_int_equal(c->run_as_line, 0);
 	assert_int_equal(c->n_cameras, 1);
 
 	a = &c->cameras[0];
@@ -396,7 +404,7 @@ static void test_fps_fractions(void **state)
 		{ "15", 15, 1 }, { "7.5", 15, 2 }, { "29.97", 30000, 1001 },
 		{ "23.976", 24000, 1001 }, { "12.5", 25, 2 }, { "120.0", 120, 1 },
 	};
-	char text[256];
+	char text[512];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -753,12 +761,25 @@ static void test_syntax_error_with_line(void **state)
 		"log_level = \"info\";\n");			/* 3 */
 	expect_error(fx, 2, "syntax error", "double quotes", NULL);
 
-	/* A string never closed: the parser runs to the end of the file. */
+	/* A string never closed: the parser runs to the end of the file,
+	 * but the problem is where the string starts. */
 	load_bad(fx,
 		"data_dir = \"/srv/vigil\";\n"			/* 1 */
 		"socket = \"/run/vigil.sock;\n"			/* 2 */
 		"log_level = \"info\";\n");			/* 3 */
-	expect_error(fx, 4, "syntax error", "starts on line 2", "closing double quote", NULL);
+	expect_error(fx, 2, "syntax error", "starts on this line", "closing double quote", NULL);
+	assert_int_equal(count_lines(fx->err), 1);
+
+	/* ... or runs on to a later quote, where libconfig gives up lines
+	 * after the cause (issue 12: line 2 was reported at line 5). */
+	load_bad(fx,
+		"# vigil.conf\n"					/* 1 */
+		"log_level = \"info;\n"				/* 2 */
+		"status_interval = 60;\n"				/* 3 */
+		"# where the footage goes\n"				/* 4 */
+		"data_dir = \"/var/lib/vigil\";\n");		/* 5 */
+	expect_error(fx, 2, "syntax error", "starts on this line", "closing double quote", NULL);
+	assert_int_equal(count_lines(fx->err), 1);
 }
 
 static void test_missing_file(void **state)
@@ -909,7 +930,7 @@ static void test_camera_equal(void **state)
 	static const char base[] =
 		SITE "cameras = ( { name = \"a\"; device = \"/dev/video0\"; fps = 15;\n"
 		"  purpose = \"%s\"; area = \"Hall\"; crf = %d; } );\n";
-	char text[256];
+	char text[512];
 	struct vg_config *first;
 
 	snprintf(text, sizeof(text), base, "Stairwell ASB", 23);
@@ -958,6 +979,39 @@ static void test_shipped_example_loads(void **state)
 	assert_int_equal(fx->cfg->cameras[1].kind, VG_SOURCE_SYNTHETIC);
 }
 
+/* vigil.conf(5)'s EXAMPLE is a file that loads as it stands (issue 12:
+ * it was refused with two errors, then a third). */
+static void test_man_page_example_loads(void **state)
+{
+	struct fixture *fx = *state;
+	FILE *fp = fopen("docs/man/vigil.conf.5", "r");
+	char man[65536], text[8192];
+	const char *a, *b;
+	size_t n, o = 0;
+
+	assert_non_null(fp);
+	n = fread(man, 1, sizeof(man) - 1, fp);
+	fclose(fp);
+	man[n] = '\0';
+	a = strstr(man, ".SH EXAMPLE\n.EX\n");
+	assert_non_null(a);
+	a += strlen(".SH EXAMPLE\n.EX\n");
+	b = strstr(a, "\n.EE");
+	assert_non_null(b);
+	/* troff's \- is a plain '-' */
+	for (; a < b && o + 2 < sizeof(text); a++) {
+		if (a[0] == '\\' && a[1] == '-')
+			a++;
+		text[o++] = *a;
+	}
+	text[o++] = '\n';
+	text[o] = '\0';
+	load_ok(fx, text);
+	assert_int_equal(fx->cfg->n_cameras, 2);
+	assert_int_equal(fx->cfg->n_users, 3);
+	assert_string_equal(fx->cfg->timezone, "Europe/London");
+}
+
 static void test_synthetic_run_config_loads(void **state)
 {
 	struct fixture *fx = *state;
@@ -1001,9 +1055,10 @@ static void test_fixture_files(void **state)
 	r = vg_config_load("tests/data/config/several-errors.conf", &fx->cfg, fx->err,
 			   sizeof(fx->err));
 	assert_int_equal(r, -VG_ECONFIG);
-	assert_non_null(strstr(fx->err, "tests/data/config/several-errors.conf:9: "));
+	assert_non_null(strstr(fx->err, "tests/data/config/several-errors.conf:16: "));
 	assert_non_null(strstr(fx->err, "did you mean 'fps'?"));
-	assert_int_equal(count_lines(fx->err), 4);
+	assert_non_null(strstr(fx->err, "cameras are listed but no users"));
+	assert_int_equal(count_lines(fx->err), 5);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1021,9 +1076,11 @@ static void test_policy_refusals(void **state)
 		"  }\n"							/* 4 */
 		");\n");						/* 5 */
 	expect_error(fx, 1, "no site = { ... } block", "records nothing", NULL);
+	expect_error(fx, 1, "cameras are listed but no users", "records nothing",
+		     "role = \"area_manager\"", NULL);
 	expect_error(fx, 2, "camera \"lift\": purpose is missing", "principle 1", NULL);
 	expect_error(fx, 2, "camera \"lift\": area is missing", NULL);
-	assert_int_equal(count_lines(fx->err), 3);
+	assert_int_equal(count_lines(fx->err), 4);
 
 	/* an incomplete site */
 	load_bad(fx,
@@ -1242,6 +1299,172 @@ static void test_camera_equal_sees_masks_overlay_audio(void **state)
 	vg_config_free(first);
 }
 
+/* ------------------------------------------------------------------ */
+/* Issue 12: what vigild refused, or ran against the policy, is refused
+ * by the loader, with every problem in one pass */
+
+#define CAM1 "cameras = ( { name = \"a\"; device = \"synthetic\";" PA " } );\n"
+
+/* An area manager's site misspelt: nobody could view the footage. */
+static void test_site_on_account_must_be_this_site(void **state)
+{
+	struct fixture *fx = *state;
+	static const char fmt[] =
+		"site = { name = \"Elm Court\"; address = \"A\"; area_manager = \"M\"; "
+		"contact = \"C\"; };\n"						/* 1 */
+		CAM1								/* 2 */
+		"users = (\n"							/* 3 */
+		"  { login = \"sjones\"; role = \"area_manager\";\n"		/* 4 */
+		"    sites = ( \"Oak House\", \"%s\" ); },\n"			/* 5 */
+		"  { login = \"audit\"; role = \"auditor\"; }%s\n"		/* 6 */
+		");\n";								/* 7 */
+	char text[1024];
+
+	snprintf(text, sizeof(text), fmt, "Elm Cout", "");
+	load_bad(fx, text);
+	expect_error(fx, 5, "site \"Elm Cout\" is not this box's site", "did you mean \"Elm Court\"",
+		     "line 1", NULL);
+	assert_int_equal(count_lines(fx->err), 1);
+	snprintf(text, sizeof(text), fmt, "elm court", "");
+	load_bad(fx, text);
+	expect_error(fx, 5, "did you mean \"Elm Court\"", NULL);
+	/* another box's site (a shared staff list) is no mistake, but someone
+	 * must be able to view this one's footage */
+	snprintf(text, sizeof(text), fmt, "Birch Row", "");
+	load_bad(fx, text);
+	expect_error(fx, 3, "nobody in the list may view the footage of \"Elm Court\"", NULL);
+	assert_int_equal(count_lines(fx->err), 1);
+	snprintf(text, sizeof(text), fmt, "Birch Row",
+		 ",\n  { login = \"enf\"; role = \"enforcement\"; }");
+	load_ok(fx, text);
+	snprintf(text, sizeof(text), fmt, "Elm Court", "");
+	load_ok(fx, text);
+}
+
+/* Cameras enabled, no users: refused (vigild used to refuse it only after
+ * the check said valid), together with the file's other problems. */
+static void test_cameras_need_users_in_the_same_pass(void **state)
+{
+	struct fixture *fx = *state;
+
+	load_bad(fx,
+		"site = { name = \"S\"; address = \"A\"; area_manager = \"M\"; contact = \"C\"; };\n"
+		"cameras = ( { name = \"a\"; device = \"synthetic\"; fps = 0;" PA " } );\n");
+	expect_error(fx, 2, "cameras are listed but no users", NULL);
+	expect_error(fx, 2, "fps must be between 1 and 120", NULL);
+	assert_int_equal(count_lines(fx->err), 2);
+	/* an empty list is reported at its own line */
+	load_bad(fx,
+		"site = { name = \"S\"; address = \"A\"; area_manager = \"M\"; contact = \"C\"; };\n"
+		CAM1
+		"users = ( );\n");
+	expect_error(fx, 3, "cameras are listed but no users", NULL);
+	/* only disabled cameras: a box being set up */
+	load_ok(fx,
+		"site = { name = \"S\"; address = \"A\"; area_manager = \"M\"; contact = \"C\"; };\n"
+		"cameras = ( { name = \"a\"; device = \"synthetic\"; enabled = false;" PA " } );\n");
+}
+
+/* Blank text, a case reference that is none, an audio device vigild
+ * cannot open by that name, a socket path too long for its address. */
+static void test_values_vigild_could_not_use(void **state)
+{
+	struct fixture *fx = *state;
+	char text[1024], sock[200];
+
+	load_bad(fx, SITE "cameras = ( { name = \"a\"; device = \"synthetic\";\n"	/* 1 */
+		"  purpose = \"   \"; area = \"\\t\"; } );\n");			/* 2 */
+	expect_error(fx, 2, "purpose is only spaces", NULL);
+	expect_error(fx, 2, "area is only spaces", NULL);
+
+	load_bad(fx, SITE "cameras = ( { name = \"a\"; device = \"synthetic\";" PA "\n"	/* 1 */
+		"  temporary = { equipment = \"E\"; reason = \"R\"; installed = \"2026-01-01\";\n"
+		"    remove_by = \"2026-02-01\"; case_reference = \"whatever\"; }; } );\n");	/* 3 */
+	expect_error(fx, 3, "case_reference \"whatever\" is not a case reference",
+		     "ASB-, CRIME- or CASE-", NULL);
+	load_bad(fx, SITE "cameras = ( { name = \"a\"; device = \"synthetic\";" PA "\n"
+		"  temporary = { equipment = \"E\"; reason = \"R\"; installed = \"2026-01-01\";\n"
+		"    remove_by = \"2026-02-01\"; case_reference = \"DSAR-4\"; }; } );\n");
+	expect_error(fx, 3, "is not a case reference", NULL);
+	load_ok(fx, SITE "cameras = ( { name = \"a\"; device = \"synthetic\";" PA "\n"
+		"  temporary = { equipment = \"E\"; reason = \"R\"; installed = \"2026-01-01\";\n"
+		"    remove_by = \"2026-02-01\"; case_reference = \"crime-42/2026\"; }; } );\n");
+
+	load_bad(fx, SITE "cameras = ( { name = \"a\"; device = \"synthetic\";" PA "\n"	/* 1 */
+		"  audio = true; audio_device = \"hw:1\"; audio_justification = \"J\";\n"	/* 2 */
+		"  audio_review_by = \"2026-06-30\"; } );\n");
+	expect_error(fx, 2, "audio_device \"hw:1\" is not known", "alsa:NAME", NULL);
+
+	/* sun_path holds 107 characters and the NUL */
+	memset(sock, 'x', sizeof(sock));
+	sock[0] = '/';
+	sock[107] = '\0';
+	snprintf(text, sizeof(text), SITE "socket = \"%s\";\n" CAM1, sock);
+	load_ok(fx, text);
+	assert_int_equal(fx->cfg->socket_line, 1);
+	sock[107] = 'x';
+	sock[108] = '\0';
+	snprintf(text, sizeof(text), SITE "socket = \"%s\";\n" CAM1, sock);
+	load_bad(fx, text);
+	expect_error(fx, 1, "socket path is 108 characters long", "at most 107", NULL);
+}
+
+/* The box's time zone: a zone name, never a path. */
+static void test_timezone_setting(void **state)
+{
+	struct fixture *fx = *state;
+
+	load_ok(fx, SITE "timezone = \"America/New_York\"; signage_review_days = 90;\n" CAM1);
+	assert_string_equal(fx->cfg->timezone, "America/New_York");
+	assert_int_equal(fx->cfg->timezone_line, 1);
+	assert_int_equal(fx->cfg->signage_review_days, 90);
+	load_bad(fx, SITE "timezone = \"../../etc/passwd\";\n" CAM1);
+	expect_error(fx, 1, "timezone \"../../etc/passwd\" is not a time zone name",
+		     "Europe/London", NULL);
+	load_bad(fx, SITE "signage_review_days = 0;\n" CAM1);
+	expect_error(fx, 1, "signage_review_days must be between 1 and 3650", NULL);
+}
+
+/* An overlay size too big for the configured picture is refused with the
+ * largest that fits; one that fits when the name wraps is accepted. */
+static void test_overlay_size_must_fit(void **state)
+{
+	struct fixture *fx = *state;
+	static const char fmt[] = SITE
+		"cameras = ( { name = \"north-entrance-stairwell-block-a\"; device = \"synthetic\";\n"
+		"  width = %d; height = %d;" PA "\n"				/* 2 */
+		"  overlay = { position = \"%s\";\n"				/* 3 */
+		"    size = %d; }; } );\n";					/* 4 */
+	char text[1024];
+
+	snprintf(text, sizeof(text), fmt, 640, 360, "top-right", 200);
+	load_bad(fx, text);
+	expect_error(fx, 4, "overlay size 200 does not fit a 640x360 picture",
+		     "the largest size that fits is 40", "size = 40;", NULL);
+	assert_int_equal(count_lines(fx->err), 1);
+	snprintf(text, sizeof(text), fmt, 640, 360, "top-right", 40);
+	load_ok(fx, text);
+	snprintf(text, sizeof(text), fmt, 640, 360, "top-right", 41);
+	load_bad(fx, text);
+	/* issue 12's cases: accepted now, drawn with the name wrapped */
+	snprintf(text, sizeof(text), fmt, 1280, 720, "top-right", 80);
+	load_ok(fx, text);
+	snprintf(text, sizeof(text), fmt, 320, 240, "bottom-right", 20);
+	load_ok(fx, text);
+}
+
+/* A missing @include names the file it looked for. */
+static void test_missing_include_named(void **state)
+{
+	struct fixture *fx = *state;
+	char want[256];
+
+	load_bad(fx, "log = \"stderr\";\n"					/* 1 */
+		"@include \"staff.conf\"\n");					/* 2 */
+	snprintf(want, sizeof(want), "cannot open %s/staff.conf", fx->dir);
+	expect_error(fx, 2, "@include \"staff.conf\"", want, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1285,6 +1508,7 @@ int main(void)
 		cmocka_unit_test(test_format_names),
 		cmocka_unit_test_setup_teardown(test_shipped_example_loads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_synthetic_run_config_loads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_man_page_example_loads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixture_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audio_needs_justification_and_review, setup,
@@ -1293,6 +1517,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_masks_parsed_and_validated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_users_parsed_and_validated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_site_on_account_must_be_this_site, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cameras_need_users_in_the_same_pass, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_values_vigild_could_not_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timezone_setting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_size_must_fit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_include_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage_hold_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_camera_equal_sees_masks_overlay_audio, setup,
 						teardown),

@@ -387,6 +387,211 @@ static void test_time_text_local_with_zone(void **state)
 	assert_int_equal(vg_picture_time_text(0, buf, 4), -VG_EINVAL);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* The overlay is always whole (issue 12) */
+
+static const int pictures[][2] = {
+	{ 320, 240 }, { 640, 360 }, { 640, 480 }, { 800, 600 }, { 1280, 720 }, { 1920, 1080 },
+};
+
+/* A name of n characters: "s80-stairwell-..." style (breaks at '-') or
+ * one long word (hard breaks). */
+static void make_name(char *buf, int n, int dashed)
+{
+	static const char words[] = "s80-stairwell-1-north-entrance-bins-and-lift";
+	int i;
+
+	for (i = 0; i < n; i++)
+		buf[i] = dashed ? words[i] : (char)('a' + i % 26);
+	buf[n] = '\0';
+}
+
+static int box_inside(const struct vg_overlay_layout *l, int w, int h)
+{
+	return l->x >= 2 && l->y >= 2 && l->x + l->w <= w - 2 && l->y + l->h <= h - 2 &&
+	       l->w > 0 && l->h > 0;
+}
+
+/* Every position x every size 8..200 x every name length 1..32 (two
+ * shapes) x picture sizes 320x240..1920x1080: whenever a size is accepted
+ * its box lies inside the picture with room for the whole date line, and
+ * the layout vigild draws (the size, or the largest that fits) always
+ * exists and is inside. */
+static void test_overlay_layout_sweep(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_overlay_layout l;
+	char name[VG_CAMERA_NAME_MAX + 1];
+	long fits = 0, refused = 0, wrapped = 0;
+	size_t p;
+	int pos, size, n, dashed;
+
+	(void)state;
+	memset(&cam, 0, sizeof(cam));
+	cam.overlay_enabled = 1;
+	for (p = 0; p < sizeof(pictures) / sizeof(pictures[0]); p++) {
+		int w = pictures[p][0], h = pictures[p][1];
+
+		for (pos = 0; pos < 4; pos++) {
+			for (n = 1; n <= VG_CAMERA_NAME_MAX; n++) {
+				for (dashed = 0; dashed < 2; dashed++) {
+					int max;
+
+					make_name(name, n, dashed);
+					max = vg_overlay_max_size((enum vg_overlay_pos)pos, name, w, h);
+					assert_true(max >= VG_OVERLAY_SIZE_MIN);
+					for (size = VG_OVERLAY_SIZE_MIN; size <= VG_OVERLAY_SIZE_MAX;
+					     size++) {
+						int r = vg_overlay_fit(size, (enum vg_overlay_pos)pos,
+								       name, w, h, &l);
+
+						assert_true(size <= max || r < 0);
+						if (r < 0) {
+							refused++;
+							continue;
+						}
+						fits++;
+						wrapped += l.lines > 1;
+						if (!box_inside(&l, w, h))
+							fail_msg("%dx%d pos %d size %d name %d: box "
+								 "%d,%d %dx%d outside", w, h, pos,
+								 size, n, l.x, l.y, l.w, l.h);
+						/* the date line, zone included, fits the box */
+						assert_true(l.w - 2 * l.border >=
+							    ((size * 1233 + 1024) / 2048) *
+							    (20 + VG_OVERLAY_ZONE_CHARS));
+						/* right and bottom keep the same margin */
+						if (pos == VG_OVERLAY_TOP_RIGHT ||
+						    pos == VG_OVERLAY_BOTTOM_RIGHT)
+							assert_int_equal(l.x + l.w, w - l.margin +
+									 l.border);
+						if (pos >= VG_OVERLAY_BOTTOM_LEFT)
+							assert_int_equal(l.y + l.h, h - l.margin +
+									 l.border);
+					}
+					/* what vigild draws, whatever was configured */
+					cam.name = name;
+					cam.overlay_position = (enum vg_overlay_pos)pos;
+					for (size = 0; size <= VG_OVERLAY_SIZE_MAX;
+					     size = size ? size + 7 : VG_OVERLAY_SIZE_MIN) {
+						struct vg_overlay_layout as_set;
+						int r;
+
+						cam.overlay_size = size;
+						r = vg_overlay_layout(&cam, w, h, &l);
+						assert_true(r >= 0);
+						assert_true(box_inside(&l, w, h));
+						/* the size as configured whenever it fits */
+						if (size > 0 && vg_overlay_fit(size, cam.overlay_position,
+									       name, w, h, &as_set) == 0)
+							assert_true(r == 0 && l.size == size);
+						else if (size > 0)
+							assert_true(r == 1 && l.size < size);
+					}
+				}
+			}
+		}
+	}
+	/* the sweep met all three outcomes */
+	assert_true(fits > 0 && refused > 0 && wrapped > 0);
+	/* the smallest picture a config allows still gets its overlay */
+	make_name(name, VG_CAMERA_NAME_MAX, 0);
+	assert_true(vg_overlay_max_size(VG_OVERLAY_TOP_LEFT, name, 160, 120) >=
+		    VG_OVERLAY_SIZE_MIN);
+}
+
+/* A flat grey picture of w x h; what the overlay changes stands out. */
+static AVFrame *grey_frame(int w, int h)
+{
+	AVFrame *f = av_frame_alloc();
+
+	assert_non_null(f);
+	f->format = AV_PIX_FMT_YUV420P;
+	f->width = w;
+	f->height = h;
+	assert_int_equal(av_frame_get_buffer(f, 0), 0);
+	for (int y = 0; y < h; y++)
+		memset(f->data[0] + (size_t)y * f->linesize[0], 128, (size_t)w);
+	for (int y = 0; y < (h + 1) / 2; y++) {
+		memset(f->data[1] + (size_t)y * f->linesize[1], 128, (size_t)(w + 1) / 2);
+		memset(f->data[2] + (size_t)y * f->linesize[2], 128, (size_t)(w + 1) / 2);
+	}
+	return f;
+}
+
+/* The real thing: drawtext renders the overlay on grey pictures, and the
+ * pixels it changed must lie inside the layout's box (so the box the
+ * sweep checks is a true bound), away from every edge, and span the whole
+ * date line (nothing was cut). Sizes that do not fit are drawn at the
+ * largest that does. */
+static void test_overlay_render_inside_layout(void **state)
+{
+	static const int sizes[] = { 0, 8, 12, 20, 33, 47, 60, 80, 100, 150, 200 };
+	static const int pics[][2] = { { 320, 240 }, { 1280, 720 }, { 1920, 1080 } };
+	static const char *const names[] = {
+		"a", "s80-stairwell-1-north-entrance", "abcdefghijklmnopqrstuvwxyzabcdef",
+	};
+	struct vg_camera_config cam;
+	size_t p, k, q;
+	int pos;
+
+	(void)state;
+	setenv("TZ", "Europe/London", 1);
+	tzset();
+	base_cam(&cam);
+	cam.overlay_enabled = 1;
+	for (p = 0; p < sizeof(pics) / sizeof(pics[0]); p++) {
+		int w = pics[p][0], h = pics[p][1];
+		AVFrame *in = grey_frame(w, h);
+
+		for (pos = 0; pos < 4; pos++) {
+			for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+				for (q = 0; q < sizeof(names) / sizeof(names[0]); q++) {
+					struct vg_overlay_layout l;
+					struct vg_picture *pic = NULL;
+					AVFrame *out = NULL;
+					int x0 = w, y0 = h, x1 = -1, y1 = -1, x, y, adv;
+
+					cam.name = (char *)names[q];
+					cam.overlay_size = sizes[k];
+					cam.overlay_position = (enum vg_overlay_pos)pos;
+					cam.width = w;
+					cam.height = h;
+					assert_true(vg_overlay_layout(&cam, w, h, &l) >= 0);
+					assert_int_equal(vg_picture_new(&pic, &cam, w, h,
+									AV_PIX_FMT_YUV420P), 0);
+					/* 2026-07-01 13:00:00 BST */
+					assert_int_equal(vg_picture_apply(pic, in, 1782907200000000LL,
+									  &out), 0);
+					for (y = 0; y < h; y++)
+						for (x = 0; x < w; x++)
+							if (abs(y_at(out, x, y) - 128) > 8) {
+								x0 = x < x0 ? x : x0;
+								x1 = x > x1 ? x : x1;
+								y0 = y < y0 ? y : y0;
+								y1 = y > y1 ? y : y1;
+							}
+					if (x0 < l.x || x1 >= l.x + l.w || y0 < l.y || y1 >= l.y + l.h ||
+					    x0 < 2 || y0 < 2 || x1 > w - 3 || y1 > h - 3)
+						fail_msg("%dx%d pos %d size %d name '%s': drawn %d,%d-%d,%d "
+							 "outside box %d,%d %dx%d", w, h, pos, sizes[k],
+							 names[q], x0, y0, x1, y1, l.x, l.y, l.w, l.h);
+					/* "2026-07-01 13:00:00 BST" whole: 23 advances and the box */
+					adv = (l.size * 1233 + 1024) / 2048;
+					assert_true(x1 - x0 + 1 >= 23 * adv + 2 * l.border);
+					/* the rest of the picture is untouched */
+					assert_int_equal(y_at(out, pos % 2 ? 0 : w - 1,
+							      pos < 2 ? h - 1 : 0), 128);
+					av_frame_free(&out);
+					vg_picture_free(pic);
+				}
+			}
+		}
+		av_frame_free(&in);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +603,8 @@ int main(void)
 		cmocka_unit_test(test_outlines_drawn_on_mask_edges),
 		cmocka_unit_test(test_coverage_and_needed),
 		cmocka_unit_test(test_time_text_local_with_zone),
+		cmocka_unit_test(test_overlay_layout_sweep),
+		cmocka_unit_test(test_overlay_render_inside_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -187,6 +187,15 @@ if [ -r "$font" ]; then
 else
 	say "note: $font missing (apt-get install fonts-dejavu-core): no overlay in the image"
 fi
+# The box's time zone (vigil.conf timezone, Europe/London by default): the
+# overlay shows GMT/BST from it, and vigild refuses a zone it cannot find.
+zone=/usr/share/zoneinfo/Europe/London
+if [ -r "$zone" ]; then
+	mkdir -p "$root$(dirname "$zone")"
+	cp "$zone" "$root$zone"
+else
+	say "note: $zone missing (apt-get install tzdata): vigild will refuse the config"
+fi
 # The loader finds libraries through ld.so.cache, as on a Debian system.
 printf '/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n' >"$root/etc/ld.so.conf"
 ldconfig -r "$root"

@@ -16,15 +16,23 @@
  *   address, area_manager, contact): without one it does not load, so
  *   vigild refuses to record and config check exits 2. A config with no
  *   cameras loads without a site (a box being set up records nothing);
- * - every camera needs purpose and area;
+ * - a config with an enabled camera must list users (there are no
+ *   built-in accounts), someone of whom may view this site's footage; a
+ *   site on an account that is a misspelling of site.name is refused;
+ * - every camera needs purpose and area (and no text setting may be
+ *   blank);
  * - audio = true needs audio_justification and audio_review_by;
  * - a temporary = { ... } block needs all five fields, remove_by after
- *   installed;
+ *   installed, and a case_reference of the form ASB-, CRIME- or CASE-n;
  * - masks must be valid polygons or rectangles inside the picture;
+ * - the overlay must fit the picture whole (vg_overlay_fit(), picture.h);
  * - retention_days above 31 needs retention_justification;
- * - users are checked with vg_policy_validate_users().
- * Things that do not stop recording (no signage date, dates coming up,
- * no users) are warnings from vg_confcheck() (confcheck.h).
+ * - users are checked with vg_policy_validate_users();
+ * - the socket path must fit a Unix socket address.
+ * What depends on the machine rather than the file (accounts, folders,
+ * the time zone data) and what does not stop recording (no signage date,
+ * dates coming up) is checked by vg_confcheck_file() (confcheck.h), the
+ * one verdict vigild and vigilctl both use.
  */
 #ifndef VIGIL_CONFIG_H
 #define VIGIL_CONFIG_H
@@ -39,6 +47,12 @@
 #define VG_CONFIG_EXAMPLE_PATH "/usr/share/doc/vigil/vigil.conf.example"
 #define VG_MAX_CAMERAS 32
 #define VG_CAMERA_NAME_MAX 32
+/* The box's time zone unless timezone = "..." says otherwise: the overlay,
+ * the config's dates and the logs are in it (GMT/BST). */
+#define VG_CONFIG_DEFAULT_TIMEZONE "Europe/London"
+/* Signs are re-checked at least this often unless signage_review_days
+ * says otherwise (principle 2: regular reviews). */
+#define VG_CONFIG_DEFAULT_SIGNAGE_REVIEW_DAYS 365
 
 enum vg_source_kind {
 	VG_SOURCE_V4L2 = 0,	/* device = "/dev/video0" or /dev/v4l/by-id/... */
@@ -120,6 +134,7 @@ struct vg_camera_config {
 	int retention_days;	/* 1..3650, default 31; above 31 needs a justification */
 	char *retention_justification;
 	char *signage_confirmed; /* "YYYY-MM-DD", checked to be a real date */
+	int signage_line;	/* line of signage_confirmed, 0 if absent */
 	int retention_line;	/* line of retention_days, or of the camera block */
 	/* Sound (policy 3.11, 3.13): off by default; audio = true needs both
 	 * a justification and a review date. audio_device is NULL (meaning
@@ -136,7 +151,9 @@ struct vg_camera_config {
 	int n_masks;
 	int masks_line;		/* line of "masks", 0 if absent */
 	/* overlay = { enabled; position; size; }: on by default. size is
-	 * the font height in pixels, 0 = worked out from the frame height. */
+	 * the font height in pixels, 0 = worked out from the frame height;
+	 * an explicit size fits the configured picture (the loader refuses
+	 * one that does not). */
 	int overlay_enabled;
 	enum vg_overlay_pos overlay_position;
 	int overlay_size;
@@ -155,9 +172,18 @@ struct vg_config {
 	char *data_dir;		/* clips and catalog; default /var/lib/vigil */
 	char *key_file;		/* master key; default DATA_DIR/master.key */
 	char *catalog;		/* default DATA_DIR/catalog.db */
-	char *socket_path;	/* control socket; default /run/vigil/vigil.sock */
+	char *socket_path;	/* control socket; default /run/vigil/vigil.sock,
+				 * shorter than a Unix socket address allows */
 	char *run_as;		/* user = "vigil": the account vigild drops to when
 				 * started as root */
+	/* Lines of these settings, 0 when the default applies: messages
+	 * about the machine (confcheck.h) point at them. */
+	int data_dir_line, key_file_line, catalog_line, socket_line, run_as_line;
+	/* timezone = "Europe/London": an IANA zone name (checked for its
+	 * form here; installed on the box: vg_confcheck_file()). */
+	char *timezone;
+	int timezone_line;
+	int signage_review_days;	/* 1..3650, default 365 */
 	char *watchdog;		/* watchdog = "/dev/watchdog": fed while every camera
 				 * records or is in a logged reconnect loop; NULL = none */
 	int log_syslog;		/* log = "syslog" (default "stderr") */
@@ -165,14 +191,16 @@ struct vg_config {
 	int status_interval;	/* seconds between status lines; default 60 */
 	struct vg_camera_config *cameras;	/* NULL when n_cameras == 0 */
 	int n_cameras;
+	int cameras_line;	/* line of "cameras", 0 if absent */
 	struct vg_site_config site;
 	int has_site;		/* 1 if a site block was present */
 	int site_line;		/* its line, 0 if absent */
 	/* users = ( { login; name; role; sites; line_manager; } ... ): staff
 	 * accounts for policy.h, validated with vg_policy_validate_users().
-	 * An absent or empty list loads (nobody can view footage; config
-	 * check warns). Every string is owned by the config. */
+	 * An absent or empty list loads only when no camera is enabled.
+	 * Every string is owned by the config. */
 	struct vg_user *users;	/* NULL when n_users == 0 */
+	int *user_lines;	/* line of each user's block */
 	int n_users;
 	int users_line;		/* line of "users", 0 if absent */
 	/* storage = { min_free = "5%" | "2G" | bytes; }: exactly one is
@@ -198,6 +226,22 @@ struct vg_config {
  * -VG_EINVAL (NULL path or out), -VG_ENOMEM. Nothing is logged.
  */
 int vg_config_load(const char *path, struct vg_config **out, char *errbuf, size_t errlen);
+
+/* One error found by vg_config_read(): text says what is wrong and what to
+ * write instead; line is 0 for the file as a whole. Valid for the call. */
+typedef void (*vg_config_error_fn)(const char *file, int line, const char *text, void *ud);
+
+/*
+ * The same checks as vg_config_load(), each error passed to fn (may be
+ * NULL) in file and line order. *out receives the config as far as it
+ * could be read even when there were errors (settings in error keep their
+ * defaults, a camera block in error may have NULL strings), so that the
+ * checks that come after loading can still run and every problem is
+ * reported in one pass; it is NULL only after a syntax error or when the
+ * file cannot be read. Returns 0 (no errors), -VG_ECONFIG, -VG_ENOENT,
+ * -VG_EINVAL or -VG_ENOMEM; free *out with vg_config_free() in every case.
+ */
+int vg_config_read(const char *path, struct vg_config **out, vg_config_error_fn fn, void *ud);
 
 /* Free a config and every string and camera it owns; NULL is a no-op. */
 void vg_config_free(struct vg_config *cfg);

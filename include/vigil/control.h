@@ -45,6 +45,10 @@ struct vg_control_env {
 	 * -VG_ENOENT if no such camera is recording, or the pipeline's code.
 	 * Blocks for up to a few seconds. NULL: snapshots are unavailable. */
 	int (*snapshot)(void *ud, const char *camera, struct AVPacket **jpeg);
+	/* Add what camera is doing now to its register entry e ("state",
+	 * "audio": what `vigilctl status` says). NULL: the register shows
+	 * only the configuration. */
+	void (*camera_state)(void *ud, const char *camera, struct json_object *e);
 	void *ud;
 };
 
@@ -65,5 +69,8 @@ void vg_control_stop(struct vg_control *c);
  * created, camera lost, config reloaded... */
 void vg_control_audit_event(struct vg_audit *a, const char *action, const char *object,
 			    const char *reason);
+/* The same with its outcome ("allowed" or "refused"): a refused reload. */
+void vg_control_audit_outcome(struct vg_audit *a, const char *action, const char *object,
+			      const char *outcome, const char *reason);
 
 #endif

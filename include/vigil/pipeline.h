@@ -40,11 +40,20 @@ struct vg_pipeline_env {
 enum vg_pipeline_state {
 	VG_PIPE_STARTING = 0,
 	VG_PIPE_RECORDING,
-	VG_PIPE_RECONNECTING,		/* camera lost; retrying with backoff */
+	VG_PIPE_RECONNECTING,		/* waiting for the device: camera missing or
+					 * lost; retrying with backoff */
 	VG_PIPE_ENDED,			/* file source at its end */
 	VG_PIPE_FAILED,			/* cannot record (bad format, disk) */
 	VG_PIPE_STOPPED,
 	VG_PIPE_EXPIRED,		/* temporary camera past its remove_by date */
+};
+
+/* Sound of a camera with audio = true (policy 3.11). */
+enum vg_audio_state {
+	VG_SOUND_OFF = 0,		/* audio = false */
+	VG_SOUND_RECORDING,
+	VG_SOUND_FAILED,		/* the device could not be opened: video only */
+	VG_SOUND_ENDED,			/* past audio_review_by: video only */
 };
 
 struct vg_pipeline_status {
@@ -59,6 +68,8 @@ struct vg_pipeline_status {
 	char clip_path[512];		/* open clip, "" if none */
 	char source[128];		/* source label */
 	char last_error[160];
+	enum vg_audio_state audio;
+	char audio_error[160];		/* why sound failed, "" otherwise */
 };
 
 struct vg_pipeline;
@@ -78,7 +89,10 @@ void vg_pipeline_status(struct vg_pipeline *p, struct vg_pipeline_status *st);
  * last clip is closed. */
 int vg_pipeline_done(struct vg_pipeline *p);
 
+/* "recording", "waiting-for-device", ... and "off", "recording",
+ * "failed", "ended" for sound. The strings are static. */
 const char *vg_pipeline_state_name(enum vg_pipeline_state s);
+const char *vg_audio_state_name(enum vg_audio_state s);
 
 /*
  * An installer's snapshot: the next picture the camera's encoder thread

@@ -86,6 +86,11 @@ int vg_policy_check(const struct vg_policy *p, const struct vg_policy_request *r
 int vg_policy_validate_users(const struct vg_user *users, int n_users, char *why,
 			     size_t whylen);
 
+/* How many of users may view recorded footage of site (area managers who
+ * list it, their line managers, the enforcement team, the DPO): a user
+ * list with none cannot serve this site. */
+int vg_policy_site_viewers(const struct vg_user *users, int n_users, const char *site);
+
 /* Names as written in the config and the audit log; parse returns -1 for
  * an unknown name. */
 const char *vg_role_name(enum vg_role r);

@@ -38,4 +38,15 @@ int vg_clock_synced(int64_t *esterror_us);
  * "YYYY-MM-DD", in UTC microseconds; -VG_EINVAL if not such a date. */
 int vg_time_local_date(const char *date, int64_t *out);
 
+/* The box's time zone (the config's timezone, e.g. "Europe/London"): 1 if
+ * its rules are installed (a TZif file under $TZDIR or
+ * /usr/share/zoneinfo; without it the C library silently uses UTC), else
+ * 0. path receives the file looked for. */
+int vg_time_zone_installed(const char *zone, char *path, size_t len);
+
+/* Make zone the process's local time (TZ, tzset): the overlay, the
+ * config's dates and the local times in messages follow it. Only before
+ * threads start (setenv is not thread-safe). 0 or -VG_EINVAL. */
+int vg_time_set_zone(const char *zone);
+
 #endif

@@ -205,3 +205,31 @@ int vg_time_parse(const char *s, int64_t now_us, int64_t *out)
 	*out = (int64_t)t * VG_US_PER_S + frac;
 	return 0;
 }
+
+int vg_time_zone_installed(const char *zone, char *path, size_t len)
+{
+	const char *dir = getenv("TZDIR");
+	char magic[4];
+	FILE *fp;
+	int ok;
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = "/usr/share/zoneinfo";
+	snprintf(path, len, "%s/%s", dir, zone != NULL ? zone : "");
+	if (zone == NULL || zone[0] == '\0' || strstr(zone, "..") != NULL)
+		return 0;
+	fp = fopen(path, "rb");
+	if (fp == NULL)
+		return 0;
+	ok = fread(magic, 1, 4, fp) == 4 && memcmp(magic, "TZif", 4) == 0;
+	fclose(fp);
+	return ok;
+}
+
+int vg_time_set_zone(const char *zone)
+{
+	if (zone == NULL || zone[0] == '\0' || setenv("TZ", zone, 1) != 0)
+		return -VG_EINVAL;
+	tzset();
+	return 0;
+}

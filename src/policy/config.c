@@ -18,19 +18,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <libavutil/pixdesc.h>
 #include <libconfig.h>
 
 #include "vigil/config.h"
 #include "vigil/err.h"
+#include "vigil/picture.h"
 #define VG_LOG_MODULE "CFG"
 #include "vigil/log.h"
 
 #define DEF_DATA_DIR "/var/lib/vigil"
 #define DEF_SOCKET "/run/vigil/vigil.sock"
 #define DEF_STATUS_INTERVAL 60
+#define DEF_TIMEZONE VG_CONFIG_DEFAULT_TIMEZONE
 #define DEF_WIDTH 1280
 #define DEF_HEIGHT 720
 #define DEF_FPS 15
@@ -43,6 +47,8 @@
 #define DEF_MIN_FREE_PERCENT 5
 #define DEF_HOLD_REVIEW_DAYS 30
 #define DEF_HELD_WARN_PERCENT 50
+/* The longest path a Unix socket address holds (sun_path, NUL ended). */
+#define SOCKET_PATH_MAX ((int)sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 /* Retention up to this many days needs no written reason (house policy:
  * keep no more than the stated purpose needs). */
 #define RETENTION_STANDARD 31
@@ -64,6 +70,8 @@ struct ctx {
 	int oom;
 	char *text;		/* the main file, for syntax hints and line fix-ups */
 	const char *dir;	/* directory of path: @include names are relative to it */
+	char *dir_owned;
+	int lc_inited;
 	/* Prefix for messages about the block being checked, e.g.
 	 * "camera \"lift\": ", and where it is ("in camera \"lift\"",
 	 * "at the top level") for messages that name it at the end. */
@@ -94,7 +102,7 @@ static const char *const fmt_names[VG_FMT_COUNT + 1] = {
 static const char *const top_keys[] = {
 	"data_dir", "key_file", "catalog", "socket", "log", "log_level",
 	"status_interval", "site", "storage", "defaults", "cameras", "users", "user",
-	"watchdog", NULL
+	"watchdog", "timezone", "signage_review_days", NULL
 };
 static const char *const enc_keys[] = {
 	"formats", "width", "height", "fps", "encoder", "preset", "crf",
@@ -283,13 +291,16 @@ static void emit_problems(struct ctx *c, char *errbuf, size_t errlen)
 	if (errbuf == NULL || errlen == 0)
 		return;
 	errbuf[0] = '\0';
-	qsort(c->probs, (size_t)c->n_probs, sizeof(*c->probs), cmp_problem);
 	for (i = 0; i < c->n_probs; i++) {
-		char line[1200];
+		char line[1200], at[16] = "";
 		/* room kept for the "more problems" line unless this is the last */
 		size_t reserve = i + 1 < c->n_probs ? 48 : 0;
-		int n = snprintf(line, sizeof(line), "%s:%d: %s\n", c->probs[i].file,
-				 c->probs[i].line, c->probs[i].text);
+		int n;
+
+		if (c->probs[i].line > 0)
+			snprintf(at, sizeof(at), ":%d", c->probs[i].line);
+		n = snprintf(line, sizeof(line), "%s%s: %s\n", c->probs[i].file, at,
+			     c->probs[i].text);
 
 		if (n < 0)
 			continue;
@@ -438,6 +449,12 @@ static int get_string(struct ctx *c, const config_setting_t *g, const char *key,
 	*out = config_setting_get_string(s);
 	if ((*out)[0] == '\0') {
 		err_at(c, s, "%s is empty; write a value like \"%s\", or remove the line",
+		       key, example);
+		return -1;
+	}
+	/* "   " says nothing, and a required setting is there to say something */
+	if ((*out)[strspn(*out, " \t\r\n")] == '\0') {
+		err_at(c, s, "%s is only spaces; write a value like \"%s\", or remove the line",
 		       key, example);
 		return -1;
 	}
@@ -991,14 +1008,22 @@ static int get_date(struct ctx *c, const config_setting_t *g, const char *key, i
  * (policy 3.11 and 3.13: sound is more intrusive than pictures). */
 static void parse_audio(struct ctx *c, config_setting_t *g, struct vg_camera_config *cam)
 {
-	config_setting_t *s = config_setting_get_member(g, "audio");
+	config_setting_t *s = config_setting_get_member(g, "audio"), *dev_st = NULL;
 	const char *v;
 	int r;
 
 	cam->audio_line = s != NULL ? setting_line(s) : 0;
 	get_bool(c, g, "audio", &cam->audio);
-	if (get_string(c, g, "audio_device", "alsa:default", &v, NULL) > 0)
-		cam->audio_device = xstrdup(c, v);
+	if (get_string(c, g, "audio_device", "alsa:default", &v, &dev_st) > 0) {
+		/* audio.c takes these two forms; anything else would only fail
+		 * once the camera records, and cost its sound */
+		if (strcmp(v, "synthetic") != 0 && (strncmp(v, "alsa:", 5) != 0 || v[5] == '\0'))
+			err_at(c, dev_st, "audio_device \"%s\" is not known; write \"alsa:NAME\" for "
+			       "an ALSA device, like \"alsa:default\" or \"alsa:hw:1\" (see "
+			       "arecord -L), or \"synthetic\" for a test tone", v);
+		else
+			cam->audio_device = xstrdup(c, v);
+	}
 	r = get_string(c, g, "audio_justification", "safety of a vulnerable resident, case 123",
 		       &v, NULL);
 	if (r > 0)
@@ -1047,6 +1072,18 @@ static void parse_temporary(struct ctx *c, config_setting_t *g, struct vg_camera
 			       "the equipment, the reason, the case reference, when it was "
 			       "installed and when it must be removed (policy 3.4, 4.2)",
 			       temp_keys[i]);
+	}
+	/* The case the camera was put up for, written as staff write it to
+	 * vigilctl, so the footage and the case can be found from each other. */
+	if (t->case_reference != NULL) {
+		const char *kind = vg_policy_reference_kind(t->case_reference);
+
+		if (kind == NULL || (strcmp(kind, "ASB") != 0 && strcmp(kind, "CRIME") != 0 &&
+				     strcmp(kind, "CASE") != 0))
+			err_at(c, config_setting_get_member(tg, "case_reference"),
+			       "temporary: case_reference \"%s\" is not a case reference; write "
+			       "ASB-, CRIME- or CASE- and the case number, like \"ASB-2025-0042\"",
+			       t->case_reference);
 	}
 	ri = get_date(c, tg, "installed", 1, "the day the camera was put up",
 		      &t->installed, NULL);
@@ -1229,6 +1266,8 @@ static void parse_overlay(struct ctx *c, config_setting_t *g, struct vg_camera_c
 {
 	config_setting_t *og = get_group(c, g, "overlay", "enabled = true; "
 					 "position = \"top-left\";");
+	config_setting_t *size_st = NULL;
+	struct vg_overlay_layout l;
 	char save_where[96];
 	long long n;
 	int idx;
@@ -1245,8 +1284,22 @@ static void parse_overlay(struct ctx *c, config_setting_t *g, struct vg_camera_c
 	get_bool(c, og, "enabled", &cam->overlay_enabled);
 	if (get_choice(c, og, "position", overlay_positions, &idx, NULL) > 0)
 		cam->overlay_position = (enum vg_overlay_pos)idx;
-	if (get_int(c, og, "size", 8, 200, 24, "pixels", &n, NULL) > 0)
+	if (get_int(c, og, "size", VG_OVERLAY_SIZE_MIN, VG_OVERLAY_SIZE_MAX, 24, "pixels", &n,
+		    &size_st) > 0)
 		cam->overlay_size = (int)n;
+	/* The date, time and zone are evidence: a size at which they would
+	 * run off the configured picture is refused, not cut. */
+	if (cam->overlay_enabled && cam->overlay_size > 0 && cam->name != NULL &&
+	    vg_overlay_fit(cam->overlay_size, cam->overlay_position, cam->name, cam->width,
+			   cam->height, &l) < 0) {
+		int max = vg_overlay_max_size(cam->overlay_position, cam->name, cam->width,
+					      cam->height);
+
+		err_at(c, size_st, "overlay size %d does not fit a %dx%d picture: the date, time, "
+		       "zone and name would run off it; the largest size that fits is %d: write "
+		       "size = %d; (or leave size out to fit the picture)", cam->overlay_size,
+		       cam->width, cam->height, max, max);
+	}
 }
 
 static void parse_camera(struct ctx *c, config_setting_t *g, int idx, const struct enc *def,
@@ -1373,6 +1426,7 @@ static void parse_camera(struct ctx *c, config_setting_t *g, int idx, const stru
 			       n, RETENTION_STANDARD, RETENTION_STANDARD);
 	}
 	if (get_string(c, g, "signage_confirmed", "2024-03-01", &v, &s) > 0) {
+		cam->signage_line = setting_line(s);
 		if (valid_date(v))
 			cam->signage_confirmed = xstrdup(c, v);
 		else
@@ -1396,6 +1450,7 @@ static void parse_cameras(struct ctx *c, struct vg_config *cfg, const struct enc
 
 	if (list == NULL)
 		return;
+	cfg->cameras_line = setting_line(list);
 	set_block(c, "at the top level", "");
 	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
 		err_at(c, list, "cameras must be a list of camera blocks like "
@@ -1598,12 +1653,14 @@ static void parse_site(struct ctx *c, struct vg_config *cfg)
 	}
 }
 
+static int misspelt_site(struct ctx *c, const struct vg_config *cfg, const config_setting_t *el);
+
 /* users = ( { login; name; role; sites = ( ... ); line_manager; } ... ) */
 static void parse_users(struct ctx *c, struct vg_config *cfg)
 {
 	config_setting_t *l = config_setting_get_member(config_root_setting(&c->lc), "users");
 	char why[4096];
-	int i, n, bad = 0;
+	int i, n, bad = 0, typo = 0;
 
 	if (l == NULL)
 		return;
@@ -1619,7 +1676,8 @@ static void parse_users(struct ctx *c, struct vg_config *cfg)
 	if (n == 0)
 		return;
 	cfg->users = calloc((size_t)n, sizeof(*cfg->users));
-	if (cfg->users == NULL) {
+	cfg->user_lines = calloc((size_t)n, sizeof(*cfg->user_lines));
+	if (cfg->users == NULL || cfg->user_lines == NULL) {
 		c->oom = 1;
 		return;
 	}
@@ -1640,6 +1698,7 @@ static void parse_users(struct ctx *c, struct vg_config *cfg)
 			bad = 1;
 			continue;
 		}
+		cfg->user_lines[i] = setting_line(ug);
 		check_keys(c, ug, user_keys, NULL, NULL);
 		if (get_string(c, ug, "login", "jbloggs", &v, NULL) > 0) {
 			u->login = xstrdup(c, v);
@@ -1690,6 +1749,8 @@ static void parse_users(struct ctx *c, struct vg_config *cfg)
 				continue;
 			}
 			u->sites[u->n_sites++] = xstrdup(c, config_setting_get_string(el));
+			if (misspelt_site(c, cfg, el))
+				typo = 1;
 		}
 	}
 	set_block(c, "at the top level", "");
@@ -1710,7 +1771,55 @@ static void parse_users(struct ctx *c, struct vg_config *cfg)
 				break;
 			p = nl + 1;
 		}
+		return;
 	}
+	/* The list is sound in itself; can it serve this box? (A misspelt
+	 * site, reported above, is the usual reason it cannot.) */
+	if (!typo && cfg->site.name != NULL &&
+	    vg_policy_site_viewers(cfg->users, cfg->n_users, cfg->site.name) == 0)
+		err_at(c, l, "users: nobody in the list may view the footage of \"%s\" (site name, "
+		       "line %d): add it to the sites of its area manager, like sites = ( "
+		       "\"%s\" ); (policy 3.8)", cfg->site.name, cfg->site_line, cfg->site.name);
+}
+
+/* A site on an account that is nearly, but not, this box's site: with it
+ * that person sees nothing here. Sites far from it may be other boxes'
+ * (a shared staff list) and are left alone. 1 if reported. */
+static int misspelt_site(struct ctx *c, const struct vg_config *cfg, const config_setting_t *el)
+{
+	const char *v = config_setting_get_string(el), *site = cfg->site.name;
+	size_t n;
+
+	if (site == NULL || strcmp(v, site) == 0)
+		return 0;
+	n = strlen(site) < strlen(v) ? strlen(site) : strlen(v);
+	if (strcasecmp(v, site) != 0 && edit_distance(v, site) > (n >= 6 ? 2 : 1))
+		return 0;
+	err_at(c, el, "site \"%s\" is not this box's site; did you mean \"%s\" (site name, "
+	       "line %d)? As written, this account sees none of its footage", v, site,
+	       cfg->site_line);
+	return 1;
+}
+
+/* Users against cameras: there are no built-in accounts, so a box with a
+ * camera to record must name who may answer for the footage. */
+static void check_staff(struct ctx *c, const struct vg_config *cfg)
+{
+	config_setting_t *root = config_root_setting(&c->lc);
+	config_setting_t *at = config_setting_get_member(root, "users");
+	int i, recording = 0;
+
+	for (i = 0; i < cfg->n_cameras; i++)
+		recording |= cfg->cameras[i].enabled;
+	if (!recording || cfg->n_users > 0)
+		return;
+	if (at == NULL)
+		at = config_setting_get_member(root, "cameras");
+	err_raw(c, at, "cameras are listed but no users: vigild records nothing until users = "
+		"( ... ) names the area manager and the others who may see the footage, like "
+		"users = ( { login = \"jbloggs\"; role = \"area_manager\"; sites = ( \"%s\" ); "
+		"}, { login = \"audit1\"; role = \"auditor\"; } ); (policy 3.8; there are no "
+		"built-in accounts)", cfg->site.name != NULL ? cfg->site.name : "Elm Court");
 }
 
 static char *path_join(struct ctx *c, const char *dir, const char *file)
@@ -1730,10 +1839,25 @@ static char *path_join(struct ctx *c, const char *dir, const char *file)
 	return p;
 }
 
+/* An IANA zone name as the zoneinfo folder has it ("Europe/London",
+ * "UTC"): no path tricks, since it becomes a file name. */
+static int valid_zone_name(const char *z)
+{
+	size_t i, n = strlen(z);
+
+	if (n == 0 || n > 64 || z[0] == '/' || strstr(z, "..") != NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((z[i] >= 'a' && z[i] <= 'z') || (z[i] >= 'A' && z[i] <= 'Z') ||
+		      (z[i] >= '0' && z[i] <= '9') || strchr("/_+-", z[i]) != NULL))
+			return 0;
+	return 1;
+}
+
 static void parse_top(struct ctx *c, struct vg_config *cfg)
 {
 	config_setting_t *root = config_root_setting(&c->lc);
-	config_setting_t *defs;
+	config_setting_t *defs, *s = NULL;
 	const char *v;
 	long long n;
 	int idx;
@@ -1743,18 +1867,28 @@ static void parse_top(struct ctx *c, struct vg_config *cfg)
 	check_keys(c, root, top_keys, cam_keys, "it is a camera setting: put it inside a camera "
 		   "block, or inside defaults = { ... } to apply it to every camera");
 
-	cfg->data_dir = xstrdup(c, get_string(c, root, "data_dir", DEF_DATA_DIR, &v, NULL) > 0 ?
+	cfg->data_dir = xstrdup(c, get_string(c, root, "data_dir", DEF_DATA_DIR, &v, &s) > 0 ?
 				v : DEF_DATA_DIR);
-	if (get_string(c, root, "key_file", "/var/lib/vigil/master.key", &v, NULL) > 0)
+	cfg->data_dir_line = setting_line(s);
+	if (get_string(c, root, "key_file", "/var/lib/vigil/master.key", &v, &s) > 0)
 		cfg->key_file = xstrdup(c, v);
 	else if (cfg->data_dir != NULL)
 		cfg->key_file = path_join(c, cfg->data_dir, "master.key");
-	if (get_string(c, root, "catalog", "/var/lib/vigil/catalog.db", &v, NULL) > 0)
+	cfg->key_file_line = setting_line(s);
+	if (get_string(c, root, "catalog", "/var/lib/vigil/catalog.db", &v, &s) > 0)
 		cfg->catalog = xstrdup(c, v);
 	else if (cfg->data_dir != NULL)
 		cfg->catalog = path_join(c, cfg->data_dir, "catalog.db");
-	cfg->socket_path = xstrdup(c, get_string(c, root, "socket", DEF_SOCKET, &v, NULL) > 0 ?
+	cfg->catalog_line = setting_line(s);
+	cfg->socket_path = xstrdup(c, get_string(c, root, "socket", DEF_SOCKET, &v, &s) > 0 ?
 				   v : DEF_SOCKET);
+	cfg->socket_line = setting_line(s);
+	/* vigild would stop at bind(), after making its keys and catalog */
+	if (s != NULL && cfg->socket_path != NULL &&
+	    strlen(cfg->socket_path) > (size_t)SOCKET_PATH_MAX)
+		err_at(c, s, "socket path is %zu characters long; a Unix socket path holds at "
+		       "most %d: choose a shorter one, like \"%s\"", strlen(cfg->socket_path),
+		       SOCKET_PATH_MAX, DEF_SOCKET);
 	if (get_choice(c, root, "log", log_names, &idx, NULL) > 0)
 		cfg->log_syslog = idx == 1;
 	cfg->log_level = VG_LOG_INFO;
@@ -1763,9 +1897,21 @@ static void parse_top(struct ctx *c, struct vg_config *cfg)
 	cfg->status_interval = DEF_STATUS_INTERVAL;
 	if (get_int(c, root, "status_interval", 1, 3600, 60, "seconds", &n, NULL) > 0)
 		cfg->status_interval = (int)n;
-	cfg->run_as = xstrdup(c, get_string(c, root, "user", "vigil", &v, NULL) > 0 ? v : "vigil");
+	cfg->run_as = xstrdup(c, get_string(c, root, "user", "vigil", &v, &s) > 0 ? v : "vigil");
+	cfg->run_as_line = setting_line(s);
 	if (get_string(c, root, "watchdog", "/dev/watchdog", &v, NULL) > 0)
 		cfg->watchdog = xstrdup(c, v);
+	if (get_string(c, root, "timezone", DEF_TIMEZONE, &v, &s) > 0 && !valid_zone_name(v))
+		err_at(c, s, "timezone \"%s\" is not a time zone name; write an area/city name "
+		       "like \"%s\" (see /usr/share/zoneinfo)", v, DEF_TIMEZONE);
+	else if (s != NULL)
+		cfg->timezone = xstrdup(c, v);
+	if (cfg->timezone == NULL)
+		cfg->timezone = xstrdup(c, DEF_TIMEZONE);
+	cfg->timezone_line = setting_line(s);
+	cfg->signage_review_days = VG_CONFIG_DEFAULT_SIGNAGE_REVIEW_DAYS;
+	if (get_int(c, root, "signage_review_days", 1, 3650, 365, "days", &n, NULL) > 0)
+		cfg->signage_review_days = (int)n;
 
 	parse_site(c, cfg);
 	parse_storage(c, cfg);
@@ -1781,6 +1927,7 @@ static void parse_top(struct ctx *c, struct vg_config *cfg)
 	}
 	parse_cameras(c, cfg, defs != NULL ? &def : NULL);
 	parse_users(c, cfg);
+	check_staff(c, cfg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1971,6 +2118,7 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->socket_path);
 	free(cfg->run_as);
 	free(cfg->watchdog);
+	free(cfg->timezone);
 	free(cfg->site.name);
 	free(cfg->site.address);
 	free(cfg->site.area_manager);
@@ -1988,6 +2136,7 @@ void vg_config_free(struct vg_config *cfg)
 		free(u->sites);
 	}
 	free(cfg->users);
+	free(cfg->user_lines);
 	free(cfg);
 }
 
@@ -2009,24 +2158,83 @@ static char *dir_of(const char *path)
 	return d;
 }
 
-int vg_config_load(const char *path, struct vg_config **out, char *errbuf, size_t errlen)
+/* The @include on line n of file (the main file or an included one): its
+ * name into buf, for "cannot open include file", which names none. */
+static int include_name(const struct ctx *c, const char *file, int n, char *buf, size_t len)
 {
-	struct ctx c;
+	char text[512];
+	const char *q, *e;
+	FILE *fp;
+	int i;
+
+	text[0] = '\0';
+	if (file == NULL || strcmp(file, c->path) == 0) {
+		file_line(c, n, text, sizeof(text));
+	} else if ((fp = fopen(file, "r")) != NULL) {
+		for (i = 1; i <= n && fgets(text, sizeof(text), fp) != NULL; i++)
+			;
+		if (i <= n)
+			text[0] = '\0';
+		fclose(fp);
+	}
+	q = strstr(text, "@include");
+	q = q != NULL ? strchr(q, '"') : NULL;
+	e = q != NULL ? strchr(q + 1, '"') : NULL;
+	if (e == NULL)
+		return 0;
+	snprintf(buf, len, "%.*s", (int)(e - q - 1), q + 1);
+	return 1;
+}
+
+/* libconfig stops at the first syntax error with a line and a few words;
+ * say where the problem really starts and what to do. */
+static void syntax_problem(struct ctx *c)
+{
+	char hint[256], text[1024], inc[256], buf[512];
+	const char *what = config_error_text(&c->lc);
+	const char *file = config_error_file(&c->lc);
+	int line = config_error_line(&c->lc), i;
+
+	if (what == NULL)
+		what = "syntax error";
+	if (strstr(what, "include") != NULL && include_name(c, file, line, inc, sizeof(inc))) {
+		snprintf(text, sizeof(text), "@include \"%s\": cannot open %s%s%s; check the name, "
+			 "or create the file", inc, inc[0] == '/' || c->dir == NULL ? "" : c->dir,
+			 inc[0] == '/' || c->dir == NULL ? "" : "/", inc);
+		add_problem(c, file, line, text);
+		return;
+	}
+	/* A string left open runs on over the next lines (libconfig allows
+	 * that) until a later quote: the error comes lines after the cause. */
+	if (file == NULL || strcmp(file, c->path) == 0) {
+		for (i = 1; i < line && file_line(c, i, buf, sizeof(buf)); i++) {
+			if (odd_quotes(buf)) {
+				snprintf(text, sizeof(text), "%s; the text that starts on this line "
+					 "has no closing double quote (\"): add it before the ';'",
+					 what);
+				add_problem(c, file, i, text);
+				return;
+			}
+		}
+	}
+	syntax_hint(c, line, what, hint, sizeof(hint));
+	snprintf(text, sizeof(text), "%s; %s", what, hint);
+	add_problem(c, file, line, text);
+}
+
+/* Read and check path into c; *cfgp is the config as far as it could be
+ * read (NULL if not at all). The problems are in c, sorted. */
+static int load(const char *path, struct ctx *c, struct vg_config **cfgp)
+{
 	struct vg_config *cfg = NULL;
 	struct stat st;
 	FILE *fp = NULL;
-	char *dir = NULL;
-	int ret, i, lc_inited = 0;
+	char text[512];
+	int ret;
 
-	if (errbuf != NULL && errlen > 0)
-		errbuf[0] = '\0';
-	if (out != NULL)
-		*out = NULL;
-	if (path == NULL || out == NULL)
-		return -VG_EINVAL;
-	memset(&c, 0, sizeof(c));
-	c.path = path;
-
+	*cfgp = NULL;
+	memset(c, 0, sizeof(*c));
+	c->path = path;
 	fp = fopen(path, "r");
 	if (fp == NULL) {
 		char eb[128];
@@ -2034,10 +2242,10 @@ int vg_config_load(const char *path, struct vg_config **out, char *errbuf, size_
 		/* GNU strerror_r may or may not use eb */
 		const char *why = strerror_r(e, eb, sizeof(eb));
 
-		if (errbuf != NULL && errlen > 0)
-			snprintf(errbuf, errlen, "%s: cannot open: %s%s%s\n", path, why,
-				 e == ENOENT ? "; create it from " : "",
-				 e == ENOENT ? VG_CONFIG_EXAMPLE_PATH : "");
+		snprintf(text, sizeof(text), "cannot open: %s%s%s", why,
+			 e == ENOENT ? "; create it from " : "",
+			 e == ENOENT ? VG_CONFIG_EXAMPLE_PATH : "");
+		add_problem(c, path, 0, text);
 		ret = e == ENOENT ? -VG_ENOENT : -VG_ECONFIG;
 		goto out;
 	}
@@ -2045,88 +2253,109 @@ int vg_config_load(const char *path, struct vg_config **out, char *errbuf, size_
 		ret = -VG_EIO;
 		goto out;
 	}
+	ret = -VG_ECONFIG;
 	if (S_ISDIR(st.st_mode)) {
-		if (errbuf != NULL && errlen > 0)
-			snprintf(errbuf, errlen, "%s: cannot open: it is a directory; expected "
-				 "a config file like %s\n", path, VG_CONFIG_DEFAULT_PATH);
-		ret = -VG_ECONFIG;
+		snprintf(text, sizeof(text), "cannot open: it is a directory; expected a config "
+			 "file like %s", VG_CONFIG_DEFAULT_PATH);
+		add_problem(c, path, 0, text);
 		goto out;
 	}
-
 	/* Kept for syntax hints and line fix-ups; a config is a few KiB. */
 	if (st.st_size > 4 * 1024 * 1024) {
-		if (errbuf != NULL && errlen > 0)
-			snprintf(errbuf, errlen, "%s: is %lld bytes, too big for a config file; "
-				 "expected a few kilobytes\n", path, (long long)st.st_size);
-		ret = -VG_ECONFIG;
+		snprintf(text, sizeof(text), "is %lld bytes, too big for a config file; expected "
+			 "a few kilobytes", (long long)st.st_size);
+		add_problem(c, path, 0, text);
 		goto out;
 	}
-	c.text = calloc(1, (size_t)st.st_size + 1);
-	if (c.text == NULL) {
+	c->text = calloc(1, (size_t)st.st_size + 1);
+	if (c->text == NULL) {
 		ret = -VG_ENOMEM;
 		goto out;
 	}
-	if (fread(c.text, 1, (size_t)st.st_size, fp) != (size_t)st.st_size) {
-		if (errbuf != NULL && errlen > 0)
-			snprintf(errbuf, errlen, "%s: cannot read the file\n", path);
-		ret = -VG_ECONFIG;
+	if (fread(c->text, 1, (size_t)st.st_size, fp) != (size_t)st.st_size) {
+		add_problem(c, path, 0, "cannot read the file");
 		goto out;
 	}
 	rewind(fp);
 
-	config_init(&c.lc);
-	lc_inited = 1;
-	dir = dir_of(path);
-	if (dir != NULL)
-		config_set_include_dir(&c.lc, dir);
-	c.dir = dir;
-	if (config_read(&c.lc, fp) != CONFIG_TRUE) {
-		char hint[256];
-		const char *text = config_error_text(&c.lc);
-		const char *file = config_error_file(&c.lc);
-		int line = config_error_line(&c.lc);
-
-		syntax_hint(&c, line, text, hint, sizeof(hint));
-		if (errbuf != NULL && errlen > 0)
-			snprintf(errbuf, errlen, "%s:%d: %s; %s\n", file ? file : path, line,
-				 text ? text : "syntax error", hint);
-		ret = -VG_ECONFIG;
+	config_init(&c->lc);
+	c->lc_inited = 1;
+	c->dir_owned = dir_of(path);
+	if (c->dir_owned != NULL)
+		config_set_include_dir(&c->lc, c->dir_owned);
+	c->dir = c->dir_owned;
+	if (config_read(&c->lc, fp) != CONFIG_TRUE) {
+		syntax_problem(c);
 		goto out;
 	}
-
 	cfg = calloc(1, sizeof(*cfg));
 	if (cfg == NULL) {
 		ret = -VG_ENOMEM;
 		goto out;
 	}
-	cfg->path = xstrdup(&c, path);
-	parse_top(&c, cfg);
-
-	if (c.oom) {
-		ret = -VG_ENOMEM;
-		goto out;
-	}
-	if (c.n_probs > 0) {
-		emit_problems(&c, errbuf, errlen);
-		ret = -VG_ECONFIG;
-		goto out;
-	}
-	*out = cfg;
-	cfg = NULL;
-	ret = 0;
+	cfg->path = xstrdup(c, path);
+	parse_top(c, cfg);
+	ret = c->oom ? -VG_ENOMEM : c->n_probs > 0 ? -VG_ECONFIG : 0;
 out:
-	vg_config_free(cfg);
-	for (i = 0; i < c.n_probs; i++) {
-		free(c.probs[i].file);
-		free(c.probs[i].text);
-	}
-	free(c.probs);
-	free(c.text);
-	if (lc_inited)
-		config_destroy(&c.lc);
-	free(dir);
 	if (fp != NULL)
 		fclose(fp);
+	if (c->oom && ret == 0)
+		ret = -VG_ENOMEM;
+	qsort(c->probs, (size_t)c->n_probs, sizeof(*c->probs), cmp_problem);
+	*cfgp = cfg;
+	return ret;
+}
+
+static void ctx_free(struct ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->n_probs; i++) {
+		free(c->probs[i].file);
+		free(c->probs[i].text);
+	}
+	free(c->probs);
+	free(c->text);
+	if (c->lc_inited)
+		config_destroy(&c->lc);
+	free(c->dir_owned);
+}
+
+int vg_config_read(const char *path, struct vg_config **out, vg_config_error_fn fn, void *ud)
+{
+	struct ctx c;
+	int ret, i;
+
+	if (out != NULL)
+		*out = NULL;
+	if (path == NULL || out == NULL)
+		return -VG_EINVAL;
+	ret = load(path, &c, out);
+	for (i = 0; fn != NULL && i < c.n_probs; i++)
+		fn(c.probs[i].file, c.probs[i].line, c.probs[i].text, ud);
+	ctx_free(&c);
+	return ret;
+}
+
+int vg_config_load(const char *path, struct vg_config **out, char *errbuf, size_t errlen)
+{
+	struct ctx c;
+	struct vg_config *cfg;
+	int ret;
+
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (out != NULL)
+		*out = NULL;
+	if (path == NULL || out == NULL)
+		return -VG_EINVAL;
+	ret = load(path, &c, &cfg);
+	emit_problems(&c, errbuf, errlen);
+	ctx_free(&c);
+	if (ret < 0)
+		vg_config_free(cfg);
+	else
+		*out = cfg;
 	return ret;
 }
 

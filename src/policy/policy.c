@@ -475,6 +475,31 @@ static int can_view(const struct vg_user *users, int n, const struct vg_user *u)
 	return 1;
 }
 
+int vg_policy_site_viewers(const struct vg_user *users, int n_users, const char *site)
+{
+	/* Ask the table itself, with a reference of every kind: whoever may
+	 * view under any of them is a viewer of this site. */
+	static const char *const refs[] = { "ASB-1", "CRIME-1", "CASE-1", "DSAR-1", "DISC-1" };
+	struct vg_policy p = { users, n_users };
+	int i, n = 0;
+
+	for (i = 0; users != NULL && i < n_users; i++) {
+		for (size_t k = 0; k < sizeof(refs) / sizeof(refs[0]); k++) {
+			struct vg_policy_request req = {
+				.login = users[i].login, .action = VG_ACT_CLIP_VIEW, .site = site,
+				.purpose = "site check", .reference = refs[k],
+			};
+			struct vg_policy_decision d;
+
+			if (users[i].login != NULL && vg_policy_check(&p, &req, &d) == 0) {
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
 struct why {
 	char *buf;
 	size_t cap, len;

@@ -269,6 +269,155 @@ static void fill_masks(const struct vg_picture *p, AVFrame *f)
 }
 
 /* ------------------------------------------------------------------ */
+/* Overlay layout */
+
+/* DejaVu Sans Mono Bold, as drawtext lays it out: every glyph advances
+ * 1233/2048 of the font size, rounded to whole pixels; the tallest glyph
+ * vigil can draw ([a-z0-9_-], digits, ':', capitals of zone names) is at
+ * most 1.1 x size high, and each line of the box is that high. Measured
+ * for every size 8..200 and checked against real renders by
+ * tests/test_picture.c. */
+static int glyph_advance(int size)
+{
+	return (size * 1233 + 1024) / 2048;
+}
+
+static int line_height(int size)
+{
+	return (11 * size + 9) / 10;
+}
+
+/* "YYYY-MM-DD HH:MM:SS " and the zone */
+#define DATE_CHARS (20 + VG_OVERLAY_ZONE_CHARS)
+
+/* Cut name into lines of at most per characters, after its last '-' or
+ * '_' that keeps the line full enough ("stairwell-1-north-entrance" ->
+ * "stairwell-1-north-", "entrance"), else at per. ends[k] is where line k
+ * ends; returns the number of lines. */
+static int wrap_name(const char *name, int per, int ends[VG_CAMERA_NAME_MAX])
+{
+	int n = (int)strlen(name), i = 0, k = 0;
+
+	while (i < n && k < VG_CAMERA_NAME_MAX) {
+		int end = i + per < n ? i + per : n, j;
+
+		for (j = end - 1; end < n && j > i + per / 2; j--) {
+			if (name[j] == '-' || name[j] == '_') {
+				end = j + 1;
+				break;
+			}
+		}
+		ends[k++] = end;
+		i = end;
+	}
+	return k;
+}
+
+int vg_overlay_fit(int size, enum vg_overlay_pos pos, const char *name, int width, int height,
+		   struct vg_overlay_layout *out)
+{
+	struct vg_overlay_layout l;
+	int adv, avail_w, avail_h, chars, n, ends[VG_CAMERA_NAME_MAX], k;
+
+	n = name != NULL ? (int)strlen(name) : -1;
+	if (out == NULL || size < VG_OVERLAY_SIZE_MIN || size > VG_OVERLAY_SIZE_MAX ||
+	    n < 0 || n > VG_CAMERA_NAME_MAX || width <= 0 || height <= 0 ||
+	    (int)pos < 0 || pos > VG_OVERLAY_BOTTOM_RIGHT)
+		return -VG_EINVAL;
+	memset(&l, 0, sizeof(l));
+	l.size = size;
+	l.margin = size / 2 > 4 ? size / 2 : 4;
+	l.border = size / 4 > 2 ? size / 4 : 2;
+	adv = glyph_advance(size);
+	avail_w = width - 2 * l.margin;
+	avail_h = height - 2 * l.margin;
+	chars = DATE_CHARS + 2 + n;
+	if (adv * chars <= avail_w) {
+		l.lines = 1;
+		l.name_per_line = n;
+	} else {
+		/* the name on lines of its own, below the date */
+		if (adv * DATE_CHARS > avail_w)
+			return -VG_EINVAL;
+		l.name_per_line = avail_w / adv;	/* >= DATE_CHARS */
+		l.lines = 1 + wrap_name(name, l.name_per_line, ends);
+		chars = DATE_CHARS;
+		for (k = 0; k + 1 < l.lines; k++) {
+			int len = ends[k] - (k > 0 ? ends[k - 1] : 0);
+
+			if (len > chars)
+				chars = len;
+		}
+	}
+	if (l.lines * line_height(size) > avail_h)
+		return -VG_EINVAL;
+	l.w = adv * chars + 2 * l.border;
+	l.h = l.lines * line_height(size) + 2 * l.border;
+	l.x = pos == VG_OVERLAY_TOP_RIGHT || pos == VG_OVERLAY_BOTTOM_RIGHT ?
+	      width - l.margin + l.border - l.w : l.margin - l.border;
+	l.y = pos == VG_OVERLAY_BOTTOM_LEFT || pos == VG_OVERLAY_BOTTOM_RIGHT ?
+	      height - l.margin + l.border - l.h : l.margin - l.border;
+	*out = l;
+	return 0;
+}
+
+int vg_overlay_max_size(enum vg_overlay_pos pos, const char *name, int width, int height)
+{
+	struct vg_overlay_layout l;
+	int s;
+
+	/* Fitting is not monotonic in the size (wrapping changes at some
+	 * sizes), so look from the top down. */
+	for (s = VG_OVERLAY_SIZE_MAX; s >= VG_OVERLAY_SIZE_MIN; s--)
+		if (vg_overlay_fit(s, pos, name, width, height, &l) == 0)
+			return s;
+	return 0;
+}
+
+int vg_overlay_layout(const struct vg_camera_config *cam, int width, int height,
+		      struct vg_overlay_layout *out)
+{
+	int want, s;
+
+	if (cam == NULL || out == NULL)
+		return -VG_EINVAL;
+	want = cam->overlay_size;
+	if (want <= 0)
+		want = height / 24 > 10 ? height / 24 : 10;
+	if (want > VG_OVERLAY_SIZE_MAX)
+		want = VG_OVERLAY_SIZE_MAX;
+	if (want < VG_OVERLAY_SIZE_MIN)
+		want = VG_OVERLAY_SIZE_MIN;
+	for (s = want; s >= VG_OVERLAY_SIZE_MIN; s--)
+		if (vg_overlay_fit(s, cam->overlay_position, cam->name ? cam->name : "", width,
+				   height, out) == 0)
+			return cam->overlay_size > 0 && s < cam->overlay_size;
+	return -VG_EINVAL;
+}
+
+/* The name as drawtext draws it: after the date on one line, or on lines
+ * of its own below it (l from vg_overlay_layout, name already safe). */
+static void name_lines(const struct vg_overlay_layout *l, const char *name, char *out,
+		       size_t len)
+{
+	int ends[VG_CAMERA_NAME_MAX], n, k, from = 0;
+	size_t o = 0;
+
+	if (l->lines == 1) {
+		snprintf(out, len, "  %s", name);
+		return;
+	}
+	n = wrap_name(name, l->name_per_line, ends);
+	for (k = 0; k < n && o + (size_t)(ends[k] - from) + 2 < len; k++) {
+		out[o++] = '\n';
+		memcpy(out + o, name + from, (size_t)(ends[k] - from));
+		o += (size_t)(ends[k] - from);
+		from = ends[k];
+	}
+	out[o] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
 /* Overlay */
 
 static int add_filter(AVFilterGraph *g, AVFilterContext **out, AVFilterContext *prev,
@@ -314,19 +463,34 @@ static void safe_name(char *dst, size_t len, const char *name)
 
 static int build_overlay(struct vg_picture *p, const struct vg_camera_config *cam)
 {
-	/* the margin goes after these; same order as enum vg_overlay_pos */
-	static const char *const xs[] = { "", "w-tw-", "", "w-tw-" };
-	static const char *const ys[] = { "", "", "h-th-", "h-th-" };
 	AVDictionary *opts = NULL;
 	AVFilterContext *txt = NULL;
-	char buf[256], name[VG_CAMERA_NAME_MAX + 1], expr[64];
-	int size = cam->overlay_size, margin, pos = (int)cam->overlay_position, ret;
+	struct vg_overlay_layout l;
+	char buf[256], name[VG_CAMERA_NAME_MAX + 1], lines[2 * VG_CAMERA_NAME_MAX + 4];
+	char expr[64];
+	int ret, right, bottom;
 
-	if (size <= 0)
-		size = p->height / 24 > 10 ? p->height / 24 : 10;
-	margin = size / 2 > 4 ? size / 2 : 4;
-	if (pos < 0 || pos > 3)
-		pos = 0;
+	/* The font's measures are what keep the text inside the picture:
+	 * another font could be wider. */
+	if (access(OVERLAY_FONT, R_OK) != 0) {
+		vg_errx("camera %s: the overlay font %s is missing", cam->name ? cam->name : "?",
+			OVERLAY_FONT);
+		return AVERROR(ENOENT);
+	}
+	ret = vg_overlay_layout(cam, p->width, p->height, &l);
+	if (ret < 0) {
+		vg_errx("camera %s: a %dx%d picture is too small for the date/time overlay",
+			cam->name ? cam->name : "?", p->width, p->height);
+		return AVERROR(EINVAL);
+	}
+	if (ret == 1)
+		vg_warnx("camera %s: overlay size %d does not fit the %dx%d picture the camera "
+			 "gives; using %d, the largest that fits", cam->name ? cam->name : "?",
+			 cam->overlay_size, p->width, p->height, l.size);
+	right = cam->overlay_position == VG_OVERLAY_TOP_RIGHT ||
+		cam->overlay_position == VG_OVERLAY_BOTTOM_RIGHT;
+	bottom = cam->overlay_position == VG_OVERLAY_BOTTOM_LEFT ||
+		 cam->overlay_position == VG_OVERLAY_BOTTOM_RIGHT;
 
 	p->graph = avfilter_graph_alloc();
 	if (p->graph == NULL)
@@ -345,21 +509,22 @@ static int build_overlay(struct vg_picture *p, const struct vg_camera_config *ca
 		goto out;
 
 	safe_name(name, sizeof(name), cam->name);
+	name_lines(&l, name, lines, sizeof(lines));
 	/* pts is the capture time in microseconds (time base 1/1000000):
 	 * drawtext's localtime gives the local date, time and zone. */
-	snprintf(buf, sizeof(buf), "%%{pts:localtime:0:%%Y-%%m-%%d %%H\\:%%M\\:%%S %%Z}  %s",
-		 name);
-	if (access(OVERLAY_FONT, R_OK) == 0)
-		av_dict_set(&opts, "fontfile", OVERLAY_FONT, 0);
+	snprintf(buf, sizeof(buf), "%%{pts:localtime:0:%%Y-%%m-%%d %%H\\:%%M\\:%%S %%Z}%s",
+		 lines);
+	av_dict_set(&opts, "fontfile", OVERLAY_FONT, 0);
 	av_dict_set(&opts, "text", buf, 0);
-	av_dict_set_int(&opts, "fontsize", size, 0);
+	av_dict_set_int(&opts, "fontsize", l.size, 0);
 	av_dict_set(&opts, "fontcolor", "white", 0);
 	av_dict_set(&opts, "box", "1", 0);
 	av_dict_set(&opts, "boxcolor", "black@0.6", 0);
-	av_dict_set_int(&opts, "boxborderw", size / 4 > 2 ? size / 4 : 2, 0);
-	snprintf(expr, sizeof(expr), "%s%d", xs[pos], margin);
+	av_dict_set_int(&opts, "boxborderw", l.border, 0);
+	/* tw and th are the text as drawn (the zone's real length). */
+	snprintf(expr, sizeof(expr), "%s%d", right ? "w-tw-" : "", l.margin);
 	av_dict_set(&opts, "x", expr, 0);
-	snprintf(expr, sizeof(expr), "%s%d", ys[pos], margin);
+	snprintf(expr, sizeof(expr), "%s%d", bottom ? "h-th-" : "", l.margin);
 	av_dict_set(&opts, "y", expr, 0);
 	ret = add_filter(p->graph, &txt, p->src, "drawtext", &opts);
 	av_dict_free(&opts);

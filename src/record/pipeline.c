@@ -105,10 +105,26 @@ struct vg_pipeline {
 
 const char *vg_pipeline_state_name(enum vg_pipeline_state s)
 {
-	static const char *const names[] = { "starting", "recording", "reconnecting",
+	static const char *const names[] = { "starting", "recording", "waiting-for-device",
 					     "ended", "failed", "stopped", "expired" };
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+const char *vg_audio_state_name(enum vg_audio_state s)
+{
+	static const char *const names[] = { "off", "recording", "failed", "ended" };
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* Sound's state for status (under the lock: control threads read it). */
+static void set_audio(struct vg_pipeline *p, enum vg_audio_state s, const char *why)
+{
+	pthread_mutex_lock(&p->lock);
+	p->st.audio = s;
+	snprintf(p->st.audio_error, sizeof(p->st.audio_error), "%s", why ? why : "");
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* ---- queue ---- */
@@ -426,12 +442,14 @@ static void audio_begin(struct vg_pipeline *p)
 	if (c->audio_review_by == NULL || next_date(c->audio_review_by, next) < 0 ||
 	    vg_time_local_date(next, &p->audio_until_us) < 0) {
 		vg_errx("%s: sound is off: no valid audio_review_by date", c->name);
+		set_audio(p, VG_SOUND_FAILED, "no valid audio_review_by date");
 		return;
 	}
 	if (wall_now(p) >= p->audio_until_us) {
 		vg_warnx("%s: sound is off: its review date (audio_review_by = %s) has passed; "
 			 "recording video only until the need for sound is reviewed and the "
 			 "configuration renewed (policy 3.11)", c->name, c->audio_review_by);
+		set_audio(p, VG_SOUND_ENDED, "audio_review_by has passed");
 		return;
 	}
 	p->apkt = av_packet_alloc();
@@ -440,8 +458,10 @@ static void audio_begin(struct vg_pipeline *p)
 	if (ret < 0) {
 		vg_errx("%s: cannot record sound (%s); recording video only", c->name,
 			p->apkt ? why : "out of memory");
+		set_audio(p, VG_SOUND_FAILED, p->apkt ? why : "out of memory");
 		return;
 	}
+	set_audio(p, VG_SOUND_RECORDING, NULL);
 	vg_info("%s: recording sound from %s until the end of %s (justification: %s)",
 		c->name, c->audio_device ? c->audio_device : "alsa:default", c->audio_review_by,
 		c->audio_justification);
@@ -468,6 +488,7 @@ static int feed_audio(struct vg_pipeline *p)
 			 "sound capture stopped, video goes on (policy 3.11)", p->cam->name,
 			 p->cam->audio_review_by);
 		event(p, "audio.stopped", p->cam->audio_review_by);
+		set_audio(p, VG_SOUND_ENDED, "audio_review_by has passed");
 		return 0;
 	}
 	while (vg_audio_pop(p->audio, p->apkt) == 1) {

@@ -21,15 +21,23 @@ int ctl_connect(struct ctl *c)
 	struct vg_config *cfg = NULL;
 	char path[sizeof(sa.sun_path)];
 
-	/* The socket's path is in the config if we may read it. */
+	/* The socket's path is in the config if we may read it; a file with
+	 * errors (say one vigild refused on SIGHUP, still running the old)
+	 * still names its socket, so read what can be read. */
+	snprintf(path, sizeof(path), "/run/vigil/vigil.sock");
 	if (c->socket_path) {
 		snprintf(path, sizeof(path), "%s", c->socket_path);
-	} else if (vg_config_load(c->config_path, &cfg, NULL, 0) == 0) {
-		snprintf(path, sizeof(path), "%s", cfg->socket_path);
-		vg_config_free(cfg);
-	} else {
-		snprintf(path, sizeof(path), "/run/vigil/vigil.sock");
+	} else if (vg_config_read(c->config_path, &cfg, NULL, NULL) < 0 &&
+		   access(c->config_path, R_OK) == 0) {
+		fprintf(stderr, "vigilctl: note: %s has errors ('vigilctl config check %s' lists "
+				"them); %s\n", c->config_path, c->config_path,
+			cfg != NULL && cfg->socket_line > 0 ? "using the socket it names" :
+			"trying the default socket");
 	}
+	if (c->socket_path == NULL && cfg != NULL && cfg->socket_path != NULL &&
+	    strlen(cfg->socket_path) < sizeof(path))
+		snprintf(path, sizeof(path), "%s", cfg->socket_path);
+	vg_config_free(cfg);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path));

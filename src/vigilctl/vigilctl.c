@@ -220,12 +220,23 @@ static int cmd_status(struct ctl *c)
 				printf("warning: %s\n",
 				       json_object_get_string(json_object_array_get_idx(warn, i)));
 	}
+	if (ctl_get_str(o, "timezone")[0])
+		printf("time zone: %s (%s now): the pictures and the config's dates are in it\n",
+		       ctl_get_str(o, "timezone"), ctl_get_str(o, "timezone_now"));
 	json_object_object_get_ex(o, "cameras", &cams);
 	for (size_t i = 0; cams && i < json_object_array_length(cams); i++) {
 		struct json_object *e = json_object_array_get_idx(cams, i);
+		const char *st = ctl_get_str(e, "state"), *snd = ctl_get_str(e, "audio");
 
-		printf("camera %-16s %-12s %5.1f fps in %lld encoded %lld dropped %lld clips %lld "
-		       "reconnects %lld gaps today %lld  %s%s%s\n",
+		/* configured but not running: say why */
+		if (strcmp(st, "disabled") == 0 || strcmp(st, "expired") == 0 ||
+		    !json_object_object_get_ex(e, "frames_in", NULL)) {
+			printf("camera %-16s %-18s %s\n", ctl_get_str(e, "name"), st,
+			       ctl_get_str(e, "last_error"));
+			continue;
+		}
+		printf("camera %-16s %-18s %5.1f fps in %lld encoded %lld dropped %lld clips %lld "
+		       "reconnects %lld gaps today %lld  %s%s%s",
 		       ctl_get_str(e, "name"), ctl_get_str(e, "state"),
 		       json_object_get_double(json_object_object_get(e, "fps")),
 		       (long long)ctl_get_int(e, "frames_in"),
@@ -234,6 +245,13 @@ static int cmd_status(struct ctl *c)
 		       (long long)ctl_get_int(e, "reconnects"), (long long)ctl_get_int(e, "gaps_today"),
 		       ctl_get_str(e, "source"),
 		       ctl_get_str(e, "last_error")[0] ? "  last error: " : "", ctl_get_str(e, "last_error"));
+		/* sound, when configured: failing costs only the sound, so say it */
+		if (strcmp(snd, "failed") == 0 || strcmp(snd, "ended") == 0)
+			printf("  SOUND %s: %s (video goes on)", strcmp(snd, "failed") == 0 ?
+			       "FAILED" : "ENDED", ctl_get_str(e, "audio_error"));
+		else if (strcmp(snd, "recording") == 0)
+			printf("  sound recording");
+		putchar('\n');
 	}
 	json_object_put(o);
 	return 0;
@@ -288,16 +306,15 @@ static int cmd_audit(struct ctl *c)
 	return 0;
 }
 
-/* Print one finding of vg_confcheck() the way config errors look. */
-static void print_warning(enum vg_confcheck_level level, const char *file, int line,
+/* Print one finding of the config check, as vigild -n does. */
+static void print_finding(enum vg_confcheck_level level, const char *file, int line,
 			  const char *msg, void *ud)
 {
-	(void)level;
+	char text[1200];
+
 	(void)ud;
-	if (line > 0)
-		printf("%s:%d: warning: %s\n", file, line, msg);
-	else
-		printf("%s: warning: %s\n", file, msg);
+	vg_confcheck_format(level, file, line, msg, text, sizeof(text));
+	printf("%s\n", text);
 }
 
 /* Holds past their review date live in the catalog, not the file: if the
@@ -335,13 +352,14 @@ static int overdue_holds(struct ctl *c, const struct vg_config *cfg)
 	return n;
 }
 
-/* config check [FILE]: exactly vigild's validation, then the policy
- * warnings a housing officer can act on. 0 clean, 1 warnings, 2 errors. */
+/* config check [FILE]: vigild's own verdict (vg_confcheck_file, the
+ * function vigild -n and a reload call), errors and the policy warnings a
+ * housing officer can act on, in line order. 0 clean, 1 warnings, 2
+ * errors. Dates are judged in the file's time zone, as vigild would. */
 static int cmd_config(struct ctl *c)
 {
 	const char *path = c->config_path;
 	struct vg_config *cfg;
-	char errbuf[16384];
 	int n;
 
 	if (c->n_args < 1 || strcmp(c->args[0], "check") != 0 || c->n_args > 2) {
@@ -350,14 +368,11 @@ static int cmd_config(struct ctl *c)
 	}
 	if (c->n_args == 2)
 		path = c->args[1];
-	if (vg_config_load(path, &cfg, errbuf, sizeof(errbuf)) < 0) {
-		fputs(errbuf, stdout);
-		if (errbuf[0] && errbuf[strlen(errbuf) - 1] != '\n')
-			putchar('\n');
+	if (vg_confcheck_file(path, vg_time_now_us(), VG_CONFCHECK_SET_ZONE, print_finding, NULL,
+			      &cfg, &n) < 0) {
 		printf("%s: errors: vigild will not start with this file\n", path);
 		return 2;
 	}
-	n = vg_confcheck(cfg, vg_time_now_us(), print_warning, NULL);
 	n += overdue_holds(c, cfg);
 	if (n > 0)
 		printf("%s: valid, with %d warning(s) to act on\n", path, n);

@@ -56,9 +56,15 @@ struct vg_control {
 void vg_control_audit_event(struct vg_audit *a, const char *action, const char *object,
 			    const char *reason)
 {
+	vg_control_audit_outcome(a, action, object, "allowed", reason);
+}
+
+void vg_control_audit_outcome(struct vg_audit *a, const char *action, const char *object,
+			      const char *outcome, const char *reason)
+{
 	struct vg_audit_entry e = {
 		.uid = -1, .login = "", .role = "", .action = action, .object = object,
-		.purpose = "", .reference = "", .outcome = "allowed", .reason = reason,
+		.purpose = "", .reference = "", .outcome = outcome, .reason = reason,
 	};
 
 	if (a && vg_audit_append(a, &e, NULL) < 0)
@@ -290,6 +296,9 @@ static int cmd_cameras(struct req *r)
 		add_str(e, "signage_confirmed", c->signage_confirmed);
 		json_object_object_add(e, "audio", json_object_new_boolean(c->audio));
 		json_object_object_add(e, "masks", json_object_new_int(c->n_masks));
+		/* configured is not the same as working: "audio_state" says */
+		if (ctl_env(r)->camera_state)
+			ctl_env(r)->camera_state(ctl_env(r)->ud, c->name, e);
 		if (c->is_temporary) {
 			struct json_object *t = json_object_new_object();
 			int64_t from, to;

@@ -189,17 +189,93 @@ static int64_t today_start(void)
 	return (int64_t)mktime(&tm) * VG_US_PER_S;
 }
 
+/* A temporary camera whose remove_by day has begun records no more. */
+static int camera_expired(const struct vg_camera_config *c)
+{
+	int64_t until;
+
+	return c->is_temporary && c->temporary.remove_by != NULL &&
+	       vg_time_local_date(c->temporary.remove_by, &until) == 0 &&
+	       vg_time_now_us() >= until;
+}
+
+/* The running camera called name, -1 if none (under the lock). */
+static int running_index(const struct daemon *d, const char *name)
+{
+	for (int i = 0; i < d->n_cams; i++)
+		if (strcmp(d->cams[i].cam->name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* A configured camera that is not running: why not. */
+static void idle_camera_json(const struct vg_camera_config *cc, struct json_object *c)
+{
+	const char *state = "failed", *why = "its pipeline could not start (see the log)";
+
+	if (!cc->enabled) {
+		state = "disabled";
+		why = "enabled = false in the configuration";
+	} else if (camera_expired(cc)) {
+		state = "expired";
+		why = "temporary camera past its remove_by date";
+	}
+	json_object_object_add(c, "name", json_object_new_string(cc->name));
+	json_object_object_add(c, "state", json_object_new_string(state));
+	json_object_object_add(c, "last_error", json_object_new_string(why));
+	json_object_object_add(c, "audio", json_object_new_string("off"));
+}
+
+/* control.h camera_state: the register's "state" and "audio_state". */
+static void camera_state_json(void *ud, const char *name, struct json_object *e)
+{
+	struct daemon *d = ud;
+	struct json_object *tmp = json_object_new_object(), *v;
+	const struct vg_config *cfg;
+	const struct vg_camera_config *cc;
+	int i;
+
+	pthread_mutex_lock(&d->lock);
+	cfg = d->current->cfg;
+	cc = vg_config_camera(cfg, name);
+	i = running_index(d, name);
+	if (i >= 0) {
+		struct vg_pipeline_status st;
+
+		vg_pipeline_status(d->cams[i].pipe, &st);
+		json_object_object_add(tmp, "state", json_object_new_string(vg_pipeline_state_name(st.state)));
+		json_object_object_add(tmp, "audio", json_object_new_string(vg_audio_state_name(st.audio)));
+	} else if (cc != NULL) {
+		idle_camera_json(cc, tmp);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (json_object_object_get_ex(tmp, "state", &v))
+		json_object_object_add(e, "state", json_object_get(v));
+	if (json_object_object_get_ex(tmp, "audio", &v))
+		json_object_object_add(e, "audio_state", json_object_get(v));
+	json_object_put(tmp);
+}
+
 static void status_json(void *ud, struct json_object *out)
 {
 	struct daemon *d = ud;
 	struct json_object *cams = json_object_new_array();
 	char fp[17], dfp[VG_SIGN_FPR_HEX_LEN];
+	const struct vg_config *cfg;
 
 	pthread_mutex_lock(&d->lock);
-	for (int i = 0; i < d->n_cams; i++) {
+	/* Every configured camera, running or not, in the file's order. */
+	cfg = d->current->cfg;
+	for (int k = 0; k < cfg->n_cameras; k++) {
 		struct vg_pipeline_status st;
 		struct json_object *c = json_object_new_object();
+		int i = running_index(d, cfg->cameras[k].name);
 
+		if (i < 0) {
+			idle_camera_json(&cfg->cameras[k], c);
+			json_object_array_add(cams, c);
+			continue;
+		}
 		vg_pipeline_status(d->cams[i].pipe, &st);
 		json_object_object_add(c, "name", json_object_new_string(d->cams[i].cam->name));
 		json_object_object_add(c, "state", json_object_new_string(vg_pipeline_state_name(st.state)));
@@ -212,6 +288,8 @@ static void status_json(void *ud, struct json_object *out)
 		json_object_object_add(c, "reconnects", json_object_new_int64(st.reconnects));
 		json_object_object_add(c, "clip", json_object_new_string(st.clip_path));
 		json_object_object_add(c, "last_error", json_object_new_string(st.last_error));
+		json_object_object_add(c, "audio", json_object_new_string(vg_audio_state_name(st.audio)));
+		json_object_object_add(c, "audio_error", json_object_new_string(st.audio_error));
 		{
 			int gaps = 0;
 
@@ -224,6 +302,16 @@ static void status_json(void *ud, struct json_object *out)
 	pthread_mutex_unlock(&d->lock);
 	json_object_object_add(out, "cameras", cams);
 	json_object_object_add(out, "version", json_object_new_string(VIGIL_VERSION));
+	{
+		/* the zone the pictures' times are in (set once, at start) */
+		time_t now = time(NULL);
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		json_object_object_add(out, "timezone", json_object_new_string(getenv("TZ") ?
+					       getenv("TZ") : "(system)"));
+		json_object_object_add(out, "timezone_now", json_object_new_string(tm.tm_zone));
+	}
 	{
 		struct json_object *w = json_object_new_array();
 
@@ -313,39 +401,38 @@ static void prepare_socket_dir(const struct vg_config *cfg)
 		vg_warn("cannot give %s to %s", dir, cfg->run_as);
 }
 
-/*
- * First boot, Secure by Default: the box records only once the config says
- * whose cameras these are (the site, refused by the loader) and who may
- * answer for the footage (users). There are no built-in accounts.
- */
-static int has_staff_for_cameras(const char *path, const struct vg_config *cfg)
-{
-	int recording = 0;
+/* Where vg_confcheck_file()'s findings go. */
+enum show { SHOW_STDERR, SHOW_LOG };
 
-	for (int i = 0; i < cfg->n_cameras; i++)
-		recording |= cfg->cameras[i].enabled;
-	if (!recording || cfg->n_users > 0)
-		return 1;
-	fprintf(stderr, "%s: cameras are configured but no staff: vigild records nothing until "
-			"users = ( ... ) names the area manager and the others who may see the "
-			"footage (see vigil.conf(5), section users)\n", path);
-	return 0;
+static void show_finding(enum vg_confcheck_level level, const char *file, int line,
+			 const char *msg, void *ud)
+{
+	char text[1200];
+
+	vg_confcheck_format(level, file, line, msg, text, sizeof(text));
+	if (*(enum show *)ud == SHOW_STDERR)
+		fprintf(stderr, "%s\n", text);
+	else if (level == VG_CONFCHECK_ERROR)
+		vg_errx("%s", text);
+	else
+		vg_warnx("%s", text);
 }
 
-static int load_config(const char *path, struct vg_config **out)
+/*
+ * The verdict `vigilctl config check` gives, from the same function
+ * (confcheck.h): the file, the machine and the policy warnings, every
+ * problem at once. First boot, Secure by Default: the box records only
+ * once the config says whose cameras these are and who may answer for
+ * the footage; there are no built-in accounts.
+ */
+static int load_config(const char *path, unsigned flags, enum show show, struct vg_config **out,
+		       int *n_warnings)
 {
-	char errbuf[8192];
-	int ret = vg_config_load(path, out, errbuf, sizeof(errbuf));
+	int ret = vg_confcheck_file(path, vg_time_now_us(), flags, show_finding, &show, out,
+				    n_warnings);
 
-	if (ret == 0 && !has_staff_for_cameras(path, *out)) {
-		vg_config_free(*out);
-		*out = NULL;
-		return -VG_ECONFIG;
-	}
-	if (ret < 0)
-		fprintf(stderr, "%s", errbuf[0] ? errbuf : "vigild: cannot load configuration\n");
-	if (ret < 0 && errbuf[0] && errbuf[strlen(errbuf) - 1] != '\n')
-		fputc('\n', stderr);
+	if (ret == -VG_ENOMEM)
+		fprintf(stderr, "vigild: out of memory reading %s\n", path);
 	return ret;
 }
 
@@ -364,6 +451,13 @@ static void start_camera(struct daemon *d, struct cfg_ref *ref, const struct vg_
 
 	if (!c->enabled) {
 		vg_info("camera %s is disabled in the configuration", c->name);
+		return;
+	}
+	if (camera_expired(c)) {
+		/* not started only to stop at once: vigilctl status lists it */
+		vg_warnx("camera %s: temporary camera past its remove_by date %s: not recording; "
+			 "remove it or renew remove_by in the configuration (policy 3.4, 4.2)",
+			 c->name, c->temporary.remove_by);
 		return;
 	}
 	if (d->n_cams == VG_MAX_CAMERAS)
@@ -417,16 +511,21 @@ static void reload(struct daemon *d)
 	int added = 0, removed = 0, changed = 0;
 
 	vg_info("SIGHUP: reloading %s", d->config_path);
-	if (load_config(d->config_path, &cfg) < 0) {
+	/* No SET_ZONE: threads run; the zone is the one vigild started with. */
+	if (load_config(d->config_path, 0, SHOW_LOG, &cfg, NULL) < 0) {
 		vg_errx("the new configuration has errors (above); still running the old one");
-		vg_control_audit_event(d->audit, "config.reload", d->config_path,
-				       "refused: the new configuration has errors");
+		vg_control_audit_outcome(d->audit, "config.reload", d->config_path, "refused",
+					 "the new configuration has errors: still running the "
+					 "old one");
 		return;
 	}
 	if (strcmp(cfg->data_dir, d->data_dir) != 0 ||
 	    strcmp(cfg->catalog, d->current->cfg->catalog) != 0 ||
 	    strcmp(cfg->key_file, d->current->cfg->key_file) != 0)
 		vg_warnx("data_dir, catalog and key_file changes take effect at the next restart");
+	if (getenv("TZ") != NULL && strcmp(cfg->timezone, getenv("TZ")) != 0)
+		vg_warnx("timezone \"%s\" takes effect at the next restart; the pictures keep "
+			 "the zone vigild started with (%s)", cfg->timezone, getenv("TZ"));
 	pthread_mutex_lock(&d->lock);
 	ref = cfg_ref_new(cfg);
 	pthread_mutex_unlock(&d->lock);
@@ -458,7 +557,7 @@ static void reload(struct daemon *d)
 		for (int j = 0; j < d->n_cams; j++)
 			if (strcmp(d->cams[j].cam->name, c->name) == 0)
 				running = 1;
-		if (running || !c->enabled)
+		if (running || !c->enabled || camera_expired(c))
 			continue;
 		if (vg_config_camera(d->current->cfg, c->name) == NULL)
 			added++;
@@ -637,7 +736,7 @@ int main(int argc, char **argv)
 	int64_t recon_since = 0;
 	sigset_t sigs;
 	char why[512];
-	int check_only = 0, debug = 0, created = 0, opt, ret = 1;
+	int check_only = 0, debug = 0, created = 0, opt, ret = 1, n_warn = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.watchdog_fd = -1;
@@ -671,10 +770,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (load_config(d.config_path, &cfg) < 0)
+	/* Before any key, catalog or folder is made; the box's time zone is
+	 * set here, before any thread starts. */
+	if (load_config(d.config_path, VG_CONFCHECK_SET_ZONE, SHOW_STDERR, &cfg, &n_warn) < 0) {
+		fprintf(stderr, "%s: errors: vigild will not start with this file\n",
+			d.config_path);
 		return 1;
+	}
 	if (check_only) {
-		printf("%s: configuration OK (%d camera(s))\n", d.config_path, cfg->n_cameras);
+		printf("%s: configuration OK (%d camera(s)", d.config_path, cfg->n_cameras);
+		if (n_warn > 0)
+			printf(", %d warning(s) to act on", n_warn);
+		printf(")\n");
 		vg_config_free(cfg);
 		return 0;
 	}
@@ -779,7 +886,7 @@ int main(int argc, char **argv)
 			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,
 			.master = d.master, .data_dir = d.data_dir, .config_get = config_get,
 			.config_put = config_put, .status = status_json, .snapshot = camera_snapshot,
-			.ud = &d,
+			.camera_state = camera_state_json, .ud = &d,
 		};
 
 		if (vg_control_start(&d.control, cfg->socket_path, &ce) < 0) {
@@ -794,8 +901,7 @@ int main(int argc, char **argv)
 		start_camera(&d, d.current, &cfg->cameras[i]);
 	if (vg_reconcile_bg_start(&recon, d.cat, d.audit, cfg->data_dir, recon_since, &rep) < 0)
 		vg_warnx("cannot start checking the clip files against the catalog");
-	check_clock();
-	policy_warnings(&d);
+	check_clock();	/* the policy warnings came with the config check */
 	vg_service_notify("READY=1");
 	ret = run(&d);
 	vg_service_notify("STOPPING=1");

@@ -96,10 +96,12 @@ fi
 
 # --- board/rpi4/vigil.conf ------------------------------------------------------
 # Fill in the site block and the staff the way an installer would:
-# uncomment their lines.
+# uncomment their lines. This host has no vigil account (the board's
+# vigil.sysusers makes it), and vigild -n checks that user = names one:
+# stand in the account running the test.
 sed 's/^# site = {/site = {/; s/^# \t\(name\|address\|area_manager\|contact\) = /\t\1 = /;
      s/^# };/};/; s/^# users = (/users = (/; s/^# \t\({ login\|  sites\)/\t\1/;
-     s/^# );/);/' board/rpi4/vigil.conf >"$T/rpi4-site.conf"
+     s/^# );/);/; s/^user = "vigil";/user = "'"$(id -un)"'";/' board/rpi4/vigil.conf >"$T/rpi4-site.conf"
 if [ ! -x "$VIGILD" ]; then
 	skip "board/rpi4/vigil.conf is refused until the site is filled in ($VIGILD not built)"
 else

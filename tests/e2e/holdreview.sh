@@ -6,6 +6,8 @@ FAILED=0
 make_tmp
 command -v sqlite3 >/dev/null || { skip "hold review (sqlite3 missing)"; exit 0; }
 ME=$(id -un)
+# Staff logins are accounts here (an unknown one is a config check
+# warning): the auditor is daemon, which every Debian system has.
 cat >"$T/vigil.conf" <<CONF
 site = { name = "Test Court"; address = "1 Test Street"; area_manager = "$ME"; contact = "x"; };
 data_dir = "$T/data";
@@ -13,9 +15,9 @@ socket = "$T/vigil.sock";
 user = "$ME";
 defaults = { width = 160; height = 120; fps = 10; preset = "ultrafast"; segment_seconds = 10; };
 cameras = ( { name = "stairs"; device = "synthetic"; purpose = "test"; area = "test";
-              signage_confirmed = "2026-01-01"; } );
+              signage_confirmed = "$(date +%Y-%m-%d)"; } );
 users = ( { login = "$ME"; name = "Test Manager"; role = "area_manager"; sites = ( "Test Court" ); },
-  { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; } );
+  { login = "daemon"; name = "Test Auditor"; role = "auditor"; } );
 CONF
 VCTL="$VIGILCTL -c $T/vigil.conf"
 start() { "$VIGILD" -c "$T/vigil.conf" >>"$T/vigild.log" 2>&1 & VIGILD_PID=$!; }

@@ -34,7 +34,10 @@ write_conf "no-such-account-$$"
 "$VIGILD" -c "$T/vigil.conf" >"$T/refuse.log" 2>&1
 rc=$?
 check "started as root with a missing account, vigild refuses to run (exit $rc)" [ "$rc" = 1 ]
-check "and says how to fix it" grep -q "does not exist: create it" "$T/refuse.log"
+check "and says how to fix it, at the line of user =" \
+	grep -q "vigil.conf:4: user \"no-such-account-$$\": there is no such account on this box; create it" "$T/refuse.log"
+check "before making any key or catalog (the config check comes first)" \
+	[ ! -e "$T/data/master.key" ] && [ ! -e "$T/data/catalog.db" ]
 
 write_conf "$U"
 # A stand-in for /dev/watchdog: the keep-alive ioctl fails on a plain file,

@@ -66,6 +66,6 @@ grep -v '^users\|^  { login\|^);$' "$T/vigil.conf.good" >"$T/nostaff.conf"
 "$VIGILD" -n -c "$T/nostaff.conf" >"$T/nostaff.log" 2>&1
 rc=$?
 check "with cameras but no users, vigild refuses to record and says what to add (exit $rc)" \
-	sh -c "[ $rc = 1 ] && grep -q 'no staff: vigild records nothing until users' '$T/nostaff.log'"
+	sh -c "[ $rc = 1 ] && grep -q 'cameras are listed but no users: vigild records nothing until users' '$T/nostaff.log'"
 [ "$FAILED" = 0 ] || tail -n 30 "$T/vigild.log"
 exit 0

@@ -42,13 +42,16 @@ LIB_SRCS := $(wildcard \
 	$(addprefix src/policy/, config.c confcheck.c policy.c audit.c) \
 	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
 	$(addprefix src/export/, export.c verify.c isofs.c burn.c) \
+	$(addprefix src/report/, report.c sources.c sec_register.c sec_availability.c \
+		sec_retention.c sec_access.c sec_disclosures.c sec_integrity.c html.c svg.c) \
 	$(addprefix src/vigild/, control.c service.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
-VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c)
+VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c \
+	ctl_report.c)
 VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold.c \
-	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c)
+	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c vigilctl_report.c)
 BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 
 # Unit tests: tests/test_NAME.c, each linked with libvigil.a and cmocka.

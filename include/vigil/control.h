@@ -26,6 +26,7 @@
 
 struct json_object;
 struct AVPacket;
+struct vg_sweeper;
 
 /* What the control server needs from the daemon; all borrowed. */
 struct vg_control_env {
@@ -46,6 +47,11 @@ struct vg_control_env {
 	 * Blocks for up to a few seconds. NULL: snapshots are unavailable. */
 	int (*snapshot)(void *ud, const char *camera, struct AVPacket **jpeg);
 	void *ud;
+	/* The review report (report.h) reads these too: the audit database's
+	 * path, and the retention thread for storage and alarms (NULL:
+	 * "unknown" in the report). */
+	const char *audit_path;
+	struct vg_sweeper *sweeper;
 };
 
 struct vg_control;

@@ -76,6 +76,7 @@ struct daemon {
 	uint8_t master[VG_MASTER_KEY_LEN];
 	struct vg_pipeline_env env;
 	char *data_dir;
+	char *audit_path;		/* DATA_DIR/audit.db */
 	int watchdog_fd;		/* hardware watchdog, -1 if none */
 	int64_t last_in[VG_MAX_CAMERAS];	/* frames_in at the last health check */
 	int64_t last_progress_us[VG_MAX_CAMERAS];
@@ -736,7 +737,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		snprintf(path, sizeof(path), "%s/audit.db", cfg->data_dir);
-		if (vg_audit_open(path, d.device_key, &d.audit) < 0) {
+		d.audit_path = strdup(path);
+		if (d.audit_path == NULL || vg_audit_open(path, d.device_key, &d.audit) < 0) {
 			vg_errx("cannot open the audit log %s", path);
 			ret = 1;
 			goto out;
@@ -779,7 +781,7 @@ int main(int argc, char **argv)
 			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,
 			.master = d.master, .data_dir = d.data_dir, .config_get = config_get,
 			.config_put = config_put, .status = status_json, .snapshot = camera_snapshot,
-			.ud = &d,
+			.ud = &d, .audit_path = d.audit_path, .sweeper = d.sweeper,
 		};
 
 		if (vg_control_start(&d.control, cfg->socket_path, &ce) < 0) {
@@ -814,5 +816,6 @@ out:
 	vg_wipe(d.master, sizeof(d.master));
 	vg_watchdog_close(d.watchdog_fd);
 	free(d.data_dir);
+	free(d.audit_path);
 	return ret;
 }

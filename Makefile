@@ -43,7 +43,8 @@ LIB_SRCS := $(wildcard \
 	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
 	$(addprefix src/export/, export.c verify.c isofs.c burn.c) \
 	$(addprefix src/report/, report.c sources.c sec_register.c sec_availability.c \
-		sec_retention.c sec_access.c sec_disclosures.c sec_integrity.c html.c svg.c) \
+		sec_retention.c sec_access.c sec_disclosures.c sec_integrity.c html.c svg.c \
+		metrics.c) \
 	$(addprefix src/vigild/, control.c service.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a

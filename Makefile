@@ -66,7 +66,7 @@ TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Tools the end-to-end tests and benchmarks drive.
 TOOL_SRCS := $(wildcard tests/clipvec.c tests/bench_crypto.c tests/bench_audit.c \
-	tests/bench_rusage.c tests/bench_catalog.c tests/bench_export.c)
+	tests/bench_rusage.c tests/bench_catalog.c tests/bench_export.c tests/bench_report.c)
 TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check asan run bench install clean deps-ok checksrc

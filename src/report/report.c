@@ -107,6 +107,24 @@ sqlite3_stmt *rep_prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
+sqlite3_stmt *rep_audit_select(struct rep *r, const char *columns, const char *where,
+			       const char *tail)
+{
+	char sql[2048];
+	sqlite3_stmt *st;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM audit WHERE seq BETWEEN ?3 AND ?4"
+		 " AND +time_us >= ?1 AND +time_us < ?2 AND (%s) %s", columns, where, tail);
+	st = rep_prepare(r->aud, sql);
+	if (st) {
+		sqlite3_bind_int64(st, 1, r->from_us);
+		sqlite3_bind_int64(st, 2, r->to_us);
+		sqlite3_bind_int64(st, 3, r->seq_lo);
+		sqlite3_bind_int64(st, 4, r->seq_hi);
+	}
+	return st;
+}
+
 void rep_action(struct rep *r, const char *section, const char *clause, const char *fmt, ...)
 {
 	struct json_object *o = json_object_new_object();
@@ -277,6 +295,14 @@ static struct json_object *header_checkpoint(const struct vg_audit_checkpoint *c
 	return o;
 }
 
+static int64_t thread_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * VG_US_PER_S + ts.tv_nsec / 1000;
+}
+
 /* The chain is verified on a thread of its own while the sections run: on
  * a year of a busy box it is the longest single job (docs/performance.md). */
 struct chain_job {
@@ -290,7 +316,11 @@ static void *chain_main(void *arg)
 {
 	struct chain_job *j = arg;
 
+	int64_t c0 = thread_cpu_us();
+
 	j->rc = rep_audit_chain(j->r, &j->prob, &j->st);
+	vg_debug("report: audit chain verified in %.0f ms of CPU",
+		 (double)(thread_cpu_us() - c0) / 1000.0);
 	return NULL;
 }
 
@@ -387,7 +417,12 @@ int vg_report_build(const struct vg_report_env *env, const struct vg_report_requ
 	json_object_object_add(root, "sources", o);
 
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		int64_t t0 = vg_time_mono_us(), c0 = thread_cpu_us();
+
 		o = sections[i].fn(&r);
+		vg_debug("report section %s: %.0f ms (%.0f ms of CPU)", sections[i].key,
+			 (double)(vg_time_mono_us() - t0) / 1000.0,
+			 (double)(thread_cpu_us() - c0) / 1000.0);
 		if (o == NULL) {
 			snprintf(why, whylen, "the %s section of the report could not be built "
 				 "(see vigild's log)", sections[i].key);
@@ -397,8 +432,13 @@ int vg_report_build(const struct vg_report_env *env, const struct vg_report_requ
 		json_object_object_add(sec, sections[i].key, o);
 	}
 	/* Integrity came last: the chain's verdict joins it now. */
-	if (have_thread)
+	if (have_thread) {
+		int64_t t0 = vg_time_mono_us();
+
 		pthread_join(thr, NULL);
+		vg_debug("report: waited %.0f ms more for the audit chain's verification",
+			 (double)(vg_time_mono_us() - t0) / 1000.0);
+	}
 	have_thread = 0;
 	add_chain(o, &chain);
 	if (chain.rc != 0)

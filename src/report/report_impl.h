@@ -43,6 +43,7 @@ struct rep {
 	struct rep_person *people;
 	int n_people, cap_people;
 	int64_t audit_seq;		/* last audit row in the snapshot */
+	int64_t seq_lo, seq_hi;		/* the period's rows lie in this seq range */
 	struct json_object *actions;	/* array, filled by the sections */
 };
 
@@ -88,6 +89,12 @@ struct json_object *rep_time(int64_t us);	/* ISO 8601 UTC string; null for 0 */
 struct json_object *rep_str(const char *s);	/* string; null for NULL */
 /* Prepare sql on db; NULL (logged) on failure. */
 sqlite3_stmt *rep_prepare(sqlite3 *db, const char *sql);
+/* "SELECT columns FROM audit WHERE <the period> AND (where) tail", with
+ * the period bound: the rows of the snapshot in [from, to), found as a
+ * range of seq (rowids, read in order) rather than through the time
+ * index, which costs a lookup per row. NULL (logged) on failure. */
+sqlite3_stmt *rep_audit_select(struct rep *r, const char *columns, const char *where,
+			       const char *tail);
 /* The local day holding t, or -1 if t is outside the period. */
 int rep_day_of(const struct rep *r, int64_t t);
 

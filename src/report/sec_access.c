@@ -108,20 +108,17 @@ static void refusal(struct rep *r, struct tally *t, const char *action, const ch
 
 static int walk(struct rep *r, struct tally *t)
 {
-	sqlite3_stmt *st = rep_prepare(r->aud,
-		"SELECT action, role, login, outcome,"
+	sqlite3_stmt *st = rep_audit_select(r,
+		"action, role, login, outcome,"
 		" CASE WHEN reference = '' THEN '' WHEN instr(reference, '-') = 0 THEN '?'"
 		"  ELSE upper(substr(reference, 1, instr(reference, '-'))) END,"
-		" CASE WHEN outcome = 'refused' THEN reason ELSE '' END, count(*)"
-		" FROM audit WHERE time_us >= ?1 AND time_us < ?2 AND action IN"
-		" ('clip.list', 'clip.view', 'snapshot', 'hold.place', 'hold.release', 'export',"
-		"  'audit.read', 'report', 'disclosure.list')"
-		" GROUP BY 1, 2, 3, 4, 5, 6");
+		" CASE WHEN outcome = 'refused' THEN reason ELSE '' END, count(*)",
+		"action IN ('clip.list', 'clip.view', 'snapshot', 'hold.place', 'hold.release',"
+		" 'export', 'audit.read', 'report', 'disclosure.list')",
+		"GROUP BY 1, 2, 3, 4, 5, 6");
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, r->from_us);
-	sqlite3_bind_int64(st, 2, r->to_us);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *action = (const char *)sqlite3_column_text(st, 0);
 		const char *role = (const char *)sqlite3_column_text(st, 1);

@@ -98,17 +98,13 @@ static struct json_object *listed(struct rep *r, sqlite3_stmt *st, const char *o
 
 static int from_audit(struct rep *r, int64_t (*t)[N_COLS], struct json_object *list)
 {
-	sqlite3_stmt *st = rep_prepare(r->aud,
-		"SELECT time_us, action, login, role, reference, object FROM audit"
-		" WHERE time_us >= ?1 AND time_us < ?2 AND (action IN ('export.done',"
-		" 'export.pending', 'export.failed') OR (action = 'export' AND outcome = 'refused'))"
-		" ORDER BY seq");
+	sqlite3_stmt *st = rep_audit_select(r, "time_us, action, login, role, reference, object",
+		"action IN ('export.done', 'export.pending', 'export.failed')"
+		" OR (action = 'export' AND outcome = 'refused')", "ORDER BY seq");
 	char rcp[64];
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, r->from_us);
-	sqlite3_bind_int64(st, 2, r->to_us);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *action = (const char *)sqlite3_column_text(st, 1);
 		const char *object = (const char *)sqlite3_column_text(st, 5);

@@ -37,16 +37,13 @@ static struct json_object *last_checkpoint(struct rep *r)
 static int events(struct rep *r, struct json_object *alarms, struct json_object *daemon,
 		  struct json_object *failures)
 {
-	sqlite3_stmt *st = rep_prepare(r->aud,
-		"SELECT time_us, action, object FROM audit WHERE time_us >= ?1 AND time_us < ?2"
-		" AND (action GLOB 'alarm.*' OR action IN ('integrity.failure', 'daemon.start',"
-		" 'daemon.stop', 'catalog.recover', 'config.reload', 'camera.lost', 'audit.broken'))"
-		" ORDER BY seq");
+	sqlite3_stmt *st = rep_audit_select(r, "time_us, action, object",
+		"action GLOB 'alarm.*' OR action IN ('integrity.failure', 'daemon.start',"
+		" 'daemon.stop', 'catalog.recover', 'config.reload', 'camera.lost', 'audit.broken')",
+		"ORDER BY seq");
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, r->from_us);
-	sqlite3_bind_int64(st, 2, r->to_us);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *action = (const char *)sqlite3_column_text(st, 1);
 		const char *alarm = rep_alarm_name(action);
@@ -106,9 +103,8 @@ static struct json_object *alarms_now(struct rep *r)
 /* The clock as each clip was recorded: the clip's audit row says. */
 static struct json_object *clock_history(struct rep *r)
 {
-	sqlite3_stmt *st = rep_prepare(r->aud,
-		"SELECT time_us, instr(object, ' clock=UNSYNCHRONISED') > 0 FROM audit"
-		" WHERE time_us >= ?1 AND time_us < ?2 AND action = 'clip.create'");
+	sqlite3_stmt *st = rep_audit_select(r, "time_us, instr(object, ' clock=UNSYNCHRONISED') > 0",
+					    "action = 'clip.create'", "");
 	struct json_object *o, *days;
 	int64_t clips = 0, unsynced = 0;
 	int *per_day;
@@ -120,8 +116,6 @@ static struct json_object *clock_history(struct rep *r)
 		sqlite3_finalize(st);
 		return NULL;
 	}
-	sqlite3_bind_int64(st, 1, r->from_us);
-	sqlite3_bind_int64(st, 2, r->to_us);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		clips++;
 		if (sqlite3_column_int(st, 1)) {

@@ -100,9 +100,8 @@ static int field(const char *object, const char *key, char *buf, size_t len)
 
 static struct json_object *deletions(struct rep *r)
 {
-	sqlite3_stmt *st = rep_prepare(r->aud,
-		"SELECT action, object FROM audit WHERE time_us >= ?1 AND time_us < ?2"
-		" AND action IN ('retention.delete', 'retention.early_delete')");
+	sqlite3_stmt *st = rep_audit_select(r, "action, object",
+		"action IN ('retention.delete', 'retention.early_delete')", "");
 	struct json_object *o, *by = json_object_new_object(), *arr = json_object_new_array();
 	int64_t total = 0, early = 0;
 	double min_kept = -1;
@@ -112,8 +111,6 @@ static struct json_object *deletions(struct rep *r)
 		json_object_put(arr);
 		return NULL;
 	}
-	sqlite3_bind_int64(st, 1, r->from_us);
-	sqlite3_bind_int64(st, 2, r->to_us);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *action = (const char *)sqlite3_column_text(st, 0);
 		const char *obj = (const char *)sqlite3_column_text(st, 1);

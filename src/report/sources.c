@@ -79,6 +79,24 @@ int rep_open_sources(struct rep *r, char *why, size_t whylen)
 	/* Reading the last seq starts the audit snapshot; the clip span read
 	 * starts the catalog's. */
 	r->audit_seq = one_int(r->aud, "SELECT max(seq) FROM audit", 0);
+	{
+		/* Every row of the period lies between these (the clock may
+		 * have stepped, so time order is not quite seq order). */
+		sqlite3_stmt *st = rep_prepare(r->aud, "SELECT min(seq), max(seq) FROM audit"
+					       " WHERE time_us >= ?1 AND time_us < ?2");
+
+		if (st == NULL)
+			return -VG_EDB;
+		sqlite3_bind_int64(st, 1, r->from_us);
+		sqlite3_bind_int64(st, 2, r->to_us);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			r->seq_lo = sqlite3_column_int64(st, 0);
+			r->seq_hi = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);	/* no rows: lo > hi selects none */
+		if (r->seq_hi == 0)
+			r->seq_lo = 1;
+	}
 	rep_clip_span(r);
 	return 0;
 }

@@ -622,7 +622,7 @@ static void availability_chart(struct page *p, struct json_object *cam, struct j
 	esc(p, str(cam, "name"));
 	out(p, "</b>: %.1f%% recorded</figcaption>", dbl(cam, "recorded_percent"));
 	vg_svg_columns(p->out, &(struct vg_svg_columns){
-		.id = id, .title = title, .width = CHART_W, .height = 130, .n_cols = (int)n,
+		.id = id, .title = title, .width = CHART_W, .height = 112, .n_cols = (int)n,
 		.n_series = (int)ns, .col_labels = labels, .series = series, .values = v,
 		.max = 86400, .y_step = 6 * 3600, .y_div = 3600, .y_unit = " h" });
 	out(p, "</figure>\n");

@@ -109,8 +109,10 @@ void vg_svg_columns(FILE *out, const struct vg_svg_columns *c)
 			if (below + v > max)
 				v = max - below;
 			h = ph * v / max;
+			/* A hair wider than the step, so that rounding never
+			 * leaves a white line between two full days. */
 			fprintf(out, "M%.2f %.2fh%.2fv%.2fh%.2fz", left + i * cw,
-				top + ph - ph * below / max - h, cw, h, -cw);
+				top + ph - ph * below / max - h, cw + 0.4, h, -(cw + 0.4));
 		}
 		fputs("\"/>\n", out);
 	}

@@ -44,20 +44,21 @@ struct page {
 
 /* ---- reading the document ---- */
 
-/* o's member at a dotted path ("sections.access.refusals"); NULL if any
- * step is missing. */
+/* o's member at a path ("sections/access/refusals": keys hold dots, as
+ * in "clip.view", so the steps are split at '/'); NULL if any step is
+ * missing. */
 static struct json_object *at(struct json_object *o, const char *path)
 {
 	char key[64];
 
 	while (o && *path) {
-		size_t n = strcspn(path, ".");
+		size_t n = strcspn(path, "/");
 
 		snprintf(key, sizeof(key), "%.*s", (int)n, path);
 		if (!json_object_is_type(o, json_type_object) ||
 		    !json_object_object_get_ex(o, key, &o))
 			return NULL;
-		path += n + (path[n] == '.');
+		path += n + (path[n] == '/');
 	}
 	return o;
 }
@@ -83,15 +84,6 @@ static double dbl(struct json_object *o, const char *path)
 
 	return v && (json_object_is_type(v, json_type_int) ||
 		     json_object_is_type(v, json_type_double)) ? json_object_get_double(v) : 0;
-}
-
-/* o[path][key], for keys that hold a dot themselves ("clip.view"). */
-static int64_t num_in(struct json_object *o, const char *path, const char *key)
-{
-	struct json_object *c = at(o, path), *v;
-
-	return c && json_object_is_type(c, json_type_object) &&
-	       json_object_object_get_ex(c, key, &v) ? json_object_get_int64(v) : 0;
 }
 
 static const char *or_else(const char *s, const char *def)
@@ -199,6 +191,65 @@ static void th_row(struct page *p, const char *const *heads, int n)
 	out(p, "</tr></thead><tbody>\n");
 }
 
+static void yes_no(struct page *p, struct json_object *o, const char *key)
+{
+	struct json_object *v = at(o, key);
+
+	td(p, v == NULL ? "unknown" : json_object_get_boolean(v) ? "yes" : "no");
+}
+
+/* A column of a table: its heading, the path of its value in each row,
+ * how to show it, and what to show when the value is null. */
+enum cell { TEXT, NUM, TIME, YES_NO, DAYS, HOURS };
+struct col {
+	const char *head, *key;
+	enum cell cell;
+	const char *none;	/* NULL: "unknown" (TEXT), "none" (TIME), 0 (NUM) */
+};
+
+/* One table: a row per element of rows, a cell per column; or the
+ * sentence empty when there are no rows. */
+static void table(struct page *p, struct json_object *rows, const struct col *cols, int n,
+		  const char *empty)
+{
+	if (len_of(rows) == 0) {
+		if (empty[0])
+			out(p, "<p>%s</p>\n", empty);
+		return;
+	}
+	out(p, "<table><thead><tr>");
+	for (int c = 0; c < n; c++)
+		out(p, "<th>%s</th>", cols[c].head);
+	out(p, "</tr></thead><tbody>\n");
+	for (size_t i = 0; i < len_of(rows); i++) {
+		struct json_object *r = item(rows, i);
+
+		out(p, "<tr>");
+		for (int c = 0; c < n; c++) {
+			const struct col *k = &cols[c];
+
+			if (at(r, k->key) == NULL && k->none) {
+				td(p, k->none);
+				continue;
+			}
+			switch (k->cell) {
+			case TEXT: td(p, str(r, k->key)); break;
+			case NUM: td_n(p, num(r, k->key)); break;
+			case TIME: td_time(p, str(r, k->key)); break;
+			case YES_NO: yes_no(p, r, k->key); break;
+			case DAYS: out(p, "<td class=\"n\">%" PRId64 " days</td>", num(r, k->key)); break;
+			case HOURS:
+				out(p, "<td class=\"n\">");
+				hours(p, dbl(r, k->key));
+				out(p, "</td>");
+				break;
+			}
+		}
+		out(p, "</tr>\n");
+	}
+	out(p, "</tbody></table>\n");
+}
+
 /* ---- the parts of the page ---- */
 
 static const char style[] =
@@ -247,7 +298,7 @@ static const char style[] =
 
 static void head(struct page *p)
 {
-	const char *site = str(p->doc, "site.name");
+	const char *site = str(p->doc, "site/name");
 
 	out(p, "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\n"
 	       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -255,9 +306,9 @@ static void head(struct page *p)
 	       "<title>CCTV review report: ");
 	esc(p, site ? site : "site not configured");
 	out(p, ", ");
-	when(p, str(p->doc, "period.from"));
+	when(p, str(p->doc, "period/from"));
 	out(p, " to ");
-	when(p, str(p->doc, "period.to"));
+	when(p, str(p->doc, "period/to"));
 	out(p, "</title>\n<style>%s</style></head>\n<body><main>\n", style);
 }
 
@@ -280,10 +331,10 @@ static void tile(struct page *p, const char *label, const char *value, int warn)
 
 static void summary(struct page *p)
 {
-	struct json_object *cams = at(p->doc, "sections.availability.cameras");
-	struct json_object *roles = at(p->doc, "sections.access.by_role");
+	struct json_object *cams = at(p->doc, "sections/availability/cameras");
+	struct json_object *roles = at(p->doc, "sections/access/by_role");
 	double rec = 0, tot = 0;
-	int64_t views = 0, refused = num(p->doc, "sections.access.refusals.total");
+	int64_t views = 0, refused = num(p->doc, "sections/access/refusals/total");
 	int acts = action_count(p, NULL);
 	char b[64];
 
@@ -292,9 +343,9 @@ static void summary(struct page *p)
 		tot += dbl(item(cams, i), "seconds");
 	}
 	for (size_t i = 0; i < len_of(roles); i++)
-		views += num_in(item(roles, i), "allowed", "clip.view");
+		views += num(item(roles, i), "allowed/clip.view");
 	out(p, "<div class=\"tiles\">");
-	snprintf(b, sizeof(b), "%zu", len_of(at(p->doc, "sections.register.cameras")));
+	snprintf(b, sizeof(b), "%zu", len_of(at(p->doc, "sections/register/cameras")));
 	tile(p, "cameras in the register", b, 0);
 	snprintf(b, sizeof(b), "%.1f%%", tot > 0 ? 100.0 * rec / tot : 0.0);
 	tile(p, "of the time recorded", b, tot > 0 && rec < 0.95 * tot);
@@ -302,11 +353,11 @@ static void summary(struct page *p)
 	tile(p, "footage views", b, 0);
 	snprintf(b, sizeof(b), "%" PRId64, refused);
 	tile(p, "requests refused", b, 0);
-	snprintf(b, sizeof(b), "%" PRId64, num(p->doc, "sections.disclosures.disclosed"));
+	snprintf(b, sizeof(b), "%" PRId64, num(p->doc, "sections/disclosures/disclosed"));
 	tile(p, "disclosures made", b, 0);
-	snprintf(b, sizeof(b), "%" PRId64, num(p->doc, "sections.retention.holds_active"));
+	snprintf(b, sizeof(b), "%" PRId64, num(p->doc, "sections/retention/holds_active"));
 	tile(p, "evidence holds active", b, 0);
-	snprintf(b, sizeof(b), "%s", flag(p->doc, "sections.integrity.audit_chain.intact")
+	snprintf(b, sizeof(b), "%s", flag(p->doc, "sections/integrity/audit_chain/intact")
 		 ? "intact" : "BROKEN");
 	tile(p, "audit log chain", b, strcmp(b, "intact") != 0);
 	snprintf(b, sizeof(b), "%d", acts);
@@ -319,40 +370,40 @@ static void front(struct page *p)
 	struct json_object *d = p->doc;
 
 	out(p, "<header class=\"top\"><h1>CCTV review report</h1><p class=\"sub\">");
-	esc(p, str(d, "site.name") ? str(d, "site.name") : "Site not configured");
-	if (str(d, "site.address")) {
+	esc(p, str(d, "site/name") ? str(d, "site/name") : "Site not configured");
+	if (str(d, "site/address")) {
 		out(p, ", ");
-		esc(p, str(d, "site.address"));
+		esc(p, str(d, "site/address"));
 	}
 	out(p, " &middot; Surveillance Camera Code principle 10 and policy 4.1: what this "
 	       "recorder shows about how its cameras were used</p></header>\n");
 	out(p, "<dl class=\"facts\"><dt>Period</dt><dd>");
-	when(p, str(d, "period.from"));
+	when(p, str(d, "period/from"));
 	out(p, " to ");
-	when(p, str(d, "period.to"));
-	out(p, " (%" PRId64 " day%s, local days in ", num(d, "period.days"),
-	    num(d, "period.days") == 1 ? "" : "s");
-	esc(p, str(d, "period.time_zone"));
+	when(p, str(d, "period/to"));
+	out(p, " (%" PRId64 " day%s, local days in ", num(d, "period/days"),
+	    num(d, "period/days") == 1 ? "" : "s");
+	esc(p, str(d, "period/time_zone"));
 	out(p, ")</dd><dt>Prepared for</dt><dd>");
-	esc(p, str(d, "prepared_for.person"));
+	esc(p, str(d, "prepared_for/person"));
 	out(p, " (");
-	esc(p, str(d, "prepared_for.role"));
-	out(p, ")%s</dd><dt>Made</dt><dd>", flag(d, "prepared_for.names_shown") ? "; staff are named"
+	esc(p, str(d, "prepared_for/role"));
+	out(p, ")%s</dd><dt>Made</dt><dd>", flag(d, "prepared_for/names_shown") ? "; staff are named"
 	    : "; staff are not named (Person 1, 2, ...)");
 	when(p, str(d, "generated"));
 	out(p, " by recorder ");
-	esc(p, str(d, "device.id"));
+	esc(p, str(d, "device/id"));
 	out(p, " (");
-	esc(p, str(d, "device.firmware"));
+	esc(p, str(d, "device/firmware"));
 	out(p, ")</dd><dt>Responsible</dt><dd>");
-	esc(p, str(d, "site.area_manager"));
+	esc(p, str(d, "site/area_manager"));
 	out(p, "; contact for residents: ");
-	esc(p, str(d, "site.contact"));
+	esc(p, str(d, "site/contact"));
 	out(p, "</dd><dt>Signed figures</dt><dd>The figures on this page are those of the "
 	       "report's JSON file, SHA-256 <span class=\"mono\">");
 	esc(p, p->sha);
 	out(p, "</span>, signed by the recorder's device key (fingerprint <span class=\"mono\">");
-	esc(p, str(d, "device.public_key_sha256"));
+	esc(p, str(d, "device/public_key_sha256"));
 	out(p, "</span>). How to check: last page.</dd></dl>\n");
 	summary(p);
 }
@@ -469,20 +520,11 @@ static void section_actions(struct page *p, const char *key)
 	out(p, "</ul></div></section>\n");
 }
 
-static void yes_no(struct page *p, struct json_object *o, const char *key)
-{
-	struct json_object *v = at(o, key);
-
-	td(p, v == NULL ? "unknown" : json_object_get_boolean(v) ? "yes" : "no");
-}
-
 static void register_section(struct page *p)
 {
 	static const char *const h[] = { "Camera", "Area", "Purpose", "Retention", "Masks",
 					 "Sound", "Signs confirmed" };
-	static const char *const ht[] = { "Camera", "Equipment", "Reason", "Case", "Installed",
-					  "Remove by", "Days installed" };
-	struct json_object *cams = at(p->doc, "sections.register.cameras"), *roles;
+	struct json_object *cams = at(p->doc, "sections/register/cameras"), *roles;
 	int temps = 0;
 
 	section_head(p, "register", "Principles 1, 2, 3 and 5; policy 3.4, 3.5, 3.11 and 4.2", 1);
@@ -523,29 +565,26 @@ static void register_section(struct page *p)
 		temps += at(c, "temporary") != NULL;
 	}
 	out(p, "</tbody></table>\n");
-	if (temps) {
-		out(p, "<h3>Temporary cameras (policy 3.4, 4.2)</h3><table>");
-		th_row(p, ht, 7);
-		for (size_t i = 0; i < len_of(cams); i++) {
-			struct json_object *t = at(item(cams, i), "temporary");
+	out(p, "<h3>Temporary cameras (policy 3.4, 4.2)</h3>\n");
+	{
+		static const struct col tc[] = {
+			{ "Camera", "name", TEXT, NULL },
+			{ "Equipment", "temporary/equipment", TEXT, NULL },
+			{ "Reason", "temporary/reason", TEXT, NULL },
+			{ "Case", "temporary/case_reference", TEXT, NULL },
+			{ "Installed", "temporary/installed", TEXT, NULL },
+			{ "Remove by", "temporary/remove_by", TEXT, NULL },
+			{ "Days installed", "temporary/days_installed", NUM, NULL },
+		};
+		struct json_object *t = json_object_new_array();
 
-			if (t == NULL)
-				continue;
-			out(p, "<tr>");
-			td(p, str(item(cams, i), "name"));
-			td(p, str(t, "equipment"));
-			td(p, str(t, "reason"));
-			td(p, str(t, "case_reference"));
-			td(p, str(t, "installed"));
-			td(p, str(t, "remove_by"));
-			td_n(p, num(t, "days_installed"));
-			out(p, "</tr>\n");
-		}
-		out(p, "</tbody></table>\n");
-	} else {
-		out(p, "<p>No temporary cameras.</p>\n");
+		for (size_t i = 0; temps && i < len_of(cams); i++)
+			if (at(item(cams, i), "temporary"))
+				json_object_array_add(t, json_object_get(item(cams, i)));
+		table(p, t, tc, 7, "No temporary cameras.");
+		json_object_put(t);
 	}
-	roles = at(p->doc, "sections.register.staff_accounts_by_role");
+	roles = at(p->doc, "sections/register/staff_accounts_by_role");
 	out(p, "<p>Staff accounts on this recorder, by role: ");
 	if (roles && json_object_object_length(roles) > 0) {
 		int first = 1;
@@ -636,10 +675,9 @@ static void availability_section(struct page *p)
 {
 	static const char *const h[] = { "Camera", "Recorded", "Clips", "Gaps recorded (by kind)",
 					 "Not accounted for" };
-	static const char *const hg[] = { "Camera", "From", "To", "Length", "Kind", "Reason" };
-	struct json_object *cams = at(p->doc, "sections.availability.cameras");
-	struct json_object *kinds = at(p->doc, "sections.availability.gap_kinds");
-	struct json_object *lg = at(p->doc, "sections.availability.long_gaps");
+	struct json_object *cams = at(p->doc, "sections/availability/cameras");
+	struct json_object *kinds = at(p->doc, "sections/availability/gap_kinds");
+	struct json_object *lg = at(p->doc, "sections/availability/long_gaps");
 
 	section_head(p, "availability", "Principles 10 and 11: is the system there when it is "
 		     "needed? Every second of each day is either in a clip, in a recorded gap "
@@ -676,32 +714,13 @@ static void availability_section(struct page *p)
 	for (size_t i = 0; i < len_of(cams); i++)
 		availability_chart(p, item(cams, i), kinds);
 	out(p, "<h3>Stretches of %.0f hour%s or more without recording</h3>\n",
-	    dbl(p->doc, "sections.availability.long_gap_hours"),
-	    dbl(p->doc, "sections.availability.long_gap_hours") == 1 ? "" : "s");
-	if (len_of(lg) == 0) {
-		out(p, "<p>None recorded.</p>\n");
-	} else {
-		out(p, "<table>");
-		th_row(p, hg, 6);
-		for (size_t i = 0; i < len_of(lg); i++) {
-			struct json_object *g = item(lg, i);
-
-			out(p, "<tr>");
-			td(p, str(g, "camera"));
-			td_time(p, str(g, "from"));
-			if (str(g, "to"))
-				td_time(p, str(g, "to"));
-			else
-				td(p, "still open");
-			out(p, "<td class=\"n\">");
-			hours(p, dbl(g, "seconds"));
-			out(p, "</td>");
-			td(p, str(g, "kind"));
-			td(p, str(g, "reason"));
-			out(p, "</tr>\n");
-		}
-		out(p, "</tbody></table>\n");
-	}
+	    dbl(p->doc, "sections/availability/long_gap_hours"),
+	    dbl(p->doc, "sections/availability/long_gap_hours") == 1 ? "" : "s");
+	table(p, lg, (const struct col[]){
+		{ "Camera", "camera", TEXT, NULL }, { "From", "from", TIME, NULL },
+		{ "To", "to", TIME, "still open" }, { "Length", "seconds", HOURS, NULL },
+		{ "Kind", "kind", TEXT, NULL }, { "Reason", "reason", TEXT, NULL } }, 6,
+	      "None recorded.");
 	section_actions(p, "availability");
 }
 
@@ -734,78 +753,40 @@ static void retention_chart(struct page *p, struct json_object *cams)
 
 static void retention_section(struct page *p)
 {
-	static const char *const h[] = { "Camera", "Retention", "Oldest footage", "Oldest not held",
-					 "Within retention" };
-	static const char *const hh[] = { "Hold", "Camera", "Footage from", "to", "Reason",
-					  "Reference", "Placed by", "Review by", "State" };
-	static const char *const hd[] = { "Camera", "Deleted at end of retention",
-					  "Deleted early (disk full)" };
-	struct json_object *cams = at(p->doc, "sections.retention.cameras");
-	struct json_object *holds = at(p->doc, "sections.retention.holds");
-	struct json_object *del = at(p->doc, "sections.retention.deletions.by_camera");
-	struct json_object *sto = at(p->doc, "sections.retention.storage");
+	static const struct col cc[] = {
+		{ "Camera", "name", TEXT, NULL }, { "Retention", "retention_days", DAYS, NULL },
+		{ "Oldest footage", "oldest", TIME, NULL },
+		{ "Oldest not held", "oldest_unheld", TIME, NULL },
+		{ "Within retention", "within_retention", YES_NO, NULL },
+	}, hc[] = {
+		{ "Hold", "id", NUM, NULL }, { "Camera", "camera", TEXT, NULL },
+		{ "Footage from", "from", TIME, NULL }, { "to", "to", TIME, NULL },
+		{ "Reason", "reason", TEXT, NULL }, { "Reference", "reference", TEXT, NULL },
+		{ "Placed by", "placed_by", TEXT, NULL }, { "Review by", "review_by", TIME, NULL },
+		{ "State", "state", TEXT, NULL }, { "Review overdue", "overdue_days", DAYS, "no" },
+	}, dc[] = {
+		{ "Camera", "camera", TEXT, NULL },
+		{ "Deleted at end of retention", "deleted", NUM, NULL },
+		{ "Deleted early (disk full)", "early_deleted", NUM, NULL },
+	};
+	struct json_object *sto = at(p->doc, "sections/retention/storage");
 
 	section_head(p, "retention", "Principle 6; policy 3.7: no more footage kept than needed, "
 		     "deleted when its purpose is spent, evidence kept longer under a hold", 1);
-	retention_chart(p, cams);
-	out(p, "<table>");
-	th_row(p, h, 5);
-	for (size_t i = 0; i < len_of(cams); i++) {
-		struct json_object *c = item(cams, i);
-
-		out(p, "<tr>");
-		td(p, str(c, "name"));
-		out(p, "<td class=\"n\">%" PRId64 " days</td>", num(c, "retention_days"));
-		td_time(p, str(c, "oldest"));
-		td_time(p, str(c, "oldest_unheld"));
-		yes_no(p, c, "within_retention");
-		out(p, "</tr>\n");
-	}
-	out(p, "</tbody></table>\n<h3>Evidence holds</h3><p>In the period: %" PRId64 " placed, "
+	retention_chart(p, at(p->doc, "sections/retention/cameras"));
+	table(p, at(p->doc, "sections/retention/cameras"), cc, 5, "No cameras.");
+	out(p, "<h3>Evidence holds</h3><p>In the period: %" PRId64 " placed, "
 	       "%" PRId64 " released; %" PRId64 " active, %" PRId64 " past their review "
-	       "date.</p>\n", num(p->doc, "sections.retention.holds_placed"),
-	    num(p->doc, "sections.retention.holds_released"),
-	    num(p->doc, "sections.retention.holds_active"),
-	    num(p->doc, "sections.retention.holds_overdue"));
-	if (len_of(holds)) {
-		out(p, "<table>");
-		th_row(p, hh, 9);
-		for (size_t i = 0; i < len_of(holds); i++) {
-			struct json_object *x = item(holds, i);
-
-			out(p, "<tr>");
-			td_n(p, num(x, "id"));
-			td(p, str(x, "camera"));
-			td_time(p, str(x, "from"));
-			td_time(p, str(x, "to"));
-			td(p, str(x, "reason"));
-			td(p, str(x, "reference"));
-			td(p, str(x, "placed_by"));
-			td_time(p, str(x, "review_by"));
-			out(p, "<td%s>", at(x, "overdue_days") ? " class=\"act\"" : "");
-			esc(p, str(x, "state"));
-			if (at(x, "overdue_days"))
-				out(p, ", review %" PRId64 " days overdue", num(x, "overdue_days"));
-			out(p, "</td></tr>\n");
-		}
-		out(p, "</tbody></table>\n");
-	}
+	       "date.</p>\n", num(p->doc, "sections/retention/holds_placed"),
+	    num(p->doc, "sections/retention/holds_released"),
+	    num(p->doc, "sections/retention/holds_active"),
+	    num(p->doc, "sections/retention/holds_overdue"));
+	table(p, at(p->doc, "sections/retention/holds"), hc, 10, "");
 	out(p, "<h3>Deletions</h3><p>%" PRId64 " clips deleted at the end of their retention; "
 	       "%" PRId64 " deleted early because the disk was full.</p>\n",
-	    num(p->doc, "sections.retention.deletions.clips_deleted"),
-	    num(p->doc, "sections.retention.deletions.clips_deleted_early"));
-	if (len_of(del)) {
-		out(p, "<table>");
-		th_row(p, hd, 3);
-		for (size_t i = 0; i < len_of(del); i++) {
-			out(p, "<tr>");
-			td(p, str(item(del, i), "camera"));
-			td_n(p, num(item(del, i), "deleted"));
-			td_n(p, num(item(del, i), "early_deleted"));
-			out(p, "</tr>\n");
-		}
-		out(p, "</tbody></table>\n");
-	}
+	    num(p->doc, "sections/retention/deletions/clips_deleted"),
+	    num(p->doc, "sections/retention/deletions/clips_deleted_early"));
+	table(p, at(p->doc, "sections/retention/deletions/by_camera"), dc, 3, "");
 	if (sto)
 		out(p, "<p>Storage now: %.1f GB free of %.1f GB (reserve %.1f GB); footage under "
 		       "hold %.1f GB (%.1f%%).</p>\n", dbl(sto, "free_bytes") / 1e9,
@@ -821,7 +802,7 @@ static void retention_section(struct page *p)
 static void action_bars(struct page *p, const char *id, const char *title,
 			struct json_object *rows, const char *name_key, const char *counts_key)
 {
-	struct json_object *acts = at(p->doc, "sections.access.actions");
+	struct json_object *acts = at(p->doc, "sections/access/actions");
 	size_t n = len_of(rows), na = len_of(acts);
 	const char **labels = calloc(n ? n : 1, sizeof(*labels));
 	double *v = calloc((n ? n : 1) * (na ? na : 1), sizeof(*v));
@@ -860,11 +841,8 @@ out:
 
 static void access_section(struct page *p)
 {
-	static const char *const hr[] = { "Clause cited", "Request", "Refusals", "Example" };
-	static const char *const hp[] = { "Person", "Role", "Listings", "Views", "Snapshots",
-					  "Holds", "Exports", "Refused" };
-	struct json_object *acc = at(p->doc, "sections.access");
-	struct json_object *ref = at(acc, "refusals.by_clause"), *people = at(acc, "people");
+	struct json_object *acc = at(p->doc, "sections/access");
+	struct json_object *ref = at(acc, "refusals/by_clause"), *people = at(acc, "people");
 	size_t n = len_of(ref);
 	const char **labels = calloc(n ? n : 1, sizeof(*labels));
 	double *v = calloc(n ? n : 1, sizeof(*v));
@@ -887,7 +865,7 @@ static void access_section(struct page *p)
 		if (n == 0)
 			labels[0] = "none in this period";
 		out(p, "<figure><figcaption>Refusals by the clause they cite (%" PRId64 " in "
-		       "all)</figcaption>", num(acc, "refusals.total"));
+		       "all)</figcaption>", num(acc, "refusals/total"));
 		vg_svg_bars(p->out, &(struct vg_svg_bars){
 			.id = "refusals", .title = "Refusals by the clause cited", .width = CHART_W,
 			.n_rows = n ? (int)n : 1, .n_series = 1, .row_labels = labels,
@@ -897,47 +875,25 @@ static void access_section(struct page *p)
 	free(labels);
 	free(v);
 	free(lab);
-	if (n) {
-		out(p, "<table>");
-		th_row(p, hr, 4);
-		for (size_t i = 0; i < n; i++) {
-			out(p, "<tr>");
-			td(p, str(item(ref, i), "clause"));
-			td(p, str(item(ref, i), "action"));
-			td_n(p, num(item(ref, i), "count"));
-			td(p, str(item(ref, i), "example") ? str(item(ref, i), "example")
-							    : "(in the DPO's copy)");
-			out(p, "</tr>\n");
-		}
-		out(p, "</tbody></table>\n");
-	}
+	table(p, ref, (const struct col[]){
+		{ "Clause cited", "clause", TEXT, NULL }, { "Request", "action", TEXT, NULL },
+		{ "Refusals", "count", NUM, NULL },
+		{ "Example", "example", TEXT, "(in the DPO's copy)" } }, 4, "");
 	out(p, "<h3>By person</h3>");
-	if (len_of(people)) {
-		out(p, "<table>");
-		th_row(p, hp, 8);
-		for (size_t i = 0; i < len_of(people); i++) {
-			struct json_object *x = item(people, i);
-
-			out(p, "<tr>");
-			td(p, str(x, "person"));
-			td(p, str(x, "role"));
-			td_n(p, num_in(x, "allowed", "clip.list"));
-			td_n(p, num_in(x, "allowed", "clip.view"));
-			td_n(p, num_in(x, "allowed", "snapshot"));
-			td_n(p, num_in(x, "allowed", "hold.place") + num_in(x, "allowed", "hold.release"));
-			td_n(p, num_in(x, "allowed", "export"));
-			td_n(p, num(x, "refused"));
-			out(p, "</tr>\n");
-		}
-		out(p, "</tbody></table>\n");
-	} else {
-		out(p, "<p>Nobody asked for footage in this period.</p>\n");
-	}
+	table(p, people, (const struct col[]){
+		{ "Person", "person", TEXT, NULL }, { "Role", "role", TEXT, NULL },
+		{ "Listings", "allowed/clip.list", NUM, NULL },
+		{ "Views", "allowed/clip.view", NUM, NULL },
+		{ "Snapshots", "allowed/snapshot", NUM, NULL },
+		{ "Holds placed", "allowed/hold.place", NUM, NULL },
+		{ "Releases", "allowed/hold.release", NUM, NULL },
+		{ "Exports", "allowed/export", NUM, NULL }, { "Refused", "refused", NUM, NULL } },
+	      9, "Nobody asked for footage in this period.");
 	out(p, "<p>Requests from Unix accounts with no staff account: %" PRId64 ". Oversight "
 	       "in the period: the audit log read %" PRId64 " times, disclosure log %" PRId64
 	       " times, reports made %" PRId64 " (principle 10).</p>\n",
-	    num(acc, "no_account_requests"), num_in(acc, "oversight", "audit.read"),
-	    num_in(acc, "oversight", "disclosure.list"), num_in(acc, "oversight", "report"));
+	    num(acc, "no_account_requests"), num(acc, "oversight/audit.read"),
+	    num(acc, "oversight/disclosure.list"), num(acc, "oversight/report"));
 	section_actions(p, "access");
 }
 
@@ -947,14 +903,9 @@ static void disclosures_section(struct page *p)
 					    "withdrawn", "refused", "failed" };
 	static const char *const colours[] = { "#009E73", "#56B4E9", "#0072B2", "#999999",
 						"#D55E00", "#000000" };
-	static const char *const h[] = { "Recipient", "Clause", "Disclosed", "Awaiting approval",
-					 "Approved", "Withdrawn", "Refused", "Failed" };
-	static const char *const hl[] = { "When", "Recipient", "Organisation", "Reference",
-					  "Cameras", "By", "Second person" };
-	static const char *const hw[] = { "Request", "Asked", "By", "Recipient", "Waiting" };
-	struct json_object *by = at(p->doc, "sections.disclosures.by_recipient");
-	struct json_object *list = at(p->doc, "sections.disclosures.list");
-	struct json_object *w = at(p->doc, "sections.disclosures.waiting");
+	struct json_object *by = at(p->doc, "sections/disclosures/by_recipient");
+	struct json_object *list = at(p->doc, "sections/disclosures/list");
+	struct json_object *w = at(p->doc, "sections/disclosures/waiting");
 	size_t n = len_of(by);
 	const char **labels = calloc(n ? n : 1, sizeof(*labels));
 	double *v = calloc((n ? n : 1) * 6, sizeof(*v));
@@ -983,54 +934,25 @@ static void disclosures_section(struct page *p)
 	}
 	free(labels);
 	free(v);
-	out(p, "<table>");
-	th_row(p, h, 8);
-	for (size_t i = 0; i < n; i++) {
-		out(p, "<tr>");
-		td(p, str(item(by, i), "recipient"));
-		td(p, str(item(by, i), "clause"));
-		for (int c = 0; c < 6; c++)
-			td_n(p, num(item(by, i), cols[c]));
-		out(p, "</tr>\n");
-	}
-	out(p, "</tbody></table>\n<h3>Disclosures made</h3>");
-	if (len_of(list)) {
-		out(p, "<table>");
-		th_row(p, hl, 7);
-		for (size_t i = 0; i < len_of(list); i++) {
-			struct json_object *x = item(list, i);
-
-			out(p, "<tr>");
-			td_time(p, str(x, "time"));
-			td(p, str(x, "recipient"));
-			td(p, str(x, "organisation"));
-			td(p, str(x, "reference"));
-			td(p, str(x, "cameras"));
-			td(p, str(x, "by"));
-			yes_no(p, x, "second_person_approved");
-			out(p, "</tr>\n");
-		}
-		out(p, "</tbody></table>\n");
-	} else {
-		out(p, "<p>None in this period.</p>\n");
-	}
+	table(p, by, (const struct col[]){
+		{ "Recipient", "recipient", TEXT, NULL }, { "Clause", "clause", TEXT, NULL },
+		{ "Disclosed", "disclosed", NUM, NULL },
+		{ "Awaiting approval", "awaiting_approval", NUM, NULL },
+		{ "Approved", "approved", NUM, NULL }, { "Withdrawn", "withdrawn", NUM, NULL },
+		{ "Refused", "refused", NUM, NULL }, { "Failed", "failed", NUM, NULL } }, 8, "");
+	out(p, "<h3>Disclosures made</h3>");
+	table(p, list, (const struct col[]){
+		{ "When", "time", TIME, NULL }, { "Recipient", "recipient", TEXT, NULL },
+		{ "Organisation", "organisation", TEXT, NULL },
+		{ "Reference", "reference", TEXT, NULL }, { "Cameras", "cameras", TEXT, NULL },
+		{ "By", "by", TEXT, NULL },
+		{ "Second person", "second_person_approved", YES_NO, NULL } }, 7,
+	      "None in this period.");
 	out(p, "<h3>Waiting for a second person now</h3>");
-	if (len_of(w)) {
-		out(p, "<table>");
-		th_row(p, hw, 5);
-		for (size_t i = 0; i < len_of(w); i++) {
-			out(p, "<tr>");
-			td_n(p, num(item(w, i), "id"));
-			td_time(p, str(item(w, i), "asked"));
-			td(p, str(item(w, i), "asked_by"));
-			td(p, str(item(w, i), "recipient"));
-			out(p, "<td class=\"n\">%" PRId64 " days</td></tr>\n",
-			    num(item(w, i), "waiting_days"));
-		}
-		out(p, "</tbody></table>\n");
-	} else {
-		out(p, "<p>None.</p>\n");
-	}
+	table(p, w, (const struct col[]){
+		{ "Request", "id", NUM, NULL }, { "Asked", "asked", TIME, NULL },
+		{ "By", "asked_by", TEXT, NULL }, { "Recipient", "recipient", TEXT, NULL },
+		{ "Waiting", "waiting_days", DAYS, NULL } }, 5, "None.");
 	section_actions(p, "disclosures");
 }
 
@@ -1055,51 +977,51 @@ static void counts_line(struct page *p, const char *label, struct json_object *o
 
 static void integrity_section(struct page *p)
 {
-	struct json_object *in = at(p->doc, "sections.integrity");
+	struct json_object *in = at(p->doc, "sections/integrity");
 	struct json_object *fails = at(in, "integrity_failures");
-	int intact = flag(in, "audit_chain.intact");
+	int intact = flag(in, "audit_chain/intact");
 
 	section_head(p, "integrity", "Principles 9 and 11; policy 3.6: the audit log, the "
 		     "signatures, the alarms and the clock", 1);
 	out(p, "<table><tbody><tr><th>Audit log</th><td class=\"%s\">", intact ? "ok" : "act");
 	if (intact)
 		out(p, "chain verified intact: %" PRId64 " rows, %" PRId64 " signed checkpoints",
-		    num(in, "audit_chain.rows"), num(in, "audit_chain.checkpoints"));
+		    num(in, "audit_chain/rows"), num(in, "audit_chain/checkpoints"));
 	else {
 		out(p, "NOT intact: ");
-		esc(p, str(in, "audit_chain.problem"));
+		esc(p, str(in, "audit_chain/problem"));
 	}
 	out(p, "</td></tr>\n<tr><th>Last signed checkpoint</th><td>");
 	if (at(in, "last_checkpoint")) {
-		out(p, "row %" PRId64 ", ", num(in, "last_checkpoint.seq"));
-		when(p, str(in, "last_checkpoint.time"));
+		out(p, "row %" PRId64 ", ", num(in, "last_checkpoint/seq"));
+		when(p, str(in, "last_checkpoint/time"));
 	} else {
 		out(p, "none");
 	}
 	out(p, "</td></tr>\n<tr><th>Off-box witness</th><td>");
-	esc(p, str(in, "witness.state"));
-	if (at(in, "witness.backlog"))
-		out(p, " (backlog %" PRId64 ")", num(in, "witness.backlog"));
+	esc(p, str(in, "witness/state"));
+	if (at(in, "witness/backlog"))
+		out(p, " (backlog %" PRId64 ")", num(in, "witness/backlog"));
 	out(p, "</td></tr>\n<tr><th>Integrity failures</th><td>%zu</td></tr>\n", len_of(fails));
 	counts_line(p, "Alarms raised in the period", at(in, "alarms_raised"));
 	counts_line(p, "Alarms standing now", at(in, "alarms_now"));
 	counts_line(p, "Daemon events", at(in, "daemon_events"));
 	out(p, "<tr><th>Clock now</th><td>");
-	if (at(in, "clock.synchronised_now") == NULL)
+	if (at(in, "clock/synchronised_now") == NULL)
 		out(p, "unknown");
-	else if (json_object_get_boolean(at(in, "clock.synchronised_now")))
+	else if (json_object_get_boolean(at(in, "clock/synchronised_now")))
 		out(p, "synchronised (estimated error %.3f s)",
-		    dbl(in, "clock.estimated_error_us") / 1e6);
+		    dbl(in, "clock/estimated_error_us") / 1e6);
 	else
 		out(p, "<span class=\"act\">NOT synchronised</span>");
 	out(p, "</td></tr>\n<tr><th>Clips and the clock</th><td>");
-	count(p, num(in, "clock.clips_unsynchronised"));
+	count(p, num(in, "clock/clips_unsynchronised"));
 	out(p, " of ");
-	count(p, num(in, "clock.clips"));
+	count(p, num(in, "clock/clips"));
 	out(p, " clips recorded while the clock was not synchronised");
-	if (len_of(at(in, "clock.days_unsynchronised")))
-		out(p, ", on %zu day%s", len_of(at(in, "clock.days_unsynchronised")),
-		    len_of(at(in, "clock.days_unsynchronised")) == 1 ? "" : "s");
+	if (len_of(at(in, "clock/days_unsynchronised")))
+		out(p, ", on %zu day%s", len_of(at(in, "clock/days_unsynchronised")),
+		    len_of(at(in, "clock/days_unsynchronised")) == 1 ? "" : "s");
 	out(p, "</td></tr></tbody></table>\n");
 	if (len_of(fails)) {
 		out(p, "<h3>Integrity failures</h3><ul>");
@@ -1157,15 +1079,15 @@ static void how_to_check(struct page *p)
 	       "<b>Verified OK</b>; and</p><p class=\"mono\">openssl pkey -pubin -in REPORT.pem "
 	       "-outform DER | sha256sum</p><p>must print the device key fingerprint "
 	       "<span class=\"mono\">");
-	esc(p, str(p->doc, "device.public_key_sha256"));
+	esc(p, str(p->doc, "device/public_key_sha256"));
 	out(p, "</span>, the one registered for this recorder (vigilctl status on the box "
 	       "shows it).</p></div>\n");
-	if (at(p->doc, "sources.audit_checkpoint")) {
+	if (at(p->doc, "sources/audit_checkpoint")) {
 		out(p, "<p>The figures count the audit log up to row %" PRId64 "; the recorder "
 		       "signed its audit chain at row %" PRId64 " (hash <span class=\"mono\">",
-		    num(p->doc, "sources.audit_rows_through_seq"),
-		    num(p->doc, "sources.audit_checkpoint.seq"));
-		esc(p, str(p->doc, "sources.audit_checkpoint.hash"));
+		    num(p->doc, "sources/audit_rows_through_seq"),
+		    num(p->doc, "sources/audit_checkpoint/seq"));
+		esc(p, str(p->doc, "sources/audit_checkpoint/hash"));
 		out(p, "</span>) for this report.</p>\n");
 	}
 	out(p, "</section>\n<footer>Made by vigil from the recorder's own catalog and audit log. "

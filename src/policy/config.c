@@ -1448,11 +1448,10 @@ static void parse_cameras(struct ctx *c, struct vg_config *cfg, const struct enc
 	free(name_st);
 }
 
-
 /* metrics_file = "/var/lib/prometheus/node-exporter/vigil.prom": the
  * Prometheus text file vigild keeps (metrics.h). node_exporter's textfile
- * collector reads only absolute *.prom paths' folders, so say so here
- * rather than let the metrics silently never arrive. */
+ * collector reads only files named *.prom, so a path it would never read
+ * is refused here rather than the metrics silently never arriving. */
 static void parse_metrics_file(struct ctx *c, const config_setting_t *root, struct vg_config *cfg)
 {
 	static const char example[] = "/var/lib/prometheus/node-exporter/vigil.prom";
@@ -1470,6 +1469,7 @@ static void parse_metrics_file(struct ctx *c, const config_setting_t *root, stru
 	}
 	cfg->metrics_file = xstrdup(c, v);
 }
+
 /* "5%", "2G", "500M", "1.5T", "1048576": bytes or a percentage.
  * 0 ok, -1 not understood, -2 out of range. */
 static int parse_min_free(const char *s, int64_t *bytes, int *pct)

@@ -42,13 +42,17 @@ LIB_SRCS := $(wildcard \
 	$(addprefix src/policy/, config.c confcheck.c policy.c audit.c) \
 	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
 	$(addprefix src/export/, export.c verify.c isofs.c burn.c) \
+	$(addprefix src/report/, report.c sources.c sec_register.c sec_availability.c \
+		sec_retention.c sec_access.c sec_disclosures.c sec_integrity.c html.c svg.c \
+		metrics.c) \
 	$(addprefix src/vigild/, control.c service.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
-VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c)
+VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c \
+	ctl_report.c)
 VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold.c \
-	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c)
+	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c vigilctl_report.c)
 BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 
 # Unit tests: tests/test_NAME.c, each linked with libvigil.a and cmocka.
@@ -56,13 +60,14 @@ BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 UNIT_TESTS := $(basename $(notdir $(wildcard $(addprefix tests/, \
 	test_err.c test_clipfile.c test_keystore.c test_config.c test_v4l2.c \
 	test_catalog.c test_segmenter.c test_reconcile.c test_source.c \
-	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_sweeper.c test_burn.c))))
+	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_sweeper.c test_burn.c \
+	test_report.c))))
 TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Tools the end-to-end tests and benchmarks drive.
 TOOL_SRCS := $(wildcard tests/clipvec.c tests/bench_crypto.c tests/bench_audit.c \
-	tests/bench_rusage.c tests/bench_catalog.c tests/bench_export.c)
+	tests/bench_rusage.c tests/bench_catalog.c tests/bench_export.c tests/bench_report.c)
 TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check asan run bench install clean deps-ok checksrc

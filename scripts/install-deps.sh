@@ -13,6 +13,9 @@ libjson-c-dev libisofs-dev nettle-dev fonts-dejavu-core"
 # (ffprobe/ffmpeg decode what we wrote, sqlite3 edits the catalog like an
 # attacker would, xorriso reads ISO images, openssl verifies signatures).
 TEST_PKGS="libcmocka-dev ffmpeg sqlite3 xorriso openssl file"
+# The review report is rendered by chromium as a reader would see it; the
+# metrics file is read with the Prometheus client library's own parser.
+TEST_PKGS="$TEST_PKGS chromium python3-prometheus-client"
 
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1

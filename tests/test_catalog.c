@@ -1034,6 +1034,46 @@ static void test_migrate_v1(void **state)
 }
 
 /* A version 2 file that cannot be migrated is left exactly as it was. */
+/* A catalog made before clips_camera_span gets it in place of the old
+ * (camera, start_us) index when opened, with every clip still found; and
+ * summing a camera's time then reads the index alone. */
+static void test_camera_index_replaced(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s = { 0 };
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char plan[256] = "";
+
+	add_clip(f->cat, "door", 100, 200);
+	add_clip(f->cat, "door", 200, 300);
+	vg_catalog_close(f->cat);
+	f->cat = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX clips_camera_span; CREATE INDEX "
+				      "clips_camera_start ON clips (camera, start_us)", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(name) FROM sqlite_schema WHERE"
+					    " name LIKE 'clips_camera_%'", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "clips_camera_span");
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT total(end_us - start_us)"
+					    " FROM clips WHERE camera = 'door' AND start_us >= 0"
+					    " AND start_us < 1000 AND end_us > 0", -1, &st, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(plan, sizeof(plan), "%s", (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_non_null(strstr(plan, "COVERING INDEX clips_camera_span"));
+	assert_int_equal(vg_catalog_clips(f->cat, "door", 0, 0, seen_fn, &s), 0);
+	assert_int_equal(s.n, 2);
+}
+
 static void test_migrate_all_or_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -1078,6 +1118,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_camera_index_replaced, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,6 +186,8 @@ struct vg_config {
 	int signage_review_days;	/* 1..3650, default 365 */
 	char *watchdog;		/* watchdog = "/dev/watchdog": fed while every camera
 				 * records or is in a logged reconnect loop; NULL = none */
+	char *metrics_file;	/* metrics_file = "/.../vigil.prom": Prometheus text
+				 * file for node_exporter (metrics.h); NULL = none */
 	int log_syslog;		/* log = "syslog" (default "stderr") */
 	int log_level;		/* enum vg_log_level; default info */
 	int status_interval;	/* seconds between status lines; default 60 */

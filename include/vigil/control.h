@@ -26,6 +26,7 @@
 
 struct json_object;
 struct AVPacket;
+struct vg_sweeper;
 
 /* What the control server needs from the daemon; all borrowed. */
 struct vg_control_env {
@@ -50,6 +51,11 @@ struct vg_control_env {
 	 * only the configuration. */
 	void (*camera_state)(void *ud, const char *camera, struct json_object *e);
 	void *ud;
+	/* The review report (report.h) reads these too: the audit database's
+	 * path, and the retention thread for storage and alarms (NULL:
+	 * "unknown" in the report). */
+	const char *audit_path;
+	struct vg_sweeper *sweeper;
 };
 
 struct vg_control;

@@ -102,7 +102,7 @@ static const char *const fmt_names[VG_FMT_COUNT + 1] = {
 static const char *const top_keys[] = {
 	"data_dir", "key_file", "catalog", "socket", "log", "log_level",
 	"status_interval", "site", "storage", "defaults", "cameras", "users", "user",
-	"watchdog", "timezone", "signage_review_days", NULL
+	"watchdog", "timezone", "signage_review_days", "metrics_file", NULL
 };
 static const char *const enc_keys[] = {
 	"formats", "width", "height", "fps", "encoder", "preset", "crf",
@@ -1503,6 +1503,28 @@ static void parse_cameras(struct ctx *c, struct vg_config *cfg, const struct enc
 	free(name_st);
 }
 
+/* metrics_file = "/var/lib/prometheus/node-exporter/vigil.prom": the
+ * Prometheus text file vigild keeps (metrics.h). node_exporter's textfile
+ * collector reads only files named *.prom, so a path it would never read
+ * is refused here rather than the metrics silently never arriving. */
+static void parse_metrics_file(struct ctx *c, const config_setting_t *root, struct vg_config *cfg)
+{
+	static const char example[] = "/var/lib/prometheus/node-exporter/vigil.prom";
+	config_setting_t *s;
+	const char *v;
+	size_t n;
+
+	if (get_string(c, root, "metrics_file", example, &v, &s) <= 0)
+		return;
+	n = strlen(v);
+	if (v[0] != '/' || n < 6 || strcmp(v + n - 5, ".prom") != 0 || v[n - 6] == '/') {
+		err_at(c, s, "metrics_file must be an absolute path ending in .prom, like \"%s\" "
+		       "(node_exporter's textfile collector reads only *.prom files)", example);
+		return;
+	}
+	cfg->metrics_file = xstrdup(c, v);
+}
+
 /* "5%", "2G", "500M", "1.5T", "1048576": bytes or a percentage.
  * 0 ok, -1 not understood, -2 out of range. */
 static int parse_min_free(const char *s, int64_t *bytes, int *pct)
@@ -1912,6 +1934,7 @@ static void parse_top(struct ctx *c, struct vg_config *cfg)
 	cfg->signage_review_days = VG_CONFIG_DEFAULT_SIGNAGE_REVIEW_DAYS;
 	if (get_int(c, root, "signage_review_days", 1, 3650, 365, "days", &n, NULL) > 0)
 		cfg->signage_review_days = (int)n;
+	parse_metrics_file(c, root, cfg);
 
 	parse_site(c, cfg);
 	parse_storage(c, cfg);
@@ -2119,6 +2142,7 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->run_as);
 	free(cfg->watchdog);
 	free(cfg->timezone);
+	free(cfg->metrics_file);
 	free(cfg->site.name);
 	free(cfg->site.address);
 	free(cfg->site.area_manager);

@@ -53,6 +53,7 @@ struct ctl {
 	int force;
 	int64_t from, to;
 	int json;
+	const char *out;	/* report --out FILE */
 	char **args;		/* positional arguments after the command */
 	int n_args;
 	int fd;
@@ -113,6 +114,7 @@ int ctl_cmd_burn(struct ctl *c);
 int ctl_cmd_verify(struct ctl *c);
 int ctl_cmd_disclosures(struct ctl *c);
 int ctl_cmd_snapshot(struct ctl *c);	/* vigilctl_snapshot.c */
+int ctl_cmd_report(struct ctl *c);	/* vigilctl_report.c */
 /* Store one CTL_OPT_* option; -1 (message printed) if it is unusable. */
 int ctl_export_option(struct ctl *c, int opt, const char *arg);
 

@@ -412,6 +412,9 @@ static const struct verb verbs[] = {
 	{ "verify", ctl_cmd_verify, 0, "verify DIR|ISO                                   check an export" },
 	{ "disclosures", ctl_cmd_disclosures, 1, "disclosures [--since T] [--until T] [--json]  "
 						 "the disclosure log" },
+	/* the review report (vigilctl_report.c) */
+	{ "report", ctl_cmd_report, 1, "report --from T --to T --out FILE.html [--json]  "
+				       "signed review report" },
 };
 
 static void usage(FILE *f)
@@ -462,6 +465,7 @@ int main(int argc, char **argv)
 		{ "disc-size", required_argument, NULL, CTL_OPT_DISC_SIZE },
 		{ "device", required_argument, NULL, CTL_OPT_DEVICE },
 		{ "json", no_argument, NULL, 'j' },
+		{ "out", required_argument, NULL, 'o' },	/* report */
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -525,6 +529,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			c.json = 1;
+			break;
+		case 'o':
+			c.out = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -605,6 +605,7 @@ static const struct command commands[] = {
 	{ "export.withdraw", ctl_cmd_export_withdraw },
 	{ "export.burn", ctl_cmd_export_burn },
 	{ "disclosures", ctl_cmd_disclosures },
+	{ "report", ctl_cmd_report },
 };
 
 static void login_of(uid_t uid, char *out, size_t len)

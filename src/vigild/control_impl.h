@@ -96,5 +96,6 @@ int ctl_cmd_export_approve(struct req *r);
 int ctl_cmd_export_withdraw(struct req *r);
 int ctl_cmd_export_burn(struct req *r);
 int ctl_cmd_disclosures(struct req *r);
+int ctl_cmd_report(struct req *r);	/* ctl_report.c */
 
 #endif

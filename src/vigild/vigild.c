@@ -38,6 +38,7 @@
 #include "vigil/err.h"
 #include "vigil/keystore.h"
 #include "vigil/log.h"
+#include "vigil/metrics.h"
 #include "vigil/pipeline.h"
 #include "vigil/reconcile.h"
 #include "vigil/sweeper.h"
@@ -76,7 +77,10 @@ struct daemon {
 	uint8_t master[VG_MASTER_KEY_LEN];
 	struct vg_pipeline_env env;
 	char *data_dir;
+	char *audit_path;		/* DATA_DIR/audit.db */
 	int watchdog_fd;		/* hardware watchdog, -1 if none */
+	int64_t last_checkpoint_us;	/* time of our last signed checkpoint */
+	int metrics_error;		/* the last metrics write's result */
 	int64_t last_in[VG_MAX_CAMERAS];	/* frames_in at the last health check */
 	int64_t last_progress_us[VG_MAX_CAMERAS];
 	/* Guards current, the camera table and config refcounts: the control
@@ -90,6 +94,8 @@ struct daemon {
 };
 
 #define CHECKPOINT_INTERVAL_US (3600 * VG_US_PER_S)
+/* node_exporter is scraped every 15 s to a minute; this keeps up. */
+#define METRICS_INTERVAL_US (10 * VG_US_PER_S)
 
 static struct cfg_ref *cfg_ref_new(struct vg_config *cfg)
 {
@@ -669,8 +675,92 @@ static void policy_warnings(struct daemon *d)
 
 static void checkpoint(struct daemon *d)
 {
-	if (vg_audit_checkpoint(d->audit, NULL) < 0)
+	struct vg_audit_checkpoint cp;
+
+	if (vg_audit_checkpoint(d->audit, &cp) < 0)
 		vg_errx("cannot sign the audit checkpoint");
+	else
+		d->last_checkpoint_us = cp.time_us;
+}
+
+struct gap_sum {
+	int64_t from_us, now_us, n;
+	double seconds;
+	int open;
+};
+
+static int sum_gap(const struct vg_gap *g, void *ud)
+{
+	struct gap_sum *s = ud;
+	int64_t a = g->from_us > s->from_us ? g->from_us : s->from_us;
+	int64_t b = g->to_us ? g->to_us : s->now_us;
+
+	s->n++;
+	s->open |= g->to_us == 0;
+	if (b > a)
+		s->seconds += (double)(b - a) / 1e6;
+	return 0;
+}
+
+static void count_warning(enum vg_confcheck_level level, const char *file, int line,
+			  const char *msg, void *ud)
+{
+	(*(int *)ud)++;
+}
+
+/* The Prometheus text file for node_exporter (metrics.h), if configured. */
+static void write_metrics(struct daemon *d)
+{
+	const struct vg_config *cfg = d->current->cfg;
+	struct vg_metrics_camera cams[VG_MAX_CAMERAS];
+	struct vg_pipeline_status st[VG_MAX_CAMERAS];
+	struct vg_sweeper_status sto;
+	struct vg_metrics m = {
+		.version = VIGIL_VERSION, .site = cfg->has_site ? cfg->site.name : "",
+		.cameras = cams, .storage = &sto, .last_checkpoint_us = d->last_checkpoint_us,
+		.witness_backlog = -1, .now_us = vg_time_now_us(),
+	};
+	char fpr[VG_SIGN_FPR_HEX_LEN] = "", id[32];
+	uint8_t head[VG_AUDIT_HASH_LEN];
+	int ret;
+
+	if (cfg->metrics_file == NULL)
+		return;
+	vg_sign_fingerprint(d->device_key, fpr);
+	snprintf(id, sizeof(id), "vigil-%.16s", fpr);	/* as in exports and reports */
+	m.device_id = id;
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < d->n_cams; i++) {
+		struct gap_sum g = { .from_us = m.now_us - 86400 * VG_US_PER_S, .now_us = m.now_us };
+
+		vg_pipeline_status(d->cams[i].pipe, &st[i]);
+		vg_catalog_gaps(d->cat, d->cams[i].cam->name, g.from_us, 0, sum_gap, &g);
+		cams[i] = (struct vg_metrics_camera){
+			.name = d->cams[i].cam->name, .state = vg_pipeline_state_name(st[i].state),
+			.fps = st[i].fps, .frames_in = st[i].frames_in,
+			.frames_encoded = st[i].frames_encoded,
+			.frames_dropped = st[i].frames_dropped, .clips = st[i].clips,
+			.reconnects = st[i].reconnects, .gap_open = g.open, .gaps_24h = g.n,
+			.gap_seconds_24h = g.seconds,
+		};
+	}
+	m.n_cameras = d->n_cams;
+	vg_confcheck(cfg, m.now_us, count_warning, &m.config_warnings);
+	pthread_mutex_unlock(&d->lock);
+	vg_sweeper_status(d->sweeper, &sto);
+	if (sto.sweeps == 0)
+		m.storage = NULL;
+	m.clock_synced = vg_clock_synced(&m.clock_esterror_us);
+	vg_audit_head(d->audit, &m.audit_rows, head);
+	ret = vg_metrics_write(cfg->metrics_file, &m);
+	/* Said once per change, not every 10 s; recording goes on regardless. */
+	if (ret < 0 && ret != d->metrics_error)
+		vg_warnx("cannot write the metrics file %s: %s; check that the folder exists "
+			 "and that vigild's user may write in it", cfg->metrics_file,
+			 vg_strerror(ret));
+	else if (ret == 0 && d->metrics_error < 0)
+		vg_info("metrics file %s written again", cfg->metrics_file);
+	d->metrics_error = ret;
 }
 
 static int run(struct daemon *d)
@@ -679,6 +769,7 @@ static int run(struct daemon *d)
 	int64_t last_checkpoint = vg_time_mono_us();
 	int64_t last_feed = 0;
 	int64_t last_status = vg_time_mono_us();
+	int64_t last_metrics = 0;
 	int64_t last_frames[VG_MAX_CAMERAS] = { 0 };
 
 	sigemptyset(&sigs);
@@ -706,6 +797,10 @@ static int run(struct daemon *d)
 		if (vg_time_mono_us() - last_status >= interval) {
 			status_lines(d, vg_time_mono_us() - last_status, last_frames);
 			last_status = vg_time_mono_us();
+		}
+		if (vg_time_mono_us() - last_metrics >= METRICS_INTERVAL_US) {
+			write_metrics(d);
+			last_metrics = vg_time_mono_us();
 		}
 		if (vg_time_mono_us() - last_checkpoint >= CHECKPOINT_INTERVAL_US) {
 			checkpoint(d);
@@ -843,7 +938,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		snprintf(path, sizeof(path), "%s/audit.db", cfg->data_dir);
-		if (vg_audit_open(path, d.device_key, &d.audit) < 0) {
+		d.audit_path = strdup(path);
+		if (d.audit_path == NULL || vg_audit_open(path, d.device_key, &d.audit) < 0) {
 			vg_errx("cannot open the audit log %s", path);
 			ret = 1;
 			goto out;
@@ -886,7 +982,8 @@ int main(int argc, char **argv)
 			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,
 			.master = d.master, .data_dir = d.data_dir, .config_get = config_get,
 			.config_put = config_put, .status = status_json, .snapshot = camera_snapshot,
-			.camera_state = camera_state_json, .ud = &d,
+			.camera_state = camera_state_json,
+			.ud = &d, .audit_path = d.audit_path, .sweeper = d.sweeper,
 		};
 
 		if (vg_control_start(&d.control, cfg->socket_path, &ce) < 0) {
@@ -920,5 +1017,6 @@ out:
 	vg_wipe(d.master, sizeof(d.master));
 	vg_watchdog_close(d.watchdog_fd);
 	free(d.data_dir);
+	free(d.audit_path);
 	return ret;
 }

@@ -748,15 +748,15 @@ int main(int argc, char **argv)
 	 * check of every file against the catalog runs once the cameras have
 	 * started, and reports (log and audit) when it ends (reconcile.h). */
 	recon_since = vg_time_now_us();
-	if (vg_reconcile_open_clips(d.cat, cfg->data_dir, d.master, &rep) < 0)
+	if (vg_reconcile_open_clips(d.cat, d.audit, cfg->data_dir, d.master, &rep) < 0)
 		vg_warnx("recovering the clips left open by a crash failed; recording anyway");
-	/* On the record at once: a second crash before the file check ends
-	 * must not lose it (the check's own row repeats these counts). */
-	if (rep.recovered || rep.unreadable || rep.open_missing) {
+	/* Each clip has its own row, written before it was touched; this one
+	 * sums them up (the file check's own row repeats these counts). */
+	if (rep.recovered || rep.unreadable || rep.empty_removed) {
 		char object[160];
 
-		snprintf(object, sizeof(object), "recovered=%d unreadable=%d open_missing=%d",
-			 rep.recovered, rep.unreadable, rep.open_missing);
+		snprintf(object, sizeof(object), "recovered=%d unreadable=%d empty_removed=%d",
+			 rep.recovered, rep.unreadable, rep.empty_removed);
 		vg_control_audit_event(d.audit, "catalog.recover", object,
 				       "start-up after a crash: clips left open were cut to their "
 				       "last good chunk");
@@ -799,6 +799,12 @@ int main(int argc, char **argv)
 	vg_service_notify("READY=1");
 	ret = run(&d);
 	vg_service_notify("STOPPING=1");
+	/* Every clip is finished at a clean stop: one a failed write left
+	 * open (a full disk) is recovered now, not at the next start. */
+	if (vg_reconcile_open_clips(d.cat, d.audit, d.data_dir, d.master, &rep) == 0 &&
+	    (rep.recovered || rep.empty_removed))
+		vg_info("finished %d clip(s) a failed write had left open (%d held no footage)",
+			rep.recovered + rep.empty_removed, rep.empty_removed);
 	vg_reconcile_bg_stop(recon, NULL);	/* its audit row comes before daemon.stop */
 	recon = NULL;
 	vg_control_audit_event(d.audit, "daemon.stop", d.config_path, "");

@@ -45,6 +45,13 @@ struct vg_control_env {
 	 * -VG_ENOENT if no such camera is recording, or the pipeline's code.
 	 * Blocks for up to a few seconds. NULL: snapshots are unavailable. */
 	int (*snapshot)(void *ud, const char *camera, struct AVPacket **jpeg);
+	/* Retention (sweeper.h); NULL: none. retention_sweep asks for a sweep
+	 * now (a hold was released: its footage may be needed to free the
+	 * disk). retention_accept_clock confirms the clock after a clamp:
+	 * 1 once the sweep that trusts it again has run (or is running), 0
+	 * if retention was not clamped (nothing changes). */
+	void (*retention_sweep)(void *ud);
+	int (*retention_accept_clock)(void *ud);
 	void *ud;
 };
 

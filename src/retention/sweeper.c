@@ -55,6 +55,7 @@ struct vg_sweeper {
 	pthread_cond_t cond;		/* wakes the thread; and sync() waiters */
 	/* Under lock: */
 	int stop, kick;
+	int accept;			/* an operator confirmed the clock */
 	struct params *pending;		/* from reload, applied by the thread */
 	int64_t started, finished;	/* sweeps */
 	struct vg_sweeper_status st;
@@ -256,6 +257,7 @@ static void *sweeper_main(void *arg)
 	while (!s->stop) {
 		int64_t now = vg_time_mono_us(), until;
 		struct params *p;
+		int accept;
 		int due = now >= next_sweep || s->pending != NULL;
 
 		/* Kicks and pressure sweeps wait for the shortest gap. */
@@ -283,9 +285,13 @@ static void *sweeper_main(void *arg)
 		p = s->pending;
 		s->pending = NULL;
 		s->started++;
+		accept = s->accept;
+		s->accept = 0;
 		pthread_mutex_unlock(&s->lock);
 		if (p)
 			apply(s, p);
+		if (accept)
+			vg_retention_accept_clock(s->ret);
 		sweep_once(s);
 		now = vg_time_mono_us();
 		next_sweep = now + s->interval_us;
@@ -418,6 +424,23 @@ void vg_sweeper_kick(struct vg_sweeper *s)
 	s->kick = 1;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+int vg_sweeper_accept_clock(struct vg_sweeper *s)
+{
+	int clamped;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	clamped = s->st.clock_jump;
+	if (clamped) {
+		s->accept = 1;
+		s->kick = 1;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return clamped;
 }
 
 int vg_sweeper_sync(struct vg_sweeper *s, int timeout_ms)

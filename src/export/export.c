@@ -983,6 +983,7 @@ enum { R_CLIP, R_PKT, R_END };
 struct ritem {
 	int kind;
 	int err;			/* R_CLIP: open failed; R_END: the clip's status */
+	int64_t chunk;			/* R_END: with -VG_EAUTH, the chunk that failed */
 	int novideo;
 	AVPacket *pkt;			/* R_PKT */
 	AVCodecParameters *par;		/* R_CLIP */
@@ -1136,8 +1137,10 @@ static int read_clip(struct reader *rd, const struct vg_clip *c)
 			return -1;
 		}
 	}
-	vg_clipmedia_close(m);
 	it = ritem_new(R_END);
+	if (it != NULL)
+		it->chunk = vg_clipmedia_chunk(m);
+	vg_clipmedia_close(m);
 	if (it == NULL)
 		return -1;
 	it->err = ret;
@@ -1291,6 +1294,10 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 		}
 		if (it->err < 0) {
 			ret = it->err;
+			if (ret == -VG_EAUTH && e->res->bad_clip == 0) {
+				e->res->bad_clip = c->id;	/* its key: no chunk read */
+				e->res->bad_chunk = -1;
+			}
 			if (it->novideo)
 				why(e, "clip %s holds no video", c->path);
 			else
@@ -1313,6 +1320,10 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 			if (it == NULL || it->kind != R_PKT) {
 				/* R_END, or NULL: the reader stopped (out of memory) */
 				rr = it ? it->err : -VG_ENOMEM;
+				if (rr == -VG_EAUTH && e->res->bad_clip == 0) {
+					e->res->bad_clip = c->id;
+					e->res->bad_chunk = it->chunk;
+				}
 				ritem_free(it);
 				break;
 			}

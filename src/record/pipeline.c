@@ -578,18 +578,18 @@ static void gap_at_start(struct vg_pipeline *p)
 
 static void on_clip(void *ud, const struct vg_clip *c)
 {
-	char detail[700], from[40], to[40];
-
-	vg_time_format(c->start_us, from, sizeof(from));
-	vg_time_format(c->end_us, to, sizeof(to));
+	char detail[760], from[40], to[40], hex[VG_CLIP_ID_HEX_LEN];
 	int64_t err_us;
 	int synced = vg_clock_synced(&err_us);
 
+	vg_time_format(c->start_us, from, sizeof(from));
+	vg_time_format(c->end_us, to, sizeof(to));
+	vg_clip_id_hex(c->clip_id, hex);
 	/* The clock's state goes into the clip's audit row, and so into the
 	 * chain of custody of any export of it. */
 	snprintf(detail, sizeof(detail),
-		 "clip=%lld from=%s to=%s frames=%lld file=%s clock=%s esterror_us=%lld",
-		 (long long)c->id, from, to, (long long)c->frames, c->path,
+		 "clip=%lld clip_id=%s from=%s to=%s frames=%lld file=%s clock=%s esterror_us=%lld",
+		 (long long)c->id, hex, from, to, (long long)c->frames, c->path,
 		 synced ? "synchronised" : "UNSYNCHRONISED", (long long)err_us);
 	event(ud, "clip.create", detail);
 }

@@ -1073,6 +1073,29 @@ static struct ritem *ritem_new(int kind)
 	return it;
 }
 
+/* The first chunk of a clip that fails authentication (0-based), read
+ * again chunk by chunk; -1 if its key or header does. Only called once a
+ * clip has failed, to name the chunk in the integrity.failure row. */
+static int64_t first_bad_chunk(const char *path, const uint8_t *master,
+			       const uint8_t *wrapped_key)
+{
+	struct vg_clip_reader *r = NULL;
+	const uint8_t *data;
+	size_t len;
+	int64_t chunk = -1;
+	int ret;
+
+	if (vg_clip_reader_open(&r, path, master, wrapped_key) < 0)
+		return -1;
+	do
+		ret = vg_clip_reader_next(r, &data, &len);
+	while (ret == 0);
+	if (ret == -VG_EAUTH)
+		chunk = (int64_t)vg_clip_reader_chunks(r);
+	vg_clip_reader_free(r);
+	return chunk;
+}
+
 /* One clip; 0 to go on to the next, -1 to stop reading. */
 static int read_clip(struct reader *rd, const struct vg_clip *c)
 {
@@ -1089,6 +1112,8 @@ static int read_clip(struct reader *rd, const struct vg_clip *c)
 	ret = vg_clipmedia_open(&m, path, e->ctx->master, c->wrapped_key, &fmt);
 	if (ret < 0) {
 		it->err = ret;
+		if (ret == -VG_EAUTH)
+			it->chunk = first_bad_chunk(path, e->ctx->master, c->wrapped_key);
 		rd_push(rd, it);
 		return -1;
 	}
@@ -1295,8 +1320,8 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 		if (it->err < 0) {
 			ret = it->err;
 			if (ret == -VG_EAUTH && e->res->bad_clip == 0) {
-				e->res->bad_clip = c->id;	/* its key: no chunk read */
-				e->res->bad_chunk = -1;
+				e->res->bad_clip = c->id;
+				e->res->bad_chunk = it->chunk;
 			}
 			if (it->novideo)
 				why(e, "clip %s holds no video", c->path);

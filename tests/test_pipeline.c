@@ -178,7 +178,7 @@ static void on_audio_event(void *ud, const char *camera, const char *action,
 }
 
 struct cliplist {
-	struct vg_clip c[16];
+	struct vg_clip c[64];
 	int n;
 };
 
@@ -186,7 +186,7 @@ static int collect_clip(const struct vg_clip *c, void *ud)
 {
 	struct cliplist *l = ud;
 
-	if (l->n < 16)
+	if (l->n < 64)
 		l->c[l->n++] = *c;
 	return 0;
 }
@@ -412,20 +412,9 @@ static int64_t fake_mono_us(void *ud)
 }
 
 struct record {
-	struct vg_clip c[64];
-	int nc;
 	struct vg_gap g[8];
 	int ng;
 };
-
-static int rec_clip(const struct vg_clip *c, void *ud)
-{
-	struct record *r = ud;
-
-	if (r->nc < 64)
-		r->c[r->nc++] = *c;
-	return 0;
-}
 
 static int rec_gap(const struct vg_gap *g, void *ud)
 {
@@ -468,7 +457,8 @@ static void test_disk_full_pauses_with_a_gap(void **state)
 	struct vg_camera_config cam;
 	struct vg_diskguard *disk;
 	struct vg_diskguard_clock dclk = { .space = fake_space, .now_mono_us = fake_mono_us };
-	struct record r = { .nc = 0 };
+	struct record r = { .ng = 0 };
+	struct cliplist l = { .n = 0 };
 	int64_t lost, clips;
 	int holes = 0;
 
@@ -526,23 +516,23 @@ static void test_disk_full_pauses_with_a_gap(void **state)
 	vg_pipeline_stop(p);
 
 	r.ng = 0;
-	assert_int_equal(vg_catalog_clips(cat, "full", 0, 0, rec_clip, &r), 0);
+	assert_int_equal(vg_catalog_clips(cat, "full", 0, 0, collect_clip, &l), 0);
 	assert_int_equal(vg_catalog_gaps(cat, "full", 0, 0, rec_gap, &r), 0);
 	assert_int_equal(r.ng, 2);
 	/* the disk-full gap: from the end of the clip before it to the start
 	 * of the clip after it, which holds none of the lost pictures */
-	for (int i = 1; i < r.nc; i++) {
-		assert_int_equal(r.c[i].state, VG_CLIP_COMPLETE);
-		if (r.c[i].start_us == r.c[i - 1].end_us)
+	for (int i = 1; i < l.n; i++) {
+		assert_int_equal(l.c[i].state, VG_CLIP_COMPLETE);
+		if (l.c[i].start_us == l.c[i - 1].end_us)
 			continue;
 		holes++;
-		assert_int_equal(r.g[0].from_us, r.c[i - 1].end_us);
-		assert_int_equal(r.g[0].to_us, r.c[i].start_us);
-		assert_true(r.c[i].start_us - r.c[i - 1].end_us >= lost * FRAME_US);
+		assert_int_equal(r.g[0].from_us, l.c[i - 1].end_us);
+		assert_int_equal(r.g[0].to_us, l.c[i].start_us);
+		assert_true(l.c[i].start_us - l.c[i - 1].end_us >= lost * FRAME_US);
 	}
 	assert_int_equal(holes, 1);
 	assert_string_equal(r.g[1].reason, "vigild stopped");
-	assert_int_equal(r.g[1].from_us, r.c[r.nc - 1].end_us);
+	assert_int_equal(r.g[1].from_us, l.c[l.n - 1].end_us);
 
 	vg_catalog_close(cat);
 	vg_diskguard_free(disk);

@@ -67,4 +67,9 @@ void vg_diskguard_no_space(struct vg_diskguard *g);
 
 void vg_diskguard_status(struct vg_diskguard *g, struct vg_diskguard_status *st);
 
+/* The size of the file system holding path and the space an unprivileged
+ * writer may still use (statvfs: f_blocks and f_bavail, in bytes), as the
+ * guard and retention read them. 0 or a negative VG_E* code. */
+int vg_diskguard_space(const char *path, uint64_t *total, uint64_t *avail);
+
 #endif

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define VG_LOG_MODULE "RET"
+#include "vigil/diskguard.h"
 #include "vigil/err.h"
 #include "vigil/hold.h"
 #include "vigil/log.h"
@@ -101,13 +101,7 @@ static int64_t sys_mono(void *ud)
 
 static int sys_space(void *ud, const char *path, uint64_t *total, uint64_t *avail)
 {
-	struct statvfs sv;
-
-	if (statvfs(path, &sv) != 0)
-		return -vg_err_from_errno(errno);
-	*total = (uint64_t)sv.f_blocks * sv.f_frsize;
-	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return 0;
+	return vg_diskguard_space(path, total, avail);
 }
 
 /* ---- construction ---- */

@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <time.h>
 
 #include <json-c/json.h>
 
+#include "vigil/diskguard.h"
 #include "vigil/err.h"
 #include "vigil/hold.h"
 #include "vigil/log.h"
@@ -106,15 +106,9 @@ static int64_t now_rt(const struct vg_sweeper *s)
 
 static int space_of(const struct vg_sweeper *s, uint64_t *total, uint64_t *avail)
 {
-	struct statvfs sv;
-
 	if (s->clk.space)
 		return s->clk.space(s->clk.ud, s->data_dir, total, avail);
-	if (statvfs(s->data_dir, &sv) < 0)
-		return -vg_err_from_errno(errno);
-	*total = (uint64_t)sv.f_blocks * sv.f_frsize;
-	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return 0;
+	return vg_diskguard_space(s->data_dir, total, avail);
 }
 
 /* The same rule as the retention module: the larger of bytes and percent. */

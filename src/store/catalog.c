@@ -1260,26 +1260,40 @@ static int reason_len(const char *reason)
 	return (int)rlen;
 }
 
-int vg_catalog_gap_open(struct vg_catalog *cat, const char *camera, int64_t from_us,
-			const char *reason, int64_t *id)
+/* Insert a gap with statement sid (S_GAP_INSERT, or S_GAP_ENSURE which
+ * inserts only if the camera has no open gap); *id (may be NULL) gets the
+ * new row's id, *opened (may be NULL) whether a row was inserted. */
+static int gap_insert(struct vg_catalog *cat, enum stmt_id sid, const char *camera,
+		      int64_t from_us, const char *reason, int64_t *id, int *opened)
 {
 	sqlite3_stmt *st;
-	int rc;
+	int rc, changed;
 
+	if (opened != NULL)
+		*opened = 0;
 	if (cat == NULL || bounded_len(camera, 33) < 0)
 		return -VG_EINVAL;
 	if (reason == NULL)
 		reason = "";
 	cat_lock(cat);
-	st = cat->st[S_GAP_INSERT];
+	st = cat->st[sid];
 	sqlite3_bind_text(st, 1, camera, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, from_us);
 	sqlite3_bind_text(st, 3, reason, reason_len(reason), SQLITE_STATIC);
 	rc = run_done(cat, st, "gap open");
-	if (rc == 0 && id != NULL)
+	changed = rc == 0 && sqlite3_changes(cat->db) > 0;
+	if (changed && id != NULL)
 		*id = sqlite3_last_insert_rowid(cat->db);
+	if (opened != NULL)
+		*opened = changed;
 	cat_unlock(cat);
 	return rc;
+}
+
+int vg_catalog_gap_open(struct vg_catalog *cat, const char *camera, int64_t from_us,
+			const char *reason, int64_t *id)
+{
+	return gap_insert(cat, S_GAP_INSERT, camera, from_us, reason, id, NULL);
 }
 
 int vg_catalog_gap_close(struct vg_catalog *cat, int64_t id, int64_t to_us)
@@ -1301,25 +1315,7 @@ int vg_catalog_gap_close(struct vg_catalog *cat, int64_t id, int64_t to_us)
 int vg_catalog_gap_ensure(struct vg_catalog *cat, const char *camera, int64_t from_us,
 			  const char *reason, int *opened)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (opened != NULL)
-		*opened = 0;
-	if (cat == NULL || bounded_len(camera, 33) < 0)
-		return -VG_EINVAL;
-	if (reason == NULL)
-		reason = "";
-	cat_lock(cat);
-	st = cat->st[S_GAP_ENSURE];
-	sqlite3_bind_text(st, 1, camera, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, from_us);
-	sqlite3_bind_text(st, 3, reason, reason_len(reason), SQLITE_STATIC);
-	rc = run_done(cat, st, "gap open");
-	if (rc == 0 && opened != NULL)
-		*opened = sqlite3_changes(cat->db) > 0;
-	cat_unlock(cat);
-	return rc;
+	return gap_insert(cat, S_GAP_ENSURE, camera, from_us, reason, NULL, opened);
 }
 
 int vg_catalog_recorded_until(struct vg_catalog *cat, const char *camera, int64_t *until_us)

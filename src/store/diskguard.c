@@ -31,16 +31,21 @@ struct vg_diskguard {
 	struct vg_diskguard_status st;
 };
 
-static int sys_space(void *ud, const char *path, uint64_t *total, uint64_t *avail)
+int vg_diskguard_space(const char *path, uint64_t *total, uint64_t *avail)
 {
 	struct statvfs sv;
 
-	(void)ud;
 	if (statvfs(path, &sv) != 0)
 		return -vg_err_from_errno(errno);
 	*total = (uint64_t)sv.f_blocks * sv.f_frsize;
 	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	return 0;
+}
+
+static int sys_space(void *ud, const char *path, uint64_t *total, uint64_t *avail)
+{
+	(void)ud;
+	return vg_diskguard_space(path, total, avail);
 }
 
 static int64_t sys_mono(void *ud)

@@ -1117,21 +1117,6 @@ static void test_migrate_v3(void **state)
 	assert_int_equal(sql_int(f->db, "SELECT to_us FROM gaps WHERE camera = 'lobby'"), 3500000);
 }
 
-struct gap_list {
-	int n;
-	struct vg_gap g[8];
-};
-
-static int gap_list_fn(const struct vg_gap *g, void *ud)
-{
-	struct gap_list *l = ud;
-
-	if (l->n < 8)
-		l->g[l->n] = *g;
-	l->n++;
-	return 0;
-}
-
 /* A gap stays open until the camera's next clip begins, which closes it
  * at the clip's start in its own transaction; other cameras' gaps stay
  * open. ensure never opens a second gap; recorded_until says where the
@@ -1139,7 +1124,7 @@ static int gap_list_fn(const struct vg_gap *g, void *ud)
 static void test_gap_closed_by_next_clip(void **state)
 {
 	struct fixture *f = *state;
-	struct gap_list l = { 0 };
+	struct gseen l = { 0 };
 	int64_t until = -1;
 	int opened = -1;
 
@@ -1155,7 +1140,7 @@ static void test_gap_closed_by_next_clip(void **state)
 	assert_int_equal(vg_catalog_gap_ensure(f->cat, "yard", 2500000, "camera lost", &opened), 0);
 	assert_int_equal(opened, 1);
 	add_clip(f->cat, "door", 9000000, 9500000);
-	assert_int_equal(vg_catalog_gaps(f->cat, NULL, 0, 0, gap_list_fn, &l), 0);
+	assert_int_equal(vg_catalog_gaps(f->cat, NULL, 0, 0, gap_fn, &l), 0);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(l.g[0].camera, "door");
 	assert_int_equal(l.g[0].from_us, 2000000);

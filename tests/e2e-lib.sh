@@ -57,7 +57,7 @@ coverage_holes() {
 		-v first="$(sqlite3 "$1" "select min(start_us) from clips where camera = '$2'")" \
 		-v last="$(sqlite3 "$1" "select max(end_us) from clips where camera = '$2'")" '
 		$1 >= first && $1 < last && covered != "" && $1 > covered + tol {
-			printf "%d..%d\n", covered, $1; n++
+			printf "%s..%s\n", covered, $1; n++
 		}
 		{ if (covered == "" || $2 > covered) covered = $2 }
 		END { print n + 0 }'

@@ -943,6 +943,16 @@ static int passthrough(struct vg_pipeline *p, AVPacket *pkt, int64_t ts_utc_us)
 	return ret;
 }
 
+/* Stop recording for want of space: finish (or recover) the clip and
+ * open the gap; frames are counted until disk_paused says otherwise. */
+static void pause_for_disk(struct vg_pipeline *p)
+{
+	p->paused = 1;
+	teardown(p);
+	record_gap(p, DISK_FULL_WHY);
+	set_state(p, VG_PIPE_DISK_FULL, "disk full: recording paused");
+}
+
 /* Below the disk guard's floor: finish the clip, open the gap, and count
  * pictures instead of recording them until the space is back. 1 while
  * paused. */
@@ -951,10 +961,7 @@ static int disk_paused(struct vg_pipeline *p)
 	int full = vg_diskguard_full(p->env.disk);
 
 	if (full && !p->paused) {
-		p->paused = 1;
-		teardown(p);
-		record_gap(p, DISK_FULL_WHY);
-		set_state(p, VG_PIPE_DISK_FULL, "disk full: recording paused");
+		pause_for_disk(p);
 	} else if (!full && p->paused) {
 		p->paused = 0;
 		set_state(p, VG_PIPE_RECORDING, "");
@@ -1020,10 +1027,7 @@ static void process_frame(struct vg_pipeline *p, struct item *it)
 		/* The guard's figures said there was room: trust the write.
 		 * The clip is recovered as far as it got; recording pauses. */
 		vg_diskguard_no_space(p->env.disk);
-		p->paused = 1;
-		teardown(p);
-		record_gap(p, DISK_FULL_WHY);
-		set_state(p, VG_PIPE_DISK_FULL, "disk full: recording paused");
+		pause_for_disk(p);
 	} else if (ret < 0) {
 		char why[128];
 

@@ -35,7 +35,7 @@ _TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # filtered by presence only so that a half-built tree still compiles.
 LIB_SRCS := $(wildcard \
 	$(addprefix src/common/, err.c log.c timeutil.c proto.c crypto.c sign.c) \
-	$(addprefix src/store/, clipfile.c clipmedia.c keystore.c catalog.c reconcile.c) \
+	$(addprefix src/store/, clipfile.c clipmedia.c keystore.c catalog.c reconcile.c diskguard.c) \
 	$(addprefix src/record/, v4l2.c source.c source_v4l2.c source_file.c \
 		source_synth.c source_h264file.c encoder.c segmenter.c picture.c \
 		audio.c pipeline.c) \

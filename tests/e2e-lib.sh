@@ -59,3 +59,22 @@ record_verdicts() {
 clips_of() { # clips_of CONFIG CAMERA
 	$VCTL clips --camera "$2" | awk 'NR > 1 && $11 != "recording" { print $1 }'
 }
+
+# coverage_holes CATALOG CAMERA TOLERANCE_US: the holes (as FROM..TO) in the
+# camera's record, from its first clip's start to its last clip's end, that
+# neither a clip nor a gap covers and that are longer than the tolerance,
+# then their count on the last line (an open gap counts to the end of time).
+coverage_holes() {
+	{
+		sqlite3 "$1" "select start_us, end_us from clips where camera = '$2'"
+		sqlite3 "$1" "select from_us, coalesce(to_us, 9223372036854775807) from gaps
+			      where camera = '$2'"
+	} | tr '|' ' ' | sort -n | awk -v tol="$3" \
+		-v first="$(sqlite3 "$1" "select min(start_us) from clips where camera = '$2'")" \
+		-v last="$(sqlite3 "$1" "select max(end_us) from clips where camera = '$2'")" '
+		$1 >= first && $1 < last && covered != "" && $1 > covered + tol {
+			printf "%s..%s\n", covered, $1; n++
+		}
+		{ if (covered == "" || $2 > covered) covered = $2 }
+		END { print n + 0 }'
+}

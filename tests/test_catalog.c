@@ -612,7 +612,7 @@ static void test_foreign_files(void **state)
 	assert_int_equal(vg_catalog_open(&other, path), 0);
 	vg_catalog_close(other);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
 	/* the schema refuses a state outside the three known ones */
 	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO clips (camera, path, clip_id, start_us,"
 					  " end_us, state) VALUES ('a', 'a/b', zeroblob(16), 1, 2,"
@@ -953,6 +953,23 @@ static int64_t user_version(const char *path)
 	return v;
 }
 
+/* Version 4 undone: the clips table as versions 1 to 3 made it (no
+ * AUTOINCREMENT), without the open-gap index and trigger. */
+#define V4_DOWN \
+	"CREATE TABLE clips_v3 (id INTEGER PRIMARY KEY, camera TEXT NOT NULL, path TEXT NOT NULL" \
+	" UNIQUE, clip_id BLOB NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL," \
+	" frames INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0, sha256 BLOB," \
+	" wrapped_key BLOB, state TEXT NOT NULL DEFAULT 'recording', synthetic INTEGER NOT NULL" \
+	" DEFAULT 0, encoder TEXT NOT NULL DEFAULT '', width INTEGER NOT NULL DEFAULT 0," \
+	" height INTEGER NOT NULL DEFAULT 0);" \
+	" INSERT INTO clips_v3 SELECT * FROM clips; DROP TABLE clips;" \
+	" ALTER TABLE clips_v3 RENAME TO clips; DELETE FROM sqlite_sequence;" \
+	" CREATE INDEX clips_camera_start ON clips (camera, start_us);" \
+	" CREATE INDEX clips_end ON clips (end_us);" \
+	" CREATE INDEX clips_open ON clips (state) WHERE state = 'recording';" \
+	" CREATE INDEX clips_shredded ON clips (id) WHERE wrapped_key IS NULL;" \
+	" DROP INDEX gaps_open; "
+
 /* Turn the fixture's catalog into an older version: today's file minus
  * what the later versions added (sql), then reopen it through the API. */
 static void downgrade_and_reopen(struct fixture *f, const char *sql)
@@ -984,9 +1001,9 @@ static void test_migrate_v2(void **state)
 	snprintf(h.reference, sizeof(h.reference), "CRIME-1");
 	snprintf(h.placed_by, sizeof(h.placed_by), "alice");
 	assert_int_equal(vg_catalog_hold_insert(f->cat, &h), 0);
-	downgrade_and_reopen(f, "DROP TABLE export_requests; PRAGMA user_version = 2");
+	downgrade_and_reopen(f, V4_DOWN "DROP TABLE export_requests; PRAGMA user_version = 2");
 
-	assert_int_equal(user_version(f->db), 3);
+	assert_int_equal(user_version(f->db), 4);
 	assert_int_equal(vg_catalog_clip_get(f->cat, clip, &got), 0);
 	assert_string_equal(got.camera, "lobby");
 	assert_int_equal(got.end_us, 2000000);
@@ -996,11 +1013,11 @@ static void test_migrate_v2(void **state)
 	assert_int_equal(list_waiting(f->cat).n, 0);
 	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", "{}", 5, &id), 0);
 
-	/* and it stays version 3, with its rows, when opened again */
+	/* and it stays version 4, with its rows, when opened again */
 	vg_catalog_close(f->cat);
 	f->cat = NULL;
 	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
-	assert_int_equal(user_version(f->db), 3);
+	assert_int_equal(user_version(f->db), 4);
 	w = list_waiting(f->cat);
 	assert_int_equal(w.n, 1);
 	assert_int_equal(w.id[0], id);
@@ -1015,10 +1032,10 @@ static void test_migrate_v1(void **state)
 	int64_t clip, id;
 
 	clip = add_clip(f->cat, "door", 1000000, 2000000);
-	downgrade_and_reopen(f, "DROP TABLE export_requests; DROP TABLE holds;"
+	downgrade_and_reopen(f, V4_DOWN "DROP TABLE export_requests; DROP TABLE holds;"
 			     " DROP INDEX clips_shredded; PRAGMA user_version = 1");
 
-	assert_int_equal(user_version(f->db), 3);
+	assert_int_equal(user_version(f->db), 4);
 	assert_int_equal(vg_catalog_clip_get(f->cat, clip, &got), 0);
 	assert_string_equal(got.camera, "door");
 	memset(&h, 0, sizeof(h));
@@ -1031,6 +1048,111 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(vg_catalog_hold_insert(f->cat, &h), 0);
 	assert_int_equal(vg_catalog_export_request_add(f->cat, "alice", "{}", 5, &id), 0);
 	assert_int_equal(list_waiting(f->cat).n, 1);
+}
+
+/* Schema 4: a clip number is never given to another clip, even when the
+ * newest clip is deleted and the catalog reopened (audit rows quote it). */
+static void test_ids_never_reused(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a, b, c;
+
+	a = add_clip(f->cat, "stairs", 1000, 2000);
+	b = add_clip(f->cat, "stairs", 2000, 3000);
+	assert_true(b > a);
+	assert_int_equal(vg_catalog_clip_delete(f->cat, b), 0);
+	vg_catalog_close(f->cat);
+	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
+	c = add_clip(f->cat, "lobby", 3000, 4000);
+	assert_true(c > b);
+}
+
+static int64_t sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A version 3 file (clips without AUTOINCREMENT) becomes version 4 with
+ * every row, index and trigger, and from then on never reuses an id. */
+static void test_migrate_v3(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_clip got;
+	int64_t a, b, c, gid;
+
+	a = add_clip(f->cat, "lobby", 1000000, 2000000);
+	b = add_clip(f->cat, "lobby", 2000000, 3000000);
+	assert_int_equal(vg_catalog_gap_open(f->cat, "lobby", 3000000, "camera lost", &gid), 0);
+	downgrade_and_reopen(f, V4_DOWN "PRAGMA user_version = 3");
+
+	assert_int_equal(user_version(f->db), 4);
+	assert_int_equal(vg_catalog_clip_get(f->cat, a, &got), 0);
+	assert_int_equal(got.end_us, 2000000);
+	assert_int_equal(vg_catalog_clip_get(f->cat, b, &got), 0);
+	assert_string_equal(got.camera, "lobby");
+	assert_int_equal(got.state, VG_CLIP_COMPLETE);
+	assert_true(got.has_key);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+			" AND name IN ('clips_camera_start', 'clips_end', 'clips_open',"
+			" 'clips_shredded', 'sqlite_autoindex_clips_1', 'gaps_open')"), 6);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE type ="
+			" 'trigger' AND tbl_name = 'clips'"), 3);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE"
+			" '%AUTOINCREMENT%' AND name = 'clips'"), 1);
+	/* the newest clip goes; its number stays taken */
+	assert_int_equal(vg_catalog_clip_delete(f->cat, b), 0);
+	c = add_clip(f->cat, "lobby", 3500000, 4000000);
+	assert_true(c > b);
+	/* and the gap left open before the migration was closed by it */
+	assert_int_equal(sql_int(f->db, "SELECT to_us FROM gaps WHERE camera = 'lobby'"), 3500000);
+}
+
+/* A gap stays open until the camera's next clip begins, which closes it
+ * at the clip's start in its own transaction; other cameras' gaps stay
+ * open. ensure never opens a second gap; recorded_until says where the
+ * camera's record stops. */
+static void test_gap_closed_by_next_clip(void **state)
+{
+	struct fixture *f = *state;
+	struct gseen l = { 0 };
+	int64_t until = -1;
+	int opened = -1;
+
+	assert_int_equal(vg_catalog_recorded_until(f->cat, "door", &until), 0);
+	assert_int_equal(until, 0);
+	add_clip(f->cat, "door", 1000000, 2000000);
+	assert_int_equal(vg_catalog_recorded_until(f->cat, "door", &until), 0);
+	assert_int_equal(until, 2000000);
+	assert_int_equal(vg_catalog_gap_ensure(f->cat, "door", until, "vigild stopped", &opened), 0);
+	assert_int_equal(opened, 1);
+	assert_int_equal(vg_catalog_gap_ensure(f->cat, "door", 2500000, "disk full", &opened), 0);
+	assert_int_equal(opened, 0);
+	assert_int_equal(vg_catalog_gap_ensure(f->cat, "yard", 2500000, "camera lost", &opened), 0);
+	assert_int_equal(opened, 1);
+	add_clip(f->cat, "door", 9000000, 9500000);
+	assert_int_equal(vg_catalog_gaps(f->cat, NULL, 0, 0, gap_fn, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.g[0].camera, "door");
+	assert_int_equal(l.g[0].from_us, 2000000);
+	assert_int_equal(l.g[0].to_us, 9000000);
+	assert_string_equal(l.g[0].reason, "vigild stopped");
+	assert_string_equal(l.g[1].camera, "yard");
+	assert_int_equal(l.g[1].to_us, 0);
+	/* a closed gap ending later than the last clip is where the record stops */
+	assert_int_equal(vg_catalog_gap_ensure(f->cat, "door", 9500000, "disk full", &opened), 0);
+	add_clip(f->cat, "door", 12000000, 12000000);
+	assert_int_equal(vg_catalog_recorded_until(f->cat, "door", &until), 0);
+	assert_int_equal(until, 12000000);
 }
 
 /* A version 2 file that cannot be migrated is left exactly as it was. */
@@ -1084,7 +1206,7 @@ static void test_migrate_all_or_nothing(void **state)
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
 	/* An index whose name version 3 needs: its table is created, then
 	 * the migration fails midway. */
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE export_requests;"
+	assert_int_equal(sqlite3_exec(db, V4_DOWN "DROP TABLE export_requests;"
 				      " CREATE INDEX export_requests_waiting ON gaps (to_us);"
 				      " PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -1119,6 +1241,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_camera_index_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gap_closed_by_next_clip, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

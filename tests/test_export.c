@@ -671,6 +671,34 @@ static int damage(const char *path, void *ud)
 	return 0;
 }
 
+static int first_clip(const struct vg_clip *c, void *ud)
+{
+	*(struct vg_clip *)ud = *c;
+	return 1;
+}
+
+/* A clip that fails authentication fails the export, and the result names
+ * it and its chunk (vigild turns that into an integrity.failure row); a
+ * medium that reads back wrong names no clip. */
+static void test_tampered_clip_is_named(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_clip clip;
+	char p[300];
+
+	memset(&clip, 0, sizeof(clip));
+	assert_int_equal(vg_catalog_clips(f->cat, NULL, 0, 0, first_clip, &clip), 1);
+	snprintf(p, sizeof(p), "%s/%s", f->data, clip.path);
+	flip(p, VG_CLIP_HEADER_LEN + 40);	/* inside chunk 0 */
+	assert_int_equal(vg_export_run(&c, &q, &r), -VG_EAUTH);
+	assert_int_equal(r.bad_clip, clip.id);
+	assert_int_equal(r.bad_chunk, 0);
+	assert_non_null(strstr(r.why, "authentication failed"));
+}
+
 static int fail_write(const char *path, void *ud)
 {
 	return strstr(path, "README.txt") != NULL;
@@ -695,6 +723,7 @@ static void test_failed_export_stays_incomplete(void **state)
 	snprintf(p, sizeof(p), "%s/CRIME-2026_114_a", f->dest);
 	assert_int_not_equal(stat(p, &st), 0);
 	assert_non_null(strstr(r.why, "reads back different"));
+	assert_int_equal(r.bad_clip, 0);
 	/* a write failure part way */
 	q.reference = "CRIME-3";
 	c.fault = fail_write;
@@ -881,6 +910,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_frame_count_still_moov_first, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_one_changed_byte_is_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampered_clip_is_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_is_cut_at_keyframes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_split_over_discs, setup, teardown),

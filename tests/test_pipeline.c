@@ -18,6 +18,7 @@
 
 #include "vigil/catalog.h"
 #include "vigil/clipmedia.h"
+#include "vigil/diskguard.h"
 #include "vigil/err.h"
 #include "vigil/pipeline.h"
 #include "vigil/timeutil.h"
@@ -47,6 +48,12 @@ static void on_event(void *ud, const char *camera, const char *action, const cha
 	(void)detail;
 	if (i < 8)
 		snprintf(events[i], sizeof(events[i]), "%s", action);
+}
+
+static int last_gap(const struct vg_gap *g, void *ud)
+{
+	*(struct vg_gap *)ud = *g;
+	return 0;
 }
 
 static int64_t total_frames;
@@ -113,9 +120,18 @@ static void test_temporary_camera_expires(void **state)
 	assert_false(vg_pipeline_done(p));	/* the daemon goes on with the others */
 	vg_pipeline_stop(p);
 
-	/* Exactly the pictures taken before the date, all in closed clips. */
+	/* Exactly the pictures taken before the date, all in closed clips,
+	 * and from the last one's end a gap that says why. */
 	assert_int_equal(vg_catalog_clips(cat, "temp", 0, 0, add_frames, NULL), 0);
 	assert_int_equal(total_frames, FRAMES_BEFORE_EXPIRY);
+	{
+		struct vg_gap g;
+
+		memset(&g, 0, sizeof(g));
+		assert_int_equal(vg_catalog_gaps(cat, "temp", 0, 0, last_gap, &g), 0);
+		assert_int_equal(strncmp(g.reason, "expired", 7), 0);
+		assert_int_equal(g.to_us, 0);
+	}
 	assert_true(atomic_load(&n_events) >= 1);
 	{
 		int found = 0;
@@ -162,7 +178,7 @@ static void on_audio_event(void *ud, const char *camera, const char *action,
 }
 
 struct cliplist {
-	struct vg_clip c[16];
+	struct vg_clip c[64];
 	int n;
 };
 
@@ -170,7 +186,7 @@ static int collect_clip(const struct vg_clip *c, void *ud)
 {
 	struct cliplist *l = ud;
 
-	if (l->n < 16)
+	if (l->n < 64)
 		l->c[l->n++] = *c;
 	return 0;
 }
@@ -263,6 +279,7 @@ static void test_sound_stops_at_review_date(void **state)
 	struct cliplist l = { .n = 0 };
 	int64_t clips_before, switch_at;
 	int s = -1, gaps = 0;
+	struct vg_gap gap;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -359,10 +376,166 @@ static void test_sound_stops_at_review_date(void **state)
 			assert_true(cs.audio_end > switch_at - SOUND_END_SLACK_US);
 		}
 	}
+	/* No gap while it recorded; stopping opens one where the last clip
+	 * ends, for the next start's first clip to close. */
 	assert_int_equal(vg_catalog_gaps(cat, "loud", 0, 0, count_gap, &gaps), 0);
-	assert_int_equal(gaps, 0);
+	assert_int_equal(gaps, 1);
+	assert_int_equal(vg_catalog_gaps(cat, "loud", 0, 0, last_gap, &gap), 0);
+	assert_int_equal(gap.from_us, l.c[l.n - 1].end_us);
+	assert_int_equal(gap.to_us, 0);
+	assert_string_equal(gap.reason, "vigild stopped");
 
 	vg_catalog_close(cat);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* ---- a full disk ---- */
+
+static _Atomic uint64_t fake_avail;
+static _Atomic int64_t fake_mono;
+
+static int fake_space(void *ud, const char *path, uint64_t *total, uint64_t *avail)
+{
+	(void)ud;
+	(void)path;
+	*total = UINT64_C(1) << 30;
+	*avail = atomic_load(&fake_avail);
+	return 0;
+}
+
+/* Every look is a fresh one. */
+static int64_t fake_mono_us(void *ud)
+{
+	(void)ud;
+	return atomic_fetch_add(&fake_mono, VG_DISKGUARD_CHECK_US);
+}
+
+struct record {
+	struct vg_gap g[8];
+	int ng;
+};
+
+static int rec_gap(const struct vg_gap *g, void *ud)
+{
+	struct record *r = ud;
+
+	if (r->ng < 8)
+		r->g[r->ng++] = *g;
+	return 0;
+}
+
+static void wait_state(struct vg_pipeline *p, enum vg_pipeline_state want, int64_t min_clips,
+		       struct vg_pipeline_status *st)
+{
+	for (int i = 0; i < 3000; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		vg_pipeline_status(p, st);
+		if (st->state == want && st->clips >= min_clips)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("state %s, %lld clips; waited for %s and %lld", vg_pipeline_state_name(st->state),
+		 (long long)st->clips, vg_pipeline_state_name(want), (long long)min_clips);
+}
+
+/*
+ * Below the disk guard's floor the camera finishes its clip and pauses:
+ * state "disk full", pictures counted as lost, a "disk full" gap from the
+ * clip's end. When the space is back it records again, and its first new
+ * clip closes the gap at its start: clips and gaps cover the time with no
+ * hole (pictures carry their nominal times, so the time is exact).
+ */
+static void test_disk_full_pauses_with_a_gap(void **state)
+{
+	char dir[] = "/tmp/vigil-pipe.XXXXXX", db[64], cmd[96];
+	uint8_t master[32];
+	struct vg_catalog *cat;
+	struct vg_pipeline *p;
+	struct vg_pipeline_status st;
+	struct vg_camera_config cam;
+	struct vg_diskguard *disk;
+	struct vg_diskguard_clock dclk = { .space = fake_space, .now_mono_us = fake_mono_us };
+	struct record r = { .ng = 0 };
+	struct cliplist l = { .n = 0 };
+	int64_t lost, clips;
+	int holes = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/catalog.db", dir);
+	memset(master, 5, sizeof(master));
+	assert_int_equal(vg_catalog_open(&cat, db), 0);
+	atomic_store(&fake_avail, UINT64_C(1) << 29);
+	atomic_store(&fake_mono, 1);
+	assert_int_equal(vg_diskguard_new(&disk, dir, 64 << 20, 0, &dclk), 0);
+
+	memset(&cam, 0, sizeof(cam));
+	cam.name = "full";
+	cam.enabled = 1;
+	cam.kind = VG_SOURCE_SYNTHETIC;
+	cam.device = "synthetic";
+	cam.file_realtime = 0;	/* unpaced */
+	cam.width = 160;
+	cam.height = 120;
+	cam.fps_num = FPS;
+	cam.fps_den = 1;
+	cam.encoder = "libx264";
+	cam.preset = "ultrafast";
+	cam.crf = 30;
+	cam.gop = FPS;
+	cam.segment_seconds = 2;
+	cam.fragment_ms = 500;
+
+	struct vg_pipeline_env env = { .data_dir = dir, .master = master, .cat = cat,
+				       .disk = disk };
+	assert_int_equal(vg_pipeline_start(&p, &cam, &env), 0);
+	wait_state(p, VG_PIPE_RECORDING, 2, &st);
+	atomic_store(&fake_avail, UINT64_C(16) << 20);	/* below the 32 MiB floor */
+	wait_state(p, VG_PIPE_DISK_FULL, 0, &st);
+	clips = st.clips;
+	wait_state(p, VG_PIPE_DISK_FULL, 0, &st);
+	for (int i = 0; i < 3000 && st.frames_lost < 3 * FPS; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		vg_pipeline_status(p, &st);
+	}
+	lost = st.frames_lost;
+	assert_true(lost >= 3 * FPS);
+	assert_true(st.frames_dropped >= lost);
+	assert_int_equal(st.clips, clips);	/* nothing recorded meanwhile */
+	assert_int_equal(vg_catalog_gaps(cat, "full", 0, 0, rec_gap, &r), 0);
+	assert_int_equal(r.ng, 1);
+	assert_int_equal(r.g[0].to_us, 0);
+	assert_non_null(strstr(r.g[0].reason, "disk full"));
+
+	atomic_store(&fake_avail, UINT64_C(64) << 20);	/* back at min_free */
+	wait_state(p, VG_PIPE_RECORDING, clips + 1, &st);
+	vg_pipeline_stop(p);
+
+	r.ng = 0;
+	assert_int_equal(vg_catalog_clips(cat, "full", 0, 0, collect_clip, &l), 0);
+	assert_int_equal(vg_catalog_gaps(cat, "full", 0, 0, rec_gap, &r), 0);
+	assert_int_equal(r.ng, 2);
+	/* the disk-full gap: from the end of the clip before it to the start
+	 * of the clip after it, which holds none of the lost pictures */
+	for (int i = 1; i < l.n; i++) {
+		assert_int_equal(l.c[i].state, VG_CLIP_COMPLETE);
+		if (l.c[i].start_us == l.c[i - 1].end_us)
+			continue;
+		holes++;
+		assert_int_equal(r.g[0].from_us, l.c[i - 1].end_us);
+		assert_int_equal(r.g[0].to_us, l.c[i].start_us);
+		assert_true(l.c[i].start_us - l.c[i - 1].end_us >= lost * FRAME_US);
+	}
+	assert_int_equal(holes, 1);
+	assert_string_equal(r.g[1].reason, "vigild stopped");
+	assert_int_equal(r.g[1].from_us, l.c[l.n - 1].end_us);
+
+	vg_catalog_close(cat);
+	vg_diskguard_free(disk);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -372,6 +545,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_temporary_camera_expires),
 		cmocka_unit_test(test_sound_stops_at_review_date),
+		cmocka_unit_test(test_disk_full_pauses_with_a_gap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,10 +23,12 @@
 
 #include <cmocka.h>
 
+#include "vigil/audit.h"
 #include "vigil/catalog.h"
 #include "vigil/clipfile.h"
 #include "vigil/err.h"
 #include "vigil/reconcile.h"
+#include "vigil/sign.h"
 #include "vigil/timeutil.h"
 
 #define CAM "porch"
@@ -38,6 +40,8 @@
 struct fixture {
 	char dir[64];
 	struct vg_catalog *cat;
+	struct vg_sign_key *key;
+	struct vg_audit *audit;
 	uint8_t master[VG_MASTER_KEY_LEN];
 	int64_t ids[16];
 	int n;
@@ -120,6 +124,9 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
 	assert_int_equal(vg_catalog_open(&f->cat, path), 0);
+	assert_int_equal(vg_sign_key_generate(&f->key), 0);
+	snprintf(path, sizeof(path), "%s/audit.db", f->dir);
+	assert_int_equal(vg_audit_open(path, f->key, &f->audit), 0);
 	abs_of(f, "clips", path, sizeof(path));
 	assert_int_equal(mkdir(path, 0700), 0);
 	abs_of(f, "clips/" CAM, path, sizeof(path));
@@ -156,6 +163,8 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	vg_catalog_close(f->cat);
+	vg_audit_close(f->audit);
+	vg_sign_key_free(f->key);
 	rm_tree(f->dir);
 	memset(f->master, 0, sizeof(f->master));
 	free(f);
@@ -216,9 +225,9 @@ static void test_open_clips_only(void **state)
 	}
 	assert_int_equal(vg_catalog_clip_get(f->cat, done_id, &before), 0);
 
-	assert_int_equal(vg_reconcile_open_clips(f->cat, f->dir, f->master, &rep), 0);
+	assert_int_equal(vg_reconcile_open_clips(f->cat, NULL, f->dir, f->master, &rep), 0);
 	assert_int_equal(rep.recovered, 1);
-	assert_int_equal(rep.open_missing, 1);
+	assert_int_equal(rep.empty_removed, 1);
 	assert_int_equal(rep.unreadable, 0);
 	assert_int_equal(rep.rows_without_file, 0);
 	assert_int_equal(rep.files_without_row, 0);
@@ -412,7 +421,7 @@ static void test_reconcile_both(void **state)
 	add_open_clip(f, DAYDIR "/" CAM "-open.vgc");
 	abs_of(f, DAYDIR "/unknown.vgc", path, sizeof(path));
 	write_file(path, 100);
-	assert_int_equal(vg_reconcile(f->cat, f->dir, f->master, &rep), 0);
+	assert_int_equal(vg_reconcile(f->cat, NULL, f->dir, f->master, &rep), 0);
 	assert_int_equal(rep.recovered, 1);
 	assert_int_equal(rep.rows_without_file, 1);
 	assert_int_equal(rep.files_without_row, 1);
@@ -448,6 +457,136 @@ static void test_bg_stop(void **state)
 	vg_reconcile_bg_stop(NULL, NULL);
 }
 
+/* Audit rows of one action whose object names clip=ID, or, with id 0,
+ * all rows of the action. */
+struct audit_count {
+	const char *action;
+	char needle[64];
+	int n;
+};
+
+static int count_row(const struct vg_audit_entry *e, void *ud)
+{
+	struct audit_count *a = ud;
+
+	if (strcmp(e->action, a->action) == 0 && strstr(e->object, a->needle) != NULL)
+		a->n++;
+	return 0;
+}
+
+static int audited(struct fixture *f, const char *action, int64_t id)
+{
+	struct vg_audit_filter filt;
+	struct audit_count a = { .action = action };
+
+	memset(&filt, 0, sizeof(filt));
+	if (id > 0)
+		snprintf(a.needle, sizeof(a.needle), "clip=%lld ", (long long)id);
+	assert_int_equal(vg_audit_query(f->audit, &filt, count_row, &a), 0);
+	return a.n;
+}
+
+/* An open clip whose writer died before its first chunk: recovery would
+ * leave a 0-frame row, so file and row go, audited first; a clip with
+ * chunks is recovered, audited first, with its clip id in the row. */
+static void test_recovery_audited_and_empty_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_report rep;
+	struct vg_clip_writer *w;
+	struct vg_clip c, got;
+	char path[512], hex[VG_CLIP_ID_HEX_LEN], needle[64];
+	struct vg_audit_filter filt;
+	struct audit_count a = { .action = "clip.recover" };
+	int64_t open_id, empty_id;
+
+	open_id = add_open_clip(f, DAYDIR "/" CAM "-open.vgc");
+	memset(&c, 0, sizeof(c));
+	snprintf(c.camera, sizeof(c.camera), CAM);
+	snprintf(c.path, sizeof(c.path), DAYDIR "/" CAM "-empty.vgc");
+	c.start_us = T0 + 300 * CLIP_US;
+	abs_of(f, c.path, path, sizeof(path));
+	assert_int_equal(vg_clip_writer_open(&w, path, f->master, c.wrapped_key, c.clip_id), 0);
+	assert_int_equal(vg_catalog_clip_begin(f->cat, &c), 0);
+	vg_clip_writer_abandon(w);
+	empty_id = c.id;
+
+	assert_int_equal(vg_reconcile_open_clips(f->cat, f->audit, f->dir, f->master, &rep), 0);
+	assert_int_equal(rep.recovered, 1);
+	assert_int_equal(rep.empty_removed, 1);
+	assert_int_equal(rep.not_audited, 0);
+	assert_int_equal(vg_catalog_clip_get(f->cat, open_id, &got), 0);
+	assert_int_equal(got.state, VG_CLIP_RECOVERED);
+	assert_int_equal(vg_catalog_clip_get(f->cat, empty_id, &got), -VG_ENOENT);
+	assert_false(exists(f, DAYDIR "/" CAM "-empty.vgc"));
+	assert_int_equal(audited(f, "clip.recover", open_id), 1);
+	assert_int_equal(audited(f, "clip.recover", empty_id), 1);
+	assert_int_equal(audited(f, "clip.remove_empty", empty_id), 1);
+	assert_int_equal(audited(f, "clip.remove_empty", open_id), 0);
+	/* the row names the clip id as well as the row id */
+	assert_int_equal(vg_catalog_clip_get(f->cat, open_id, &got), 0);
+	vg_clip_id_hex(got.clip_id, hex);
+	snprintf(needle, sizeof(needle), "clip_id=%s", hex);
+	memcpy(a.needle, needle, sizeof(a.needle));
+	memset(&filt, 0, sizeof(filt));
+	assert_int_equal(vg_audit_query(f->audit, &filt, count_row, &a), 0);
+	assert_int_equal(a.n, 1);
+}
+
+/* One clip given up by its writer while recording goes on. */
+static void test_reconcile_one_clip(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_clip got;
+	int64_t open_id, done_id;
+
+	open_id = add_open_clip(f, DAYDIR "/" CAM "-open.vgc");
+	done_id = add_clip(f, 1, 1);
+	assert_int_equal(vg_reconcile_clip(f->cat, f->audit, f->dir, f->master, open_id, &got), 0);
+	assert_int_equal(got.state, VG_CLIP_RECOVERED);
+	assert_int_equal(got.id, open_id);
+	assert_int_equal(vg_reconcile_clip(f->cat, f->audit, f->dir, f->master, done_id, NULL),
+			 -VG_EINVAL);
+	assert_int_equal(audited(f, "clip.recover", open_id), 1);
+	assert_int_equal(audited(f, "clip.recover", done_id), 0);
+}
+
+/* A file holding a clip header and nothing else, with no row (vigild died
+ * between naming and cataloguing it), is removed with an audit row; a
+ * header with a chunk after it, or any other stray file, is reported and
+ * kept. */
+static void test_census_removes_header_only_orphan(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_census_opts o = { .audit = f->audit };
+	struct vg_reconcile_report rep;
+	struct vg_clip_writer *w;
+	uint8_t wrapped[VG_WRAPPED_KEY_LEN], id[VG_CLIP_ID_LEN], data[100];
+	char path[512];
+
+	memset(&rep, 0, sizeof(rep));
+	memset(data, 1, sizeof(data));
+	abs_of(f, DAYDIR "/" CAM "-orphan.vgc", path, sizeof(path));
+	assert_int_equal(vg_clip_writer_open(&w, path, f->master, wrapped, id), 0);
+	vg_clip_writer_abandon(w);
+	abs_of(f, DAYDIR "/" CAM "-chunked.vgc", path, sizeof(path));
+	assert_int_equal(vg_clip_writer_open(&w, path, f->master, wrapped, id), 0);
+	assert_int_equal(vg_clip_writer_write(w, data, sizeof(data)), 0);
+	assert_int_equal(vg_clip_writer_flush(w), 0);
+	vg_clip_writer_abandon(w);
+	abs_of(f, DAYDIR "/" CAM "-stray.vgc", path, sizeof(path));
+	write_file(path, VG_CLIP_HEADER_LEN);
+	o.since_us = vg_time_now_us() + VG_US_PER_S;
+
+	assert_int_equal(vg_reconcile_census(f->cat, f->dir, &o, &rep), 0);
+	assert_int_equal(rep.orphans_removed, 1);
+	assert_int_equal(rep.files_without_row, 2);
+	assert_false(exists(f, DAYDIR "/" CAM "-orphan.vgc"));
+	assert_true(exists(f, DAYDIR "/" CAM "-chunked.vgc"));
+	assert_true(exists(f, DAYDIR "/" CAM "-stray.vgc"));
+	assert_int_equal(audited(f, "clip.orphan_removed", 0), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +599,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_at_seam_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconcile_both, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bg_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_audited_and_empty_removed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reconcile_one_clip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_census_removes_header_only_orphan, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

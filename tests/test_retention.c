@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "vigil/audit.h"
 #include "vigil/catalog.h"
@@ -600,7 +601,7 @@ static void test_audit_rows(void **state)
 	assert_int_equal(rows.n, 3);
 	assert_string_equal(rows.action[0], "retention.delete");
 	assert_string_equal(rows.object[0], "camera=lift deleted=2 from=2026-10-19T23:59:00.000000Z"
-			    " to=2026-10-20T00:01:00.000000Z");
+			    " to=2026-10-20T00:01:00.000000Z clips=1-2");
 	assert_string_equal(rows.action[1], "retention.delete");
 	assert_non_null(strstr(rows.object[1], "camera=lobby deleted=1 "));
 	assert_string_equal(rows.action[2], "retention.early_delete");
@@ -612,6 +613,41 @@ static void test_audit_rows(void **state)
 		assert_int_equal(rows.uid[i], -1);
 	}
 	assert_int_equal(vg_audit_verify(f->audit, NULL, NULL, NULL), 0);
+}
+
+/* No row, no deletion: when the audit log refuses the row that names the
+ * clips, none of them is shredded, unlinked or deleted (docs/catalog-
+ * format.md, "Audit before change"); once it takes rows again they go,
+ * each named by its id. */
+static void test_no_deletion_without_audit_row(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_retention_report rep;
+	struct vg_audit_filter filt = { .action = "retention" };
+	struct rows rows = { 0 };
+	int64_t a = add_clip(f, "lift", T0 - 40 * DAY);
+	int64_t b = add_clip(f, "lift", T0 - 39 * DAY);
+	char p[200];
+	sqlite3 *db;
+
+	snprintf(p, sizeof(p), "%s/audit.db", f->clk.dir);
+	assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER full BEFORE INSERT ON audit BEGIN"
+				      " SELECT RAISE(ABORT, 'disk full'); END", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_not_equal(vg_retention_sweep(f->ret, &rep), 0);
+	assert_int_equal(rep.deleted, 0);
+	assert_true(present(f, a, "audit refused"));
+	assert_true(present(f, b, "audit refused"));
+
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER full", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	sweep(f, &rep);
+	assert_int_equal(rep.deleted, 2);
+	assert_false(present(f, a, "audited"));
+	assert_int_equal(vg_audit_query(f->audit, &filt, grab_row, &rows), 0);
+	assert_int_equal(rows.n, 1);
+	assert_non_null(strstr(rows.object[0], " clips=1-2"));
 }
 
 int main(void)
@@ -626,6 +662,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clock_jump_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_deletion_without_audit_row, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,9 @@
  * bytes, SHA-256 of the encrypted file, the wrapped clip key and the state.
  * A clip row is created (state "recording") before its first chunk is
  * written and completed when the clip closes, so after a crash the catalog
- * names every clip that was open. Gaps (camera lost, restarted daemon) are
- * rows of their own.
+ * names every clip that was open. Gaps (daemon stopped or crashed, camera
+ * lost, disk full, ...) are rows of their own, so that clips and gaps
+ * together account for every moment of every camera.
  *
  * A catalog handle may be used from several threads (it serialises). The
  * on-disk schema is documented in docs/catalog-format.md.
@@ -31,7 +32,7 @@ enum vg_clip_state {
 };
 
 struct vg_clip {
-	int64_t id;		/* catalog row id */
+	int64_t id;		/* catalog row id; never used for another clip */
 	char camera[33];
 	char path[512];		/* relative to the data folder */
 	uint8_t clip_id[VG_CLIP_ID_LEN];
@@ -245,6 +246,22 @@ int vg_catalog_gap_open(struct vg_catalog *cat, const char *camera, int64_t from
 			const char *reason, int64_t *id);
 /* Close gap id at to_us (-VG_EINVAL if to_us is before its start). */
 int vg_catalog_gap_close(struct vg_catalog *cat, int64_t id, int64_t to_us);
+/*
+ * The record of recording (schema 4). A camera's gap stays open until its
+ * next clip begins: vg_catalog_clip_begin closes every open gap of the
+ * camera at the clip's start, in the same transaction (the schema's
+ * trigger does it, for any writer). So a gap is opened when footage stops
+ * and never needs closing by hand.
+ *
+ * gap_ensure opens a gap for camera from from_us with reason unless one
+ * is open already (which then keeps its own start and reason); *opened
+ * (may be NULL) says whether this call opened it. recorded_until gives
+ * the end of the camera's newest clip or closed gap, whichever is later:
+ * where the camera's record stops (0: it has none).
+ */
+int vg_catalog_gap_ensure(struct vg_catalog *cat, const char *camera, int64_t from_us,
+			  const char *reason, int *opened);
+int vg_catalog_recorded_until(struct vg_catalog *cat, const char *camera, int64_t *until_us);
 typedef int (*vg_gap_fn)(const struct vg_gap *g, void *ud);
 int vg_catalog_gaps(struct vg_catalog *cat, const char *camera, int64_t from_us,
 		    int64_t to_us, vg_gap_fn fn, void *ud);

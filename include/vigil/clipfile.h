@@ -114,6 +114,10 @@ int64_t vg_clip_reader_created(const struct vg_clip_reader *r);
  * was cut short by a crash), else 0. Meaningful once next has returned 1. */
 int vg_clip_reader_recovered(const struct vg_clip_reader *r);
 
+/* Chunks authenticated so far. After vg_clip_reader_next failed with
+ * -VG_EAUTH it is also the number (0-based) of the chunk that failed. */
+uint64_t vg_clip_reader_chunks(const struct vg_clip_reader *r);
+
 /* Free r and wipe its key and buffers; NULL is a no-op. */
 void vg_clip_reader_free(struct vg_clip_reader *r);
 
@@ -133,6 +137,17 @@ void vg_clip_reader_free(struct vg_clip_reader *r);
 int vg_clip_recover(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
 		    const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], uint64_t *chunks,
 		    uint64_t *plain_bytes);
+
+/* 1 if path is a regular file that holds a vigil clip header of this
+ * format version and nothing else (what a writer leaves when it dies
+ * between creating the file and writing its first chunk: no footage), 0
+ * if not, negative VG_E* if it cannot be read. Needs no key. */
+int vg_clip_header_only(const char *path);
+
+/* The clip id as 32 lower-case hex digits and a NUL (audit rows quote it
+ * beside the catalog row id). */
+#define VG_CLIP_ID_HEX_LEN (2 * VG_CLIP_ID_LEN + 1)
+void vg_clip_id_hex(const uint8_t id[VG_CLIP_ID_LEN], char out[VG_CLIP_ID_HEX_LEN]);
 
 /* SHA-256 of a whole file (used to re-check catalogued clips). */
 int vg_file_sha256(const char *path, uint8_t out[VG_SHA256_LEN]);

@@ -34,6 +34,10 @@ int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
  * failed authentication. */
 int vg_clipmedia_status(const struct vg_clipmedia *m);
 
+/* Chunks authenticated so far; once the status is -VG_EAUTH, the number
+ * (0-based) of the chunk that failed. */
+int64_t vg_clipmedia_chunk(const struct vg_clipmedia *m);
+
 void vg_clipmedia_close(struct vg_clipmedia *m);
 
 struct vg_clipmedia_info {

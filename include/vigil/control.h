@@ -50,6 +50,13 @@ struct vg_control_env {
 	 * "audio": what `vigilctl status` says). NULL: the register shows
 	 * only the configuration. */
 	void (*camera_state)(void *ud, const char *camera, struct json_object *e);
+	/* Retention (sweeper.h); NULL: none. retention_sweep asks for a sweep
+	 * now (a hold was released: its footage may be needed to free the
+	 * disk). retention_accept_clock confirms the clock after a clamp:
+	 * 1 once the sweep that trusts it again has run (or is running), 0
+	 * if retention was not clamped (nothing changes). */
+	void (*retention_sweep)(void *ud);
+	int (*retention_accept_clock)(void *ud);
 	void *ud;
 	/* The review report (report.h) reads these too: the audit database's
 	 * path, and the retention thread for storage and alarms (NULL:

@@ -109,6 +109,10 @@ struct vg_export_result {
 	double write_seconds;		/* decrypt + remux + hash + fsync */
 	double readback_seconds;	/* read back from the medium + hash */
 	char why[256];			/* a sentence on failure */
+	int64_t bad_clip;		/* -VG_EAUTH: catalog id of the clip that failed
+					 * authentication; 0 if none did */
+	int64_t bad_chunk;		/* its first chunk that failed (0-based); -1:
+					 * its key or header did */
 };
 
 /*

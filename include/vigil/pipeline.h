@@ -12,6 +12,18 @@
  * A camera that vanishes is closed at once (so the driver can reconnect it)
  * and reopened with backoff; the time without pictures is a gap row in the
  * catalog and a line in the log.
+ *
+ * The record of recording (catalog.h): whenever a camera's footage stops -
+ * the camera is lost, the disk is full (diskguard.h), a write fails, the
+ * wall clock steps forward, a temporary camera expires, the pipeline is
+ * stopped - the encoder thread opens a gap where the camera's record
+ * stops (the end of its last clip, after recovering a clip a failed write
+ * left open), with the reason; the camera's next clip closes it. At
+ * start a camera that has a record but no open gap was not stopped
+ * cleanly (a crash or a power cut): a gap is opened from the end of its
+ * last (recovered) clip. So clips and gaps together cover every moment.
+ * Only the encoder thread writes gaps; the capture thread never touches
+ * the catalog.
  */
 #ifndef VIGIL_PIPELINE_H
 #define VIGIL_PIPELINE_H
@@ -22,6 +34,7 @@
 
 #include "vigil/catalog.h"
 #include "vigil/config.h"
+#include "vigil/diskguard.h"
 
 /* What every pipeline shares; all borrowed and outliving the pipelines. */
 struct vg_pipeline_env {
@@ -35,6 +48,14 @@ struct vg_pipeline_env {
 	/* The wall clock (UTC µs), for temporary cameras' remove_by date;
 	 * NULL = the real clock. Tests inject their own. */
 	int64_t (*now)(void);
+	/* Free-space floor: below it recording pauses (a "disk full" gap,
+	 * frames counted as lost); NULL: no floor. */
+	struct vg_diskguard *disk;
+	/* A clip the segmenter gave up after a failed write (its row is
+	 * still "recording"): finish it now, audited (reconcile.h,
+	 * vg_reconcile_clip). Called on the encoder thread; NULL: it waits
+	 * for the daemon's next stop or start. */
+	void (*recover)(void *ud, int64_t clip_id);
 };
 
 enum vg_pipeline_state {
@@ -46,6 +67,7 @@ enum vg_pipeline_state {
 	VG_PIPE_FAILED,			/* cannot record (bad format, disk) */
 	VG_PIPE_STOPPED,
 	VG_PIPE_EXPIRED,		/* temporary camera past its remove_by date */
+	VG_PIPE_DISK_FULL,		/* paused: free space below the floor */
 };
 
 /* Sound of a camera with audio = true (policy 3.11). */
@@ -59,7 +81,9 @@ enum vg_audio_state {
 struct vg_pipeline_status {
 	enum vg_pipeline_state state;
 	int64_t frames_in;		/* pictures received from the source */
-	int64_t frames_dropped;		/* queue full, error frames, driver gaps */
+	int64_t frames_dropped;		/* queue full, error frames, driver gaps,
+					 * and frames_lost */
+	int64_t frames_lost;		/* not recorded: the disk was full */
 	int64_t frames_encoded;		/* pictures written into clips */
 	int64_t clips;			/* clips completed */
 	int64_t bytes;			/* bytes of completed clips + open clip */
@@ -78,9 +102,12 @@ struct vg_pipeline;
 int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *cam,
 		      const struct vg_pipeline_env *env);
 
-/* Stop capture, encode what is queued, close the open clip cleanly, join
- * the threads and free. NULL is a no-op. */
+/* Stop capture, encode what is queued, close the open clip cleanly, open
+ * a gap with the reason "vigild stopped" (unless the camera is in a gap
+ * already), join the threads and free. NULL is a no-op. */
 void vg_pipeline_stop(struct vg_pipeline *p);
+/* The same, with the gap's reason (e.g. "disabled in the configuration"). */
+void vg_pipeline_stop_because(struct vg_pipeline *p, const char *why);
 
 void vg_pipeline_status(struct vg_pipeline *p, struct vg_pipeline_status *st);
 

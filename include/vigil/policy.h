@@ -48,6 +48,8 @@ enum vg_action {
 	VG_ACT_REPORT,		/* report */
 	VG_ACT_CONFIG_CHECK,	/* config.check */
 	VG_ACT_DISCLOSURE_LIST,	/* disclosure.list */
+	VG_ACT_HOLD_LIST,	/* hold.list: the holds, their cases; no footage */
+	VG_ACT_CLOCK_ACCEPT,	/* retention.accept_clock: lift a clock clamp */
 	VG_ACT_COUNT
 };
 

@@ -6,7 +6,12 @@
  * 1. vg_reconcile_open_clips, before recording (quick: only the few clips
  *    open at the crash): every clip still marked "recording" is cut to its
  *    last authenticated chunk, sealed and marked "recovered" with the
- *    frames and end time it really holds.
+ *    frames and end time it really holds. A clip that holds no footage
+ *    (its file never created, or cut off before its first complete chunk)
+ *    is removed instead, file and row: the catalog keeps no empty rows.
+ *    vigild runs it again at a clean stop (a clip a failed write left
+ *    open is finished then), and vg_reconcile_clip does it for one clip
+ *    at once.
  *
  * 2. vg_reconcile_census, after the cameras have started (a stat per
  *    catalogued clip and a lookup per clip file: minutes on a box with
@@ -14,8 +19,18 @@
  *    that have no row are reported (never silently deleted: either may be
  *    evidence of tampering or of a failing disk), except leftovers that
  *    cannot hold footage (".new-" files: created, never catalogued, never
- *    written to), which are removed. vg_reconcile_bg_start runs it on a
- *    thread of its own at low priority and reports the total at the end.
+ *    written to, and files that hold a clip header and nothing else: a
+ *    crash while vigild created them), which are removed. vg_reconcile_bg_start
+ *    runs it on a thread of its own at low priority and reports the total
+ *    at the end.
+ *
+ * Every change is audited first (docs/catalog-format.md, "Audit before
+ * change"): "clip.recover" before a clip is cut, "clip.remove_empty"
+ * before an empty clip's file and row go, "clip.orphan_removed" before a
+ * leftover file goes; each names the catalog id and the clip id. If the
+ * row cannot be written the change is not made (counted in not_audited)
+ * and is tried again at the next start. With audit NULL (tools, tests) no
+ * rows are written.
  *
  * The census runs beside recording and retention and reports only what
  * stays wrong when looked at again: a row whose file is missing is read
@@ -42,7 +57,9 @@
 
 struct vg_reconcile_report {
 	int recovered;		/* open clips cut to their last good chunk */
-	int open_missing;	/* open rows whose file never appeared (removed) */
+	int empty_removed;	/* open clips with no footage: file and row removed */
+	int not_audited;	/* open clips left as they were: no audit row */
+	int orphans_removed;	/* census: leftover files with no footage removed */
 	int rows_without_file;	/* complete clips whose file is gone */
 	int files_without_row;	/* clip files the catalog does not know */
 	int unreadable;		/* open clips whose header does not authenticate */
@@ -52,11 +69,20 @@ struct vg_reconcile_report {
 };
 
 /* Job 1. Zeroes *rep, then recovers every open clip (counts in recovered,
- * open_missing, unreadable). master is only read during the call. 0, or a
- * negative VG_E* code if the open clips could not be listed. */
-int vg_reconcile_open_clips(struct vg_catalog *cat, const char *data_dir,
+ * empty_removed, unreadable, not_audited). master is only read during the
+ * call; audit may be NULL. 0, or a negative VG_E* code if the open clips
+ * could not be listed. */
+int vg_reconcile_open_clips(struct vg_catalog *cat, struct vg_audit *audit, const char *data_dir,
 			    const uint8_t master[VG_MASTER_KEY_LEN],
 			    struct vg_reconcile_report *rep);
+
+/* Job 1 for one clip still RECORDING whose writer gave up (disk full, a
+ * failed write), while recording goes on: 0 recovered (*out, may be NULL,
+ * gets its finished row), 1 removed (it held no footage), -VG_EINVAL if
+ * the clip is not open, other negative codes if it was left as it is
+ * (vigild's clean stop and the next start try again). */
+int vg_reconcile_clip(struct vg_catalog *cat, struct vg_audit *audit, const char *data_dir,
+		      const uint8_t master[VG_MASTER_KEY_LEN], int64_t id, struct vg_clip *out);
 
 struct vg_reconcile_census_opts {
 	int batch;			/* rows, or names, per batch; <= 0: 256 */
@@ -70,6 +96,7 @@ struct vg_reconcile_census_opts {
 	 * seam where the sweeper or a camera acts. NULL: none. */
 	void (*between)(void *between_ud);
 	void *between_ud;
+	struct vg_audit *audit;		/* leftover removals; NULL: no rows */
 };
 
 /* Job 2, synchronous. Adds its counts (rows_without_file,
@@ -83,7 +110,7 @@ int vg_reconcile_census(struct vg_catalog *cat, const char *data_dir,
 
 /* Both jobs in one call (tools and tests), then the summary line; vigild
  * uses the split. */
-int vg_reconcile(struct vg_catalog *cat, const char *data_dir,
+int vg_reconcile(struct vg_catalog *cat, struct vg_audit *audit, const char *data_dir,
 		 const uint8_t master[VG_MASTER_KEY_LEN], struct vg_reconcile_report *rep);
 
 /*
@@ -92,8 +119,8 @@ int vg_reconcile(struct vg_catalog *cat, const char *data_dir,
  * (copied); cat and audit (may be NULL) are borrowed and must outlive the
  * thread; data_dir is copied. since_us: see the opts (the time job 1
  * began, before any camera started). When the census ends the thread logs
- * the summary line and, if anything was recovered or found wrong, writes
- * the "catalog.reconcile" audit row (reason "start-up after a crash", or
+ * the summary line and, if anything was recovered, removed or found wrong,
+ * writes the "catalog.reconcile" audit row (reason "start-up after a crash", or
  * saying the file check was cut short if it was stopped). 0, -VG_ENOMEM,
  * -VG_EAGAIN (no thread).
  */

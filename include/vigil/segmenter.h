@@ -67,6 +67,8 @@ struct vg_segmenter_stats {
 	int64_t audio_packets;		/* audio packets written in all clips */
 	int64_t audio_dropped;		/* audio packets outside any clip */
 	int64_t clip_id;		/* catalog id of the open clip, 0 if none */
+	int64_t abandoned_id;		/* the last clip given up after a failure,
+					 * its row still "recording"; 0 if none */
 	int64_t clip_frames;
 	uint64_t clip_bytes;
 	char clip_path[512];
@@ -87,9 +89,9 @@ int vg_segmenter_wants_keyframe(const struct vg_segmenter *s, int64_t ts_utc_us)
 /*
  * Write one packet (borrowed). Starts a clip on the first keyframe, cuts to
  * a new clip on a keyframe once the clip is long enough, seals a fragment
- * once it is long enough. -VG_ENOSPC when the disk is full (the open clip
- * is closed as far as it got), other negative codes on failure (the open
- * clip is abandoned and later recovered).
+ * once it is long enough. -VG_ENOSPC when the disk is full, other negative
+ * codes on failure: the open clip is abandoned as far as it got (its row
+ * stays "recording"; stats.abandoned_id names it for recovery).
  */
 int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *pkt);
 

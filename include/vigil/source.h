@@ -29,6 +29,10 @@ struct vg_source_info {
 	int live;			/* 1: pictures come in real time and are dropped
 					 * when the encoder falls behind; 0 (unpaced
 					 * files, benchmarks): capture waits instead */
+	int wall_clock;			/* 1: ts_utc_us is read from the wall clock as
+					 * each picture arrives (a device), so a step
+					 * of the clock shows in it; 0: computed from
+					 * the frame count (files, synthetic) */
 	char label[128];		/* for logs: "vivid /dev/video0 YUYV 640x480@15" */
 };
 

@@ -85,6 +85,13 @@ int vg_sweeper_reload(struct vg_sweeper *s, const struct vg_config *cfg);
 /* Ask for a sweep now (e.g. a camera hit a full disk); returns at once. */
 void vg_sweeper_kick(struct vg_sweeper *s);
 
+/* An operator confirms the clock after a clock-jump alarm (vigilctl
+ * retention accept-clock): if the last sweep was clamped, the next one
+ * (asked for now) trusts the realtime clock again and may then delete
+ * what is truly past retention; returns 1. Returns 0, and changes
+ * nothing, if retention is not clamped. */
+int vg_sweeper_accept_clock(struct vg_sweeper *s);
+
 /* Ask for a sweep and wait until one that started after this call has
  * finished: 0, or -VG_EAGAIN after timeout_ms. */
 int vg_sweeper_sync(struct vg_sweeper *s, int timeout_ms);

@@ -983,6 +983,7 @@ enum { R_CLIP, R_PKT, R_END };
 struct ritem {
 	int kind;
 	int err;			/* R_CLIP: open failed; R_END: the clip's status */
+	int64_t chunk;			/* R_END: with -VG_EAUTH, the chunk that failed */
 	int novideo;
 	AVPacket *pkt;			/* R_PKT */
 	AVCodecParameters *par;		/* R_CLIP */
@@ -1072,6 +1073,29 @@ static struct ritem *ritem_new(int kind)
 	return it;
 }
 
+/* The first chunk of a clip that fails authentication (0-based), read
+ * again chunk by chunk; -1 if its key or header does. Only called once a
+ * clip has failed, to name the chunk in the integrity.failure row. */
+static int64_t first_bad_chunk(const char *path, const uint8_t *master,
+			       const uint8_t *wrapped_key)
+{
+	struct vg_clip_reader *r = NULL;
+	const uint8_t *data;
+	size_t len;
+	int64_t chunk = -1;
+	int ret;
+
+	if (vg_clip_reader_open(&r, path, master, wrapped_key) < 0)
+		return -1;
+	do
+		ret = vg_clip_reader_next(r, &data, &len);
+	while (ret == 0);
+	if (ret == -VG_EAUTH)
+		chunk = (int64_t)vg_clip_reader_chunks(r);
+	vg_clip_reader_free(r);
+	return chunk;
+}
+
 /* One clip; 0 to go on to the next, -1 to stop reading. */
 static int read_clip(struct reader *rd, const struct vg_clip *c)
 {
@@ -1088,6 +1112,8 @@ static int read_clip(struct reader *rd, const struct vg_clip *c)
 	ret = vg_clipmedia_open(&m, path, e->ctx->master, c->wrapped_key, &fmt);
 	if (ret < 0) {
 		it->err = ret;
+		if (ret == -VG_EAUTH)
+			it->chunk = first_bad_chunk(path, e->ctx->master, c->wrapped_key);
 		rd_push(rd, it);
 		return -1;
 	}
@@ -1136,8 +1162,10 @@ static int read_clip(struct reader *rd, const struct vg_clip *c)
 			return -1;
 		}
 	}
-	vg_clipmedia_close(m);
 	it = ritem_new(R_END);
+	if (it != NULL)
+		it->chunk = vg_clipmedia_chunk(m);
+	vg_clipmedia_close(m);
 	if (it == NULL)
 		return -1;
 	it->err = ret;
@@ -1291,6 +1319,10 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 		}
 		if (it->err < 0) {
 			ret = it->err;
+			if (ret == -VG_EAUTH && e->res->bad_clip == 0) {
+				e->res->bad_clip = c->id;
+				e->res->bad_chunk = it->chunk;
+			}
 			if (it->novideo)
 				why(e, "clip %s holds no video", c->path);
 			else
@@ -1313,6 +1345,10 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 			if (it == NULL || it->kind != R_PKT) {
 				/* R_END, or NULL: the reader stopped (out of memory) */
 				rr = it ? it->err : -VG_ENOMEM;
+				if (rr == -VG_EAUTH && e->res->bad_clip == 0) {
+					e->res->bad_clip = c->id;
+					e->res->bad_chunk = it->chunk;
+				}
 				ritem_free(it);
 				break;
 			}

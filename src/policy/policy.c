@@ -48,11 +48,16 @@ enum scope {
 
 struct rule {
 	enum scope scope;
-	unsigned refs;		/* accepted reference kinds for footage actions */
+	unsigned refs;		/* accepted reference kinds for footage actions;
+				 * 0 with a site scope: the site only, no
+				 * purpose or reference (no footage is shown) */
 	const char *clause;	/* where the rule comes from */
 };
 
 #define BY_DPO "policy 3.9: disclosures are made by the data protection officer"
+/* Accepting the clock lets retention delete what a clamp held back:
+ * deletion is the data protection officer's to answer for. */
+#define CLOCK_BY_DPO "policy 3.7: the data protection officer answers for retention"
 #define R(s, r, c) { s, r, c }
 #define NO(c) { DENY, 0, c }
 
@@ -69,6 +74,8 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_REPORT] = NO("principle 10"),
 		[VG_ACT_CONFIG_CHECK] = NO("siting is the installer's job"),
 		[VG_ACT_DISCLOSURE_LIST] = NO("policy 3.9"),
+		[VG_ACT_HOLD_LIST] = R(OWN_SITES, 0, "policy 3.7 and 3.8"),
+		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
 	},
 	[VG_ROLE_LINE_MANAGER] = {
 		[VG_ACT_CLIP_LIST] = R(MANAGED_SITES, REFS_MANAGER, "policy 3.8"),
@@ -81,6 +88,8 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_REPORT] = NO("principle 10"),
 		[VG_ACT_CONFIG_CHECK] = NO("siting is the installer's job"),
 		[VG_ACT_DISCLOSURE_LIST] = NO("policy 3.9"),
+		[VG_ACT_HOLD_LIST] = R(MANAGED_SITES, 0, "policy 3.7 and 3.8"),
+		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
 	},
 	[VG_ROLE_ENFORCEMENT] = {
 		[VG_ACT_CLIP_LIST] = R(ANY_SITE, REFS_ENFORCE, "policy 3.8"),
@@ -93,6 +102,8 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_REPORT] = NO("principle 10"),
 		[VG_ACT_CONFIG_CHECK] = NO("siting is the installer's job"),
 		[VG_ACT_DISCLOSURE_LIST] = NO("policy 3.9"),
+		[VG_ACT_HOLD_LIST] = R(ANY_SITE, 0, "policy 3.7 and 3.8"),
+		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
 	},
 	[VG_ROLE_DPO] = {
 		[VG_ACT_CLIP_LIST] = R(ANY_SITE, REFS_DPO, "policy 3.9 and 3.10"),
@@ -105,6 +116,8 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_REPORT] = R(ANY, 0, "principle 10"),
 		[VG_ACT_CONFIG_CHECK] = NO("siting is the installer's job"),
 		[VG_ACT_DISCLOSURE_LIST] = R(ANY, 0, "policy 3.9"),
+		[VG_ACT_HOLD_LIST] = R(ANY_SITE, 0, "policy 3.7 and 3.9"),
+		[VG_ACT_CLOCK_ACCEPT] = R(ANY, 0, "policy 3.7 and principle 6: the data protection officer answers for deletion"),
 	},
 	[VG_ROLE_INSTALLER] = {
 		[VG_ACT_CLIP_LIST] = NO("policy 3.8: installers see no recorded footage"),
@@ -117,6 +130,8 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_REPORT] = NO("principle 10"),
 		[VG_ACT_CONFIG_CHECK] = R(ANY, 0, "policy 3.5, siting"),
 		[VG_ACT_DISCLOSURE_LIST] = NO("policy 3.9"),
+		[VG_ACT_HOLD_LIST] = NO("policy 3.8"),
+		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
 	},
 	[VG_ROLE_AUDITOR] = {
 		[VG_ACT_CLIP_LIST] = NO("policy 3.8: auditors see no footage"),
@@ -129,6 +144,8 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_REPORT] = R(ANY, 0, "principle 10"),
 		[VG_ACT_CONFIG_CHECK] = NO("siting is the installer's job"),
 		[VG_ACT_DISCLOSURE_LIST] = R(ANY, 0, "principle 10 and policy 3.9"),
+		[VG_ACT_HOLD_LIST] = NO("policy 3.8: auditors see every hold decision in the audit log"),
+		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
 	},
 };
 
@@ -163,6 +180,9 @@ static const struct {
 	[VG_ACT_REPORT] = { "report", "run reports", 0 },
 	[VG_ACT_CONFIG_CHECK] = { "config.check", "check the camera configuration", 0 },
 	[VG_ACT_DISCLOSURE_LIST] = { "disclosure.list", "list disclosures", 0 },
+	[VG_ACT_HOLD_LIST] = { "hold.list", "list evidence holds", 0 },
+	[VG_ACT_CLOCK_ACCEPT] = { "retention.accept_clock",
+				  "confirm the clock after a clock clamp", 0 },
 };
 
 const char *vg_role_name(enum vg_role r)
@@ -427,6 +447,9 @@ int vg_policy_check(const struct vg_policy *p, const struct vg_policy_request *r
 		return decide(d, 0, "%s is the line manager for %s, not for %s (%s)", who, sites,
 			      req->site, r->clause);
 	}
+	if (r->refs == 0)
+		return decide(d, 1, "%s is %s and may %s at %s (%s)", who, role_is[role], verb,
+			      req->site, r->clause);
 	if (empty(req->purpose))
 		return decide(d, 0, "say why (--purpose): every footage operation must record "
 			      "its purpose (principle 7)");

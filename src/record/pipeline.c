@@ -41,13 +41,21 @@
 #define BACKOFF_MAX_MS 2000	/* a camera back is recording again within 2 s */
 #define NO_SIGNAL_US (5 * VG_US_PER_S)	/* live camera silent this long: reopen */
 #define RELEASE_WAIT_MS 2000	/* longest wait for a lost camera's frames to go */
+/* The wall clock and the monotonic clock disagree by more than this
+ * between two pictures: the wall clock was stepped. */
+#define CLOCK_STEP_US (2 * VG_US_PER_S)
+#define DISK_FULL_WHY "disk full: recording paused to keep room for the audit log"
+#define STOP_WHY "vigild stopped"
+#define CRASH_WHY "vigild stopped unexpectedly (crash or power cut)"
 
 enum item_kind { ITEM_START, ITEM_FRAME, ITEM_END };
 
 struct item {
 	enum item_kind kind;
 	struct vg_source_frame f;
+	int64_t mono_us;		/* FRAME: when capture received it */
 	struct vg_source_info info;
+	char why[128];			/* END: why pictures stopped ("": no gap) */
 };
 
 struct vg_pipeline {
@@ -64,6 +72,7 @@ struct vg_pipeline {
 	int stop;
 	int capture_done;
 	int encoder_done;		/* the encoder thread has closed its last clip */
+	char stop_why[128];		/* the gap's reason at stop */
 	int64_t ends_pushed;		/* ITEM_ENDs queued by the capture thread */
 	int64_t ends_taken;		/* ... and taken by the encoder thread */
 	struct vg_pipeline_status st;
@@ -91,6 +100,8 @@ struct vg_pipeline {
 	int64_t last_pts;
 	int64_t frame_us;
 	int broken;			/* setup failed: skip frames until next START */
+	int paused;			/* disk full: frames are counted, not recorded */
+	int64_t last_utc_us, last_mono_us;	/* the last picture's clocks */
 	int64_t clips_before;		/* clips completed by earlier segmenters */
 	AVPacket *pkt;
 	AVFrame *decoded;
@@ -106,7 +117,8 @@ struct vg_pipeline {
 const char *vg_pipeline_state_name(enum vg_pipeline_state s)
 {
 	static const char *const names[] = { "starting", "recording", "waiting-for-device",
-					     "ended", "failed", "stopped", "expired" };
+					     "ended", "failed", "stopped", "expired",
+					     "disk full" };
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
@@ -248,13 +260,28 @@ static int expired(struct vg_pipeline *p)
 	return p->remove_by_us > 0 && wall_now(p) >= p->remove_by_us;
 }
 
+/* Queue an end marker: the encoder closes the session and, if why is not
+ * empty, opens a gap with that reason. */
+static void push_end(struct vg_pipeline *p, const char *why, int live)
+{
+	struct item it;
+
+	memset(&it, 0, sizeof(it));
+	it.kind = ITEM_END;
+	snprintf(it.why, sizeof(it.why), "%s", why);
+	queue_push(p, &it, live);
+	pthread_mutex_lock(&p->lock);
+	p->ends_pushed++;
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void *capture_main(void *arg)
 {
 	struct vg_pipeline *p = arg;
 	const char *name = p->cam->name;
 	struct vg_source *src = NULL;
 	int backoff = BACKOFF_MIN_MS;
-	int64_t gap_id = 0;
+	int lost = 0;			/* pictures stopped; the encoder has the gap */
 	int64_t last_ts = 0, last_frame_mono = 0;
 	uint32_t last_seq = 0;
 	int have_seq = 0, live = 1;
@@ -271,6 +298,11 @@ static void *capture_main(void *arg)
 				 "the configuration", name, p->cam->temporary.remove_by);
 			event(p, "camera.expired", p->cam->temporary.remove_by);
 			set_state(p, VG_PIPE_EXPIRED, "temporary camera past its remove_by date");
+			if (src) {
+				vg_source_close(src);
+				src = NULL;
+			}
+			push_end(p, "expired: temporary camera past its remove_by date", live);
 			break;
 		}
 		if (src == NULL) {
@@ -281,10 +313,13 @@ static void *capture_main(void *arg)
 					vg_warnx("%s: cannot open camera: %s; retrying", name, why);
 				snprintf(last_why, sizeof(last_why), "%s", why);
 				set_state(p, VG_PIPE_RECONNECTING, why);
-				if (gap_id == 0)
-					vg_catalog_gap_open(p->env.cat, name,
-							    last_ts ? last_ts : vg_time_now_us(), why,
-							    &gap_id);
+				if (!lost) {
+					char gap[160];
+
+					snprintf(gap, sizeof(gap), "camera lost: %s", why);
+					push_end(p, gap, live);
+					lost = 1;
+				}
 				if (wait_stop(p, backoff))
 					break;
 				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
@@ -309,12 +344,11 @@ static void *capture_main(void *arg)
 		memset(&it, 0, sizeof(it));
 		ret = vg_source_read(src, &it.f, READ_TIMEOUT_MS);
 		if (ret == 0) {
-			if (gap_id) {
+			if (lost) {
 				event(p, "camera.back", it.f.frame ? "pictures again" : "packets again");
-				vg_catalog_gap_close(p->env.cat, gap_id, it.f.ts_utc_us);
 				vg_info("%s: pictures again after %.1f s without", name,
 					last_ts ? (double)(it.f.ts_utc_us - last_ts) / 1e6 : 0.0);
-				gap_id = 0;
+				lost = 0;
 			}
 			pthread_mutex_lock(&p->lock);
 			p->st.frames_in++;
@@ -333,6 +367,7 @@ static void *capture_main(void *arg)
 			last_seq = it.f.sequence;
 			last_ts = it.f.ts_utc_us;
 			last_frame_mono = vg_time_mono_us();
+			it.mono_us = last_frame_mono;
 			it.kind = ITEM_FRAME;
 			queue_push(p, &it, live);
 			continue;
@@ -347,15 +382,8 @@ static void *capture_main(void *arg)
 		}
 		vg_source_close(src);
 		src = NULL;
-		memset(&it, 0, sizeof(it));
-		it.kind = ITEM_END;
-		queue_push(p, &it, live);
-		pthread_mutex_lock(&p->lock);
-		p->ends_pushed++;
-		pthread_mutex_unlock(&p->lock);
-		if (ret != 1)
-			wait_released(p, RELEASE_WAIT_MS);
 		if (ret == 1) {
+			push_end(p, "", live);	/* the stop's gap follows */
 			vg_info("%s: end of input", name);
 			set_state(p, VG_PIPE_ENDED, NULL);
 			break;
@@ -365,25 +393,20 @@ static void *capture_main(void *arg)
 				 (int)(NO_SIGNAL_US / VG_US_PER_S));
 		else
 			snprintf(why, sizeof(why), "camera lost: %s", vg_strerror(ret));
+		push_end(p, why, live);
+		lost = 1;
+		wait_released(p, RELEASE_WAIT_MS);
 		vg_warnx("%s: %s; reopening", name, why);
 		event(p, "camera.lost", why);
 		pthread_mutex_lock(&p->lock);
 		p->st.reconnects++;
 		pthread_mutex_unlock(&p->lock);
 		set_state(p, VG_PIPE_RECONNECTING, why);
-		vg_catalog_gap_open(p->env.cat, name, last_ts ? last_ts : vg_time_now_us(), why,
-				    &gap_id);
 	}
 	if (src) {
-		struct item it;
-
 		vg_source_close(src);
-		memset(&it, 0, sizeof(it));
-		it.kind = ITEM_END;
-		queue_push(p, &it, live);
+		push_end(p, "", live);
 	}
-	if (gap_id)
-		vg_catalog_gap_close(p->env.cat, gap_id, vg_time_now_us());
 	pthread_mutex_lock(&p->lock);
 	p->capture_done = 1;
 	pthread_cond_broadcast(&p->cond);
@@ -502,6 +525,8 @@ static int feed_audio(struct vg_pipeline *p)
 
 /* ---- encoder thread ---- */
 
+/* Close the session: the open clip is finished (or, if a write failed,
+ * handed to env.recover), then everything is freed. */
 static void teardown(struct vg_pipeline *p)
 {
 	struct vg_segmenter_stats ss;
@@ -514,6 +539,8 @@ static void teardown(struct vg_pipeline *p)
 		p->st.clips = p->clips_before;
 		p->st.clip_path[0] = '\0';
 		pthread_mutex_unlock(&p->lock);
+		if (ss.abandoned_id > 0 && p->env.recover)
+			p->env.recover(p->env.event_ud, ss.abandoned_id);
 	}
 	vg_segmenter_free(p->seg);
 	p->seg = NULL;
@@ -531,20 +558,59 @@ static void event(struct vg_pipeline *p, const char *action, const char *detail)
 		p->env.event(p->env.event_ud, p->cam->name, action, detail);
 }
 
+/* ---- the record of recording (pipeline.h) ---- */
+
+/* Footage has stopped: a gap from where the camera's record stops (call
+ * after teardown, so that a finished or recovered clip counts), unless
+ * one is open already. */
+static void record_gap(struct vg_pipeline *p, const char *why)
+{
+	int64_t from = 0;
+	int opened = 0;
+	char when[40];
+
+	if (vg_catalog_recorded_until(p->env.cat, p->cam->name, &from) < 0)
+		return;
+	if (from == 0)		/* never recorded: from now */
+		from = wall_now(p);
+	if (vg_catalog_gap_ensure(p->env.cat, p->cam->name, from, why, &opened) == 0 && opened) {
+		vg_time_format(from, when, sizeof(when));
+		vg_info("%s: no footage from %s: %s", p->cam->name, when, why);
+	}
+}
+
+/* At start: a camera with a record but no open gap was not stopped
+ * cleanly; its footage ends where its last (recovered) clip does. */
+static void gap_at_start(struct vg_pipeline *p)
+{
+	int64_t until = 0, away;
+	char why[128];
+
+	if (vg_catalog_recorded_until(p->env.cat, p->cam->name, &until) < 0 || until == 0)
+		return;
+	away = wall_now(p) - until;
+	if (away > 7 * 86400 * VG_US_PER_S)
+		snprintf(why, sizeof(why), "%s; clock clamp: the clock reads %.0f days later, "
+			 "not trusted until confirmed", CRASH_WHY, (double)away / 86400e6);
+	else
+		snprintf(why, sizeof(why), "%s", CRASH_WHY);
+	record_gap(p, why);
+}
+
 static void on_clip(void *ud, const struct vg_clip *c)
 {
-	char detail[700], from[40], to[40];
-
-	vg_time_format(c->start_us, from, sizeof(from));
-	vg_time_format(c->end_us, to, sizeof(to));
+	char detail[760], from[40], to[40], hex[VG_CLIP_ID_HEX_LEN];
 	int64_t err_us;
 	int synced = vg_clock_synced(&err_us);
 
+	vg_time_format(c->start_us, from, sizeof(from));
+	vg_time_format(c->end_us, to, sizeof(to));
+	vg_clip_id_hex(c->clip_id, hex);
 	/* The clock's state goes into the clip's audit row, and so into the
 	 * chain of custody of any export of it. */
 	snprintf(detail, sizeof(detail),
-		 "clip=%lld from=%s to=%s frames=%lld file=%s clock=%s esterror_us=%lld",
-		 (long long)c->id, from, to, (long long)c->frames, c->path,
+		 "clip=%lld clip_id=%s from=%s to=%s frames=%lld file=%s clock=%s esterror_us=%lld",
+		 (long long)c->id, hex, from, to, (long long)c->frames, c->path,
 		 synced ? "synchronised" : "UNSYNCHRONISED", (long long)err_us);
 	event(ud, "clip.create", detail);
 }
@@ -898,10 +964,75 @@ static int passthrough(struct vg_pipeline *p, AVPacket *pkt, int64_t ts_utc_us)
 	return ret;
 }
 
+/* Stop recording for want of space: finish (or recover) the clip and
+ * open the gap; frames are counted until disk_paused says otherwise. */
+static void pause_for_disk(struct vg_pipeline *p)
+{
+	p->paused = 1;
+	teardown(p);
+	record_gap(p, DISK_FULL_WHY);
+	set_state(p, VG_PIPE_DISK_FULL, "disk full: recording paused");
+}
+
+/* Below the disk guard's floor: finish the clip, open the gap, and count
+ * pictures instead of recording them until the space is back. 1 while
+ * paused. */
+static int disk_paused(struct vg_pipeline *p)
+{
+	int full = vg_diskguard_full(p->env.disk);
+
+	if (full && !p->paused) {
+		pause_for_disk(p);
+	} else if (!full && p->paused) {
+		p->paused = 0;
+		set_state(p, VG_PIPE_RECORDING, "");
+		teardown(p);
+		setup(p, &p->info);
+	}
+	if (p->paused) {
+		pthread_mutex_lock(&p->lock);
+		p->st.frames_lost++;
+		p->st.frames_dropped++;
+		pthread_mutex_unlock(&p->lock);
+	}
+	return p->paused;
+}
+
+/* A device's pictures carry the wall clock: if it stepped, the clip ends
+ * at the last picture before the step (its timestamps would otherwise be
+ * squeezed or stretched), and a step forward leaves a gap: no footage
+ * carries those times. */
+static void check_clock_step(struct vg_pipeline *p, const struct item *it)
+{
+	int64_t step;
+	char why[128];
+
+	if (!p->info.wall_clock)
+		return;
+	step = p->last_mono_us > 0 ? (it->f.ts_utc_us - p->last_utc_us) -
+					     (it->mono_us - p->last_mono_us) : 0;
+	p->last_utc_us = it->f.ts_utc_us;
+	p->last_mono_us = it->mono_us;
+	if (step <= CLOCK_STEP_US && step >= -CLOCK_STEP_US)
+		return;
+	vg_warnx("%s: the wall clock stepped %s by %.1f s: the clip ends here and a new one "
+		 "starts", p->cam->name, step > 0 ? "forward" : "back", (double)llabs(step) / 1e6);
+	teardown(p);
+	if (step > 0) {
+		snprintf(why, sizeof(why), "clock clamp: the clock stepped forward %.0f s; no "
+			 "footage carries those times", (double)step / 1e6);
+		record_gap(p, why);
+	}
+	setup(p, &p->info);
+}
+
 static void process_frame(struct vg_pipeline *p, struct item *it)
 {
 	int ret = 0;
 
+	if (disk_paused(p))
+		goto out;
+	check_clock_step(p, it);
 	if (p->broken)
 		goto out;
 	if (it->f.frame)
@@ -913,13 +1044,23 @@ static void process_frame(struct vg_pipeline *p, struct item *it)
 			keep_snapshot(p, NULL);
 		ret = passthrough(p, it->f.packet, it->f.ts_utc_us);
 	}
-	if (ret < 0) {
-		/* Disk full or a codec failure: the open clip has been closed
-		 * as far as it got; start afresh at the next keyframe. */
+	if (ret == -VG_ENOSPC && p->env.disk != NULL) {
+		/* The guard's figures said there was room: trust the write.
+		 * The clip is recovered as far as it got; recording pauses. */
+		vg_diskguard_no_space(p->env.disk);
+		pause_for_disk(p);
+	} else if (ret < 0) {
+		char why[128];
+
+		/* A codec or write failure: the open clip was abandoned as
+		 * far as it got (and is recovered); start afresh at the next
+		 * keyframe. */
 		vg_errx("%s: recording error: %s; starting a new clip", p->cam->name,
 			vg_strerror(ret));
 		set_state(p, VG_PIPE_RECORDING, vg_strerror(ret));
 		teardown(p);
+		snprintf(why, sizeof(why), "recording error: %s", vg_strerror(ret));
+		record_gap(p, why);
 		setup(p, &p->info);
 	}
 out:
@@ -937,11 +1078,13 @@ static void *encoder_main(void *arg)
 	struct vg_pipeline *p = arg;
 	struct item it;
 
+	gap_at_start(p);
 	while (queue_pop(p, &it)) {
 		switch (it.kind) {
 		case ITEM_START:
 			teardown(p);
 			setup(p, &it.info);
+			p->last_mono_us = 0;
 			break;
 		case ITEM_FRAME:
 			process_frame(p, &it);
@@ -955,11 +1098,14 @@ static void *encoder_main(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			drain(p);
 			teardown(p);
+			if (it.why[0] != '\0')
+				record_gap(p, it.why);
 			break;
 		}
 	}
 	drain(p);
 	teardown(p);
+	record_gap(p, p->stop_why[0] ? p->stop_why : STOP_WHY);
 	pthread_mutex_lock(&p->lock);
 	p->encoder_done = 1;
 	pthread_mutex_unlock(&p->lock);
@@ -1031,9 +1177,15 @@ err:
 
 void vg_pipeline_stop(struct vg_pipeline *p)
 {
+	vg_pipeline_stop_because(p, STOP_WHY);
+}
+
+void vg_pipeline_stop_because(struct vg_pipeline *p, const char *why)
+{
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->lock);
+	snprintf(p->stop_why, sizeof(p->stop_why), "%s", why ? why : STOP_WHY);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->cond);
 	pthread_cond_broadcast(&p->snap_cond);

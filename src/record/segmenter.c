@@ -208,9 +208,11 @@ static void free_muxer(struct vg_segmenter *s)
 }
 
 /* Abandon the open clip after a failure: the file keeps what was sealed,
- * the row stays "recording" and start-up reconciliation recovers it. */
+ * the row stays "recording" and is recovered (stats: abandoned_id). */
 static void abandon_clip(struct vg_segmenter *s)
 {
+	if (s->w != NULL && s->clip.id > 0)
+		s->st.abandoned_id = s->clip.id;
 	free_muxer(s);
 	vg_clip_writer_abandon(s->w);
 	s->w = NULL;
@@ -248,8 +250,11 @@ static int open_clip(struct vg_segmenter *s, const AVPacket *pkt, int64_t utc)
 			 vg_strerror(ret));
 		return ret;
 	}
-	/* Create under a temporary unique name, then rename to the name that
-	 * carries the clip id, before any footage is written. */
+	/* Create under a temporary unique name, catalogue the name that
+	 * carries the clip id, then rename to it, all before any footage is
+	 * written: a file under a clip's name always has its row (and the
+	 * wrapped key), and a crash before the rename leaves a row without a
+	 * file, which reconcile removes as empty. */
 	snprintf(tmp_path, sizeof(tmp_path), ".new-%d", (int)getpid());
 	{
 		char *slash = strrchr(abs_path, '/');
@@ -268,24 +273,26 @@ static int open_clip(struct vg_segmenter *s, const AVPacket *pkt, int64_t utc)
 		vg_segmenter_clip_path(s->camera, utc, s->clip.clip_id, s->clip.path,
 				       sizeof(s->clip.path));
 		snprintf(abs_path, sizeof(abs_path), "%s/%s", s->data_dir, s->clip.path);
+		s->clip.has_key = 1;
+		/* The row (with the wrapped key) exists before any footage is
+		 * written: after a crash, every file with footage in it has a
+		 * row to recover. */
+		ret = vg_catalog_clip_begin(s->p.cat, &s->clip);
+		if (ret < 0) {
+			vg_clip_writer_abandon(s->w);
+			s->w = NULL;
+			unlink(tmp_abs);
+			return ret;
+		}
 		if (rename(tmp_abs, abs_path) < 0) {
 			ret = -vg_err_from_errno(errno);
 			vg_warn("%s: cannot name clip file %s", s->camera, abs_path);
 			vg_clip_writer_abandon(s->w);
 			s->w = NULL;
 			unlink(tmp_abs);
+			s->st.abandoned_id = s->clip.id;	/* a row without a file */
 			return ret;
 		}
-	}
-	s->clip.has_key = 1;
-	/* The row (with the wrapped key) exists before any footage is written:
-	 * after a crash, every file with footage in it has a row to recover. */
-	ret = vg_catalog_clip_begin(s->p.cat, &s->clip);
-	if (ret < 0) {
-		vg_clip_writer_abandon(s->w);
-		s->w = NULL;
-		unlink(abs_path);
-		return ret;
 	}
 
 	ret = avformat_alloc_output_context2(&s->oc, NULL, "mp4", NULL);
@@ -396,14 +403,17 @@ static int close_clip(struct vg_segmenter *s)
 	if (ret < 0) {
 		vg_warnx("%s: clip %s: final write failed: %s", s->camera, s->clip.path,
 			 vg_strerror(ret));
+		s->st.abandoned_id = s->clip.id;
 		return ret;
 	}
 	s->clip.bytes = (int64_t)bytes;
 	s->clip.end_us = s->last_utc_us + s->p.frame_us;
 	s->clip.state = VG_CLIP_COMPLETE;
 	ret = vg_catalog_clip_finish(s->p.cat, &s->clip);
-	if (ret < 0)
+	if (ret < 0) {
+		s->st.abandoned_id = s->clip.id;	/* whole on disk, still open in the row */
 		return ret;
+	}
 	s->st.clips++;
 	if (s->p.on_clip)
 		s->p.on_clip(s->p.on_clip_ud, &s->clip);

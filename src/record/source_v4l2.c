@@ -292,6 +292,7 @@ int vg_source_v4l2_open_ops(struct vg_source **out, const struct vg_camera_confi
 			     : s->g.format == VG_FMT_H264 ? AV_CODEC_ID_H264
 							  : AV_CODEC_ID_NONE;
 	s->base.info.live = 1;
+	s->base.info.wall_clock = 1;
 	s->base.info.fps_num = s->g.fps_num;
 	s->base.info.fps_den = s->g.fps_den;
 	snprintf(s->base.info.label, sizeof(s->base.info.label), "%s %s %dx%d@%.2f",

@@ -75,7 +75,7 @@ static void cameras(FILE *f, const struct vg_metrics *m)
 		   "1 if the camera is recording now, else 0.", f_recording);
 	family(f, "vigil_camera_state", "gauge", "The camera's state now (one of the states is 1).");
 	for (int i = 0; i < m->n_cameras; i++)
-		for (int s = VG_PIPE_STARTING; s <= VG_PIPE_EXPIRED; s++) {
+		for (int s = VG_PIPE_STARTING; s <= VG_PIPE_DISK_FULL; s++) {
 			const char *st = vg_pipeline_state_name((enum vg_pipeline_state)s);
 
 			fputs("vigil_camera_state{camera=\"", f);

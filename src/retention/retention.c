@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define VG_LOG_MODULE "RET"
+#include "vigil/diskguard.h"
 #include "vigil/err.h"
 #include "vigil/hold.h"
 #include "vigil/log.h"
@@ -51,6 +51,8 @@ struct vg_retention {
 	int have_ref;
 	int64_t ref_rt, ref_mono;
 	int accept;
+	int clamped;		/* the last sweep was clamped */
+	int accept_seen;	/* this sweep took an operator's confirmation */
 };
 
 /* One clip chosen for deletion. */
@@ -70,10 +72,14 @@ struct victims {
 	const struct vg_hold_set *holds;
 };
 
-/* Per-camera totals for one audit row. */
+/* Per-camera totals for one audit row, with the row ids of the clips
+ * ("12-15,18": runs of consecutive ids joined). */
 struct cam_tally {
 	char camera[33];
 	int64_t n, from_us, to_us, newest_end;
+	char *ids;
+	size_t ids_len, ids_cap;
+	int64_t run_first, run_last;	/* the run not yet written into ids */
 };
 
 struct tally {
@@ -95,13 +101,7 @@ static int64_t sys_mono(void *ud)
 
 static int sys_space(void *ud, const char *path, uint64_t *total, uint64_t *avail)
 {
-	struct statvfs sv;
-
-	if (statvfs(path, &sv) != 0)
-		return -vg_err_from_errno(errno);
-	*total = (uint64_t)sv.f_blocks * sv.f_frsize;
-	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return 0;
+	return vg_diskguard_space(path, total, avail);
 }
 
 /* ---- construction ---- */
@@ -269,8 +269,22 @@ static void clock_alarm(struct vg_retention_report *rep, int64_t trusted)
 		(double)rep->jump_us / (double)VG_US_PER_DAY, trusted_s);
 }
 
-/* Decide the time this sweep expires against (see retention.h). */
+static void decide_now(struct vg_retention *r, struct vg_retention_report *rep);
+
+/* Decide the time this sweep expires against (see retention.h), and say
+ * so when a clamp ends: from then on footage past its retention goes. */
 static void effective_now(struct vg_retention *r, struct vg_retention_report *rep)
+{
+	decide_now(r, rep);
+	if (r->clamped && !rep->clock_jump)
+		vg_warnx("retention clock clamp ended: expiry follows the clock again (%s)",
+			 r->accept_seen ? "confirmed by an operator"
+					: "the clock agrees with the time elapsed again");
+	r->clamped = rep->clock_jump;
+	r->accept_seen = 0;
+}
+
+static void decide_now(struct vg_retention *r, struct vg_retention_report *rep)
 {
 	int64_t rt = r->clk.now_realtime_us(r->clk.ud);
 	int64_t mono = r->clk.now_monotonic_us(r->clk.ud);
@@ -282,6 +296,7 @@ static void effective_now(struct vg_retention *r, struct vg_retention_report *re
 	if (r->accept) {
 		vg_warnx("the clock was confirmed by an operator; retention trusts it again");
 		r->accept = 0;
+		r->accept_seen = 1;
 		r->have_ref = 0;
 	} else if (!r->have_ref && anchor_time(r, &anchor) &&
 		   rt > anchor + r->p.startup_max_gap_us) {
@@ -460,7 +475,67 @@ static int shred_victims(struct vg_retention *r, const struct victims *vs)
 	return rc;
 }
 
-static void tally_add(struct tally *t, const struct victim *v)
+/* Append text to c->ids; 0 or -VG_ENOMEM. */
+static int ids_append(struct cam_tally *c, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (c->ids_len + n + 1 > c->ids_cap) {
+		size_t cap = c->ids_cap ? c->ids_cap * 2 : 128;
+		char *g;
+
+		while (cap < c->ids_len + n + 1)
+			cap *= 2;
+		g = realloc(c->ids, cap);
+		if (g == NULL)
+			return -VG_ENOMEM;
+		c->ids = g;
+		c->ids_cap = cap;
+	}
+	memcpy(c->ids + c->ids_len, text, n + 1);
+	c->ids_len += n;
+	return 0;
+}
+
+/* Write the pending run of ids. */
+static int ids_flush(struct cam_tally *c)
+{
+	char run[48];
+
+	if (c->run_first == 0)
+		return 0;
+	if (c->run_first == c->run_last)
+		snprintf(run, sizeof(run), "%s%" PRId64, c->ids_len ? "," : "", c->run_first);
+	else
+		snprintf(run, sizeof(run), "%s%" PRId64 "-%" PRId64, c->ids_len ? "," : "",
+			 c->run_first, c->run_last);
+	c->run_first = c->run_last = 0;
+	return ids_append(c, run);
+}
+
+static int ids_add(struct cam_tally *c, int64_t id)
+{
+	if (c->run_first != 0 && id == c->run_last + 1) {
+		c->run_last = id;
+		return 0;
+	}
+	if (ids_flush(c) < 0)
+		return -VG_ENOMEM;
+	c->run_first = c->run_last = id;
+	return 0;
+}
+
+static void tally_free(struct tally *t)
+{
+	for (int i = 0; i < t->n; i++)
+		free(t->t[i].ids);
+	free(t->t);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Count v in its camera's row; -VG_ENOMEM if the row could not take it
+ * (the deletion is then not done: it would be missing from the row). */
+static int tally_add(struct tally *t, const struct victim *v)
 {
 	struct cam_tally *c = NULL;
 
@@ -474,7 +549,7 @@ static void tally_add(struct tally *t, const struct victim *v)
 			struct cam_tally *g = realloc(t->t, (size_t)cap * sizeof(*g));
 
 			if (g == NULL)
-				return;	/* the audit row undercounts; deletion is done */
+				return -VG_ENOMEM;
 			t->t = g;
 			t->cap = cap;
 		}
@@ -492,18 +567,32 @@ static void tally_add(struct tally *t, const struct victim *v)
 		c->to_us = v->end_us;
 	if (v->end_us > c->newest_end)
 		c->newest_end = v->end_us;
+	return v->id > 0 ? ids_add(c, v->id) : 0;
 }
 
+/* What the audit rows of a batch say (see audit_victims). */
+struct batch_audit {
+	const char *action;		/* "retention.delete", "retention.early_delete" */
+	const char *reason;		/* NULL: past retention */
+	int64_t eff_now;
+};
+
+static int audit_victims(struct vg_retention *r, const struct victims *vs,
+			 const struct batch_audit *ba);
+
 /*
- * Choose (by walk), shred and finish one batch. walk is called inside the
- * shredding transaction with vs->holds loaded there too. Returns <0 on
- * error, else the number of clips deleted; *more is 1 if the walk stopped
- * with more candidates left.
+ * Choose (by walk), audit, shred and finish one batch. walk is called
+ * inside the shredding transaction with vs->holds loaded there too; the
+ * audit rows naming the chosen clips are written before that transaction
+ * commits, and if they cannot be, nothing is shredded (docs/catalog-
+ * format.md, "Audit before change"). Returns <0 on error, else the number
+ * of clips deleted; *more is 1 if the walk stopped with more candidates
+ * left.
  */
 typedef int (*walk_fn)(struct vg_retention *r, void *arg, struct victims *vs);
 
 static int one_batch(struct vg_retention *r, walk_fn walk, void *arg, struct victims *vs,
-		     struct tally *t, int64_t *bytes, int *errors, int *more)
+		     const struct batch_audit *ba, int64_t *bytes, int *errors, int *more)
 {
 	struct vg_hold_set *holds = NULL;
 	unsigned char *ok = NULL;
@@ -524,6 +613,8 @@ static int one_batch(struct vg_retention *r, walk_fn walk, void *arg, struct vic
 			rc = wr;
 		*more = wr == 1;
 	}
+	if (rc == 0 && vs->n > 0)
+		rc = audit_victims(r, vs, ba);
 	if (rc == 0)
 		rc = shred_victims(r, vs);
 	if (rc == 0) {
@@ -540,10 +631,8 @@ static int one_batch(struct vg_retention *r, walk_fn walk, void *arg, struct vic
 		return -VG_ENOMEM;
 	done = finish_victims(r, vs, ok, errors);
 	for (int i = 0; done > 0 && i < vs->n; i++) {
-		if (ok[i]) {
-			tally_add(t, &vs->v[i]);
+		if (ok[i])
 			*bytes += vs->v[i].bytes;
-		}
 	}
 	free(ok);
 	return done;
@@ -551,58 +640,79 @@ static int one_batch(struct vg_retention *r, walk_fn walk, void *arg, struct vic
 
 /* ---- audit ---- */
 
-static void audit_tally(struct vg_retention *r, const struct tally *t, const char *action,
-			int64_t eff_now, const char *reason)
+/*
+ * One row per camera for the clips in vs, written (durably) before they
+ * are shredded: "camera=C deleted=N from=T to=T [days_kept=D] clips=IDS".
+ * A clip whose file then cannot be unlinked keeps its keyless row and is
+ * finished later, under a row of its own. 0, or negative (then nothing
+ * may be deleted).
+ */
+static int audit_victims(struct vg_retention *r, const struct victims *vs,
+			 const struct batch_audit *ba)
 {
-	struct vg_audit_entry *e;
-	char (*obj)[256];
-	char (*why)[160];
+	struct tally t = { 0 };
+	struct vg_audit_entry *e = NULL;
+	char **obj = NULL;
+	char (*why)[160] = NULL;
+	int rc = 0;
 
-	if (r->audit == NULL || t->n == 0)
-		return;
-	e = calloc((size_t)t->n, sizeof(*e));
-	obj = calloc((size_t)t->n, sizeof(*obj));
-	why = calloc((size_t)t->n, sizeof(*why));
-	if (e == NULL || obj == NULL || why == NULL) {
-		vg_errx("out of memory writing the %s audit rows", action);
-		goto out;
+	if (r->audit == NULL)
+		return 0;
+	for (int i = 0; rc == 0 && i < vs->n; i++)
+		rc = tally_add(&t, &vs->v[i]);
+	for (int i = 0; rc == 0 && i < t.n; i++)
+		rc = ids_flush(&t.t[i]);
+	if (rc == 0) {
+		e = calloc((size_t)t.n, sizeof(*e));
+		obj = calloc((size_t)t.n, sizeof(*obj));
+		why = calloc((size_t)t.n, sizeof(*why));
+		if (e == NULL || obj == NULL || why == NULL)
+			rc = -VG_ENOMEM;
 	}
-	for (int i = 0; i < t->n; i++) {
-		const struct cam_tally *c = &t->t[i];
-		char from_s[40], to_s[40];
+	for (int i = 0; rc == 0 && i < t.n; i++) {
+		const struct cam_tally *c = &t.t[i];
+		char from_s[40], to_s[40], kept[40] = "";
 		int days = vg_retention_days(r, c->camera);
+		size_t len;
 
 		vg_time_format(c->from_us, from_s, sizeof(from_s));
 		vg_time_format(c->to_us, to_s, sizeof(to_s));
-		if (reason == NULL) {
-			snprintf(obj[i], sizeof(obj[i]),
-				 "camera=%s deleted=%" PRId64 " from=%s to=%s",
-				 c->camera, c->n, from_s, to_s);
+		if (ba->reason == NULL) {
 			snprintf(why[i], sizeof(why[i]), "past retention of %d days", days);
 		} else {
 			/* The fewest days any of this footage was kept: the
 			 * newest deleted clip's age at deletion. */
-			snprintf(obj[i], sizeof(obj[i]), "camera=%s deleted=%" PRId64
-				 " from=%s to=%s days_kept=%.1f", c->camera, c->n, from_s, to_s,
-				 (double)(eff_now - c->newest_end) / (double)VG_US_PER_DAY);
-			snprintf(why[i], sizeof(why[i]), "%s (retention %d days)", reason, days);
+			snprintf(kept, sizeof(kept), " days_kept=%.1f",
+				 (double)(ba->eff_now - c->newest_end) / (double)VG_US_PER_DAY);
+			snprintf(why[i], sizeof(why[i]), "%s (retention %d days)", ba->reason,
+				 days);
 		}
-		e[i].uid = -1;
-		e[i].login = "";
-		e[i].role = "";
-		e[i].action = action;
-		e[i].object = obj[i];
-		e[i].purpose = "retention";
-		e[i].reference = "";
-		e[i].outcome = "allowed";
-		e[i].reason = why[i];
+		len = 200 + c->ids_len;
+		obj[i] = malloc(len);
+		if (obj[i] == NULL) {
+			rc = -VG_ENOMEM;
+			break;
+		}
+		snprintf(obj[i], len, "camera=%s deleted=%" PRId64 " from=%s to=%s%s clips=%s",
+			 c->camera, c->n, from_s, to_s, kept, c->ids ? c->ids : "");
+		e[i] = (struct vg_audit_entry){
+			.uid = -1, .login = "", .role = "", .action = ba->action,
+			.object = obj[i], .purpose = "retention", .reference = "",
+			.outcome = "allowed", .reason = why[i],
+		};
 	}
-	if (vg_audit_append_many(r->audit, e, (size_t)t->n) != 0)
-		vg_errx("cannot write the %s audit rows", action);
-out:
-	free(e);
+	if (rc == 0 && vg_audit_append_many(r->audit, e, (size_t)t.n) != 0)
+		rc = -VG_EIO;
+	if (rc != 0)
+		vg_errx("cannot write the %s audit rows: nothing deleted (%s)", ba->action,
+			vg_strerror(rc));
+	for (int i = 0; obj != NULL && i < t.n; i++)
+		free(obj[i]);
 	free(obj);
 	free(why);
+	free(e);
+	tally_free(&t);
+	return rc;
 }
 
 /* ---- expiry ---- */
@@ -626,13 +736,13 @@ static int add_name(const char *camera, void *ud)
 
 	memset(&v, 0, sizeof(v));
 	snprintf(v.camera, sizeof(v.camera), "%s", camera);
-	tally_add(names, &v);
-	return 0;
+	return tally_add(names, &v);
 }
 
 static int expire_all(struct vg_retention *r, struct vg_retention_report *rep,
-		      struct victims *vs, struct tally *t)
+		      struct victims *vs)
 {
+	struct batch_audit ba = { .action = "retention.delete", .eff_now = rep->effective_now_us };
 	struct tally names = { 0 };
 	int rc;
 
@@ -646,7 +756,7 @@ static int expire_all(struct vg_retention *r, struct vg_retention_report *rep,
 
 		a.limit_us = rep->effective_now_us - days * VG_US_PER_DAY;
 		while (rc == 0 && more) {
-			done = one_batch(r, walk_expired, &a, vs, t, &rep->deleted_bytes,
+			done = one_batch(r, walk_expired, &a, vs, &ba, &rep->deleted_bytes,
 					 &rep->errors, &more);
 			if (done < 0) {
 				rc = done;
@@ -659,7 +769,7 @@ static int expire_all(struct vg_retention *r, struct vg_retention_report *rep,
 		/* The last walk ran to the end, so it saw every held clip. */
 		rep->held_kept += vs->held;
 	}
-	free(names.t);
+	tally_free(&names);
 	return rc;
 }
 
@@ -679,8 +789,12 @@ static uint64_t min_free_of(const struct vg_retention *r, uint64_t total)
 }
 
 static int relieve_pressure(struct vg_retention *r, struct vg_retention_report *rep,
-			    struct victims *vs, struct tally *t)
+			    struct victims *vs)
 {
+	struct batch_audit ba = {
+		.action = "retention.early_delete", .eff_now = rep->effective_now_us,
+		.reason = "early deletion: free space below storage.min_free",
+	};
 	uint64_t total = 0, avail = 0, need;
 	int rc, more, done;
 
@@ -697,7 +811,7 @@ static int relieve_pressure(struct vg_retention *r, struct vg_retention_report *
 		if (avail >= need)
 			return 0;
 		vs->want_bytes = (int64_t)(need - avail);
-		done = one_batch(r, walk_oldest, NULL, vs, t, &rep->early_bytes, &rep->errors,
+		done = one_batch(r, walk_oldest, NULL, vs, &ba, &rep->early_bytes, &rep->errors,
 				 &more);
 		vs->want_bytes = 0;
 		if (done < 0)
@@ -789,7 +903,6 @@ static int held_bytes(struct vg_retention *r, int64_t *out)
 int vg_retention_sweep(struct vg_retention *r, struct vg_retention_report *rep)
 {
 	struct victims vs = { 0 };
-	struct tally expired = { 0 }, early = { 0 };
 	int rc, rc2;
 
 	if (rep == NULL)
@@ -799,12 +912,9 @@ int vg_retention_sweep(struct vg_retention *r, struct vg_retention_report *rep)
 		return -VG_EINVAL;
 	vs.max = r->p.batch;
 	effective_now(r, rep);
-	rc = expire_all(r, rep, &vs, &expired);
-	audit_tally(r, &expired, "retention.delete", rep->effective_now_us, NULL);
+	rc = expire_all(r, rep, &vs);
 	/* Early deletion even if expiry failed: recording must not stop. */
-	rc2 = relieve_pressure(r, rep, &vs, &early);
-	audit_tally(r, &early, "retention.early_delete", rep->effective_now_us,
-		    "early deletion: free space below storage.min_free");
+	rc2 = relieve_pressure(r, rep, &vs);
 	if (rc == 0)
 		rc = rc2;
 	rep->disk_low = rep->avail_bytes < rep->min_free_bytes;
@@ -831,8 +941,6 @@ int vg_retention_sweep(struct vg_retention *r, struct vg_retention_report *rep)
 			rep->early_deleted);
 	}
 	free(vs.v);
-	free(expired.t);
-	free(early.t);
 	return rc;
 }
 
@@ -934,22 +1042,21 @@ int vg_retention_recover(struct vg_retention *r, int census,
 	/* Keys shredded, rows and perhaps files left: finish the deletion. */
 	rc = vg_catalog_shredded(r->cat, collect_keyless, &vs);
 	if (rc == 0 && vs.n > 0) {
-		struct tally t = { 0 };
+		struct batch_audit ba = {
+			.action = "retention.delete", .eff_now = r->clk.now_realtime_us(r->clk.ud),
+			.reason = "finishing deletions a crash cut short (their keys were "
+				  "already destroyed)",
+		};
 
 		ok = calloc((size_t)vs.n, 1);
-		rc = ok == NULL ? -VG_ENOMEM : finish_victims(r, &vs, ok, &errors);
+		rc = ok == NULL ? -VG_ENOMEM : audit_victims(r, &vs, &ba);
+		if (rc == 0)
+			rc = finish_victims(r, &vs, ok, &errors);
 		if (rc > 0) {
 			rep->finished = rc;
-			for (int i = 0; i < vs.n; i++) {
-				if (ok[i])
-					tally_add(&t, &vs.v[i]);
-			}
-			audit_tally(r, &t, "retention.delete", r->clk.now_realtime_us(r->clk.ud),
-				    NULL);
 			vg_warnx("finished %d deletions a crash had interrupted", rc);
 			rc = 0;
 		}
-		free(t.t);
 	}
 	free(ok);
 	free(vs.v);

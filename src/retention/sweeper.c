@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <time.h>
 
 #include <json-c/json.h>
 
+#include "vigil/diskguard.h"
 #include "vigil/err.h"
 #include "vigil/hold.h"
 #include "vigil/log.h"
@@ -55,6 +55,7 @@ struct vg_sweeper {
 	pthread_cond_t cond;		/* wakes the thread; and sync() waiters */
 	/* Under lock: */
 	int stop, kick;
+	int accept;			/* an operator confirmed the clock */
 	struct params *pending;		/* from reload, applied by the thread */
 	int64_t started, finished;	/* sweeps */
 	struct vg_sweeper_status st;
@@ -105,15 +106,9 @@ static int64_t now_rt(const struct vg_sweeper *s)
 
 static int space_of(const struct vg_sweeper *s, uint64_t *total, uint64_t *avail)
 {
-	struct statvfs sv;
-
 	if (s->clk.space)
 		return s->clk.space(s->clk.ud, s->data_dir, total, avail);
-	if (statvfs(s->data_dir, &sv) < 0)
-		return -vg_err_from_errno(errno);
-	*total = (uint64_t)sv.f_blocks * sv.f_frsize;
-	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return 0;
+	return vg_diskguard_space(s->data_dir, total, avail);
 }
 
 /* The same rule as the retention module: the larger of bytes and percent. */
@@ -256,6 +251,7 @@ static void *sweeper_main(void *arg)
 	while (!s->stop) {
 		int64_t now = vg_time_mono_us(), until;
 		struct params *p;
+		int accept;
 		int due = now >= next_sweep || s->pending != NULL;
 
 		/* Kicks and pressure sweeps wait for the shortest gap. */
@@ -283,9 +279,13 @@ static void *sweeper_main(void *arg)
 		p = s->pending;
 		s->pending = NULL;
 		s->started++;
+		accept = s->accept;
+		s->accept = 0;
 		pthread_mutex_unlock(&s->lock);
 		if (p)
 			apply(s, p);
+		if (accept)
+			vg_retention_accept_clock(s->ret);
 		sweep_once(s);
 		now = vg_time_mono_us();
 		next_sweep = now + s->interval_us;
@@ -418,6 +418,23 @@ void vg_sweeper_kick(struct vg_sweeper *s)
 	s->kick = 1;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+int vg_sweeper_accept_clock(struct vg_sweeper *s)
+{
+	int clamped;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	clamped = s->st.clock_jump;
+	if (clamped) {
+		s->accept = 1;
+		s->kick = 1;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return clamped;
 }
 
 int vg_sweeper_sync(struct vg_sweeper *s, int timeout_ms)

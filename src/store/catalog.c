@@ -27,13 +27,49 @@
 #include "vigil/err.h"
 #include "vigil/log.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define APPLICATION_ID 1447510860	/* 0x5647434c, "VGCL" */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define BUSY_TIMEOUT_MS 5000
 #define PAGE_ROWS 64
 #define SPAN_KEY "catalog.clip_span_max_us"
+
+/* The clips table's columns, indexes and triggers: written once, used by
+ * the version 1 schema and by the version 4 rebuild (AUTOINCREMENT). */
+#define CLIP_COLUMNS_SQL \
+	" camera TEXT NOT NULL CHECK (length(camera) BETWEEN 1 AND 32),\n" \
+	" path TEXT NOT NULL UNIQUE CHECK (length(path) BETWEEN 1 AND 511\n" \
+	"  AND substr(path, 1, 1) <> '/' AND instr('/' || path || '/', '/../') = 0),\n" \
+	" clip_id BLOB NOT NULL CHECK (length(clip_id) = 16),\n" \
+	" start_us INTEGER NOT NULL,\n" \
+	" end_us INTEGER NOT NULL CHECK (end_us >= start_us),\n" \
+	" frames INTEGER NOT NULL DEFAULT 0,\n" \
+	" bytes INTEGER NOT NULL DEFAULT 0,\n" \
+	" sha256 BLOB CHECK (sha256 IS NULL OR length(sha256) = 32),\n" \
+	" wrapped_key BLOB CHECK (wrapped_key IS NULL OR length(wrapped_key) = 40),\n" \
+	" state TEXT NOT NULL DEFAULT 'recording'\n" \
+	"  CHECK (state IN ('recording', 'complete', 'recovered')),\n" \
+	" synthetic INTEGER NOT NULL DEFAULT 0 CHECK (synthetic IN (0, 1)),\n" \
+	" encoder TEXT NOT NULL DEFAULT '' CHECK (length(encoder) < 32),\n" \
+	" width INTEGER NOT NULL DEFAULT 0,\n" \
+	" height INTEGER NOT NULL DEFAULT 0\n"
+#define CLIP_INDEXES_SQL \
+	"CREATE INDEX clips_camera_span ON clips (camera, start_us, end_us);\n" \
+	"CREATE INDEX clips_end ON clips (end_us);\n" \
+	"CREATE INDEX clips_open ON clips (state) WHERE state = 'recording';\n"
+/* The longest clip ever catalogued bounds how far before a range's start an
+ * overlapping clip can begin; kept by triggers so that any writer
+ * maintains it. */
+#define CLIP_SPAN_TRIGGERS_SQL \
+	"CREATE TRIGGER clips_span_ins AFTER INSERT ON clips BEGIN\n" \
+	" UPDATE meta SET value = NEW.end_us - NEW.start_us\n" \
+	"  WHERE key = '" SPAN_KEY "' AND value < NEW.end_us - NEW.start_us;\n" \
+	" END;\n" \
+	"CREATE TRIGGER clips_span_upd AFTER UPDATE OF start_us, end_us ON clips BEGIN\n" \
+	" UPDATE meta SET value = NEW.end_us - NEW.start_us\n" \
+	"  WHERE key = '" SPAN_KEY "' AND value < NEW.end_us - NEW.start_us;\n" \
+	" END;\n"
 
 static const char schema_sql[] =
 	"CREATE TABLE meta (\n"
@@ -42,26 +78,9 @@ static const char schema_sql[] =
 	") WITHOUT ROWID;\n"
 	"CREATE TABLE clips (\n"
 	" id INTEGER PRIMARY KEY,\n"
-	" camera TEXT NOT NULL CHECK (length(camera) BETWEEN 1 AND 32),\n"
-	" path TEXT NOT NULL UNIQUE CHECK (length(path) BETWEEN 1 AND 511\n"
-	"  AND substr(path, 1, 1) <> '/' AND instr('/' || path || '/', '/../') = 0),\n"
-	" clip_id BLOB NOT NULL CHECK (length(clip_id) = 16),\n"
-	" start_us INTEGER NOT NULL,\n"
-	" end_us INTEGER NOT NULL CHECK (end_us >= start_us),\n"
-	" frames INTEGER NOT NULL DEFAULT 0,\n"
-	" bytes INTEGER NOT NULL DEFAULT 0,\n"
-	" sha256 BLOB CHECK (sha256 IS NULL OR length(sha256) = 32),\n"
-	" wrapped_key BLOB CHECK (wrapped_key IS NULL OR length(wrapped_key) = 40),\n"
-	" state TEXT NOT NULL DEFAULT 'recording'\n"
-	"  CHECK (state IN ('recording', 'complete', 'recovered')),\n"
-	" synthetic INTEGER NOT NULL DEFAULT 0 CHECK (synthetic IN (0, 1)),\n"
-	" encoder TEXT NOT NULL DEFAULT '' CHECK (length(encoder) < 32),\n"
-	" width INTEGER NOT NULL DEFAULT 0,\n"
-	" height INTEGER NOT NULL DEFAULT 0\n"
+	CLIP_COLUMNS_SQL
 	");\n"
-	"CREATE INDEX clips_camera_span ON clips (camera, start_us, end_us);\n"
-	"CREATE INDEX clips_end ON clips (end_us);\n"
-	"CREATE INDEX clips_open ON clips (state) WHERE state = 'recording';\n"
+	CLIP_INDEXES_SQL
 	"CREATE TABLE gaps (\n"
 	" id INTEGER PRIMARY KEY,\n"
 	" camera TEXT NOT NULL CHECK (length(camera) BETWEEN 1 AND 32),\n"
@@ -70,18 +89,8 @@ static const char schema_sql[] =
 	" reason TEXT NOT NULL DEFAULT '' CHECK (length(reason) < 128)\n"
 	");\n"
 	"CREATE INDEX gaps_camera_from ON gaps (camera, from_us);\n"
-	/* The longest clip ever catalogued bounds how far before a range's
-	 * start an overlapping clip can begin; kept by triggers so that any
-	 * writer maintains it. */
 	"INSERT INTO meta (key, value) VALUES ('" SPAN_KEY "', 0);\n"
-	"CREATE TRIGGER clips_span_ins AFTER INSERT ON clips BEGIN\n"
-	" UPDATE meta SET value = NEW.end_us - NEW.start_us\n"
-	"  WHERE key = '" SPAN_KEY "' AND value < NEW.end_us - NEW.start_us;\n"
-	" END;\n"
-	"CREATE TRIGGER clips_span_upd AFTER UPDATE OF start_us, end_us ON clips BEGIN\n"
-	" UPDATE meta SET value = NEW.end_us - NEW.start_us\n"
-	"  WHERE key = '" SPAN_KEY "' AND value < NEW.end_us - NEW.start_us;\n"
-	" END;\n";
+	CLIP_SPAN_TRIGGERS_SQL;
 
 /* Version 2 adds evidence holds and an index of shredded rows (so that a
  * retention pass cut short by a crash is found without a full scan). It is
@@ -149,6 +158,34 @@ static const char schema_v3_sql[] =
 	" SELECT RAISE(ABORT, 'an export request is decided once and never rewritten');\n"
 	" END;\n";
 
+/* Version 4: clip numbers are never used twice (AUTOINCREMENT: an audit
+ * row quoting clip=N names one clip for ever), and the record of recording
+ * keeps itself whole: a gap stays open until its camera's next clip
+ * begins, and the trigger that closes it runs in the clip's own INSERT.
+ * The clips table is rebuilt (SQLite cannot add AUTOINCREMENT in place):
+ * same columns and rows, and the new counter starts at the highest id the
+ * old table holds. Run on a new file after schema_v3_sql (on an empty
+ * table), and on a version 3 file as its migration. */
+static const char schema_v4_sql[] =
+	"CREATE TABLE clips_v4 (\n"
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	CLIP_COLUMNS_SQL
+	");\n"
+	"INSERT INTO clips_v4 (" "id, camera, path, clip_id, start_us, end_us, frames, bytes,"
+	" sha256, wrapped_key, state, synthetic, encoder, width, height)\n"
+	" SELECT id, camera, path, clip_id, start_us, end_us, frames, bytes, sha256,"
+	" wrapped_key, state, synthetic, encoder, width, height FROM clips ORDER BY id;\n"
+	"DROP TABLE clips;\n"
+	"ALTER TABLE clips_v4 RENAME TO clips;\n"
+	CLIP_INDEXES_SQL
+	"CREATE INDEX clips_shredded ON clips (id) WHERE wrapped_key IS NULL;\n"
+	CLIP_SPAN_TRIGGERS_SQL
+	"CREATE INDEX gaps_open ON gaps (camera) WHERE to_us IS NULL;\n"
+	"CREATE TRIGGER clips_close_gaps AFTER INSERT ON clips BEGIN\n"
+	" UPDATE gaps SET to_us = max(from_us, NEW.start_us)\n"
+	"  WHERE camera = NEW.camera AND to_us IS NULL;\n"
+	" END;\n";
+
 #define CLIP_COLS "id, camera, path, clip_id, start_us, end_us, frames, bytes, sha256," \
 	" wrapped_key, state, synthetic, encoder, width, height"
 #define GAP_COLS "id, camera, from_us, to_us, reason"
@@ -173,6 +210,8 @@ enum stmt_id {
 	S_SPAN,
 	S_GAP_INSERT,
 	S_GAP_CLOSE,
+	S_GAP_ENSURE,
+	S_RECORDED_UNTIL,
 	S_GAPS_CAM,
 	S_GAP_NEXT_CAM,
 	S_META_GET,
@@ -227,6 +266,15 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_GAP_INSERT] = "INSERT INTO gaps (camera, from_us, to_us, reason)"
 		" VALUES (?1, ?2, NULL, ?3)",
 	[S_GAP_CLOSE] = "UPDATE gaps SET to_us = ?2 WHERE id = ?1",
+	/* gaps_open makes the NOT EXISTS one index probe. */
+	[S_GAP_ENSURE] = "INSERT INTO gaps (camera, from_us, to_us, reason)"
+		" SELECT ?1, ?2, NULL, ?3 WHERE NOT EXISTS"
+		" (SELECT 1 FROM gaps WHERE camera = ?1 AND to_us IS NULL)",
+	/* Both halves are the newest row of one index range. */
+	[S_RECORDED_UNTIL] = "SELECT max(coalesce((SELECT end_us FROM clips WHERE camera = ?1"
+		" ORDER BY start_us DESC, id DESC LIMIT 1), 0),"
+		" coalesce((SELECT to_us FROM gaps WHERE camera = ?1 AND to_us IS NOT NULL"
+		" ORDER BY from_us DESC, id DESC LIMIT 1), 0))",
 	[S_GAPS_CAM] = "SELECT " GAP_COLS " FROM gaps WHERE camera = ?1"
 		" AND from_us >= ?2 AND from_us < ?3 AND (to_us IS NULL OR to_us > ?4)"
 		" AND (from_us > ?2 OR id > ?5) ORDER BY from_us, id LIMIT ?6",
@@ -544,6 +592,8 @@ static int check_schema(sqlite3 *db)
 		if (rc == 0)
 			rc = exec(db, schema_v3_sql);
 		if (rc == 0)
+			rc = exec(db, schema_v4_sql);
+		if (rc == 0)
 			rc = exec(db, "PRAGMA application_id = " STR(APPLICATION_ID) ";"
 				  " PRAGMA user_version = " STR(SCHEMA_VERSION));
 		if (rc == 0)
@@ -556,10 +606,14 @@ static int check_schema(sqlite3 *db)
 			if (rc == 0)
 				rc = exec(db, "PRAGMA user_version = 2");
 		}
-		if (rc == 0)
+		if (rc == 0 && ver <= 2)
 			rc = exec(db, schema_v3_sql);
-		if (rc == 0)
+		if (rc == 0 && ver <= 2)
 			rc = exec(db, "PRAGMA user_version = 3");
+		if (rc == 0)
+			rc = exec(db, schema_v4_sql);
+		if (rc == 0)
+			rc = exec(db, "PRAGMA user_version = 4");
 		if (rc == 0)
 			migrated_from = ver;
 	} else if (app != APPLICATION_ID) {
@@ -589,9 +643,12 @@ out:
 	/* Logged once committed: a rolled-back migration did not happen. */
 	if (rc == 0 && migrated_from == 1)
 		vg_info("migrated catalog schema version 1 to 2 (evidence holds)");
-	if (rc == 0 && migrated_from >= 1)
+	if (rc == 0 && migrated_from >= 1 && migrated_from <= 2)
 		vg_info("migrated catalog schema version 2 to 3 (export requests awaiting "
 			"approval)");
+	if (rc == 0 && migrated_from >= 1)
+		vg_info("migrated catalog schema version 3 to 4 (clip numbers never reused, "
+			"gaps closed by the next clip)");
 	return rc;
 }
 
@@ -1204,31 +1261,50 @@ int vg_catalog_rollback(struct vg_catalog *cat)
 
 /* ---- gaps ---- */
 
-int vg_catalog_gap_open(struct vg_catalog *cat, const char *camera, int64_t from_us,
-			const char *reason, int64_t *id)
+/* A reason as stored: at most 127 bytes, not cut inside a UTF-8 sequence. */
+static int reason_len(const char *reason)
+{
+	size_t rlen = strnlen(reason, 127);
+
+	while (rlen > 0 && reason[rlen] != '\0' && ((unsigned char)reason[rlen] & 0xc0) == 0x80)
+		rlen--;
+	return (int)rlen;
+}
+
+/* Insert a gap with statement sid (S_GAP_INSERT, or S_GAP_ENSURE which
+ * inserts only if the camera has no open gap); *id (may be NULL) gets the
+ * new row's id, *opened (may be NULL) whether a row was inserted. */
+static int gap_insert(struct vg_catalog *cat, enum stmt_id sid, const char *camera,
+		      int64_t from_us, const char *reason, int64_t *id, int *opened)
 {
 	sqlite3_stmt *st;
-	size_t rlen;
-	int rc;
+	int rc, changed;
 
+	if (opened != NULL)
+		*opened = 0;
 	if (cat == NULL || bounded_len(camera, 33) < 0)
 		return -VG_EINVAL;
 	if (reason == NULL)
 		reason = "";
-	rlen = strnlen(reason, 127);
-	/* do not cut a UTF-8 sequence in half */
-	while (rlen > 0 && reason[rlen] != '\0' && ((unsigned char)reason[rlen] & 0xc0) == 0x80)
-		rlen--;
 	cat_lock(cat);
-	st = cat->st[S_GAP_INSERT];
+	st = cat->st[sid];
 	sqlite3_bind_text(st, 1, camera, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, from_us);
-	sqlite3_bind_text(st, 3, reason, (int)rlen, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, reason, reason_len(reason), SQLITE_STATIC);
 	rc = run_done(cat, st, "gap open");
-	if (rc == 0 && id != NULL)
+	changed = rc == 0 && sqlite3_changes(cat->db) > 0;
+	if (changed && id != NULL)
 		*id = sqlite3_last_insert_rowid(cat->db);
+	if (opened != NULL)
+		*opened = changed;
 	cat_unlock(cat);
 	return rc;
+}
+
+int vg_catalog_gap_open(struct vg_catalog *cat, const char *camera, int64_t from_us,
+			const char *reason, int64_t *id)
+{
+	return gap_insert(cat, S_GAP_INSERT, camera, from_us, reason, id, NULL);
 }
 
 int vg_catalog_gap_close(struct vg_catalog *cat, int64_t id, int64_t to_us)
@@ -1243,6 +1319,33 @@ int vg_catalog_gap_close(struct vg_catalog *cat, int64_t id, int64_t to_us)
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, to_us);
 	rc = run_by_id(cat, st, "gap close");
+	cat_unlock(cat);
+	return rc;
+}
+
+int vg_catalog_gap_ensure(struct vg_catalog *cat, const char *camera, int64_t from_us,
+			  const char *reason, int *opened)
+{
+	return gap_insert(cat, S_GAP_ENSURE, camera, from_us, reason, NULL, opened);
+}
+
+int vg_catalog_recorded_until(struct vg_catalog *cat, const char *camera, int64_t *until_us)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (until_us != NULL)
+		*until_us = 0;
+	if (cat == NULL || until_us == NULL || bounded_len(camera, 33) < 0)
+		return -VG_EINVAL;
+	cat_lock(cat);
+	st = cat->st[S_RECORDED_UNTIL];
+	sqlite3_bind_text(st, 1, camera, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*until_us = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(cat, "recorded until");
+	finish_stmt(st);
 	cat_unlock(cat);
 	return rc;
 }

@@ -736,6 +736,47 @@ int vg_clip_reader_recovered(const struct vg_clip_reader *r)
 	return r->recovered;
 }
 
+uint64_t vg_clip_reader_chunks(const struct vg_clip_reader *r)
+{
+	return r->index;
+}
+
+void vg_clip_id_hex(const uint8_t id[VG_CLIP_ID_LEN], char out[VG_CLIP_ID_HEX_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < VG_CLIP_ID_LEN; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[2 * VG_CLIP_ID_LEN] = '\0';
+}
+
+int vg_clip_header_only(const char *path)
+{
+	uint8_t hdr[VG_CLIP_HEADER_LEN + 1];
+	struct stat sb;
+	size_t got;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno_code(errno);
+	ret = fstat(fd, &sb) < 0 ? errno_code(errno) : 0;
+	if (ret == 0 && (!S_ISREG(sb.st_mode) || sb.st_size != VG_CLIP_HEADER_LEN))
+		ret = 1;	/* not ours, or has more than a header */
+	if (ret == 0)
+		ret = read_full(fd, hdr, sizeof(hdr), &got);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	if (ret == 1 || got != VG_CLIP_HEADER_LEN)
+		return 0;
+	return memcmp(hdr + OFF_MAGIC, clip_magic, sizeof(clip_magic)) == 0 &&
+	       get_be16(hdr + OFF_VERSION) == CLIP_VERSION &&
+	       get_be16(hdr + OFF_HDRLEN) == VG_CLIP_HEADER_LEN;
+}
+
 /* ---- recovery -------------------------------------------------------- */
 
 int vg_clip_recover(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],

@@ -102,6 +102,11 @@ int vg_clipmedia_status(const struct vg_clipmedia *m)
 	return m->status;
 }
 
+int64_t vg_clipmedia_chunk(const struct vg_clipmedia *m)
+{
+	return (int64_t)vg_clip_reader_chunks(m->r);
+}
+
 void vg_clipmedia_close(struct vg_clipmedia *m)
 {
 	if (m == NULL)

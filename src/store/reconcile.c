@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +34,73 @@
 #define IOPRIO_CLASS_BE 2
 #define IOPRIO_CLASS_SHIFT 13
 
+/* ---- audit rows, each written before the change it records ---- */
+
+/* "clip=12 clip_id=... camera=... start=... file=..." */
+static void clip_object(const struct vg_clip *c, char *buf, size_t len)
+{
+	char hex[VG_CLIP_ID_HEX_LEN], start[40];
+
+	vg_clip_id_hex(c->clip_id, hex);
+	vg_time_format(c->start_us, start, sizeof(start));
+	snprintf(buf, len, "clip=%lld clip_id=%s camera=%s start=%s file=%s", (long long)c->id,
+		 hex, c->camera, start, c->path);
+}
+
+/* One daemon row; 0 also when there is no audit log (tools, tests). A
+ * change whose row cannot be written is not made (the caller leaves things
+ * as they are, and the next start tries again). */
+static int audit_row(struct vg_audit *a, const char *action, const char *object,
+		     const char *reason)
+{
+	struct vg_audit_entry e = {
+		.uid = -1, .login = "", .role = "", .action = action, .object = object,
+		.purpose = "", .reference = "", .outcome = "allowed", .reason = reason,
+	};
+
+	if (a == NULL)
+		return 0;
+	if (vg_audit_append(a, &e, NULL) < 0) {
+		vg_errx("cannot write the audit row for %s (%s): left as it is until it can be",
+			action, object);
+		return -VG_EIO;
+	}
+	return 0;
+}
+
+static int audit_clip(struct vg_audit *a, const char *action, const struct vg_clip *c,
+		      const char *reason)
+{
+	char object[800];
+
+	clip_object(c, object, sizeof(object));
+	return audit_row(a, action, object, reason);
+}
+
+static void fsync_parent(const char *path)
+{
+	char dir[1100];
+	char *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fsync(fd) != 0)
+			vg_warn("fsync %s", dir);
+		close(fd);
+	}
+}
+
 /* ---- job 1: clips open at the crash ---- */
 
 struct open_ctx {
 	struct vg_catalog *cat;
+	struct vg_audit *audit;
 	const char *data_dir;
 	const uint8_t *master;
 	struct vg_reconcile_report *rep;
@@ -61,7 +125,32 @@ static int collect_open(const struct vg_clip *c, void *ud)
 	return 0;
 }
 
-static void recover_one(struct open_ctx *x, struct vg_clip *c)
+/* A clip that holds no footage is not kept as an empty row: audited, then
+ * its file (if any) unlinked and the row (with its key) deleted. A crash
+ * between the two leaves an open row without a file, removed the next
+ * time. 1 removed, negative if the row stays. */
+static int remove_empty(struct open_ctx *x, const struct vg_clip *c, const char *path,
+			const char *reason)
+{
+	int ret;
+
+	if (audit_clip(x->audit, "clip.remove_empty", c, reason) < 0) {
+		x->rep->not_audited++;
+		return -VG_EIO;
+	}
+	if (unlink(path) == 0)
+		fsync_parent(path);
+	ret = vg_catalog_clip_delete(x->cat, c->id);
+	if (ret < 0 && ret != -VG_ENOENT)
+		return ret;
+	vg_info("removed clip %lld (%s): %s", (long long)c->id, c->path, reason);
+	x->rep->empty_removed++;
+	return 1;
+}
+
+/* 0 recovered (c holds the row as finished), 1 removed (it held no
+ * footage), negative if it was left as it is. */
+static int recover_one(struct open_ctx *x, struct vg_clip *c)
 {
 	char path[1024];
 	struct vg_clipmedia_info info;
@@ -70,22 +159,28 @@ static void recover_one(struct open_ctx *x, struct vg_clip *c)
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/%s", x->data_dir, c->path);
-	if (stat(path, &sb) < 0) {
-		/* The row is written before the first byte of footage, so a
-		 * row without a file never held any: remove it. */
-		vg_warnx("clip %lld (%s) was open at the crash but has no file; removing the row",
-			 (long long)c->id, c->path);
-		vg_catalog_clip_delete(x->cat, c->id);
-		x->rep->open_missing++;
-		return;
+	/* The row is written before the file gets its name, and the name
+	 * before the first byte of footage: a row without a file never held
+	 * any. */
+	if (stat(path, &sb) < 0)
+		return remove_empty(x, c, path, "open when vigild stopped, but its file was never "
+				    "created: it holds no footage");
+	if (audit_clip(x->audit, "clip.recover", c, "open when vigild stopped (crash, power cut "
+		       "or failed write): cut to its last authenticated chunk") < 0) {
+		x->rep->not_audited++;
+		return -VG_EIO;
 	}
 	ret = vg_clip_recover(path, x->master, c->wrapped_key, &chunks, &bytes);
 	if (ret < 0) {
 		vg_errx("clip %lld (%s) cannot be recovered: %s; left as it is for inspection",
 			(long long)c->id, c->path, vg_strerror(ret));
 		x->rep->unreadable++;
-		return;
+		return ret;
 	}
+	if (chunks == 0)
+		return remove_empty(x, c, path, "cut off before its first complete chunk: it "
+				    "holds no footage");
+	memset(&info, 0, sizeof(info));
 	ret = vg_clipmedia_measure(path, x->master, c->wrapped_key, &info);
 	if (ret < 0 && ret != -VG_ETRUNC)
 		vg_warnx("clip %lld (%s): %s after recovery", (long long)c->id, c->path,
@@ -95,18 +190,22 @@ static void recover_one(struct open_ctx *x, struct vg_clip *c)
 	c->state = VG_CLIP_RECOVERED;
 	if (vg_file_sha256(path, c->sha256) == 0 && stat(path, &sb) == 0)
 		c->bytes = sb.st_size;
-	if (vg_catalog_clip_finish(x->cat, c) == 0) {
-		vg_info("recovered clip %lld (%s): %lld frames, %.1f s kept", (long long)c->id,
-			c->path, (long long)c->frames, (double)info.duration_us / 1e6);
-		x->rep->recovered++;
-	}
+	ret = vg_catalog_clip_finish(x->cat, c);
+	if (ret < 0)
+		return ret;
+	vg_info("recovered clip %lld (%s): %lld frames, %.1f s kept", (long long)c->id, c->path,
+		(long long)c->frames, (double)info.duration_us / 1e6);
+	x->rep->recovered++;
+	return 0;
 }
 
-int vg_reconcile_open_clips(struct vg_catalog *cat, const char *data_dir,
+int vg_reconcile_open_clips(struct vg_catalog *cat, struct vg_audit *audit, const char *data_dir,
 			    const uint8_t master[VG_MASTER_KEY_LEN],
 			    struct vg_reconcile_report *rep)
 {
-	struct open_ctx x = { .cat = cat, .data_dir = data_dir, .master = master, .rep = rep };
+	struct open_ctx x = {
+		.cat = cat, .audit = audit, .data_dir = data_dir, .master = master, .rep = rep,
+	};
 	int ret;
 
 	memset(rep, 0, sizeof(*rep));
@@ -116,6 +215,28 @@ int vg_reconcile_open_clips(struct vg_catalog *cat, const char *data_dir,
 	if (x.open != NULL)
 		vg_wipe(x.open, (size_t)x.cap_open * sizeof(*x.open));
 	free(x.open);
+	return ret;
+}
+
+int vg_reconcile_clip(struct vg_catalog *cat, struct vg_audit *audit, const char *data_dir,
+		      const uint8_t master[VG_MASTER_KEY_LEN], int64_t id, struct vg_clip *out)
+{
+	struct vg_reconcile_report rep;
+	struct open_ctx x = {
+		.cat = cat, .audit = audit, .data_dir = data_dir, .master = master, .rep = &rep,
+	};
+	struct vg_clip c;
+	int ret;
+
+	memset(&rep, 0, sizeof(rep));
+	ret = vg_catalog_clip_get(cat, id, &c);
+	if (ret == 0 && c.state != VG_CLIP_RECORDING)
+		ret = -VG_EINVAL;
+	if (ret == 0)
+		ret = recover_one(&x, &c);
+	if (ret == 0 && out != NULL)
+		*out = c;
+	vg_wipe(&c, sizeof(c));
 	return ret;
 }
 
@@ -238,6 +359,26 @@ static int own_new_file(const struct census *x, const char *name)
 	return (*p == '-' || *p == '\0') && pid == (long)x->pid;
 }
 
+/* A leftover that cannot hold footage: audited, then unlinked (rel is
+ * relative to the data folder). */
+static void remove_orphan(struct census *x, const char *rel, const char *reason)
+{
+	char abs_path[NAME_LEN + 600], object[NAME_LEN + 16];
+
+	snprintf(object, sizeof(object), "file=%s", rel);
+	if (audit_row(x->o.audit, "clip.orphan_removed", object, reason) < 0)
+		return;
+	snprintf(abs_path, sizeof(abs_path), "%s/%s", x->data_dir, rel);
+	if (unlink(abs_path) != 0) {
+		if (errno != ENOENT)
+			vg_warn("cannot remove %s", abs_path);
+		return;
+	}
+	fsync_parent(abs_path);
+	vg_info("removed %s: %s", rel, reason);
+	x->rep->orphans_removed++;
+}
+
 /* Look at a batch of names: catalogued, a leftover to remove, or (after a
  * second look at the end of the batch) a file without a row. */
 static void check_names(struct census *x)
@@ -254,12 +395,10 @@ static void check_names(struct census *x)
 		x->suspect[i] = 0;
 		x->rep->files_checked++;
 		if (strncmp(base, ".new-", 5) == 0) {
-			/* Created but never catalogued, so never written to. */
-			if (!own_new_file(x, base)) {
-				snprintf(abs_path, sizeof(abs_path), "%s/%s", x->data_dir,
-					 x->names[i]);
-				unlink(abs_path);
-			}
+			/* Created but never named, so never written to. */
+			if (!own_new_file(x, base))
+				remove_orphan(x, x->names[i], "a clip file vigild created but never "
+					      "named (it stopped first): no footage");
 			continue;
 		}
 		ret = vg_catalog_clip_by_path(x->cat, x->names[i], &c);
@@ -284,6 +423,15 @@ static void check_names(struct census *x)
 		vg_wipe(&c, sizeof(c));
 		if (ret != -VG_ENOENT)
 			continue;
+		/* A header and nothing else: vigild stopped between naming the
+		 * file and cataloguing it (builds before schema 4 named it
+		 * first). Without a row its key is gone, and it holds no
+		 * footage anyway. */
+		if (vg_clip_header_only(abs_path) == 1) {
+			remove_orphan(x, x->names[i], "a clip file header with no footage and no "
+				      "catalog row, left when vigild stopped while creating it");
+			continue;
+		}
 		vg_errx("file %s/%s is not in the catalog; it was not written by this "
 			"catalog, or its row was removed: keep it for inspection",
 			x->data_dir, x->names[i]);
@@ -368,22 +516,27 @@ out:
 
 static void log_summary(const struct vg_reconcile_report *rep)
 {
-	if (rep->recovered || rep->open_missing || rep->rows_without_file ||
-	    rep->files_without_row || rep->unreadable)
-		vg_info("reconcile: %d recovered, %d empty rows removed, %d rows without file, "
-			"%d files without row, %d unreadable",
-			rep->recovered, rep->open_missing, rep->rows_without_file,
-			rep->files_without_row, rep->unreadable);
+	if (rep->recovered || rep->empty_removed || rep->rows_without_file ||
+	    rep->files_without_row || rep->unreadable || rep->orphans_removed ||
+	    rep->not_audited)
+		vg_info("reconcile: %d recovered, %d empty clips removed, %d rows without file, "
+			"%d files without row, %d unreadable, %d empty leftover files removed, "
+			"%d left for want of an audit row",
+			rep->recovered, rep->empty_removed, rep->rows_without_file,
+			rep->files_without_row, rep->unreadable, rep->orphans_removed,
+			rep->not_audited);
 }
 
-int vg_reconcile(struct vg_catalog *cat, const char *data_dir,
+int vg_reconcile(struct vg_catalog *cat, struct vg_audit *audit, const char *data_dir,
 		 const uint8_t master[VG_MASTER_KEY_LEN], struct vg_reconcile_report *rep)
 {
 	int ret;
 
-	ret = vg_reconcile_open_clips(cat, data_dir, master, rep);
+	struct vg_reconcile_census_opts o = { .audit = audit };
+
+	ret = vg_reconcile_open_clips(cat, audit, data_dir, master, rep);
 	if (ret == 0)
-		ret = vg_reconcile_census(cat, data_dir, NULL, rep);
+		ret = vg_reconcile_census(cat, data_dir, &o, rep);
 	if (ret == 0)
 		log_summary(rep);
 	return ret;
@@ -437,22 +590,18 @@ static void bg_lower_priority(void)
 static void bg_audit(struct vg_reconcile_bg *b)
 {
 	const struct vg_reconcile_report *rep = &b->rep;
-	char object[200];
-	struct vg_audit_entry e = {
-		.uid = -1, .login = "", .role = "", .action = "catalog.reconcile",
-		.object = object, .purpose = "", .reference = "", .outcome = "allowed",
-		.reason = rep->stopped ? "start-up after a crash (file check cut short by "
-					 "shutdown)" : "start-up after a crash",
-	};
+	char object[300];
 
 	if (!(rep->recovered || rep->rows_without_file || rep->files_without_row ||
-	      rep->unreadable) || b->audit == NULL)
+	      rep->unreadable || rep->empty_removed || rep->orphans_removed))
 		return;
 	snprintf(object, sizeof(object),
-		 "recovered=%d rows_without_file=%d files_without_row=%d unreadable=%d",
-		 rep->recovered, rep->rows_without_file, rep->files_without_row, rep->unreadable);
-	if (vg_audit_append(b->audit, &e, NULL) < 0)
-		vg_errx("cannot write the audit row for catalog.reconcile");
+		 "recovered=%d rows_without_file=%d files_without_row=%d unreadable=%d "
+		 "empty_removed=%d orphans_removed=%d", rep->recovered, rep->rows_without_file,
+		 rep->files_without_row, rep->unreadable, rep->empty_removed, rep->orphans_removed);
+	audit_row(b->audit, "catalog.reconcile", object,
+		  rep->stopped ? "start-up after a crash (file check cut short by shutdown)"
+			       : "start-up after a crash");
 }
 
 static void *bg_main(void *arg)
@@ -460,6 +609,7 @@ static void *bg_main(void *arg)
 	struct vg_reconcile_bg *b = arg;
 	struct vg_reconcile_census_opts o = {
 		.since_us = b->since_us, .stop = &b->stop, .between = bg_rest, .between_ud = b,
+		.audit = b->audit,
 	};
 	int64_t t0 = vg_time_mono_us();
 

@@ -101,6 +101,7 @@ int ctl_close_output(int fd, const char *out, int ret);
 /* Commands implemented in other files. */
 int ctl_cmd_hold(struct ctl *c);
 int ctl_cmd_holds(struct ctl *c);
+int ctl_cmd_retention(struct ctl *c);	/* vigilctl_hold.c: retention accept-clock */
 int ctl_cmd_export(struct ctl *c);
 
 /* vigilctl_burn.c: `vigilctl burn IMAGE... --device DEV [--force]`, and

@@ -118,15 +118,17 @@ static int cmd_view(struct ctl *c)
 				"player (| vlc -) or name a file\n");
 		return EXIT_USAGE;
 	}
+	/* The output first: a file that cannot be created must not cost an
+	 * audited view of footage that then goes nowhere. */
+	fd = ctl_open_output(out);
+	if (fd < 0)
+		return EXIT_REFUSED;
 	req = json_object_new_object();
 	json_object_object_add(req, "clip", json_object_new_int64(id));
 	o = ctl_request(c, "view", req);
 	if (o == NULL)
-		return EXIT_REFUSED;
+		return ctl_close_output(fd, out, EXIT_REFUSED);
 	json_object_put(o);
-	fd = ctl_open_output(out);
-	if (fd < 0)
-		return EXIT_REFUSED;
 	ret = ctl_receive(c, fd, out, &o);
 	if (ret == 0 && o == NULL) {
 		fprintf(stderr, "vigilctl: clip %lld: unexpected reply from vigild\n", id);
@@ -215,6 +217,15 @@ static int cmd_status(struct ctl *c)
 				printf("holds: %lld past their review date: review or release them "
 				       "(vigilctl holds)\n", (long long)ctl_get_int(sto, "overdue_holds"));
 		}
+		if (ctl_get_int(o, "disk_full"))
+			printf("ALARM: disk full: recording paused below %.1f MB free (the room kept "
+			       "for the audit log); free space, e.g. release holds no longer needed\n",
+			       (double)ctl_get_int(o, "disk_floor_bytes") / 1e6);
+		if (ctl_get_int(o, "integrity_failures"))
+			printf("ALARM: %lld clip(s) failed authentication since vigild started "
+			       "(tampered or corrupt; see vigilctl audit show --action integrity); "
+			       "last: %s\n", (long long)ctl_get_int(o, "integrity_failures"),
+			       ctl_get_str(o, "integrity_last"));
 		if (json_object_object_get_ex(o, "warnings", &warn))
 			for (size_t i = 0; i < json_object_array_length(warn); i++)
 				printf("warning: %s\n",
@@ -235,13 +246,14 @@ static int cmd_status(struct ctl *c)
 			       ctl_get_str(e, "last_error"));
 			continue;
 		}
-		printf("camera %-16s %-18s %5.1f fps in %lld encoded %lld dropped %lld clips %lld "
-		       "reconnects %lld gaps today %lld  %s%s%s",
+		printf("camera %-16s %-18s %5.1f fps in %lld encoded %lld dropped %lld (lost to a "
+		       "full disk %lld) clips %lld reconnects %lld gaps today %lld  %s%s%s",
 		       ctl_get_str(e, "name"), ctl_get_str(e, "state"),
 		       json_object_get_double(json_object_object_get(e, "fps")),
 		       (long long)ctl_get_int(e, "frames_in"),
 		       (long long)ctl_get_int(e, "frames_encoded"),
-		       (long long)ctl_get_int(e, "frames_dropped"), (long long)ctl_get_int(e, "clips"),
+		       (long long)ctl_get_int(e, "frames_dropped"),
+		       (long long)ctl_get_int(e, "frames_lost"), (long long)ctl_get_int(e, "clips"),
 		       (long long)ctl_get_int(e, "reconnects"), (long long)ctl_get_int(e, "gaps_today"),
 		       ctl_get_str(e, "source"),
 		       ctl_get_str(e, "last_error")[0] ? "  last error: " : "", ctl_get_str(e, "last_error"));
@@ -402,8 +414,11 @@ static const struct verb verbs[] = {
 					   "one live picture, masks outlined" },
 	/* evidence holds (vigilctl_hold.c) */
 	{ "hold", ctl_cmd_hold, 1, "hold --camera C --from T --to T --reason R [--review-by DAY] "
-				   "| hold release ID --reason R | hold approve ID" },
+				   "| hold release ID --reason R | hold approve ID (each with "
+				   "--purpose, --reference)" },
 	{ "holds", ctl_cmd_holds, 1, "holds [all] [--json]                          evidence holds" },
+	{ "retention", ctl_cmd_retention, 1, "retention accept-clock --purpose P           "
+					     "confirm the clock after a clamp (DPO)" },
 	/* disclosures (vigilctl_export.c); verify needs no vigild */
 	{ "export", ctl_cmd_export, 1, "export --camera C... --from T --to T --recipient R "
 				       "--organisation O (--dest DIR | --iso FILE) | export approve|withdraw ID" },

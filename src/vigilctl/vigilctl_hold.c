@@ -1,16 +1,18 @@
 /*
  * vigilctl_hold.c - evidence holds from the command line:
  *
- *   vigilctl hold --camera C --from T --to T --reason "..." --reference REF
- *                 [--review-by YYYY-MM-DD]            prints the hold's id
- *   vigilctl hold release ID --reason "..."            first person
- *   vigilctl hold approve ID                           second person
- *   vigilctl holds [all] [--json] --reference REF     list (overdue flagged)
+ *   vigilctl hold --camera C --from T --to T --reason "..." --purpose P
+ *                 --reference REF [--review-by YYYY-MM-DD]   prints the hold's id
+ *   vigilctl hold release ID --reason "..." --purpose P --reference REF
+ *   vigilctl hold approve ID --purpose P --reference REF     second person
+ *   vigilctl holds [all] [--json]                     list (overdue flagged)
+ *   vigilctl retention accept-clock --purpose P       confirm the clock (DPO)
  *
- * The purpose of a hold request is its reason unless --purpose is given;
- * release and approve use the hold's own reference unless --reference is
- * given (vigild fills it in). Whether the caller may do any of it is
- * vigild's decision, made and audited per request.
+ * Placing, releasing and approving are footage operations: each takes its
+ * own --purpose and --reference (docs/access-policy.md), nothing is filled
+ * in for the caller. Listing holds shows no footage and needs neither.
+ * Whether the caller may do any of it is vigild's decision, made and
+ * audited per request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,13 +41,11 @@ static int place(struct ctl *c)
 	struct json_object *req, *o;
 
 	if (c->camera == NULL || c->from == 0 || c->to == 0 || c->reason == NULL ||
-	    c->reference == NULL) {
+	    c->purpose == NULL || c->reference == NULL) {
 		fprintf(stderr, "usage: vigilctl hold --camera C --from T --to T --reason \"why\" "
-				"--reference REF [--review-by YYYY-MM-DD]\n");
+				"--purpose P --reference REF [--review-by YYYY-MM-DD]\n");
 		return EXIT_USAGE;
 	}
-	if (c->purpose == NULL)
-		c->purpose = c->reason;
 	req = ctl_range_request(c);
 	json_object_object_add(req, "reason", json_object_new_string(c->reason));
 	if (c->review_by)
@@ -64,29 +64,23 @@ static int place(struct ctl *c)
 static int release_or_approve(struct ctl *c, int approve)
 {
 	struct json_object *req, *o;
-	char purpose[64];
 	int64_t id;
 
-	if (c->n_args != 2 || (!approve && c->reason == NULL)) {
-		fprintf(stderr, approve ? "usage: vigilctl hold approve ID\n"
-					: "usage: vigilctl hold release ID --reason \"why\"\n");
+	if (c->n_args != 2 || (!approve && c->reason == NULL) || c->purpose == NULL ||
+	    c->reference == NULL) {
+		fprintf(stderr, approve ? "usage: vigilctl hold approve ID --purpose P "
+					  "--reference REF\n"
+					: "usage: vigilctl hold release ID --reason \"why\" "
+					  "--purpose P --reference REF\n");
 		return EXIT_USAGE;
 	}
 	if (parse_id(c->args[1], &id) < 0)
 		return EXIT_USAGE;
-	if (c->purpose == NULL && !approve) {
-		c->purpose = c->reason;
-	} else if (c->purpose == NULL) {
-		snprintf(purpose, sizeof(purpose), "approve the release of evidence hold %lld",
-			 (long long)id);
-		c->purpose = purpose;
-	}
 	req = json_object_new_object();
 	json_object_object_add(req, "id", json_object_new_int64(id));
 	if (!approve)
 		json_object_object_add(req, "reason", json_object_new_string(c->reason));
 	o = ctl_request(c, approve ? "hold.approve" : "hold.release", req);
-	c->purpose = NULL;	/* purpose[] ends here */
 	if (o == NULL)
 		return EXIT_REFUSED;
 	printf("%s\n", ctl_get_str(o, "message"));
@@ -103,9 +97,9 @@ int ctl_cmd_hold(struct ctl *c)
 	if (strcmp(c->args[0], "approve") == 0)
 		return release_or_approve(c, 1);
 	fprintf(stderr, "usage: vigilctl hold --camera C --from T --to T --reason \"why\" "
-			"--reference REF [--review-by YYYY-MM-DD]\n"
-			"       vigilctl hold release ID --reason \"why\"\n"
-			"       vigilctl hold approve ID\n");
+			"--purpose P --reference REF [--review-by YYYY-MM-DD]\n"
+			"       vigilctl hold release ID --reason \"why\" --purpose P --reference REF\n"
+			"       vigilctl hold approve ID --purpose P --reference REF\n");
 	return EXIT_USAGE;
 }
 
@@ -122,12 +116,10 @@ int ctl_cmd_holds(struct ctl *c)
 	int all = c->n_args == 1 && strcmp(c->args[0], "all") == 0;
 
 	if (c->n_args > 1 || (c->n_args == 1 && !all)) {
-		fprintf(stderr, "usage: vigilctl holds [all] [--json] --reference REF\n");
+		fprintf(stderr, "usage: vigilctl holds [all] [--json]\n");
 		json_object_put(req);
 		return EXIT_USAGE;
 	}
-	if (c->purpose == NULL)
-		c->purpose = "review evidence holds";
 	json_object_object_add(req, "include_released", json_object_new_int(all));
 	o = ctl_request(c, "holds", req);
 	if (o == NULL)
@@ -162,6 +154,26 @@ int ctl_cmd_holds(struct ctl *c)
 							    : "; awaiting approval",
 			       ctl_get_str(h, "approved_by"));
 	}
+	json_object_put(o);
+	return 0;
+}
+
+/* retention accept-clock: after the clock was off (or jumped), retention
+ * deletes only what the time elapsed allows; the data protection officer
+ * confirms the clock is right and it trusts it again. */
+int ctl_cmd_retention(struct ctl *c)
+{
+	struct json_object *o;
+
+	if (c->n_args != 1 || strcmp(c->args[0], "accept-clock") != 0) {
+		fprintf(stderr, "usage: vigilctl retention accept-clock --purpose \"why the clock "
+				"is right\"\n");
+		return EXIT_USAGE;
+	}
+	o = ctl_request(c, "retention.accept_clock", json_object_new_object());
+	if (o == NULL)
+		return EXIT_REFUSED;
+	printf("%s\n", ctl_get_str(o, "message"));
 	json_object_put(o);
 	return 0;
 }

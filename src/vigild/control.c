@@ -50,6 +50,10 @@ struct vg_control {
 	struct conn conns[VG_CONTROL_MAX_CONN];
 	int n_active;
 	int stopping;
+	/* The integrity alarm (under lock): clips that failed authentication
+	 * since start, and the last one. */
+	int64_t integrity_failures;
+	char integrity_last[300];
 };
 
 
@@ -193,6 +197,39 @@ int ctl_audit(struct req *r, const char *action, const char *object, int allowed
 	return ret;
 }
 
+void ctl_clip_object(const struct vg_clip *c, char *buf, size_t len)
+{
+	char hex[VG_CLIP_ID_HEX_LEN], start[40];
+
+	vg_clip_id_hex(c->clip_id, hex);
+	vg_time_format(c->start_us, start, sizeof(start));
+	snprintf(buf, len, "camera=%s clip=%lld clip_id=%s start=%s", c->camera,
+		 (long long)c->id, hex, start);
+}
+
+void ctl_integrity_failure(struct req *r, const struct vg_clip *c, int64_t chunk)
+{
+	struct vg_control *srv = r->c->srv;
+	char object[300], where[40], line[300];
+
+	ctl_clip_object(c, object, sizeof(object));
+	if (chunk >= 0)
+		snprintf(where, sizeof(where), " chunk=%lld", (long long)chunk);
+	else
+		snprintf(where, sizeof(where), " chunk=key");
+	snprintf(object + strlen(object), sizeof(object) - strlen(object), "%s file=%s", where,
+		 c->path);
+	ctl_audit(r, "integrity.failure", object, 0, "the clip failed authentication (tampered "
+		  "or corrupt): nothing from that point on was delivered");
+	vg_errx("ALARM: integrity failure: %s failed authentication while %s read it; keep the "
+		"file for inspection", object, r->login);
+	snprintf(line, sizeof(line), "%s", object);
+	pthread_mutex_lock(&srv->lock);
+	srv->integrity_failures++;
+	memcpy(srv->integrity_last, line, sizeof(srv->integrity_last));
+	pthread_mutex_unlock(&srv->lock);
+}
+
 /*
  * Ask the policy whether the caller may do action; audit the answer. On a
  * refusal the reply is sent here and -VG_EDENIED returned.
@@ -262,6 +299,12 @@ static int cmd_status(struct req *r)
 	ctl_audit(r, "status", "", 1, "staff account");
 	if (r->c->srv->env.status)
 		r->c->srv->env.status(r->c->srv->env.ud, o);
+	pthread_mutex_lock(&r->c->srv->lock);
+	json_object_object_add(o, "integrity_failures",
+			       json_object_new_int64(r->c->srv->integrity_failures));
+	json_object_object_add(o, "integrity_last",
+			       json_object_new_string(r->c->srv->integrity_last));
+	pthread_mutex_unlock(&r->c->srv->lock);
 	return ctl_reply(r, o);
 }
 
@@ -409,18 +452,22 @@ static int cmd_gaps(struct req *r)
 	return ctl_reply(r, o);
 }
 
-/* A DATA-frame sink for vg_clipmedia_decrypt: footage goes to the client
- * socket and nowhere else. */
+/* A clip's plaintext goes to the client socket as DATA frames and nowhere
+ * else. Two audit rows: the decision (clip.view, before anything is read)
+ * and what happened (clip.viewed once the footage was delivered, or
+ * clip.view_failed); a chunk that fails authentication is an
+ * integrity.failure as well. */
 static int cmd_view(struct req *r)
 {
 	struct vg_control *srv = r->c->srv;
 	int64_t id = ctl_arg_int(r, "clip", 0);
 	struct vg_clip clip;
 	struct vg_clip_reader *rd = NULL;
-	char object[256], path[1024], start[40];
+	char object[300], path[1024], outcome[160];
 	const uint8_t *data;
 	size_t len;
-	int ret;
+	uint64_t sent = 0;
+	int ret, sent_ok = 1;
 
 	if (vg_catalog_clip_get(srv->env.cat, id, &clip) < 0) {
 		snprintf(object, sizeof(object), "clip=%lld", (long long)id);
@@ -429,26 +476,35 @@ static int cmd_view(struct req *r)
 			return 0;
 		return ctl_reply_error(r, "no such clip; list clips with 'vigilctl clips'");
 	}
-	vg_time_format(clip.start_us, start, sizeof(start));
-	snprintf(object, sizeof(object), "camera=%s clip=%lld start=%s", clip.camera,
-		 (long long)clip.id, start);
+	ctl_clip_object(&clip, object, sizeof(object));
 	if (ctl_authorise(r, VG_ACT_CLIP_VIEW, object) < 0)
 		return 0;
-	if (!clip.has_key)
+	if (!clip.has_key) {
+		ctl_audit(r, "clip.view_failed", object, 0, "deleted: its key was destroyed");
 		return ctl_reply_error(r, "this clip has been deleted (its key was destroyed)");
+	}
 	snprintf(path, sizeof(path), "%s/%s", srv->env.data_dir, clip.path);
 	ret = vg_clip_reader_open(&rd, path, srv->env.master, clip.wrapped_key);
-	if (ret < 0)
+	if (ret < 0) {
+		if (ret == -VG_EAUTH)
+			ctl_integrity_failure(r, &clip, -1);
+		snprintf(outcome, sizeof(outcome), "not delivered: %s", vg_strerror(ret));
+		ctl_audit(r, "clip.view_failed", object, 0, outcome);
 		return ctl_reply_error(r, vg_strerror(ret));
+	}
 	ctl_reply(r, ctl_ok_object());
 	for (;;) {
 		ret = vg_clip_reader_next(rd, &data, &len);
 		if (ret != 0)
 			break;
-		ret = ctl_send_data(r, data, len);
-		if (ret < 0)
+		if (ctl_send_data(r, data, len) < 0) {
+			sent_ok = 0;
 			break;
+		}
+		sent += len;
 	}
+	if (ret == -VG_EAUTH)
+		ctl_integrity_failure(r, &clip, (int64_t)vg_clip_reader_chunks(rd));
 	vg_clip_reader_free(rd);
 	{
 		struct json_object *o = json_object_new_object();
@@ -459,8 +515,20 @@ static int cmd_view(struct req *r)
 		if (ret < 0 && ret != -VG_ETRUNC)
 			json_object_object_add(o, "error", json_object_new_string(vg_strerror(ret)));
 		s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-		vg_proto_send(r->c->fd, VG_FRAME_END, s, strlen(s));
+		if (vg_proto_send(r->c->fd, VG_FRAME_END, s, strlen(s)) < 0)
+			sent_ok = 0;
 		json_object_put(o);
+	}
+	if (sent_ok && (ret == 1 || ret == -VG_ETRUNC)) {
+		snprintf(outcome, sizeof(outcome), "delivered: %llu bytes%s",
+			 (unsigned long long)sent,
+			 ret == -VG_ETRUNC ? ", all there is (the clip was cut off by a crash)" : "");
+		ctl_audit(r, "clip.viewed", object, 1, outcome);
+	} else {
+		snprintf(outcome, sizeof(outcome), "not delivered in full (%llu bytes sent): %s",
+			 (unsigned long long)sent,
+			 !sent_ok ? "the viewer went away" : vg_strerror(ret));
+		ctl_audit(r, "clip.view_failed", object, 0, outcome);
 	}
 	return 0;
 }
@@ -600,6 +668,7 @@ static const struct command commands[] = {
 	{ "holds", ctl_cmd_holds },
 	{ "hold.release", ctl_cmd_hold_release },
 	{ "hold.approve", ctl_cmd_hold_approve },
+	{ "retention.accept_clock", ctl_cmd_retention_accept_clock },
 	{ "export", ctl_cmd_export },
 	{ "export.approve", ctl_cmd_export_approve },
 	{ "export.withdraw", ctl_cmd_export_withdraw },

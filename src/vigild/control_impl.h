@@ -72,6 +72,15 @@ void ctl_progress_send(uint64_t done, uint64_t total, void *ud);
 int ctl_audit(struct req *r, const char *action, const char *object, int allowed,
 	      const char *reason);
 
+/* "camera=C clip=ID clip_id=HEX start=T": how audit rows name a clip. */
+void ctl_clip_object(const struct vg_clip *c, char *buf, size_t len);
+
+/* A clip failed authentication while being read for this request (view,
+ * export): an "integrity.failure" audit row naming the clip (row id and
+ * clip id) and the chunk (-1: its key or header), an ALARM log line, and
+ * the status alarm (integrity_failures, integrity_last). */
+void ctl_integrity_failure(struct req *r, const struct vg_clip *c, int64_t chunk);
+
 /* Ask the policy; audit the answer; on a refusal send it and return
  * -VG_EDENIED (the handler then returns 0). */
 int ctl_authorise(struct req *r, enum vg_action action, const char *object);
@@ -91,6 +100,7 @@ int ctl_cmd_hold_place(struct req *r);
 int ctl_cmd_holds(struct req *r);
 int ctl_cmd_hold_release(struct req *r);
 int ctl_cmd_hold_approve(struct req *r);
+int ctl_cmd_retention_accept_clock(struct req *r);
 int ctl_cmd_export(struct req *r);
 int ctl_cmd_export_approve(struct req *r);
 int ctl_cmd_export_withdraw(struct req *r);

@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 
 #include "vigil/catalog.h"
+#include "vigil/crypto.h"
 #include "vigil/err.h"
 #include "vigil/export.h"
 #include "vigil/log.h"
@@ -468,6 +469,13 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 		describe(a, note, object, sizeof(object));
 		snprintf(msg, sizeof(msg), "export failed: %s", res->why[0] ? res->why
 									 : vg_strerror(ret));
+		if (ret == -VG_EAUTH && res->bad_clip > 0) {
+			struct vg_clip bad;
+
+			if (vg_catalog_clip_get(ctl_env(r)->cat, res->bad_clip, &bad) == 0)
+				ctl_integrity_failure(r, &bad, res->bad_chunk);
+			vg_wipe(&bad, sizeof(bad));
+		}
 		ctl_audit(r, "export.failed", object, 0, msg);
 		ret = ctl_reply_error(r, msg);
 	}

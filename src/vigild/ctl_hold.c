@@ -8,16 +8,20 @@
  *   hold.approve  id: a second, different login releases it; the footage
  *                 follows normal retention from the next sweep
  *
+ *   retention.accept_clock   confirm the clock after a clock clamp: the
+ *                 sweep then trusts it again (retention.h)
+ *
  * Who may: hold.place needs the policy's hold.place, release and approve
  * need hold.release (area manager of the site, line manager, enforcement,
- * DPO; docs/access-policy.md). Listing holds shows cases and references,
- * so it is gated like listing clips (clip.list, with purpose and
- * reference): the same people, and not installers or auditors (auditors
- * see every hold decision in the audit log).
+ * DPO; docs/access-policy.md), each with its own purpose and reference, as
+ * every footage operation. Listing holds (hold.list) shows cases and
+ * references but no footage: the same people, at their sites, with no
+ * reference needed; not installers or auditors (auditors see every hold
+ * decision in the audit log). Accepting the clock is the data protection
+ * officer's (it lets retention delete what the clamp held back).
  *
- * release and approve without a reference use the hold's own reference:
- * the caller acts on that case. Each command is audited by ctl_authorise
- * (the decision) and by one more row saying what happened.
+ * Each command is audited by ctl_authorise (the decision) and by one more
+ * row saying what happened.
  */
 #define VG_LOG_MODULE "CTL"
 
@@ -184,7 +188,7 @@ int ctl_cmd_holds(struct req *r)
 	struct json_object *o;
 	int rc;
 
-	if (ctl_authorise(r, VG_ACT_CLIP_LIST, all ? "holds (all)" : "holds (active)") < 0)
+	if (ctl_authorise(r, VG_ACT_HOLD_LIST, all ? "holds (all)" : "holds (active)") < 0)
 		return 0;
 	l.arr = json_object_new_array();
 	rc = vg_hold_list(ctl_env(r)->cat, all, add_hold, &l);
@@ -198,8 +202,8 @@ int ctl_cmd_holds(struct req *r)
 }
 
 /*
- * The common start of release and approve: find the hold, default the
- * reference to the hold's own, describe it and authorise. 1: go on, 0:
+ * The common start of release and approve: find the hold, describe it and
+ * authorise (with the caller's own purpose and reference). 1: go on, 0:
  * answered already (refused). h->id is 0 if there is no such hold.
  */
 static int release_prologue(struct req *r, int64_t id, struct vg_hold *h, char *object,
@@ -212,8 +216,6 @@ static int release_prologue(struct req *r, int64_t id, struct vg_hold *h, char *
 		memset(h, 0, sizeof(*h));
 		snprintf(object, olen, "hold=%lld", (long long)id);
 	} else {
-		if (r->reference == NULL)
-			r->reference = h->reference;
 		vg_time_format(h->from_us, from, sizeof(from));
 		vg_time_format(h->to_us, to, sizeof(to));
 		snprintf(object, olen, "hold=%lld camera=%s from=%s to=%s reference=%s",
@@ -303,11 +305,35 @@ int ctl_cmd_hold_approve(struct req *r)
 		return fail(r, "hold.approve_failed", object, msg);
 	}
 	snprintf(msg, sizeof(msg), "hold %lld released (asked by %s, approved by %s): its "
-		 "footage follows normal retention from the next sweep", (long long)id,
-		 h.release_by, r->login);
+		 "footage follows normal retention from the next sweep, which runs now",
+		 (long long)id, h.release_by, r->login);
 	ctl_audit(r, "hold.released", object, 1, msg);
+	/* On a full disk of held footage this is what frees space. */
+	if (ctl_env(r)->retention_sweep)
+		ctl_env(r)->retention_sweep(ctl_env(r)->ud);
 	o = ctl_ok_object();
 	json_object_object_add(o, "id", json_object_new_int64(id));
+	json_object_object_add(o, "message", json_object_new_string(msg));
+	return ctl_reply(r, o);
+}
+
+int ctl_cmd_retention_accept_clock(struct req *r)
+{
+	const struct vg_control_env *env = ctl_env(r);
+	struct json_object *o;
+	const char *msg;
+
+	if (ctl_authorise(r, VG_ACT_CLOCK_ACCEPT, "retention clock") < 0)
+		return 0;
+	if (env->retention_accept_clock == NULL || !env->retention_accept_clock(env->ud))
+		return fail(r, "retention.accept_clock_failed", "retention clock",
+			    "retention is not clamped: the clock agrees with the time elapsed, so "
+			    "there is nothing to confirm");
+	msg = "the clock is confirmed: retention trusts it again, and footage past its "
+	      "retention is deleted from this sweep on (see vigilctl status)";
+	vg_info("%s confirmed the clock: %s", r->login, msg);
+	ctl_audit(r, "retention.clock_accepted", "retention clock", 1, msg);
+	o = ctl_ok_object();
 	json_object_object_add(o, "message", json_object_new_string(msg));
 	return ctl_reply(r, o);
 }

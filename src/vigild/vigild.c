@@ -34,6 +34,7 @@
 #include "vigil/confcheck.h"
 #include "vigil/config.h"
 #include "vigil/control.h"
+#include "vigil/diskguard.h"
 #include "vigil/sign.h"
 #include "vigil/err.h"
 #include "vigil/keystore.h"
@@ -74,6 +75,7 @@ struct daemon {
 	struct vg_sign_key *device_key;
 	struct vg_control *control;
 	struct vg_sweeper *sweeper;	/* retention thread (sweeper.h) */
+	struct vg_diskguard *disk;	/* the free space recording may not take */
 	uint8_t master[VG_MASTER_KEY_LEN];
 	struct vg_pipeline_env env;
 	char *data_dir;
@@ -290,6 +292,7 @@ static void status_json(void *ud, struct json_object *out)
 		json_object_object_add(c, "fps", json_object_new_double(st.fps));
 		json_object_object_add(c, "frames_encoded", json_object_new_int64(st.frames_encoded));
 		json_object_object_add(c, "frames_dropped", json_object_new_int64(st.frames_dropped));
+		json_object_object_add(c, "frames_lost", json_object_new_int64(st.frames_lost));
 		json_object_object_add(c, "clips", json_object_new_int64(st.clips));
 		json_object_object_add(c, "reconnects", json_object_new_int64(st.reconnects));
 		json_object_object_add(c, "clip", json_object_new_string(st.clip_path));
@@ -338,6 +341,47 @@ static void status_json(void *ud, struct json_object *out)
 	if (vg_sign_fingerprint(d->device_key, dfp) == 0)
 		json_object_object_add(out, "device_key_fingerprint", json_object_new_string(dfp));
 	vg_sweeper_status_json(d->sweeper, out);	/* "storage" */
+	{
+		struct vg_diskguard_status ds;
+
+		vg_diskguard_status(d->disk, &ds);
+		json_object_object_add(out, "disk_full", json_object_new_boolean(ds.full));
+		json_object_object_add(out, "disk_floor_bytes",
+				       json_object_new_int64((int64_t)ds.floor_bytes));
+	}
+}
+
+/* pipeline.h: a clip whose writer gave up (disk full) is finished now,
+ * audited, while the camera goes on. */
+static void recover_clip(void *ud, int64_t clip_id)
+{
+	struct daemon *d = ud;
+	struct vg_clip c;
+
+	if (vg_reconcile_clip(d->cat, d->audit, d->data_dir, d->master, clip_id, &c) == 0)
+		vg_info("clip %lld finished after a failed write: %lld frames kept",
+			(long long)clip_id, (long long)c.frames);
+	vg_wipe(&c, sizeof(c));
+}
+
+/* control.h: retention, on staff's word. */
+static void retention_sweep(void *ud)
+{
+	struct daemon *d = ud;
+
+	vg_sweeper_kick(d->sweeper);
+}
+
+static int retention_accept_clock(void *ud)
+{
+	struct daemon *d = ud;
+
+	if (!vg_sweeper_accept_clock(d->sweeper))
+		return 0;
+	/* Wait for the sweep that trusts the clock, so the answer says what
+	 * it did; a very long one goes on after the reply. */
+	vg_sweeper_sync(d->sweeper, 30000);
+	return 1;
 }
 
 #define SNAPSHOT_TIMEOUT_MS 5000
@@ -456,7 +500,14 @@ static void start_camera(struct daemon *d, struct cfg_ref *ref, const struct vg_
 	struct camera *cam;
 
 	if (!c->enabled) {
+		int64_t until = 0;
+
 		vg_info("camera %s is disabled in the configuration", c->name);
+		/* Its time is accounted for too: a gap from where its record
+		 * stops, closed when it records again. */
+		if (vg_catalog_recorded_until(d->cat, c->name, &until) == 0 && until > 0)
+			vg_catalog_gap_ensure(d->cat, c->name, until, "disabled in the configuration",
+					      NULL);
 		return;
 	}
 	if (camera_expired(c)) {
@@ -489,7 +540,7 @@ static void start_camera(struct daemon *d, struct cfg_ref *ref, const struct vg_
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void stop_camera(struct daemon *d, int i)
+static void stop_camera(struct daemon *d, int i, const char *why)
 {
 	struct camera cam;
 	char object[64];
@@ -502,7 +553,7 @@ static void stop_camera(struct daemon *d, int i)
 		pthread_cond_wait(&d->snapshots_done, &d->lock);
 	pthread_mutex_unlock(&d->lock);
 	/* Stopping finishes the open clip: not under the lock. */
-	vg_pipeline_stop(cam.pipe);
+	vg_pipeline_stop_because(cam.pipe, why);
 	snprintf(object, sizeof(object), "camera=%s", cam.cam->name);
 	vg_control_audit_event(d->audit, "recording.stop", object, "");
 	pthread_mutex_lock(&d->lock);
@@ -553,7 +604,9 @@ static void reload(struct daemon *d)
 			changed++;
 		else
 			removed++;
-		stop_camera(d, i);
+		stop_camera(d, i, n == NULL ? "removed from the configuration"
+			    : !n->enabled ? "disabled in the configuration"
+					  : "restarted with changed settings");
 	}
 	/* Start cameras that are new (or were just stopped for a change). */
 	for (int i = 0; i < cfg->n_cameras; i++) {
@@ -577,6 +630,7 @@ static void reload(struct daemon *d)
 	/* retention: new per-camera days, min_free, held share (sweeper.h) */
 	if (vg_sweeper_reload(d->sweeper, cfg) < 0)
 		vg_errx("cannot apply the new retention settings; keeping the old ones");
+	vg_diskguard_set(d->disk, cfg->min_free_bytes, cfg->min_free_percent);
 	vg_info("configuration reloaded: %d camera(s) added, %d removed, %d changed, %d running",
 		added, removed, changed, d->n_cams);
 	{
@@ -817,7 +871,7 @@ static int run(struct daemon *d)
 	vg_control_stop(d->control);
 	d->control = NULL;
 	while (d->n_cams > 0)
-		stop_camera(d, d->n_cams - 1);
+		stop_camera(d, d->n_cams - 1, "vigild stopped");
 	checkpoint(d);
 	return 0;
 }
@@ -951,15 +1005,15 @@ int main(int argc, char **argv)
 	 * check of every file against the catalog runs once the cameras have
 	 * started, and reports (log and audit) when it ends (reconcile.h). */
 	recon_since = vg_time_now_us();
-	if (vg_reconcile_open_clips(d.cat, cfg->data_dir, d.master, &rep) < 0)
+	if (vg_reconcile_open_clips(d.cat, d.audit, cfg->data_dir, d.master, &rep) < 0)
 		vg_warnx("recovering the clips left open by a crash failed; recording anyway");
-	/* On the record at once: a second crash before the file check ends
-	 * must not lose it (the check's own row repeats these counts). */
-	if (rep.recovered || rep.unreadable || rep.open_missing) {
+	/* Each clip has its own row, written before it was touched; this one
+	 * sums them up (the file check's own row repeats these counts). */
+	if (rep.recovered || rep.unreadable || rep.empty_removed) {
 		char object[160];
 
-		snprintf(object, sizeof(object), "recovered=%d unreadable=%d open_missing=%d",
-			 rep.recovered, rep.unreadable, rep.open_missing);
+		snprintf(object, sizeof(object), "recovered=%d unreadable=%d empty_removed=%d",
+			 rep.recovered, rep.unreadable, rep.empty_removed);
 		vg_control_audit_event(d.audit, "catalog.recover", object,
 				       "start-up after a crash: clips left open were cut to their "
 				       "last good chunk");
@@ -972,11 +1026,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (vg_diskguard_new(&d.disk, cfg->data_dir, cfg->min_free_bytes, cfg->min_free_percent,
+			     NULL) < 0) {
+		ret = 1;
+		goto out;
+	}
 	d.env.data_dir = d.data_dir;
 	d.env.master = d.master;
 	d.env.cat = d.cat;
 	d.env.event = camera_event;
 	d.env.event_ud = &d;
+	d.env.disk = d.disk;
+	d.env.recover = recover_clip;
 	{
 		struct vg_control_env ce = {
 			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,
@@ -984,6 +1045,8 @@ int main(int argc, char **argv)
 			.config_put = config_put, .status = status_json, .snapshot = camera_snapshot,
 			.camera_state = camera_state_json,
 			.ud = &d, .audit_path = d.audit_path, .sweeper = d.sweeper,
+			.retention_sweep = retention_sweep,
+			.retention_accept_clock = retention_accept_clock,
 		};
 
 		if (vg_control_start(&d.control, cfg->socket_path, &ce) < 0) {
@@ -1002,6 +1065,12 @@ int main(int argc, char **argv)
 	vg_service_notify("READY=1");
 	ret = run(&d);
 	vg_service_notify("STOPPING=1");
+	/* Every clip is finished at a clean stop: one a failed write left
+	 * open (a full disk) is recovered now, not at the next start. */
+	if (vg_reconcile_open_clips(d.cat, d.audit, d.data_dir, d.master, &rep) == 0 &&
+	    (rep.recovered || rep.empty_removed))
+		vg_info("finished %d clip(s) a failed write had left open (%d held no footage)",
+			rep.recovered + rep.empty_removed, rep.empty_removed);
 	vg_reconcile_bg_stop(recon, NULL);	/* its audit row comes before daemon.stop */
 	recon = NULL;
 	vg_control_audit_event(d.audit, "daemon.stop", d.config_path, "");
@@ -1009,6 +1078,7 @@ int main(int argc, char **argv)
 out:
 	vg_control_stop(d.control);
 	vg_sweeper_stop(d.sweeper);	/* before the catalog closes */
+	vg_diskguard_free(d.disk);
 	vg_reconcile_bg_stop(recon, NULL);	/* before the catalog and audit close */
 	vg_audit_close(d.audit);
 	vg_sign_key_free(d.device_key);

@@ -26,7 +26,8 @@ up() { $VCTL status >/dev/null 2>&1; }
 
 start
 wait_for 20 up
-id=$($VCTL hold --camera stairs --from -1h --to now --reason "assault" --reference CRIME-7)
+id=$($VCTL hold --camera stairs --from -1h --to now --reason "assault" --purpose "evidence" \
+	--reference CRIME-7)
 check "a hold is placed (id '$id')" [ -n "$id" ]
 $VCTL config check >"$T/check1.txt"
 rc=$?

@@ -122,38 +122,44 @@ swept() { [ "$(storage_field sweeps)" -ge 1 ] 2>/dev/null; }
 check "vigilctl status reports the storage after the first sweep" wait_for 20 swept
 
 REVIEW=$(date -u -d '+20 days' +%F)
+check "a hold without --purpose is refused (access-policy.md: purpose and reference)" \
+	says "purpose" as "$ME" hold --camera stairs --from -1h --to now \
+	--reason "assault in the stairwell" --reference CRIME-42
 id=$(as "$ME" hold --camera stairs --from -1h --to now --reason "assault in the stairwell" \
-	--reference CRIME-42 --review-by "$REVIEW" 2>"$T/hold.err")
+	--purpose "keep the evidence of the assault" --reference CRIME-42 --review-by "$REVIEW" \
+	2>"$T/hold.err")
 check "the area manager places a hold and gets its id ($id)" sh -c "echo '$id' | grep -qx '[0-9][0-9]*'"
-as "$ME" holds --reference CRIME-42 >"$T/holds.txt"
-check "vigilctl holds lists it as active with its reference and review date" \
+as "$ME" holds >"$T/holds.txt"
+check "vigilctl holds (no --reference, as vigilctl(8) has it) lists it as active with its reference and review date" \
 	grep -q "^$id .*stairs.*$REVIEW *active .*CRIME-42" "$T/holds.txt"
 check "a review date past storage.hold_review_days is refused" \
 	says "reviewed at least every 30 days" as "$ME" hold --camera stairs --from -1h --to now \
-	--reason "x" --reference CRIME-43 --review-by "$(date -u -d '+90 days' +%F)"
+	--reason "x" --purpose x --reference CRIME-43 --review-by "$(date -u -d '+90 days' +%F)"
 check "a hold on a camera that does not exist is refused" \
 	says "no camera named 'nope'" as "$ME" hold --camera nope --from -1h --to now \
-	--reason "x" --reference CRIME-43
+	--reason "x" --purpose x --reference CRIME-43
+check "a release without its own purpose and reference is refused" says "reference" \
+	as "$ME" hold release "$id" --reason "case closed, no charge" --purpose "case closed"
 check "the area manager asks for its release" \
-	sh -c "$VCTL hold release $id --reason 'case closed, no charge' >/dev/null"
+	sh -c "$VCTL hold release $id --reason 'case closed, no charge' --purpose 'case closed' --reference CRIME-42 >/dev/null"
 check "the same person approving it is refused" says "second, different person" \
-	as "$ME" hold approve "$id"
-as "$ME" holds --reference CRIME-42 >"$T/holds2.txt"
+	as "$ME" hold approve "$id" --purpose "check the release" --reference CRIME-42
+as "$ME" holds >"$T/holds2.txt"
 check "after the self-approval the hold still stands (release pending)" \
 	grep -q "^$id .*release-pending" "$T/holds2.txt"
 check "a second request while one is pending is refused" says "already pending" \
-	as "$ME" hold release "$id" --reason "again"
+	as "$ME" hold release "$id" --reason "again" --purpose again --reference CRIME-42
 
 if [ "$ROOT" = 1 ]; then
 	check "the data protection officer approves the release" \
-		sh -c "setpriv --reuid=$DPO --regid=$DPO --init-groups $VCTL hold approve $id >/dev/null"
-	as "$ME" holds --reference CRIME-42 >"$T/holds3.txt"
+		sh -c "setpriv --reuid=$DPO --regid=$DPO --init-groups $VCTL hold approve $id --purpose 'case closed' --reference CRIME-42 >/dev/null"
+	as "$ME" holds >"$T/holds3.txt"
 	check "a released hold is no longer listed as active" sh -c "! grep -q '^$id ' '$T/holds3.txt'"
-	as "$ME" holds all --reference CRIME-42 >"$T/holds4.txt"
+	as "$ME" holds all >"$T/holds4.txt"
 	check "vigilctl holds all shows it released with both names" \
 		grep -q "approved by $DPO" "$T/holds4.txt"
 	check "the auditor may not place a hold" says "auditor" \
-		as "$AUD" hold --camera stairs --from -1h --to now --reason x --reference CRIME-44
+		as "$AUD" hold --camera stairs --from -1h --to now --reason x --purpose x --reference CRIME-44
 	as "$AUD" audit show >"$T/audit.txt"
 	check "audited: the placement (decision and outcome)" sh -c \
 		"grep -q '\"$ME\".*\"hold.place\" \"allowed\"' '$T/audit.txt' &&
@@ -202,6 +208,7 @@ held=$(echo "$line" | awk '{ print $1 }')
 hfrom=$(echo "$line" | awk '{ print $3 }')
 hto=$(echo "$line" | awk '{ print $4 }')
 hid=$(as "$ME" hold --camera cam-a --from "$hfrom" --to "$hto" --reason "evidence: first clip" \
+	--purpose "keep the evidence" \
 	--reference CASE-1)
 check "a hold is placed on it at once (clip $held, hold $hid)" [ -n "$hid" ]
 

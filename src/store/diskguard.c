@@ -1,0 +1,204 @@
+/*
+ * diskguard.c - the floor of free space recording may not take (contract
+ * and thresholds in diskguard.h).
+ */
+#define VG_LOG_MODULE "DISK"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "vigil/diskguard.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/timeutil.h"
+
+#define NO_SPACE_HOLD_US (5 * VG_US_PER_S)
+
+struct vg_diskguard {
+	char *path;
+	struct vg_diskguard_clock clk;
+	pthread_mutex_t lock;		/* guards everything below */
+	int64_t min_free_bytes;
+	int min_free_percent;
+	int64_t last_check_us;		/* monotonic; 0: never */
+	int full;
+	int space_err;			/* the last look failed (logged once) */
+	int64_t hold_until_us;		/* monotonic: a failed write keeps it full */
+	struct vg_diskguard_status st;
+};
+
+int vg_diskguard_space(const char *path, uint64_t *total, uint64_t *avail)
+{
+	struct statvfs sv;
+
+	if (statvfs(path, &sv) != 0)
+		return -vg_err_from_errno(errno);
+	*total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return 0;
+}
+
+static int sys_space(void *ud, const char *path, uint64_t *total, uint64_t *avail)
+{
+	(void)ud;
+	return vg_diskguard_space(path, total, avail);
+}
+
+static int64_t sys_mono(void *ud)
+{
+	(void)ud;
+	return vg_time_mono_us();
+}
+
+int vg_diskguard_new(struct vg_diskguard **out, const char *path, int64_t min_free_bytes,
+		     int min_free_percent, const struct vg_diskguard_clock *clk)
+{
+	struct vg_diskguard *g;
+
+	if (out == NULL)
+		return -VG_EINVAL;
+	*out = NULL;
+	if (path == NULL || min_free_bytes < 0 || min_free_percent < 0 || min_free_percent > 100)
+		return -VG_EINVAL;
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return -VG_ENOMEM;
+	g->path = strdup(path);
+	if (g->path == NULL) {
+		free(g);
+		return -VG_ENOMEM;
+	}
+	if (clk != NULL)
+		g->clk = *clk;
+	if (g->clk.space == NULL)
+		g->clk.space = sys_space;
+	if (g->clk.now_mono_us == NULL)
+		g->clk.now_mono_us = sys_mono;
+	g->min_free_bytes = min_free_bytes;
+	g->min_free_percent = min_free_percent;
+	pthread_mutex_init(&g->lock, NULL);
+	*out = g;
+	return 0;
+}
+
+void vg_diskguard_free(struct vg_diskguard *g)
+{
+	if (g == NULL)
+		return;
+	pthread_mutex_destroy(&g->lock);
+	free(g->path);
+	free(g);
+}
+
+void vg_diskguard_set(struct vg_diskguard *g, int64_t min_free_bytes, int min_free_percent)
+{
+	if (g == NULL || min_free_bytes < 0 || min_free_percent < 0 || min_free_percent > 100)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->min_free_bytes = min_free_bytes;
+	g->min_free_percent = min_free_percent;
+	g->last_check_us = 0;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* The two thresholds for a file system of total bytes (diskguard.h). */
+static void thresholds(const struct vg_diskguard *g, uint64_t total, uint64_t *floor,
+		       uint64_t *resume)
+{
+	uint64_t pct = total / 100 * (uint64_t)g->min_free_percent;
+	uint64_t min_free = pct > (uint64_t)g->min_free_bytes ? pct : (uint64_t)g->min_free_bytes;
+
+	*floor = min_free / 2;
+	if (*floor < VG_DISKGUARD_FLOOR_MIN)
+		*floor = VG_DISKGUARD_FLOOR_MIN;
+	if (*floor > VG_DISKGUARD_FLOOR_MAX)
+		*floor = VG_DISKGUARD_FLOOR_MAX;
+	*resume = min_free > *floor + VG_DISKGUARD_FLOOR_MIN ? min_free
+							     : *floor + VG_DISKGUARD_FLOOR_MIN;
+}
+
+static void become_full(struct vg_diskguard *g, const char *why)
+{
+	if (g->full)
+		return;
+	g->full = 1;
+	g->st.pauses++;
+	vg_errx("ALARM: disk full (%s; %" PRIu64 " bytes free, recording stops below %" PRIu64
+		"): recording paused, every camera's time is a \"disk full\" gap; staff "
+		"requests and the audit log keep working. Free space (release holds no longer "
+		"needed: vigilctl holds); recording resumes at %" PRIu64 " bytes free", why,
+		g->st.avail_bytes, g->st.floor_bytes, g->st.resume_bytes);
+}
+
+/* Look at the file system (caller holds the lock). */
+static void look(struct vg_diskguard *g, int64_t now)
+{
+	uint64_t total = 0, avail = 0;
+	int rc;
+
+	g->last_check_us = now;
+	rc = g->clk.space(g->clk.ud, g->path, &total, &avail);
+	if (rc != 0) {
+		if (!g->space_err)
+			vg_warnx("cannot read the free space of %s: %s", g->path, vg_strerror(rc));
+		g->space_err = 1;
+		return;
+	}
+	g->space_err = 0;
+	g->st.avail_bytes = avail;
+	thresholds(g, total, &g->st.floor_bytes, &g->st.resume_bytes);
+	if (!g->full && avail < g->st.floor_bytes) {
+		become_full(g, "free space below the floor kept for the audit log and catalog");
+	} else if (g->full && avail >= g->st.resume_bytes && now >= g->hold_until_us) {
+		g->full = 0;
+		vg_info("disk space is back (%" PRIu64 " bytes free): recording resumes", avail);
+	}
+}
+
+int vg_diskguard_full(struct vg_diskguard *g)
+{
+	int64_t now;
+	int full;
+
+	if (g == NULL)
+		return 0;
+	now = g->clk.now_mono_us(g->clk.ud);
+	pthread_mutex_lock(&g->lock);
+	if (g->last_check_us == 0 || now - g->last_check_us >= VG_DISKGUARD_CHECK_US)
+		look(g, now);
+	full = g->full;
+	pthread_mutex_unlock(&g->lock);
+	return full;
+}
+
+void vg_diskguard_no_space(struct vg_diskguard *g)
+{
+	int64_t now;
+
+	if (g == NULL)
+		return;
+	now = g->clk.now_mono_us(g->clk.ud);
+	pthread_mutex_lock(&g->lock);
+	look(g, now);
+	/* The figures said there was room, yet a write found none (another
+	 * program, or blocks reserved for root): trust the write for a while
+	 * rather than pause and resume four times a second. */
+	g->hold_until_us = now + NO_SPACE_HOLD_US;
+	become_full(g, "a write found no space left");
+	pthread_mutex_unlock(&g->lock);
+}
+
+void vg_diskguard_status(struct vg_diskguard *g, struct vg_diskguard_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->lock);
+	*st = g->st;
+	st->full = g->full;
+	pthread_mutex_unlock(&g->lock);
+}

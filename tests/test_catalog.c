@@ -1103,7 +1103,7 @@ static void test_migrate_v3(void **state)
 	assert_int_equal(got.state, VG_CLIP_COMPLETE);
 	assert_true(got.has_key);
 	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
-			" AND name IN ('clips_camera_start', 'clips_end', 'clips_open',"
+			" AND name IN ('clips_camera_span', 'clips_end', 'clips_open',"
 			" 'clips_shredded', 'sqlite_autoindex_clips_1', 'gaps_open')"), 6);
 	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema WHERE type ="
 			" 'trigger' AND tbl_name = 'clips'"), 3);

@@ -34,12 +34,12 @@ _TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # The library shared by both binaries: listed by hand (never globbed), and
 # filtered by presence only so that a half-built tree still compiles.
 LIB_SRCS := $(wildcard \
-	$(addprefix src/common/, err.c log.c timeutil.c proto.c crypto.c sign.c) \
+	$(addprefix src/common/, err.c log.c timeutil.c proto.c sha256.c crypto.c sign.c) \
 	$(addprefix src/store/, clipfile.c clipmedia.c keystore.c catalog.c reconcile.c diskguard.c) \
 	$(addprefix src/record/, v4l2.c source.c source_v4l2.c source_file.c \
 		source_synth.c source_h264file.c encoder.c segmenter.c picture.c \
 		audio.c pipeline.c) \
-	$(addprefix src/policy/, config.c confcheck.c policy.c audit.c) \
+	$(addprefix src/policy/, config.c confcheck.c layout.c policy.c audit.c) \
 	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
 	$(addprefix src/export/, export.c verify.c isofs.c burn.c) \
 	$(addprefix src/report/, report.c sources.c sec_register.c sec_availability.c \

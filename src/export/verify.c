@@ -54,6 +54,7 @@ struct vctx {
 	IsoImage *img;
 	IsoDir *iso;
 	int fd;
+	int notreg;		/* the last vf_open met a FIFO, device or symlink */
 	vg_verify_report_fn fn;
 	void *ud;
 	struct vg_verify_result *res;
@@ -119,16 +120,27 @@ static int vf_open_dir(struct vctx *v, const char *name, struct vfile *f)
 	char path[1300];
 	struct stat st;
 
+	/* Only regular files, opened once and checked on the descriptor: a
+	 * FIFO or device planted in an export folder would otherwise block
+	 * the open or the reads forever, and a symlink could point anywhere.
+	 * O_NONBLOCK makes the open of a FIFO return at once. */
 	snprintf(path, sizeof(path), "%s/%s", v->dir, name);
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (f->fd < 0 && errno == ELOOP)
+		v->notreg = 1;
 	if (f->fd < 0)
-		return -vg_err_from_errno(errno);
+		return v->notreg ? -VG_EFORMAT : -vg_err_from_errno(errno);
 	f->own_fd = 1;
 	if (fstat(f->fd, &st) < 0) {
 		int ret = -vg_err_from_errno(errno);
 
 		vf_close(f);
 		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		v->notreg = 1;
+		vf_close(f);
+		return -VG_EFORMAT;
 	}
 	f->size = st.st_size;
 	f->one.off = 0;
@@ -173,6 +185,7 @@ static int vf_open_iso(struct vctx *v, const char *name, struct vfile *f)
 /* Open the export file name (a plain name: no '/'); vf_close it after. */
 static int vf_open(struct vctx *v, const char *name, struct vfile *f)
 {
+	v->notreg = 0;
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
 	return v->iso ? vf_open_iso(v, name, f) : vf_open_dir(v, name, f);
@@ -216,6 +229,14 @@ static ssize_t vf_pread(const struct vfile *f, void *buf, size_t n, int64_t off)
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
+}
+
+/* What is wrong with a file vf_open (or a read) failed on. */
+static const char *unreadable(const struct vctx *v)
+{
+	return v->notreg ? "is not a regular file (a FIFO, device or symbolic link): an export "
+			   "holds only plain files, so something was put here"
+			 : "missing or unreadable";
 }
 
 /* Read a small file whole (NUL-terminated). */
@@ -314,15 +335,15 @@ static void check_signature(struct vctx *v)
 	uint8_t d[VG_SIGN_DIGEST_LEN];
 
 	if (slurp(v, "device-public-key.pem", &pem, &plen) < 0) {
-		note(v, 0, "device-public-key.pem", "missing or unreadable");
+		note(v, 0, "device-public-key.pem", "%s", unreadable(v));
 		goto out;
 	}
 	if (slurp(v, "manifest.json", &man, &mlen) < 0) {
-		note(v, 0, "manifest.json", "missing or unreadable");
+		note(v, 0, "manifest.json", "%s", unreadable(v));
 		goto out;
 	}
 	if (slurp(v, "manifest.json.sig", &sig, &slen) < 0) {
-		note(v, 0, "manifest.json.sig", "missing or unreadable");
+		note(v, 0, "manifest.json.sig", "%s", unreadable(v));
 		goto out;
 	}
 	if (vg_sign_pubkey_parse(pem, &k) < 0) {
@@ -352,7 +373,7 @@ static void check_sums(struct vctx *v)
 	size_t len;
 
 	if (slurp(v, "SHA256SUMS", &buf, &len) < 0) {
-		note(v, 0, "SHA256SUMS", "missing or unreadable");
+		note(v, 0, "SHA256SUMS", "%s", unreadable(v));
 		return;
 	}
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -380,7 +401,10 @@ static void check_sums(struct vctx *v)
 		r = hash_file(v, name, s->got);
 		v->res->files++;
 		if (r < 0) {
-			note(v, 0, name, "missing or unreadable (%s)", vg_strerror(r));
+			if (v->notreg)
+				note(v, 0, name, "%s", unreadable(v));
+			else
+				note(v, 0, name, "missing or unreadable (%s)", vg_strerror(r));
 			continue;
 		}
 		s->have = 1;
@@ -639,13 +663,23 @@ static int verify_iso(struct vctx *v, const char *path)
 		.version = 0, .refcount = 1, .open = ds_nop, .close = ds_nop,
 		.read_block = ds_read_block, .free_data = ds_free, .data = &v->fd,
 	};
+	struct stat st;
 	int ret;
 
-	v->fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	/* O_NONBLOCK: a FIFO given as the image must not hang the check. */
+	v->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (v->fd < 0) {
 		ret = -vg_err_from_errno(errno);
 		note(v, 0, "", "cannot read the ISO image");
 		return ret;
+	}
+	if (fstat(v->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		note(v, 0, "", "is neither an export folder nor an ISO image file (a FIFO or "
+			 "device?)");
+		close(v->fd);
+		v->fd = -1;
+		return -VG_EFORMAT;
 	}
 	pthread_mutex_lock(&iso_lock);
 	ret = vg_isofs_get();

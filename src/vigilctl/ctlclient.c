@@ -28,7 +28,7 @@ int ctl_connect(struct ctl *c)
 	if (c->socket_path) {
 		snprintf(path, sizeof(path), "%s", c->socket_path);
 	} else if (vg_config_read(c->config_path, &cfg, NULL, NULL) < 0 &&
-		   access(c->config_path, R_OK) == 0) {
+		   access(c->config_path, R_OK) == 0 && !c->quiet) {
 		fprintf(stderr, "vigilctl: note: %s has errors ('vigilctl config check %s' lists "
 				"them); %s\n", c->config_path, c->config_path,
 			cfg != NULL && cfg->socket_line > 0 ? "using the socket it names" :
@@ -43,6 +43,11 @@ int ctl_connect(struct ctl *c)
 	memcpy(sa.sun_path, path, strlen(path));
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		if (c->quiet)
+			return -1;
 		if (errno == EACCES)
 			fprintf(stderr, "vigilctl: not allowed to reach vigild on %s: ask your "
 					"administrator to add your account to vigil's group\n", path);

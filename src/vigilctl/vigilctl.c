@@ -424,7 +424,8 @@ static const struct verb verbs[] = {
 				       "--organisation O (--dest DIR | --iso FILE) | export approve|withdraw ID" },
 	{ "burn", ctl_cmd_burn, 1, "burn IMAGE.iso... --device /dev/srN [--force]    "
 				   "write export images to discs" },
-	{ "verify", ctl_cmd_verify, 0, "verify DIR|ISO                                   check an export" },
+	{ "verify", ctl_cmd_verify, 0, "verify DIR|ISO [--fingerprint HEX | --key FILE]  check an "
+				       "export and who signed it" },
 	{ "disclosures", ctl_cmd_disclosures, 1, "disclosures [--since T] [--until T] [--json]  "
 						 "the disclosure log" },
 	/* the review report (vigilctl_report.c) */
@@ -479,6 +480,8 @@ int main(int argc, char **argv)
 		{ "burn", required_argument, NULL, CTL_OPT_BURN },
 		{ "disc-size", required_argument, NULL, CTL_OPT_DISC_SIZE },
 		{ "device", required_argument, NULL, CTL_OPT_DEVICE },
+		{ "key", required_argument, NULL, CTL_OPT_KEY },		/* verify */
+		{ "fingerprint", required_argument, NULL, CTL_OPT_FINGERPRINT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "out", required_argument, NULL, 'o' },	/* report */
 		{ "help", no_argument, NULL, 'h' },
@@ -515,6 +518,12 @@ int main(int argc, char **argv)
 		case CTL_OPT_DEVICE:
 			if (ctl_export_option(&c, o, optarg) < 0)
 				return EXIT_USAGE;
+			break;
+		case CTL_OPT_KEY:
+			c.key_file = optarg;
+			break;
+		case CTL_OPT_FINGERPRINT:
+			c.fingerprint = optarg;
 			break;
 		case 'f':
 			if (parse_time(optarg, &c.from) < 0)

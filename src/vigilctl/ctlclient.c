@@ -135,6 +135,7 @@ struct bar {
 	int tty;
 	int last_tenth;		/* plain lines: the last 10% step printed */
 	int drawn;
+	double total;		/* the first total vigild gave: shown throughout */
 };
 
 /* One progress line from vigild: {"done","total","elapsed_us"}. */
@@ -143,17 +144,27 @@ static void show_progress(struct bar *b, const char *line)
 	struct json_object *o = json_tokener_parse(line);
 	double done, total, secs, rate, left;
 	char d[32], t[32], r[32];
-	int pct, tenth;
+	int pct, tenth, unfinished;
 
 	if (o == NULL)
 		return;
 	done = (double)ctl_get_int(o, "done");
 	total = (double)ctl_get_int(o, "total");
 	secs = (double)ctl_get_int(o, "elapsed_us") / 1e6;
+	unfinished = done < total;
 	json_object_put(o);
 	if (total <= 0)
 		return;
+	/* A total that changes half way reads as a mistake: keep the first
+	 * (vigild's estimate) and hold at 99 % if the work runs past it. */
+	if (b->total > 0)
+		total = b->total;
+	b->total = total;
+	if (done > total)
+		done = total;
 	pct = (int)(done * 100.0 / total);
+	if (pct == 100 && unfinished)
+		pct = 99;
 	rate = secs > 0 ? done / secs : 0;
 	left = rate > 0 ? (total - done) / rate : 0;
 	ctl_human_bytes(done, d, sizeof(d));

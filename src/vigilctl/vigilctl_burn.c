@@ -113,5 +113,13 @@ int ctl_cmd_burn(struct ctl *c)
 				"--device /dev/srN [--force]\n");
 		return EXIT_USAGE;
 	}
+	/* vigild would refuse it unaudited-for-purpose anyway: say so before
+	 * announcing a 15-minute burn. */
+	if (c->purpose == NULL || c->reference == NULL) {
+		fprintf(stderr, "vigilctl: a burn is recorded in the audit log: give --purpose "
+				"\"why\" and --reference REF (the export's reference, e.g. "
+				"CRIME-2026/97)\n");
+		return EXIT_USAGE;
+	}
 	return ctl_burn_images(c, c->args, c->n_args, c->device, c->force);
 }

@@ -15,6 +15,11 @@ check "vigilctl needs no FFmpeg, x264 or libv4l2 library" \
 	sh -c "! readelf -d '$VIGILCTL' | grep -Eq 'NEEDED.*(libav|libsw|libx264|libv4l)'"
 check "vigilctl --help runs and lists the commands" \
 	sh -c "'$VIGILCTL' --help | grep -q 'vigilctl verify'"
+check "vigilctl --help lists the export options" \
+	sh -c "'$VIGILCTL' --help | grep -q -- '--police-decision REF --victim-wishes' &&
+	       '$VIGILCTL' --help | grep -q -- '--disc-size SIZE'"
+check "vigilctl --help lists audit show --camera and --json" \
+	sh -c "'$VIGILCTL' --help | grep -q -- 'audit show .*--camera C.*--json'"
 
 # A stand-in that defines a catalog function and calls libavcodec.
 cat >"$T/leak.c" <<'SRC'

@@ -115,6 +115,26 @@ check "the police export succeeds (exit $rc) into a folder named from the refere
 	[ "$rc" = 0 -a -f "$D/manifest.json" ]
 nvid=$(ls "$D" | grep -c '\.mp4$')
 check "one video per camera ($nvid)" [ "$nvid" = 2 ]
+# Progress counts the export's own size, not written + read back (2x).
+ptotal=$(echo "$out" | sed -n 's/^export: [0-9]*% ([^ ]* [kMG]*B of \([0-9.]*\) \([kMG]*B\),.*/\1 \2/p' | sort -u)
+dsize=$(du -sb "$D" | cut -f1)
+check "progress gives one total, the export's size ($ptotal for $dsize bytes)" \
+	awk -v t="$ptotal" -v d="$dsize" 'BEGIN { split(t, a, " "); m = a[2] == "GB" ? 1e9 : a[2] == "MB" ? 1e6 : 1e3;
+		v = a[1] * m; exit !(index(t, "\n") == 0 && v > 0.6 * d && v < 1.4 * d) }'
+# The top-level boxes of each video, as docs/export-format.md lists them.
+boxes() {
+	at=0
+	size=$(stat -c %s "$1")
+	while [ "$at" -lt "$size" ]; do
+		sz=$(od -An -tu4 --endian=big -j "$at" -N4 "$1" | tr -d ' ')
+		printf '%s ' "$(dd if="$1" bs=1 skip=$((at + 4)) count=4 2>/dev/null)"
+		[ "${sz:-0}" -ge 8 ] || break
+		at=$((at + sz))
+	done
+}
+layout=$(for f in "$D"/*.mp4; do boxes "$f"; echo; done | sort -u)
+check "each video's boxes are ftyp moov free free mdat, as documented ($layout)" \
+	[ "$layout" = "ftyp moov free free mdat " ]
 check "sha256sum -c SHA256SUMS passes in the folder" \
 	sh -c "cd '$D' && sha256sum -c --quiet SHA256SUMS"
 modes=$(stat -c %a "$D" "$D"/* | sort -u | tr '\n' ' ')

@@ -46,8 +46,11 @@ static int burn_one(struct ctl *c, const char *image, const char *device, int fo
 	json_object_object_add(req, "image", json_object_new_string(image));
 	json_object_object_add(req, "device", json_object_new_string(device));
 	json_object_object_add(req, "force", json_object_new_boolean(force));
-	fprintf(stderr, "disc %d of %d: checking %s and writing it to %s (a full DVD takes "
-		"about 15 minutes)...\n", k, n, image, device);
+	/* Without a purpose and reference vigild refuses at once (and
+	 * audits the refusal): no 15-minute burn to announce. */
+	if (c->purpose && c->reference)
+		fprintf(stderr, "disc %d of %d: checking %s and writing it to %s (a full DVD "
+			"takes about 15 minutes)...\n", k, n, image, device);
 	if (ctl_send(c, req) < 0) {
 		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
 		return EXIT_REFUSED;
@@ -111,14 +114,6 @@ int ctl_cmd_burn(struct ctl *c)
 	if (c->n_args < 1 || c->device == NULL) {
 		fprintf(stderr, "usage: vigilctl --purpose P --reference REF burn IMAGE.iso... "
 				"--device /dev/srN [--force]\n");
-		return EXIT_USAGE;
-	}
-	/* vigild would refuse it unaudited-for-purpose anyway: say so before
-	 * announcing a 15-minute burn. */
-	if (c->purpose == NULL || c->reference == NULL) {
-		fprintf(stderr, "vigilctl: a burn is recorded in the audit log: give --purpose "
-				"\"why\" and --reference REF (the export's reference, e.g. "
-				"CRIME-2026/97)\n");
 		return EXIT_USAGE;
 	}
 	return ctl_burn_images(c, c->args, c->n_args, c->device, c->force);

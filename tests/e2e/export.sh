@@ -201,6 +201,16 @@ else
 	skip "data-subject export by a non-dpo login (needs root to create a second user)"
 fi
 
+# An allowed export that cannot be done (the last second is still being
+# recorded, or holds no closed clip) is audited as failed, not refused.
+out=$($VCTL $POLICE export --camera synth-a --from -1s --to now --recipient police \
+	--organisation "Test Constabulary" --dest "$T/usb" --force 2>&1)
+rc=$?
+$VCTL audit show --action export.failed >"$T/failed.txt" 2>&1
+check "an export that cannot be done fails (exit $rc), audited as failed, not refused" \
+	sh -c "[ $rc = 1 ] && grep -q '\"export.failed\" \"failed\"' '$T/failed.txt' &&
+	       ! grep -q '\"export.failed\" \"refused\"' '$T/failed.txt'"
+
 # ---- media: two people ----
 MEDIA="--purpose press-appeal --reference DISC-7"
 out=$($VCTL $MEDIA export --camera synth-a --from "$FROM" --to "$TO" --recipient media \

@@ -14,7 +14,7 @@ MB=${BENCH_EXPORT_MB:-200}
 PAIRS=${BENCH_EXPORT_PAIRS:-5}
 T=$(mktemp -d /tmp/vigil-bench-export-e2e.XXXXXX)
 PID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+trap '{ [ -n "$PID" ] && kill "$PID"; wait; } 2>/dev/null || true; rm -rf "$T"' EXIT
 mkdir -m 700 "$T/data"
 mkdir "$T/usb" "$T/cp"
 

@@ -3,6 +3,13 @@
  * of the same bytes on the same filesystem (issue 7's benchmark).
  *
  * Usage: bench_export [MB] [DIR] [REPS]   (default 200 MB under /tmp, 3 reps)
+ *        bench_export --footage MB DATA_DIR
+ *
+ * With --footage it only makes the footage, for vigild itself to export
+ * (tests/bench/export-e2e.sh: the user's view, `vigilctl export` timed from
+ * the shell): clips of MB megabytes ending a few minutes ago in DATA_DIR,
+ * with DATA_DIR/master.key and DATA_DIR/catalog.db where vigild's config
+ * defaults look for them.
  *
  * The baseline and the export take turns REPS times (each export to a new
  * folder, each copy deleted after) and the best time of each is compared:
@@ -28,6 +35,7 @@
 #include "vigil/crypto.h"
 #include "vigil/encoder.h"
 #include "vigil/export.h"
+#include "vigil/keystore.h"
 #include "vigil/segmenter.h"
 #include "vigil/sign.h"
 #include "vigil/timeutil.h"
@@ -112,6 +120,7 @@ int main(int argc, char **argv)
 	int64_t t0 = INT64_C(1790000000) * VG_US_PER_S, frame_us = VG_US_PER_S / FPS;
 	int64_t k = 0;
 	int reps = argc > 3 ? atoi(argv[3]) : 3;
+	int footage_only = argc > 3 && strcmp(argv[1], "--footage") == 0;
 	double c0, cp_cpu = 0, exp_cpu = 0;
 	double t, cp_s[MAX_REPS], exp_s[MAX_REPS], wr_s[MAX_REPS], rb_s[MAX_REPS];
 	struct vg_export_result res;
@@ -119,15 +128,30 @@ int main(int argc, char **argv)
 	if (reps < 1 || reps > MAX_REPS)
 		reps = 3;
 	av_log_set_level(AV_LOG_ERROR);
-	snprintf(dir, sizeof(dir), "%s/vigil-bench-export.XXXXXX", base_dir);
-	if (mkdtemp(dir) == NULL)
-		return 1;
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(dest, sizeof(dest), "%s/usb", dir);
-	snprintf(db, sizeof(db), "%s/catalog.db", data);
-	mkdir(data, 0700);
-	mkdir(dest, 0700);
-	vg_crypto_random(master, sizeof(master));
+	if (footage_only) {
+		int created = 0;
+
+		mb = atol(argv[2]);
+		snprintf(data, sizeof(data), "%s", argv[3]);
+		snprintf(db, sizeof(db), "%s/catalog.db", data);
+		snprintf(dest, sizeof(dest), "%s/master.key", data);
+		mkdir(data, 0700);
+		if (mb <= 0 || vg_keystore_load(dest, 1, master, &created, why, sizeof(why)) < 0) {
+			fprintf(stderr, "bench_export: --footage MB DATA_DIR: %s\n",
+				mb <= 0 ? "MB must be positive" : why);
+			return 1;
+		}
+	} else {
+		snprintf(dir, sizeof(dir), "%s/vigil-bench-export.XXXXXX", base_dir);
+		if (mkdtemp(dir) == NULL)
+			return 1;
+		snprintf(data, sizeof(data), "%s/data", dir);
+		snprintf(dest, sizeof(dest), "%s/usb", dir);
+		snprintf(db, sizeof(db), "%s/catalog.db", data);
+		mkdir(data, 0700);
+		mkdir(dest, 0700);
+		vg_crypto_random(master, sizeof(master));
+	}
 	if (vg_catalog_open(&cat, db) < 0 || vg_sign_key_generate(&key) < 0 ||
 	    vg_encoder_open(&enc, &ep, why, sizeof(why)) < 0)
 		return 1;
@@ -151,6 +175,17 @@ int main(int argc, char **argv)
 		}
 	}
 	avcodec_parameters_from_context(par, vg_encoder_context(enc));
+	if (footage_only) {
+		/* End a few minutes ago: vigild's retention keeps it, and
+		 * "--from -24h --to now" covers it. */
+		uint64_t gop_bytes = 0;
+		int64_t gops;
+
+		for (int i = 0; i < ngop; i++)
+			gop_bytes += (uint64_t)gop[i]->size;
+		gops = gop_bytes ? (int64_t)((uint64_t)mb * 1000000 / gop_bytes + 1) : 1;
+		t0 = vg_time_now_us() - gops * ngop * frame_us - 300 * VG_US_PER_S;
+	}
 	{
 		struct vg_segmenter_params sp = {
 			.camera = "cam", .data_dir = data, .master = master, .cat = cat,
@@ -180,6 +215,10 @@ int main(int argc, char **argv)
 	       (double)k / FPS, FPS, W, H, data);
 	fflush(stdout);
 	run(cmd);
+	if (footage_only) {
+		vg_catalog_close(cat);
+		return 0;
+	}
 
 	for (int rep = 0; rep < reps; rep++) {
 		const struct vg_export_camera cam = { "cam", "bench" };

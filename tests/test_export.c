@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +33,7 @@
 #include "vigil/encoder.h"
 #include "vigil/err.h"
 #include "vigil/export.h"
+#include "vigil/mp4check.h"
 #include "vigil/segmenter.h"
 #include "vigil/sign.h"
 #include "vigil/timeutil.h"
@@ -901,6 +904,241 @@ static void test_iso_verify_writes_no_temp_files(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* ---- issue 16: labels, the reference, medium errors, hostile folders ---- */
+
+static char *slurp_file(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	return buf;
+}
+
+/* The "synthetic" member of every video in the folder's manifest: 1 all
+ * true, 0 all false, -1 mixed or missing. */
+static int manifest_synthetic(const char *dir)
+{
+	char p[512];
+	json_object *root, *files;
+	int t = 0, fl = 0, miss = 0;
+
+	snprintf(p, sizeof(p), "%s/manifest.json", dir);
+	root = json_object_from_file(p);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "files", &files));
+	for (size_t i = 0; i < json_object_array_length(files); i++) {
+		json_object *o = json_object_array_get_idx(files, i), *ty, *sy;
+
+		assert_true(json_object_object_get_ex(o, "type", &ty));
+		if (strcmp(json_object_get_string(ty), "video") != 0)
+			continue;
+		if (!json_object_object_get_ex(o, "synthetic", &sy))
+			miss++;
+		else if (json_object_get_boolean(sy))
+			t++;
+		else
+			fl++;
+	}
+	json_object_put(root);
+	return miss || (t && fl) ? -1 : t > 0;
+}
+
+static void mp4_comment(const char *path, char *out, size_t len)
+{
+	AVFormatContext *fmt = NULL;
+	AVDictionaryEntry *e;
+
+	assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
+	e = av_dict_get(fmt->metadata, "comment", NULL, 0);
+	snprintf(out, len, "%s", e ? e->value : "");
+	avformat_close_input(&fmt);
+}
+
+/* Synthetic footage says so in the manifest, README.txt's first line, the
+ * MP4 comment tag and the ISO volume id; real footage says nothing of it.
+ * README.txt gives the police reference as the request gave it, not the
+ * folder-name form; durations are rounded to the millisecond. */
+static void test_synthetic_label_and_reference_travel(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	char names[8][160], p[600], txt[200], *readme, *man;
+	char iso[200], vol[33];
+	int fd;
+
+	/* real footage first */
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	readme = slurp_file(strcat(strcpy(p, r.path), "/README.txt"));
+	assert_true(strncmp(readme, "CCTV EVIDENCE EXPORT  -  reference CRIME-2026/114 a\n",
+			    52) == 0);
+	assert_null(strstr(readme, "CRIME-2026_114_a"));
+	assert_null(strstr(readme, "SYNTHETIC"));
+	free(readme);
+	assert_int_equal(manifest_synthetic(r.path), 0);
+	man = slurp_file(strcat(strcpy(p, r.path), "/manifest.json"));
+	assert_null(strstr(man, "00000000"));	/* 22.8, not 22.800000000000001 */
+	assert_non_null(strstr(man, "\"duration_seconds\""));
+	free(man);
+	assert_true(videos(r.path, names, 8) >= 1);
+	snprintf(p, sizeof(p), "%s/%s", r.path, names[0]);
+	mp4_comment(p, txt, sizeof(txt));
+	assert_string_equal(txt, "");
+
+	/* the same footage, marked as the synthetic camera's */
+	assert_int_equal(sh("sqlite3 %s 'UPDATE clips SET synthetic = 1'", f->db), 0);
+	q.reference = "CRIME-2026/97";
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	readme = slurp_file(strcat(strcpy(p, r.path), "/README.txt"));
+	assert_true(strncmp(readme, "SYNTHETIC TEST FOOTAGE", 22) == 0);
+	assert_non_null(strstr(readme, "reference CRIME-2026/97\n"));
+	free(readme);
+	assert_int_equal(manifest_synthetic(r.path), 1);
+	assert_true(videos(r.path, names, 8) >= 1);
+	snprintf(p, sizeof(p), "%s/%s", r.path, names[0]);
+	mp4_comment(p, txt, sizeof(txt));
+	assert_string_equal(txt, VG_EXPORT_SYNTHETIC_LABEL);
+
+	/* and on a disc image: the volume id (ECMA-119 PVD, byte 40 of
+	 * sector 16) */
+	snprintf(iso, sizeof(iso), "%s/synthetic.iso", f->dir);
+	q.dest_dir = NULL;
+	q.iso_path = iso;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	fd = open(iso, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, vol, 32, 16 * 2048 + 40), 32);
+	close(fd);
+	vol[32] = '\0';
+	assert_true(strncmp(vol, "SYNTHETIC_CRIME_2026_97", 23) == 0);
+}
+
+/* A medium that refuses a write part way (here: past the file size limit,
+ * as FAT32 refuses past 4 GiB) is reported as the medium's error, naming
+ * the destination, not as an encoder or muxer failure. */
+static void test_medium_write_error_names_destination(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct rlimit old, lim;
+	void (*prev)(int);
+	int ret;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 96 * 1024;	/* past the reserved moov, inside the first video */
+	prev = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	ret = vg_export_run(&c, &q, &r);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	assert_true(ret < 0);
+	assert_int_not_equal(ret, -VG_ECODEC);
+	assert_non_null(strstr(r.why, "destination medium"));
+	assert_non_null(strstr(r.why, f->dest));
+	assert_null(strstr(r.why, "muxer"));
+}
+
+/* A FIFO planted in an export folder fails the check at once, named as not
+ * a regular file, instead of blocking the verifier; so does one given as
+ * the image. */
+static void test_verify_refuses_fifo(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+	struct bad_seen seen = { .n = 0 };
+	char p[600];
+
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	snprintf(p, sizeof(p), "%s/README.txt", r.path);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	assert_int_equal(vg_verify_export(r.path, note_bad, &seen, &vr), -VG_EAUTH);
+	assert_string_equal(vr.first_bad, "README.txt");
+	assert_true(seen.n >= 1);
+	snprintf(p, sizeof(p), "%s/fifo.iso", f->dir);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	assert_true(vg_verify_export(p, NULL, NULL, &vr) < 0);
+}
+
+static ssize_t pread_cb(void *ud, void *buf, size_t n, int64_t off)
+{
+	ssize_t r = pread(*(int *)ud, buf, n, (off_t)off);
+
+	return r < 0 ? -VG_EIO : r;
+}
+
+/* The MP4 structure check (no decoder) passes an exported video and
+ * catches a broken NAL length, a cut file and a file that is not MP4. */
+static void test_mp4check_catches_broken_structure(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_mp4_info info;
+	char names[8][160], p[600], cp[700], why[200];
+	struct stat st;
+	int fd;
+
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	assert_true(videos(r.path, names, 8) >= 1);
+	snprintf(p, sizeof(p), "%s/%s", r.path, names[0]);
+	snprintf(cp, sizeof(cp), "%s/copy.mp4", f->dir);
+	assert_int_equal(sh("cp %s %s", p, cp), 0);
+	fd = open(cp, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(vg_mp4_check(pread_cb, &fd, st.st_size, &info, why, sizeof(why)), 0);
+	assert_true(info.pictures > 0);
+	assert_true(info.keyframes >= 1);
+	/* the last 4 bytes: inside the last picture's NAL units */
+	{
+		uint8_t ff[4] = { 0xff, 0xff, 0xff, 0xff }, keep[4];
+		off_t at = st.st_size;
+
+		/* find the mdat's first sample: after "mdat" */
+		char *all = slurp_file(cp);
+		char *m = memmem(all, (size_t)st.st_size, "mdat", 4);
+
+		assert_non_null(m);
+		at = (off_t)(m - all) + 4;
+		free(all);
+		assert_int_equal(pread(fd, keep, 4, at), 4);
+		assert_int_equal(pwrite(fd, ff, 4, at), 4);
+		assert_int_equal(vg_mp4_check(pread_cb, &fd, st.st_size, &info, why, sizeof(why)),
+				 -VG_EFORMAT);
+		assert_non_null(strstr(why, "picture 1"));
+		assert_int_equal(pwrite(fd, keep, 4, at), 4);
+	}
+	assert_int_equal(vg_mp4_check(pread_cb, &fd, st.st_size - 100, &info, why, sizeof(why)),
+			 -VG_EFORMAT);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/README.txt", r.path);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(vg_mp4_check(pread_cb, &fd, st.st_size, &info, why, sizeof(why)),
+			 -VG_EFORMAT);
+	close(fd);
+}
+
 int main(void)
 {
 	av_log_set_level(AV_LOG_ERROR);
@@ -920,6 +1158,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changed_byte_in_iso_is_caught, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_iso_verify_writes_no_temp_files, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_synthetic_label_and_reference_travel, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_medium_write_error_names_destination, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_verify_refuses_fifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mp4check_catches_broken_structure, setup,
 						teardown),
 	};
 

@@ -354,7 +354,7 @@ static void test_coverage_and_needed(void **state)
 	(void)state;
 	base_cam(&cam);
 	assert_int_equal(vg_picture_needed(&cam), 0);
-	assert_true(vg_picture_mask_coverage(&cam) == 0.0);
+	assert_true(vg_mask_coverage(&cam) == 0.0);
 	cam.overlay_enabled = 1;
 	assert_int_equal(vg_picture_needed(&cam), 1);
 	cam.overlay_enabled = 0;
@@ -363,11 +363,11 @@ static void test_coverage_and_needed(void **state)
 	cam.masks = m;
 	cam.n_masks = 1;
 	assert_int_equal(vg_picture_needed(&cam), 1);
-	assert_true(vg_picture_mask_coverage(&cam) > 0.499 &&
-		    vg_picture_mask_coverage(&cam) < 0.501);
+	assert_true(vg_mask_coverage(&cam) > 0.499 &&
+		    vg_mask_coverage(&cam) < 0.501);
 	cam.n_masks = 2;
-	assert_true(vg_picture_mask_coverage(&cam) > 0.749 &&
-		    vg_picture_mask_coverage(&cam) < 0.751);
+	assert_true(vg_mask_coverage(&cam) > 0.749 &&
+		    vg_mask_coverage(&cam) < 0.751);
 }
 
 /* Local time with the zone, as the image's TZ (Europe/London) gives it. */

@@ -33,6 +33,10 @@
 
 #define VG_EXPORT_DVD_BYTES INT64_C(4700000000)	/* one single-layer DVD */
 #define VG_EXPORT_REF_MAX 65			/* sanitised reference + NUL */
+/* How footage from the synthetic test camera is labelled in an export:
+ * the MP4 comment tag, README.txt's first line (and the manifest says
+ * "synthetic": true per file, the ISO volume id starts SYNTHETIC_). */
+#define VG_EXPORT_SYNTHETIC_LABEL "SYNTHETIC TEST CAMERA - not real footage"
 #define VG_EXPORT_MAX_DISCS 99			/* discs in one image export */
 
 /* One camera and why it exists (the config's purpose; NULL if none). */

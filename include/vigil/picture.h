@@ -40,47 +40,9 @@
 #include <libavutil/pixfmt.h>
 
 #include "vigil/config.h"
+#include "vigil/layout.h"
 
 struct vg_picture;
-
-/* Overlay font sizes (pixels) a config may ask for. */
-#define VG_OVERLAY_SIZE_MIN 8
-#define VG_OVERLAY_SIZE_MAX 200
-/* Room kept for the zone's abbreviation (GMT, BST, CEST, +0530). */
-#define VG_OVERLAY_ZONE_CHARS 5
-
-/* Where the overlay goes on one picture. */
-struct vg_overlay_layout {
-	int size;		/* font height in pixels */
-	int lines;		/* 1: "date time zone  name"; more: the name below the
-				 * date, name_per_line characters a line */
-	int name_per_line;
-	int margin;		/* text to picture edge, at least; size / 2, >= 4 */
-	int border;		/* the dark box around the text; size / 4, >= 2 */
-	/* The box (text and border) at its largest, i.e. with a zone name of
-	 * VG_OVERLAY_ZONE_CHARS; the box drawn is never bigger and lies
-	 * inside it, and this rectangle lies inside the picture. */
-	int x, y, w, h;
-};
-
-/* Lay the overlay out at font size (VG_OVERLAY_SIZE_MIN..MAX) for the
- * camera name (at most VG_CAMERA_NAME_MAX characters; wrapped after a '-'
- * or '_' where it can be) at pos on a width x height picture: 0 and *out
- * if it fits whole, -VG_EINVAL if it does not fit at this size (or an
- * argument is out of range). */
-int vg_overlay_fit(int size, enum vg_overlay_pos pos, const char *name, int width, int height,
-		   struct vg_overlay_layout *out);
-
-/* The largest size that fits (VG_OVERLAY_SIZE_MIN..MAX), 0 if none does. */
-int vg_overlay_max_size(enum vg_overlay_pos pos, const char *name, int width, int height);
-
-/* The layout vigild draws for cam on a width x height picture: its size
- * if that fits; with size = 0, 1/24 of the height (at least 10); either
- * one made smaller until it fits. 0, 1 if the configured size had to be
- * made smaller, -VG_EINVAL if nothing fits (a picture under about
- * 150 x 40 pixels). */
-int vg_overlay_layout(const struct vg_camera_config *cam, int width, int height,
-		      struct vg_overlay_layout *out);
 
 /* 1 if cam needs a picture stage (it has masks or its overlay is on, the
  * default), else 0: then raw frames go to the encoder as they are and
@@ -128,10 +90,6 @@ int vg_picture_draw_outlines(struct vg_picture *p, AVFrame *frame);
 
 /* Free a stage; NULL is a no-op. */
 void vg_picture_free(struct vg_picture *p);
-
-/* The fraction (0..1) of cam's configured picture covered by its masks
- * together (overlaps counted once); 0 without masks. */
-double vg_picture_mask_coverage(const struct vg_camera_config *cam);
 
 /* The overlay's date text for ts_utc_us in the process time zone, e.g.
  * "2026-11-29 14:03:07 GMT", into buf (NUL-terminated). 0, or -VG_EINVAL

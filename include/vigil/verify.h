@@ -2,8 +2,10 @@
  * verify.h - checks an export (export.h, docs/export-format.md) the way
  * a receiving agency would, for `vigilctl verify DIR|ISO`: the manifest's
  * signature with the included public key, every hash in SHA256SUMS and in
- * the manifest, no file missing or extra, and every video decoding end to
- * end. Nothing here needs the device's keys or catalog.
+ * the manifest, no file missing or extra, and every video a well-formed
+ * MP4 (mp4check.h: boxes, sample tables, H.264 NAL framing, first picture
+ * a keyframe) holding the pictures the manifest counts. Nothing here needs
+ * the device's keys or catalog, nor a decoder.
  *
  * An ISO image is checked in place: its directory tree is read with
  * libisofs and every file's bytes straight from the image. Nothing is
@@ -33,7 +35,7 @@ struct vg_verify_result {
 						 * out-of-band comparison */
 	int files;			/* files checked */
 	int videos;
-	int64_t frames;			/* pictures decoded */
+	int64_t frames;			/* pictures (samples of the videos) */
 };
 
 /*

@@ -16,6 +16,9 @@
  * suffix, and struct fields become private (we touch none). Debian's 2.28
  * build leaves MBEDTLS_NIST_KW_C out, so RFC 3394 key wrap is done here on
  * top of raw AES; on 3.x with NIST_KW it could call mbedtls_nist_kw_*.
+ *
+ * SHA-256 and hex (crypto.h's hashing half) live in sha256.c, so that a
+ * program that only checks hashes (vigilctl verify) links no cipher.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,7 +33,6 @@
 #include <mbedtls/sha256.h>
 #include <nettle/gcm.h>
 #include <nettle/memops.h>
-#include <nettle/sha2.h>
 
 #define VG_LOG_MODULE "CRY"
 #include "vigil/crypto.h"
@@ -112,60 +114,6 @@ void vg_crypto_cleanup(void)
 		rng_seeded = 0;
 	}
 	pthread_mutex_unlock(&rng_lock);
-}
-
-/* ---- SHA-256 --------------------------------------------------------- */
-
-struct sha_state {
-	struct sha256_ctx ctx;
-};
-
-_Static_assert(sizeof(struct sha_state) <= sizeof(((struct vg_sha256 *)0)->opaque),
-	       "struct vg_sha256 too small for Nettle's sha256_ctx");
-
-void vg_sha256_init(struct vg_sha256 *s)
-{
-	struct sha_state *st = (struct sha_state *)(void *)s->opaque.bytes;
-
-	sha256_init(&st->ctx);
-}
-
-void vg_sha256_update(struct vg_sha256 *s, const void *data, size_t len)
-{
-	struct sha_state *st = (struct sha_state *)(void *)s->opaque.bytes;
-
-	if (len > 0)
-		sha256_update(&st->ctx, len, data);
-}
-
-/* Nettle's hash cannot fail; the error return stays for the contract. */
-int vg_sha256_final(struct vg_sha256 *s, uint8_t out[VG_SHA256_DIGEST_LEN])
-{
-	struct sha_state *st = (struct sha_state *)(void *)s->opaque.bytes;
-
-	sha256_digest(&st->ctx, VG_SHA256_DIGEST_LEN, out);
-	mbedtls_platform_zeroize(s, sizeof(*s));
-	return 0;
-}
-
-void vg_hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-int vg_sha256(const void *data, size_t len, uint8_t out[VG_SHA256_DIGEST_LEN])
-{
-	struct vg_sha256 s;
-
-	vg_sha256_init(&s);
-	vg_sha256_update(&s, data, len);
-	return vg_sha256_final(&s, out);
 }
 
 /* mbedtls_md_hmac frees (and so wipes) its own context, also on error. */

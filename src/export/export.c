@@ -58,6 +58,7 @@ struct outfile {
 	uint8_t sha[VG_SHA256_LEN];
 	uint64_t size;
 	int video, redacted;
+	int synthetic;			/* from the synthetic test camera (issue 16) */
 	char camera[33];
 	int64_t frames, duration_us, from_us, to_us;
 	int width, height, clips;
@@ -599,6 +600,7 @@ struct sink {
 	int fd;
 	int64_t pos, synced;		/* fdio: write position, writeback started below */
 	int reserve;			/* moov_size reserved after ftyp; 0: +faststart */
+	int werr;			/* errno of the first failed write to the medium */
 };
 
 /* Room reserved for the moov: a fixed part (boxes, avcC, metadata) plus a
@@ -621,8 +623,11 @@ static int fdio_write(void *opaque, uint8_t *buf, int size)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
+			if (s->werr == 0)
+				s->werr = errno;
 			return AVERROR(errno);
+		}
 		done += (int)n;
 		s->pos += n;
 	}
@@ -678,6 +683,17 @@ static int fdio_close(struct sink *s)
 	return ret;
 }
 
+/* The medium refused a write (EPERM on a FUSE vfat past its limit,
+ * ENOSPC, EIO from a failing stick): say so, naming the destination, not
+ * as a muxer failure. Returns the VG_E* code for errno werr. */
+static int medium_error(struct sink *s)
+{
+	why(s->e, "the destination medium %s refused a write to %s (%s): check the USB "
+	    "stick or disc is writable, has room and is not faulty, or export to another "
+	    "medium", s->e->dest, s->f->name, strerror(s->werr));
+	return -vg_err_from_errno(s->werr);
+}
+
 static int mux_open(struct sink *s, const char *path, const AVCodecParameters *par)
 {
 	AVDictionary *opt = NULL;
@@ -700,6 +716,10 @@ static int mux_open(struct sink *s, const char *path, const AVCodecParameters *p
 	vg_time_format(s->utc0, when, sizeof(when));
 	av_dict_set(&s->o->metadata, "creation_time", when, 0);
 	av_dict_set(&s->ost->metadata, "creation_time", when, 0);
+	/* Test footage keeps its label wherever the file goes (players and
+	 * ffprobe show the comment tag). */
+	if (s->f && s->f->synthetic)
+		av_dict_set(&s->o->metadata, "comment", VG_EXPORT_SYNTHETIC_LABEL, 0);
 	s->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (s->fd < 0)
 		return -vg_err_from_errno(errno);
@@ -736,6 +756,8 @@ static int mux_open(struct sink *s, const char *path, const AVCodecParameters *p
 	}
 	ret = avformat_write_header(s->o, &opt);
 	av_dict_free(&opt);
+	if (ret < 0 && s->werr)
+		return medium_error(s);
 	return ret < 0 ? -VG_ECODEC : 0;
 }
 
@@ -747,6 +769,8 @@ static int mux_write(struct sink *s, AVPacket *p, AVRational from)
 	p->stream_index = 0;
 	p->pos = -1;
 	ret = av_write_frame(s->o, p);
+	if (ret < 0 && s->werr)
+		return medium_error(s);
 	if (ret < 0) {
 		why(s->e, "writing %s failed (%s)", s->f->name,
 		    ret == AVERROR(ENOSPC) ? "the medium is full" : "muxer error");
@@ -942,7 +966,9 @@ static int sink_close(struct sink *s, int ok)
 			ret = enc_drain(s, NULL);
 	}
 	if (s->o && ok && ret == 0 && av_write_trailer(s->o) < 0) {
-		if (s->reserve > 0) {
+		if (s->werr) {
+			ret = medium_error(s);
+		} else if (s->reserve > 0) {
 			ret = -VG_EAGAIN;	/* the moov did not fit: the caller retries */
 		} else {
 			why(s->e, "finishing %s failed", s->f->name);
@@ -952,7 +978,9 @@ static int sink_close(struct sink *s, int ok)
 	{
 		int cr = fdio_close(s);
 
-		if (cr < 0 && ret == 0) {
+		if (cr < 0 && ret == 0 && s->werr) {
+			ret = medium_error(s);
+		} else if (cr < 0 && ret == 0) {
 			why(s->e, "writing %s failed: %s", s->f->name, vg_strerror(cr));
 			ret = cr;
 		}
@@ -1285,6 +1313,8 @@ static int export_run(struct exp *e, const struct run *r, int faststart)
 	f->video = 1;
 	f->run = (int)(r - e->runs);
 	f->redacted = q->n_redactions > 0;
+	for (int ci = 0; ci < r->n; ci++)
+		f->synthetic |= r->clips[ci].synthetic != 0;
 	snprintf(f->camera, sizeof(f->camera), "%s", r->cam->name);
 	s.tb = rtb;
 	s.fd = -1;
@@ -1679,6 +1709,31 @@ static int write_custody(struct exp *e)
 	return ret;
 }
 
+/* 1 if any exported video is from the synthetic test camera. */
+static int any_synthetic(const struct exp *e)
+{
+	for (int i = 0; i < e->nfiles; i++)
+		if (e->files[i].synthetic)
+			return 1;
+	return 0;
+}
+
+/* Seconds as a JSON number rounded to the millisecond: 22.8, not
+ * 22.800000000000001. */
+static json_object *seconds_json(int64_t us)
+{
+	char txt[40];
+	size_t n;
+
+	snprintf(txt, sizeof(txt), "%.3f", (double)us / 1e6);
+	n = strlen(txt);
+	while (n > 1 && txt[n - 1] == '0' && txt[n - 2] != '.')
+		txt[--n] = '\0';
+	if (n > 2 && txt[n - 1] == '0' && txt[n - 2] == '.')
+		txt[n -= 2] = '\0';
+	return json_object_new_double_s((double)us / 1e6, txt);
+}
+
 static int write_readme(struct exp *e, const char *fpr)
 {
 	char *buf = NULL;
@@ -1691,13 +1746,17 @@ static int write_readme(struct exp *e, const char *fpr)
 		return -VG_ENOMEM;
 	vg_time_format(e->whole_from_us, from, sizeof(from));
 	vg_time_format(e->whole_to_us, to, sizeof(to));
+	if (any_synthetic(e))
+		fprintf(m, "SYNTHETIC TEST FOOTAGE: %s. It is not evidence of anything.\n\n",
+			VG_EXPORT_SYNTHETIC_LABEL);
 	fprintf(m,
 		"CCTV EVIDENCE EXPORT  -  reference %s\n"
 		"=====================================================================\n\n"
 		"Site:      %s\n"
 		"Recipient: %s\n"
 		"Requested: %s to %s (all times are UTC)\n\n",
-		e->ref, e->req->site_name ? e->req->site_name : "(not set)", e->req->recipient,
+		e->req->reference, e->req->site_name ? e->req->site_name : "(not set)",
+		e->req->recipient,
 		from, to);
 	if (e->disc_of > 1) {
 		vg_time_format(e->req->from_us, from, sizeof(from));
@@ -1746,9 +1805,12 @@ static int write_readme(struct exp *e, const char *fpr)
 		"         -signature manifest.json.sig manifest.json\n"
 		"     It must print \"Verified OK\".\n"
 		"  3. Confirm the key is really the device's: compare this fingerprint with the\n"
-		"     one the organisation reads from the device (vigilctl status), by phone or\n"
-		"     letter, not from this medium:\n"
+		"     one the sending organisation gives you separately, not from this medium:\n"
+		"     on the request or disclosure form, on the label on the recorder, or read\n"
+		"     out by phone from the recorder ('vigilctl key show' or 'vigilctl status'):\n"
 		"     %s\n"
+		"     With vigil's tool: vigilctl verify FOLDER --fingerprint THAT-FINGERPRINT\n"
+		"     says whether the export was signed by that recorder.\n"
 		"     To compute it yourself:\n"
 		"     openssl pkey -pubin -in device-public-key.pem -outform DER | sha256sum\n"
 		"     (macOS: ... | shasum -a 256)\n"
@@ -1950,8 +2012,8 @@ static int write_manifest(struct exp *e, const char *fpr, const char *pem)
 			json_object_object_add(o, "camera", jstr(f->camera));
 			json_object_object_add(o, "from", jtime(f->from_us));
 			json_object_object_add(o, "to", jtime(f->to_us));
-			json_object_object_add(o, "duration_seconds",
-					       json_object_new_double((double)f->duration_us / 1e6));
+			json_object_object_add(o, "duration_seconds", seconds_json(f->duration_us));
+			json_object_object_add(o, "synthetic", json_object_new_boolean(f->synthetic));
 			json_object_object_add(o, "frames", json_object_new_int64(f->frames));
 			json_object_object_add(o, "codec", jstr("h264"));
 			json_object_object_add(o, "width", json_object_new_int(f->width));
@@ -2185,10 +2247,13 @@ static void rm_tree(const char *path)
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void volume_id(const char *ref, char out[33])
+static void volume_id(const char *ref, int synthetic, char out[33])
 {
 	int k = 0;
 
+	/* Test footage says so on the disc's label too. */
+	if (synthetic)
+		k = snprintf(out, 33, "SYNTHETIC_");
 	for (const char *p = ref; *p && k < 32; p++) {
 		char c = *p;
 
@@ -2213,7 +2278,7 @@ static int write_iso(struct exp *e, const char *iso, uint64_t limit)
 	int fd = -1, ret = 0, inited = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.incomplete", iso);
-	volume_id(e->ref, vol);
+	volume_id(e->ref, any_synthetic(e), vol);
 	if (buf == NULL)
 		return -VG_ENOMEM;
 	if (vg_isofs_get() < 0) {

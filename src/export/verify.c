@@ -20,22 +20,19 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/mem.h>
 #include <libisofs/libisofs.h>
 
 #include "vigil/crypto.h"
 #include "vigil/err.h"
 #include "vigil/isofs.h"
 #include "vigil/log.h"
+#include "vigil/mp4check.h"
 #include "vigil/sign.h"
 #include "vigil/verify.h"
 
 #define MAX_SUMS 4096
 #define SMALL_MAX (16 * 1024 * 1024)
 #define ISO_BLOCK 2048
-#define AVIO_BUF (64 * 1024)
 
 /* One image verified at a time (the data source and tree walk are not
  * written for concurrent use); libisofs itself is shared with the
@@ -57,6 +54,7 @@ struct vctx {
 	IsoImage *img;
 	IsoDir *iso;
 	int fd;
+	int notreg;		/* the last vf_open met a FIFO, device or symlink */
 	vg_verify_report_fn fn;
 	void *ud;
 	struct vg_verify_result *res;
@@ -105,7 +103,6 @@ struct vfile {
 	int n;
 	struct extent *ext;	/* &one, or allocated (vf_close frees it) */
 	struct extent one;
-	int64_t pos;		/* for the AVIO callbacks */
 };
 
 static void vf_close(struct vfile *f)
@@ -123,16 +120,27 @@ static int vf_open_dir(struct vctx *v, const char *name, struct vfile *f)
 	char path[1300];
 	struct stat st;
 
+	/* Only regular files, opened once and checked on the descriptor: a
+	 * FIFO or device planted in an export folder would otherwise block
+	 * the open or the reads forever, and a symlink could point anywhere.
+	 * O_NONBLOCK makes the open of a FIFO return at once. */
 	snprintf(path, sizeof(path), "%s/%s", v->dir, name);
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (f->fd < 0 && errno == ELOOP)
+		v->notreg = 1;
 	if (f->fd < 0)
-		return -vg_err_from_errno(errno);
+		return v->notreg ? -VG_EFORMAT : -vg_err_from_errno(errno);
 	f->own_fd = 1;
 	if (fstat(f->fd, &st) < 0) {
 		int ret = -vg_err_from_errno(errno);
 
 		vf_close(f);
 		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		v->notreg = 1;
+		vf_close(f);
+		return -VG_EFORMAT;
 	}
 	f->size = st.st_size;
 	f->one.off = 0;
@@ -177,6 +185,7 @@ static int vf_open_iso(struct vctx *v, const char *name, struct vfile *f)
 /* Open the export file name (a plain name: no '/'); vf_close it after. */
 static int vf_open(struct vctx *v, const char *name, struct vfile *f)
 {
+	v->notreg = 0;
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
 	return v->iso ? vf_open_iso(v, name, f) : vf_open_dir(v, name, f);
@@ -220,6 +229,14 @@ static ssize_t vf_pread(const struct vfile *f, void *buf, size_t n, int64_t off)
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
+}
+
+/* What is wrong with a file vf_open (or a read) failed on. */
+static const char *unreadable(const struct vctx *v)
+{
+	return v->notreg ? "is not a regular file (a FIFO, device or symbolic link): an export "
+			   "holds only plain files, so something was put here"
+			 : "missing or unreadable";
 }
 
 /* Read a small file whole (NUL-terminated). */
@@ -318,15 +335,15 @@ static void check_signature(struct vctx *v)
 	uint8_t d[VG_SIGN_DIGEST_LEN];
 
 	if (slurp(v, "device-public-key.pem", &pem, &plen) < 0) {
-		note(v, 0, "device-public-key.pem", "missing or unreadable");
+		note(v, 0, "device-public-key.pem", "%s", unreadable(v));
 		goto out;
 	}
 	if (slurp(v, "manifest.json", &man, &mlen) < 0) {
-		note(v, 0, "manifest.json", "missing or unreadable");
+		note(v, 0, "manifest.json", "%s", unreadable(v));
 		goto out;
 	}
 	if (slurp(v, "manifest.json.sig", &sig, &slen) < 0) {
-		note(v, 0, "manifest.json.sig", "missing or unreadable");
+		note(v, 0, "manifest.json.sig", "%s", unreadable(v));
 		goto out;
 	}
 	if (vg_sign_pubkey_parse(pem, &k) < 0) {
@@ -356,7 +373,7 @@ static void check_sums(struct vctx *v)
 	size_t len;
 
 	if (slurp(v, "SHA256SUMS", &buf, &len) < 0) {
-		note(v, 0, "SHA256SUMS", "missing or unreadable");
+		note(v, 0, "SHA256SUMS", "%s", unreadable(v));
 		return;
 	}
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -384,7 +401,10 @@ static void check_sums(struct vctx *v)
 		r = hash_file(v, name, s->got);
 		v->res->files++;
 		if (r < 0) {
-			note(v, 0, name, "missing or unreadable (%s)", vg_strerror(r));
+			if (v->notreg)
+				note(v, 0, name, "%s", unreadable(v));
+			else
+				note(v, 0, name, "missing or unreadable (%s)", vg_strerror(r));
 			continue;
 		}
 		s->have = 1;
@@ -500,152 +520,44 @@ static void check_extra(struct vctx *v)
 		note(v, 0, "", "cannot list the folder");
 }
 
-/* The demuxer reads the file through these, wherever its bytes are. */
-static int vf_avio_read(void *opaque, uint8_t *buf, int size)
+static ssize_t vf_read_cb(void *ud, void *buf, size_t n, int64_t off)
 {
-	struct vfile *f = opaque;
-	ssize_t n;
-
-	if (size <= 0)
-		return 0;
-	n = vf_pread(f, buf, (size_t)size, f->pos);
-	if (n < 0)
-		return AVERROR(EIO);
-	if (n == 0)
-		return AVERROR_EOF;
-	f->pos += n;
-	return (int)n;
+	return vf_pread(ud, buf, n, off);
 }
 
-static int64_t vf_avio_seek(void *opaque, int64_t offset, int whence)
-{
-	struct vfile *f = opaque;
-	int64_t to;
-
-	switch (whence & ~AVSEEK_FORCE) {
-	case AVSEEK_SIZE:
-		return f->size;
-	case SEEK_SET:
-		to = offset;
-		break;
-	case SEEK_CUR:
-		to = f->pos + offset;
-		break;
-	case SEEK_END:
-		to = f->size + offset;
-		break;
-	default:
-		return AVERROR(EINVAL);
-	}
-	if (to < 0)
-		return AVERROR(EINVAL);
-	f->pos = to;
-	return to;
-}
-
-/* Decode every picture; any decoder error is a problem. */
+/* The video's structure (mp4check.h), not its pictures decoded: the
+ * hashes and the signature already say the bytes are the recorder's, and
+ * vigilctl links no decoder. */
 static void check_video(struct vctx *v, struct sum *s)
 {
-	AVFormatContext *fmt = NULL;
-	AVIOContext *io = NULL;
-	AVCodecContext *dec = NULL;
-	const AVCodec *c;
-	AVPacket *pkt = av_packet_alloc();
-	AVFrame *fr = av_frame_alloc();
+	struct vg_mp4_info info;
 	struct vfile f;
-	uint8_t *iobuf = NULL;
-	int64_t frames = 0;
-	int vi = -1, ret, bad = 0, opened;
+	char why[200];
+	int ret;
 
 	v->res->videos++;
-	opened = vf_open(v, s->name, &f) == 0;
-	if (opened)
-		iobuf = av_malloc(AVIO_BUF);
-	if (iobuf)
-		io = avio_alloc_context(iobuf, AVIO_BUF, 0, &f, vf_avio_read, NULL, vf_avio_seek);
-	if (io)
-		iobuf = NULL;	/* the context's now (it may replace it) */
-	if (io)
-		fmt = avformat_alloc_context();
-	if (fmt) {
-		fmt->pb = io;
-		fmt->flags |= AVFMT_FLAG_CUSTOM_IO;	/* never closed by FFmpeg */
+	ret = vf_open(v, s->name, &f);
+	if (ret < 0) {
+		note(v, 0, s->name, "cannot be opened (%s)", vg_strerror(ret));
+		return;
 	}
-	/* The name only as a hint for probing, as the path was before; a
-	 * failed open frees fmt. */
-	if (pkt == NULL || fr == NULL || fmt == NULL ||
-	    avformat_open_input(&fmt, s->name, NULL, NULL) < 0 ||
-	    avformat_find_stream_info(fmt, NULL) < 0) {
-		note(v, 0, s->name, "cannot be opened as a video file");
-		goto out;
+	ret = vg_mp4_check(vf_read_cb, &f, f.size, &info, why, sizeof(why));
+	vf_close(&f);
+	if (ret == -VG_EFORMAT) {
+		note(v, 0, s->name, "is not a well-formed MP4: %s", why);
+		return;
 	}
-	for (unsigned i = 0; i < fmt->nb_streams; i++)
-		if (vi < 0 && fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
-			vi = (int)i;
-	c = vi >= 0 ? avcodec_find_decoder(fmt->streams[vi]->codecpar->codec_id) : NULL;
-	dec = c ? avcodec_alloc_context3(c) : NULL;
-	if (dec == NULL || avcodec_parameters_to_context(dec, fmt->streams[vi]->codecpar) < 0) {
-		note(v, 0, s->name, "holds no decodable video stream");
-		goto out;
+	if (ret < 0) {
+		note(v, 0, s->name, "cannot be read (%s)", vg_strerror(ret));
+		return;
 	}
-	dec->err_recognition = AV_EF_EXPLODE | AV_EF_BITSTREAM | AV_EF_BUFFER;
-	if (avcodec_open2(dec, c, NULL) < 0) {
-		note(v, 0, s->name, "decoder refused the stream");
-		goto out;
-	}
-	for (;;) {
-		int eof = 0;
-
-		ret = av_read_frame(fmt, pkt);
-		if (ret == AVERROR_EOF) {
-			eof = 1;
-		} else if (ret < 0) {
-			bad = 1;
-			break;
-		} else if (pkt->stream_index != vi) {
-			av_packet_unref(pkt);
-			continue;
-		}
-		ret = avcodec_send_packet(dec, eof ? NULL : pkt);
-		av_packet_unref(pkt);
-		if (ret < 0) {
-			bad = 1;
-			break;
-		}
-		for (;;) {
-			ret = avcodec_receive_frame(dec, fr);
-			if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
-				break;
-			if (ret < 0 || fr->decode_error_flags || (fr->flags & AV_FRAME_FLAG_CORRUPT)) {
-				bad = 1;
-				break;
-			}
-			frames++;
-			av_frame_unref(fr);
-		}
-		if (bad || eof)
-			break;
-	}
-	v->res->frames += frames;
-	if (bad)
-		note(v, 0, s->name, "does not decode cleanly (error after %lld pictures)",
-		     (long long)frames);
-	else if (s->frames >= 0 && frames != s->frames)
-		note(v, 0, s->name, "decoded %lld pictures, manifest.json says %lld",
-		     (long long)frames, (long long)s->frames);
+	v->res->frames += info.pictures;
+	if (s->frames >= 0 && info.pictures != s->frames)
+		note(v, 0, s->name, "holds %lld pictures, manifest.json says %lld",
+		     (long long)info.pictures, (long long)s->frames);
 	else
-		note(v, 1, s->name, "all %lld pictures decode", (long long)frames);
-out:
-	avcodec_free_context(&dec);
-	avformat_close_input(&fmt);	/* leaves io to us (custom I/O) */
-	if (io)
-		av_freep(&io->buffer);
-	avio_context_free(&io);
-	av_free(iobuf);
-	if (opened)
-		vf_close(&f);
-	av_packet_free(&pkt);
-	av_frame_free(&fr);
+		note(v, 1, s->name, "well-formed MP4: %lld pictures, starting at a keyframe",
+		     (long long)info.pictures);
 }
 
 static int verify_dir(struct vctx *v)
@@ -751,13 +663,23 @@ static int verify_iso(struct vctx *v, const char *path)
 		.version = 0, .refcount = 1, .open = ds_nop, .close = ds_nop,
 		.read_block = ds_read_block, .free_data = ds_free, .data = &v->fd,
 	};
+	struct stat st;
 	int ret;
 
-	v->fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	/* O_NONBLOCK: a FIFO given as the image must not hang the check. */
+	v->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (v->fd < 0) {
 		ret = -vg_err_from_errno(errno);
 		note(v, 0, "", "cannot read the ISO image");
 		return ret;
+	}
+	if (fstat(v->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		note(v, 0, "", "is neither an export folder nor an ISO image file (a FIFO or "
+			 "device?)");
+		close(v->fd);
+		v->fd = -1;
+		return -VG_EFORMAT;
 	}
 	pthread_mutex_lock(&iso_lock);
 	ret = vg_isofs_get();

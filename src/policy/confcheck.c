@@ -19,7 +19,7 @@
 
 #include "vigil/confcheck.h"
 #include "vigil/err.h"
-#include "vigil/picture.h"
+#include "vigil/layout.h"
 #include "vigil/timeutil.h"
 
 /* The folder systemd makes for vigild.service (board/common). */
@@ -138,7 +138,7 @@ static void camera_checks(struct cc *c, const struct vg_camera_config *cam, long
 			     cam->temporary.case_reference ? cam->temporary.case_reference : "?",
 			     cam->temporary.remove_by, left, left == 1 ? "" : "s");
 	}
-	cover = vg_picture_mask_coverage(cam);
+	cover = vg_mask_coverage(cam);
 	if (cover > 0.5)
 		warn(c, cam->masks_line, "camera \"%s\": privacy masks cover %d%% of the picture; "
 		     "a camera that must hide most of its view may be in the wrong place: "

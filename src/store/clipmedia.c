@@ -53,6 +53,20 @@ static int read_cb(void *opaque, uint8_t *buf, int size)
 	return size;
 }
 
+/* 1 if the container already gives an H.264 video stream's size and
+ * decoder configuration, which is all a remux or a decoder needs. */
+static int video_described(const AVFormatContext *fmt)
+{
+	for (unsigned i = 0; i < fmt->nb_streams; i++) {
+		const AVCodecParameters *p = fmt->streams[i]->codecpar;
+
+		if (p->codec_type == AVMEDIA_TYPE_VIDEO)
+			return p->codec_id == AV_CODEC_ID_H264 && p->width > 0 && p->height > 0 &&
+			       p->extradata_size > 0;
+	}
+	return 0;
+}
+
 int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
 		      const uint8_t master[VG_MASTER_KEY_LEN],
 		      const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], AVFormatContext **fmt)
@@ -85,7 +99,12 @@ int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
 		ret = m->status ? m->status : -VG_EFORMAT;
 		goto err;
 	}
-	if (avformat_find_stream_info(m->fmt, NULL) < 0 || m->fmt->nb_streams < 1) {
+	/* vigild wrote the clip's moov itself: the video's parameters (size,
+	 * avcC with SPS and PPS) are all there. Probing as well would decode
+	 * the first pictures for nothing: half of a small export's time in
+	 * vigild (issue 16). Probe only a clip that lacks them. */
+	if ((!video_described(m->fmt) && avformat_find_stream_info(m->fmt, NULL) < 0) ||
+	    m->fmt->nb_streams < 1) {
 		ret = m->status ? m->status : -VG_EFORMAT;
 		goto err;
 	}

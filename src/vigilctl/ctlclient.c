@@ -28,7 +28,7 @@ int ctl_connect(struct ctl *c)
 	if (c->socket_path) {
 		snprintf(path, sizeof(path), "%s", c->socket_path);
 	} else if (vg_config_read(c->config_path, &cfg, NULL, NULL) < 0 &&
-		   access(c->config_path, R_OK) == 0) {
+		   access(c->config_path, R_OK) == 0 && !c->quiet) {
 		fprintf(stderr, "vigilctl: note: %s has errors ('vigilctl config check %s' lists "
 				"them); %s\n", c->config_path, c->config_path,
 			cfg != NULL && cfg->socket_line > 0 ? "using the socket it names" :
@@ -43,6 +43,11 @@ int ctl_connect(struct ctl *c)
 	memcpy(sa.sun_path, path, strlen(path));
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		if (c->quiet)
+			return -1;
 		if (errno == EACCES)
 			fprintf(stderr, "vigilctl: not allowed to reach vigild on %s: ask your "
 					"administrator to add your account to vigil's group\n", path);
@@ -130,6 +135,7 @@ struct bar {
 	int tty;
 	int last_tenth;		/* plain lines: the last 10% step printed */
 	int drawn;
+	double total;		/* the first total vigild gave: shown throughout */
 };
 
 /* One progress line from vigild: {"done","total","elapsed_us"}. */
@@ -138,17 +144,27 @@ static void show_progress(struct bar *b, const char *line)
 	struct json_object *o = json_tokener_parse(line);
 	double done, total, secs, rate, left;
 	char d[32], t[32], r[32];
-	int pct, tenth;
+	int pct, tenth, unfinished;
 
 	if (o == NULL)
 		return;
 	done = (double)ctl_get_int(o, "done");
 	total = (double)ctl_get_int(o, "total");
 	secs = (double)ctl_get_int(o, "elapsed_us") / 1e6;
+	unfinished = done < total;
 	json_object_put(o);
 	if (total <= 0)
 		return;
+	/* A total that changes half way reads as a mistake: keep the first
+	 * (vigild's estimate) and hold at 99 % if the work runs past it. */
+	if (b->total > 0)
+		total = b->total;
+	b->total = total;
+	if (done > total)
+		done = total;
 	pct = (int)(done * 100.0 / total);
+	if (pct == 100 && unfinished)
+		pct = 99;
 	rate = secs > 0 ? done / secs : 0;
 	left = rate > 0 ? (total - done) / rate : 0;
 	ctl_human_bytes(done, d, sizeof(d));

@@ -32,6 +32,8 @@ enum {
 	CTL_OPT_BURN,
 	CTL_OPT_DISC_SIZE,
 	CTL_OPT_DEVICE,
+	CTL_OPT_KEY,		/* verify --key FILE */
+	CTL_OPT_FINGERPRINT,	/* verify --fingerprint HEX */
 };
 
 /* The parsed command line. */
@@ -57,6 +59,8 @@ struct ctl {
 	char **args;		/* positional arguments after the command */
 	int n_args;
 	int fd;
+	const char *key_file, *fingerprint;	/* verify: the recorder expected */
+	int quiet;		/* ctl_connect says nothing when it fails */
 };
 
 /* Connect to vigild (socket from -s, else the config, else the default);

@@ -408,7 +408,8 @@ static const struct verb verbs[] = {
 	{ "decrypt", cmd_view, 1, "decrypt CLIP-ID OUT.mp4|-                        (same as view)" },
 	{ "cameras", cmd_cameras, 1, "cameras [--json]                                 camera register" },
 	{ "status", cmd_status, 1, "status [--json]                                  cameras, keys" },
-	{ "audit", cmd_audit, 1, "audit show|verify [--since T] [--until T] [--user L] [--action A]" },
+	{ "audit", cmd_audit, 1, "audit show [--since T] [--until T] [--user L] [--camera C] "
+				 "[--action A] [--json] | audit verify" },
 	{ "config", cmd_config, 0, "config check [FILE]                              check a config" },
 	{ "snapshot", ctl_cmd_snapshot, 1, "snapshot --camera C OUT.jpg|-                 "
 					   "one live picture, masks outlined" },
@@ -420,11 +421,15 @@ static const struct verb verbs[] = {
 	{ "retention", ctl_cmd_retention, 1, "retention accept-clock --purpose P           "
 					     "confirm the clock after a clamp (DPO)" },
 	/* disclosures (vigilctl_export.c); verify needs no vigild */
-	{ "export", ctl_cmd_export, 1, "export --camera C... --from T --to T --recipient R "
-				       "--organisation O (--dest DIR | --iso FILE) | export approve|withdraw ID" },
-	{ "burn", ctl_cmd_burn, 1, "burn IMAGE.iso... --device /dev/srN [--force]    "
-				   "write export images to discs" },
-	{ "verify", ctl_cmd_verify, 0, "verify DIR|ISO                                   check an export" },
+	{ "export", ctl_cmd_export, 1, "export --camera C [--camera C2...] --from T --to T\n"
+	  "           --recipient police|prosecutor|legal|media|data-subject --organisation O\n"
+	  "           (--dest DIR | --iso FILE [--disc-size SIZE] [--burn /dev/srN]) [--force]\n"
+	  "           [--police-decision REF --victim-wishes \"...\"] [--redact x,y,w,h[@FROM-TO]]\n"
+	  "  vigilctl export approve ID | export withdraw ID --reason R" },
+	{ "burn", ctl_cmd_burn, 1, "burn IMAGE.iso... --device /dev/srN [--force] (with --purpose, "
+				   "--reference)  write export images to discs" },
+	{ "verify", ctl_cmd_verify, 0, "verify DIR|ISO [--fingerprint HEX | --key FILE]  check an "
+				       "export and who signed it" },
 	{ "disclosures", ctl_cmd_disclosures, 1, "disclosures [--since T] [--until T] [--json]  "
 						 "the disclosure log" },
 	/* the review report (vigilctl_report.c) */
@@ -479,6 +484,8 @@ int main(int argc, char **argv)
 		{ "burn", required_argument, NULL, CTL_OPT_BURN },
 		{ "disc-size", required_argument, NULL, CTL_OPT_DISC_SIZE },
 		{ "device", required_argument, NULL, CTL_OPT_DEVICE },
+		{ "key", required_argument, NULL, CTL_OPT_KEY },		/* verify */
+		{ "fingerprint", required_argument, NULL, CTL_OPT_FINGERPRINT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "out", required_argument, NULL, 'o' },	/* report */
 		{ "help", no_argument, NULL, 'h' },
@@ -515,6 +522,12 @@ int main(int argc, char **argv)
 		case CTL_OPT_DEVICE:
 			if (ctl_export_option(&c, o, optarg) < 0)
 				return EXIT_USAGE;
+			break;
+		case CTL_OPT_KEY:
+			c.key_file = optarg;
+			break;
+		case CTL_OPT_FINGERPRINT:
+			c.fingerprint = optarg;
 			break;
 		case 'f':
 			if (parse_time(optarg, &c.from) < 0)

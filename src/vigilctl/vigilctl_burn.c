@@ -46,8 +46,11 @@ static int burn_one(struct ctl *c, const char *image, const char *device, int fo
 	json_object_object_add(req, "image", json_object_new_string(image));
 	json_object_object_add(req, "device", json_object_new_string(device));
 	json_object_object_add(req, "force", json_object_new_boolean(force));
-	fprintf(stderr, "disc %d of %d: checking %s and writing it to %s (a full DVD takes "
-		"about 15 minutes)...\n", k, n, image, device);
+	/* Without a purpose and reference vigild refuses at once (and
+	 * audits the refusal): no 15-minute burn to announce. */
+	if (c->purpose && c->reference)
+		fprintf(stderr, "disc %d of %d: checking %s and writing it to %s (a full DVD "
+			"takes about 15 minutes)...\n", k, n, image, device);
 	if (ctl_send(c, req) < 0) {
 		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
 		return EXIT_REFUSED;

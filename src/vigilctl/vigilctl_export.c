@@ -6,7 +6,7 @@
  *        [--force] [--police-decision REF --victim-wishes "..."]
  *        [--redact "x,y,w,h[@from-to]"]...
  *   vigilctl export approve ID --purpose P --reference REF
- *   vigilctl verify DIR|ISO        (local: needs no vigild and no key)
+ *   (vigilctl verify DIR|ISO is in vigilctl_verify.c)
  *   vigilctl disclosures [--since T] [--until T] [--json]
  *
  * vigild decides and does the export (it holds the key); this side only
@@ -24,7 +24,6 @@
 #include "vigil/err.h"
 #include "vigil/proto.h"
 #include "vigil/timeutil.h"
-#include "vigil/verify.h"
 #include "ctlclient.h"
 
 /* ---- options ---- */
@@ -363,42 +362,6 @@ int ctl_cmd_export(struct ctl *c)
 		return 0;
 	}
 	return finish(c, o);
-}
-
-/* ---- verify: local, no vigild ---- */
-
-static void verify_report(int ok, const char *file, const char *msg, void *ud)
-{
-	(void)ud;
-	if (!ok)
-		printf("BAD  %s%s%s\n", file, file[0] ? ": " : "", msg);
-}
-
-int ctl_cmd_verify(struct ctl *c)
-{
-	struct vg_verify_result res;
-	int ret;
-
-	if (c->n_args != 1) {
-		fprintf(stderr, "usage: vigilctl verify EXPORT-FOLDER|IMAGE.iso\n");
-		return EXIT_USAGE;
-	}
-	memset(&res, 0, sizeof(res));
-	ret = vg_verify_export(c->args[0], verify_report, NULL, &res);
-	if (res.fingerprint[0])
-		printf("device key fingerprint %s\n(compare it with the one the sender's staff read "
-		       "from 'vigilctl status', by phone or letter)\n", res.fingerprint);
-	if (ret == 0) {
-		printf("%s: intact: %d files checked, %d video(s), %lld pictures decoded, "
-		       "signature valid\n", c->args[0], res.files, res.videos, (long long)res.frames);
-		return 0;
-	}
-	if (ret == -VG_EAUTH)
-		printf("%s: NOT intact: %d problem(s); first bad file: %s\n", c->args[0],
-		       res.problems, res.first_bad[0] ? res.first_bad : "(the export as a whole)");
-	else
-		printf("%s: cannot be checked: %s\n", c->args[0], vg_strerror(ret));
-	return 1;
 }
 
 /* ---- disclosures ---- */

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <libavutil/base64.h>
+#include <mbedtls/base64.h>
 
 #include "vigil/proto.h"
 #include "vigil/report.h"
@@ -115,16 +115,21 @@ static int check(const char *json, size_t len, struct json_object *end, uint8_t 
 	struct vg_sign_key *k = NULL;
 	const char *b64 = ctl_get_str(end, "signature_base64");
 	uint8_t d[VG_SIGN_DIGEST_LEN];
-	int n, ok;
+	size_t n = 0;
+	int ok;
 
 	vg_sign_sha256(json, len, d);
 	for (int i = 0; i < VG_SIGN_DIGEST_LEN; i++)
 		snprintf(sha + 2 * i, 3, "%02x", d[i]);
-	n = av_base64_decode(sig, b64, VG_SIGN_MAX_SIG);
-	if (n <= 0 || strcmp(sha, ctl_get_str(end, "sha256")) != 0 ||
+	/* mbedTLS's decoder (vigilctl links no FFmpeg): a signature that
+	 * does not fit VG_SIGN_MAX_SIG is refused, not cut. */
+	if (mbedtls_base64_decode(sig, VG_SIGN_MAX_SIG, &n, (const unsigned char *)b64,
+				  strlen(b64)) != 0)
+		n = 0;
+	if (n == 0 || strcmp(sha, ctl_get_str(end, "sha256")) != 0 ||
 	    vg_sign_pubkey_parse(ctl_get_str(end, "public_key_pem"), &k) != 0)
 		return -1;
-	*siglen = (size_t)n;
+	*siglen = n;
 	ok = vg_sign_verify(k, d, sig, *siglen) == 0;
 	vg_sign_key_free(k);
 	return ok ? 0 : -1;

@@ -182,13 +182,19 @@ void ctl_progress_send(uint64_t done, uint64_t total, void *ud)
 int ctl_audit(struct req *r, const char *action, const char *object, int allowed,
 	      const char *reason)
 {
+	return ctl_audit_outcome(r, action, object, allowed ? "allowed" : "refused", reason);
+}
+
+int ctl_audit_outcome(struct req *r, const char *action, const char *object,
+		      const char *outcome, const char *reason)
+{
 	int ret;
 
 	struct vg_audit_entry e = {
 		.uid = (int64_t)r->c->uid, .login = r->login, .role = r->role, .action = action,
 		.object = object, .purpose = r->purpose ? r->purpose : "",
 		.reference = r->reference ? r->reference : "",
-		.outcome = allowed ? "allowed" : "refused", .reason = reason,
+		.outcome = outcome, .reason = reason,
 	};
 
 	ret = vg_audit_append(r->c->srv->env.audit, &e, NULL);
@@ -234,6 +240,21 @@ void ctl_integrity_failure(struct req *r, const struct vg_clip *c, int64_t chunk
  * Ask the policy whether the caller may do action; audit the answer. On a
  * refusal the reply is sent here and -VG_EDENIED returned.
  */
+int ctl_policy_allows(struct req *r, enum vg_action action)
+{
+	struct vg_policy policy = { .users = r->cfg->users, .n_users = r->cfg->n_users };
+	struct vg_policy_request pr = {
+		.login = r->login, .action = action,
+		.site = r->cfg->has_site ? r->cfg->site.name : "",
+		.purpose = r->purpose, .reference = r->reference,
+	};
+	struct vg_policy_decision d;
+
+	vg_policy_check(&policy, &pr, &d);
+	r->role = d.role >= 0 ? vg_role_name((enum vg_role)d.role) : "";
+	return d.allowed != 0;
+}
+
 int ctl_authorise(struct req *r, enum vg_action action, const char *object)
 {
 	struct vg_policy policy = { .users = r->cfg->users, .n_users = r->cfg->n_users };

@@ -71,6 +71,10 @@ void ctl_progress_send(uint64_t done, uint64_t total, void *ud);
  * written (the handler must then not act). */
 int ctl_audit(struct req *r, const char *action, const char *object, int allowed,
 	      const char *reason);
+/* The same with the outcome in words: "allowed", "refused", or "failed"
+ * (an allowed action that could not be completed; audit-format.md). */
+int ctl_audit_outcome(struct req *r, const char *action, const char *object,
+		      const char *outcome, const char *reason);
 
 /* "camera=C clip=ID clip_id=HEX start=T": how audit rows name a clip. */
 void ctl_clip_object(const struct vg_clip *c, char *buf, size_t len);
@@ -84,6 +88,10 @@ void ctl_integrity_failure(struct req *r, const struct vg_clip *c, int64_t chunk
 /* Ask the policy; audit the answer; on a refusal send it and return
  * -VG_EDENIED (the handler then returns 0). */
 int ctl_authorise(struct req *r, enum vg_action action, const char *object);
+/* The policy's answer alone (1 allowed, 0 not), r->role set, no audit row:
+ * for handlers that may still refuse for a reason of their own, so that a
+ * refused request leaves one "refused" row, not "allowed" then "refused". */
+int ctl_policy_allows(struct req *r, enum vg_action action);
 
 /* Send footage to the client as DATA frames (split at VG_PROTO_MAX); the
  * handler ends the stream with an END frame. */

@@ -92,3 +92,6 @@ if [ -x "$BUILD/tests/bench_catalog" ]; then
 fi
 echo "== concurrent 720p15 cameras in real time"
 BUILD=$BUILD tests/bench/streams.sh
+# The user's view of an export: `vigilctl export` timed from the shell
+# against cp + sync + sha256sum (issue 16; BENCH_EXPORT_MB, default 200).
+BUILD=$BUILD tests/bench/export-e2e.sh

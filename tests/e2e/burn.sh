@@ -95,6 +95,12 @@ check "the disc begins with the image, byte for byte" same_start "$ISO" "$DISC"
 out=$($VCTL verify "$DISC" 2>&1)
 rc=$?
 check "the disc verifies as an export (exit $rc)" says "$rc" 0 "$out" "intact"
+out=$($VCTL burn "$ISO" --device "$T/discs/nopurpose.img" --force 2>&1)
+rc=$?
+echo "$out" | sed 's/^/# /'
+check "burn without --purpose is refused (exit $rc) with no talk of DVD time first" \
+	sh -c "[ $rc = 1 ] && ! echo '$out' | grep -q 'minutes' && [ ! -e '$T/discs/nopurpose.img' ]"
+rm -f "$T/discs/nopurpose.img"
 $VCTL audit show --action export.burn >"$T/audit.txt" 2>&1
 check "the audit log shows the burn with the image's SHA-256 and the device" \
 	sh -c "grep 'export.burn' '$T/audit.txt' | grep -q 'image_sha256=$SHA device=$DISC'"
@@ -147,7 +153,8 @@ $V2 $POLICE export --camera synth-a --from "$1" --to "$2" --recipient police \
 	--organisation "Test Constabulary" --iso "$T/iso/other.iso" --force >/dev/null 2>&1
 kill -TERM "$OTHER_PID"
 wait "$OTHER_PID"
-if [ -f "$T/iso/other.iso" ] && $VCTL verify "$T/iso/other.iso" >/dev/null 2>&1; then
+# exit 4: intact, signed by a recorder other than this one
+if [ -f "$T/iso/other.iso" ] && { $VCTL verify "$T/iso/other.iso" >/dev/null 2>&1; [ $? = 4 ]; }; then
 	out=$($VCTL $POLICE burn "$T/iso/other.iso" --device "$T/discs/other.img" --force 2>&1)
 	rc=$?
 	check "an intact image from another recorder is refused (exit $rc): $(last "$out")" \

@@ -115,6 +115,26 @@ check "the police export succeeds (exit $rc) into a folder named from the refere
 	[ "$rc" = 0 -a -f "$D/manifest.json" ]
 nvid=$(ls "$D" | grep -c '\.mp4$')
 check "one video per camera ($nvid)" [ "$nvid" = 2 ]
+# Progress counts the export's own size, not written + read back (2x).
+ptotal=$(echo "$out" | sed -n 's/^export: [0-9]*% ([^ ]* [kMG]*B of \([0-9.]*\) \([kMG]*B\),.*/\1 \2/p' | sort -u)
+dsize=$(du -sb "$D" | cut -f1)
+check "progress gives one total, the export's size ($ptotal for $dsize bytes)" \
+	awk -v t="$ptotal" -v d="$dsize" 'BEGIN { split(t, a, " "); m = a[2] == "GB" ? 1e9 : a[2] == "MB" ? 1e6 : 1e3;
+		v = a[1] * m; exit !(index(t, "\n") == 0 && v > 0.6 * d && v < 1.4 * d) }'
+# The top-level boxes of each video, as docs/export-format.md lists them.
+boxes() {
+	at=0
+	size=$(stat -c %s "$1")
+	while [ "$at" -lt "$size" ]; do
+		sz=$(od -An -tu4 --endian=big -j "$at" -N4 "$1" | tr -d ' ')
+		printf '%s ' "$(dd if="$1" bs=1 skip=$((at + 4)) count=4 2>/dev/null)"
+		[ "${sz:-0}" -ge 8 ] || break
+		at=$((at + sz))
+	done
+}
+layout=$(for f in "$D"/*.mp4; do boxes "$f"; echo; done | sort -u)
+check "each video's boxes are ftyp moov free free mdat, as documented ($layout)" \
+	[ "$layout" = "ftyp moov free free mdat " ]
 check "sha256sum -c SHA256SUMS passes in the folder" \
 	sh -c "cd '$D' && sha256sum -c --quiet SHA256SUMS"
 modes=$(stat -c %a "$D" "$D"/* | sort -u | tr '\n' ' ')
@@ -138,6 +158,12 @@ check "the manifest names the exporter, the recipient and the reference" \
 	       grep -q 'Test Constabulary' '$D/manifest.json' &&
 	       grep -q '\"reference\": \"CRIME-114\"' '$D/manifest.json'"
 
+# The signer, named (issue 16): on the recorder, vigild's device key.
+out=$($VCTL verify "$D" 2>&1)
+rc=$?
+check "on the recorder, verify names it as the signer (exit $rc)" \
+	says "$rc" 0 "$out" "signed by: this recorder"
+
 # ---- refusals ----
 out=$($VCTL $POLICE export --camera synth-a --from "$FROM" --to "$TO" --recipient police \
 	--organisation "Test Constabulary" --dest "$T/plain" 2>&1)
@@ -155,6 +181,11 @@ out=$($VCTL $POLICE export --camera synth-a --from "$FROM" --to "$TO" --recipien
 rc=$?
 check "a resident as recipient is refused citing policy 3.10 (exit $rc): $out" \
 	says "$rc" 1 "$out" "policy 3.10"
+$VCTL audit show --action export >"$T/refused.txt" 2>&1
+n_all=$(grep -c 'recipient=resident' "$T/refused.txt")
+n_ref=$(grep 'recipient=resident' "$T/refused.txt" | grep -c '"export" "refused"')
+check "... leaving one audit row, refused, not allowed then refused ($n_all row(s))" \
+	[ "$n_all" = 1 -a "$n_ref" = 1 ]
 out=$($VCTL $POLICE export --camera synth-a --from "$FROM" --to "$TO" --recipient data-subject \
 	--dest "$T/media" --force 2>&1)
 rc=$?
@@ -169,6 +200,16 @@ if [ "$ROOT" = 1 ]; then
 else
 	skip "data-subject export by a non-dpo login (needs root to create a second user)"
 fi
+
+# An allowed export that cannot be done (the last second is still being
+# recorded, or holds no closed clip) is audited as failed, not refused.
+out=$($VCTL $POLICE export --camera synth-a --from -1s --to now --recipient police \
+	--organisation "Test Constabulary" --dest "$T/usb" --force 2>&1)
+rc=$?
+$VCTL audit show --action export.failed >"$T/failed.txt" 2>&1
+check "an export that cannot be done fails (exit $rc), audited as failed, not refused" \
+	sh -c "[ $rc = 1 ] && grep -q '\"export.failed\" \"failed\"' '$T/failed.txt' &&
+	       ! grep -q '\"export.failed\" \"refused\"' '$T/failed.txt'"
 
 # ---- media: two people ----
 MEDIA="--purpose press-appeal --reference DISC-7"
@@ -355,13 +396,51 @@ fi
 stop_daemon
 
 # ---- verification on "an ordinary PC": vigild is stopped ----
-out=$($VCTL verify "$D" 2>&1)
+out=$($VCTL verify "$D" --fingerprint "$FPR" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/# /'
 check "vigilctl verify passes the folder with vigild stopped (exit $rc)" says "$rc" 0 "$out" "intact"
+check "... naming the recorder whose fingerprint was given" \
+	says "$rc" 0 "$out" "signed by: the recorder you named"
 vfpr=$(echo "$out" | awk '/^device key fingerprint/ { print $4 }')
 check "verify's fingerprint equals the one vigilctl status showed" [ -n "$vfpr" -a "$vfpr" = "$FPR" ]
-out=$($VCTL verify "$T/iso/evidence.iso" 2>&1)
+cp "$D/device-public-key.pem" "$T/recorder.pem"
+out=$($VCTL verify "$D" --key "$T/recorder.pem" 2>&1)
+rc=$?
+check "... or whose public key file was given (exit $rc)" \
+	says "$rc" 0 "$out" "signed by: the recorder you named"
+out=$($VCTL verify "$D" 2>&1)
+rc=$?
+check "told no key and off the recorder, verify says the signer is unknown (exit $rc)" \
+	says "$rc" 4 "$out" "UNKNOWN key: no recorder key to compare with"
+# A forgery: the manifest changed and re-signed with another key, the
+# hashes made to agree. Intact in itself, but not this recorder's.
+cp -a "$D" "$T/forged"
+openssl ecparam -genkey -name prime256v1 -noout -out "$T/other.key" 2>/dev/null
+(
+	cd "$T/forged" || exit 1
+	old=$(sha256sum device-public-key.pem | cut -c1-64)
+	openssl ec -in "$T/other.key" -pubout -out device-public-key.pem 2>/dev/null
+	new=$(sha256sum device-public-key.pem | cut -c1-64)
+	sed -i "s/Test Constabulary/Test Constabularx/; s/$old/$new/g" manifest.json
+	openssl dgst -sha256 -sign "$T/other.key" -out manifest.json.sig manifest.json
+	for f in $(awk '{ print $2 }' SHA256SUMS); do sha256sum "$f"; done >SHA256SUMS.new
+	mv SHA256SUMS.new SHA256SUMS
+)
+out=$($VCTL verify "$T/forged" --fingerprint "$FPR" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/# /'
+check "an export re-signed with another key is not this recorder's (exit $rc)" \
+	says "$rc" 4 "$out" "NOT the recorder you named"
+# A FIFO where a file should be: refused at once, not a hang.
+cp -a "$D" "$T/fifo"
+rm "$T/fifo/README.txt"
+mkfifo "$T/fifo/README.txt"
+out=$(timeout 120 $VCTL verify "$T/fifo" --fingerprint "$FPR" 2>&1)
+rc=$?
+check "a FIFO in the export folder fails verify at once, named (exit $rc)" \
+	says "$rc" 1 "$out" "README.txt: is not a regular file"
+out=$($VCTL verify "$T/iso/evidence.iso" --fingerprint "$FPR" 2>&1)
 rc=$?
 check "vigilctl verify passes the ISO image (exit $rc)" says "$rc" 0 "$out" "intact"
 

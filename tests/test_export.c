@@ -598,23 +598,27 @@ static void test_iso_split_over_discs(void **state)
 	assert_int_equal(frames, 9 * FPS);
 }
 
-static void test_redacted_region_is_uniform(void **state)
+/* Export with one redaction and decode every picture: the requested
+ * region, clamped to the picture, is uniform in every frame, and the row
+ * (probe_y) from probe_x0 to probe_x1 still shows the picture. */
+static void check_redaction(struct fx *f, const struct vg_export_rect *rect, int probe_y,
+			    int probe_x0, int probe_x1)
 {
-	struct fx *f = *state;
 	struct vg_export_request q = request(f);
 	struct vg_export_ctx c = context(f);
 	struct vg_export_result r;
-	const struct vg_export_rect rect = { 32, 16, 64, 48, 0, 0 };
 	AVFormatContext *fmt = NULL;
 	AVCodecContext *dec;
 	AVPacket *pkt = av_packet_alloc();
 	AVFrame *fr = av_frame_alloc();
 	char names[8][160], p[600];
 	int frames = 0;
+	int x1 = rect->x + rect->w > W ? W : rect->x + rect->w;
+	int y1 = rect->y + rect->h > H ? H : rect->y + rect->h;
 
 	q.recipient = "data-subject";
 	q.reference = "DSAR-77";
-	q.redactions = &rect;
+	q.redactions = rect;
 	q.n_redactions = 1;
 	q.to_us = f->base + 6 * VG_US_PER_S;
 	assert_int_equal(vg_export_run(&c, &q, &r), 0);
@@ -634,16 +638,18 @@ static void test_redacted_region_is_uniform(void **state)
 		while (avcodec_receive_frame(dec, fr) == 0) {
 			int lo = 255, hi = 0, olo = 255, ohi = 0;
 
-			for (int y = rect.y; y < rect.y + rect.h; y++)
-				for (int x = rect.x; x < rect.x + rect.w; x++) {
+			assert_int_equal(fr->width, W);
+			assert_int_equal(fr->height, H);
+			for (int y = rect->y; y < y1; y++)
+				for (int x = rect->x; x < x1; x++) {
 					int v = fr->data[0][y * fr->linesize[0] + x];
 
 					lo = v < lo ? v : lo;
 					hi = v > hi ? v : hi;
 				}
 			/* outside the rectangle the picture still varies */
-			for (int x = rect.x + rect.w; x < W; x++) {
-				int v = fr->data[0][100 * fr->linesize[0] + x];
+			for (int x = probe_x0; x < probe_x1; x++) {
+				int v = fr->data[0][probe_y * fr->linesize[0] + x];
 
 				olo = v < olo ? v : olo;
 				ohi = v > ohi ? v : ohi;
@@ -659,6 +665,66 @@ static void test_redacted_region_is_uniform(void **state)
 	avformat_close_input(&fmt);
 	av_packet_free(&pkt);
 	av_frame_free(&fr);
+}
+
+static void test_redacted_region_is_uniform(void **state)
+{
+	const struct vg_export_rect rect = { 32, 16, 64, 48, 0, 0 };
+
+	check_redaction(*state, &rect, 100, rect.x + rect.w, W);
+}
+
+/* Rectangles touching the picture's edges, and reaching beyond the right
+ * and bottom ones, blank what lies inside the picture. */
+static void test_redaction_at_the_edges(void **state)
+{
+	const struct vg_export_rect top_left = { 0, 0, 24, 24, 0, 0 };
+	const struct vg_export_rect bottom_right = { W - 24, H - 24, 24, 24, 0, 0 };
+	const struct vg_export_rect beyond = { W - 10, H - 10, 50000, 50000, 0, 0 };
+	struct fx *f = *state;
+
+	check_redaction(f, &top_left, 60, 48, W);
+	sh("rm -rf %s/DSAR-77", f->dest);
+	check_redaction(f, &bottom_right, 40, 0, W - 48);
+	sh("rm -rf %s/DSAR-77", f->dest);
+	check_redaction(f, &beyond, 40, 0, W - 32);
+}
+
+/* A region whose numbers would overflow a sum of ints is refused, and so
+ * is one with negative or zero numbers; nothing is written. */
+static void test_redaction_out_of_range_is_refused(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	const struct vg_export_rect bad[] = {
+		{ 2147483647, 2147483647, 2147483647, 2147483647, 0, 0 },
+		{ 0, 0, 2147483647, 50, 0, 0 },
+		{ 10, 10, VG_EXPORT_PIXELS_MAX + 1, 10, 0, 0 },
+		{ -1, 0, 10, 10, 0, 0 },
+		{ 0, 0, 0, 10, 0, 0 },
+	};
+
+	q.recipient = "data-subject";
+	q.reference = "DSAR-78";
+	q.to_us = f->base + 6 * VG_US_PER_S;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		q.redactions = &bad[i];
+		q.n_redactions = 1;
+		assert_int_equal(vg_export_run(&c, &q, &r), -VG_EINVAL);
+	}
+	assert_int_equal(sh("test -e %s/DSAR-78 || test -e %s/DSAR-78.incomplete", f->dest,
+			    f->dest), 1);
+	/* and the picture check the daemon uses before queueing a request */
+	assert_false(vg_export_rect_in_picture(&bad[0], W, H));
+	{
+		const struct vg_export_rect outside = { 1000, 1000, 50, 50, 0, 0 };
+		const struct vg_export_rect edge = { W - 1, H - 1, 50, 50, 0, 0 };
+
+		assert_false(vg_export_rect_in_picture(&outside, W, H));
+		assert_true(vg_export_rect_in_picture(&edge, W, H));
+	}
 }
 
 /* A medium that returns other bytes than were written (simulated). */
@@ -915,6 +981,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_iso_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_split_over_discs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redacted_region_is_uniform, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redaction_at_the_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redaction_out_of_range_is_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_export_stays_incomplete, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_changed_byte_in_iso_is_caught, setup,

@@ -48,6 +48,22 @@ struct vg_export_rect {
 	int64_t from_us, to_us;
 };
 
+/* The largest coordinate or size of a redaction, in pixels: bigger than
+ * any camera's picture, small enough that no sum of them overflows. */
+#define VG_EXPORT_PIXELS_MAX 65535
+
+/* 1 if r is well formed: x, y >= 0, w, h > 0, all at most
+ * VG_EXPORT_PIXELS_MAX, 0 <= from_us <= to_us. vg_export_run() refuses a
+ * request with any other (-VG_EINVAL). */
+int vg_export_rect_sane(const struct vg_export_rect *r);
+
+/* 1 if r is sane and blanks at least one pixel of a width x height
+ * picture (its top left corner lies inside it; a part beyond the right or
+ * bottom edge is blanked up to the edge). Callers refuse a redaction that
+ * is not, before the request is accepted or queued for approval: such a
+ * region would blank nothing. */
+int vg_export_rect_in_picture(const struct vg_export_rect *r, int width, int height);
+
 /* The decided request. Every pointer is borrowed for the call only; strings
  * may be NULL where stated ("" is written for them). Exactly one of dest_dir
  * and iso_path is set. */

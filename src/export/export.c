@@ -761,31 +761,40 @@ static int mux_write(struct sink *s, AVPacket *p, AVRational from)
  * rectangle's edges. */
 static void fill(AVFrame *fr, const struct rect_px *in, int64_t utc)
 {
-	struct rect_px g = *in, *r = &g;
+	/* 64-bit throughout and clamped to the picture: a rectangle from a
+	 * request is checked before it gets here, but an overflow must never
+	 * turn into a region that blanks nothing. */
+	int64_t gx0, gy0, gx1, gy1;
 
-	if ((r->from_us || r->to_us) && (utc < r->from_us || utc >= r->to_us))
+	if ((in->from_us || in->to_us) && (utc < in->from_us || utc >= in->to_us))
 		return;
-	g.x = (in->x - 4) & ~15;
-	g.y = (in->y - 4) & ~15;
-	g.w = ((in->x + in->w + 4 + 15) & ~15) - g.x;
-	g.h = ((in->y + in->h + 4 + 15) & ~15) - g.y;
+	if (in->w <= 0 || in->h <= 0 || fr->width <= 0 || fr->height <= 0)
+		return;
+	gx0 = (int64_t)in->x - 4;
+	gy0 = (int64_t)in->y - 4;
+	gx0 = gx0 < 0 ? 0 : gx0 / 16 * 16;
+	gy0 = gy0 < 0 ? 0 : gy0 / 16 * 16;
+	gx1 = ((int64_t)in->x + in->w + 4 + 15) / 16 * 16;
+	gy1 = ((int64_t)in->y + in->h + 4 + 15) / 16 * 16;
+	if (gx1 > fr->width)
+		gx1 = fr->width;
+	if (gy1 > fr->height)
+		gy1 = fr->height;
+	if (gx0 >= gx1 || gy0 >= gy1)
+		return;
 	for (int pl = 0; pl < 3; pl++) {
 		int sh = pl ? 1 : 0;
-		int x0 = r->x >> sh, y0 = r->y >> sh;
-		int x1 = (r->x + r->w + sh) >> sh, y1 = (r->y + r->h + sh) >> sh;
-		int pw = pl ? (fr->width + 1) / 2 : fr->width;
-		int ph = pl ? (fr->height + 1) / 2 : fr->height;
+		int64_t x0 = gx0 >> sh, y0 = gy0 >> sh;
+		int64_t x1 = (gx1 + sh) >> sh, y1 = (gy1 + sh) >> sh;
+		int64_t pw = pl ? (fr->width + 1) / 2 : fr->width;
+		int64_t ph = pl ? (fr->height + 1) / 2 : fr->height;
 
-		if (x0 < 0)
-			x0 = 0;
-		if (y0 < 0)
-			y0 = 0;
 		if (x1 > pw)
 			x1 = pw;
 		if (y1 > ph)
 			y1 = ph;
-		for (int y = y0; y < y1; y++)
-			memset(fr->data[pl] + (size_t)y * (size_t)fr->linesize[pl] + x0,
+		for (int64_t y = y0; y < y1; y++)
+			memset(fr->data[pl] + (size_t)y * (size_t)fr->linesize[pl] + (size_t)x0,
 			       pl ? 128 : 16, (size_t)(x1 > x0 ? x1 - x0 : 0));
 	}
 }
@@ -2374,7 +2383,7 @@ static int check_request(const struct vg_export_ctx *ctx, const struct vg_export
 		if (q->cameras[i].name == NULL || strlen(q->cameras[i].name) > 32)
 			return -VG_EINVAL;
 	for (int i = 0; i < q->n_redactions; i++)
-		if (q->redactions[i].w <= 0 || q->redactions[i].h <= 0)
+		if (!vg_export_rect_sane(&q->redactions[i]))
 			return -VG_EINVAL;
 	return 0;
 }
@@ -2712,6 +2721,20 @@ out:
 	free_runs(&e);
 	pthread_mutex_destroy(&e.prog_mu);
 	return ret;
+}
+
+int vg_export_rect_sane(const struct vg_export_rect *r)
+{
+	return r->x >= 0 && r->y >= 0 && r->x <= VG_EXPORT_PIXELS_MAX &&
+	       r->y <= VG_EXPORT_PIXELS_MAX && r->w > 0 && r->h > 0 &&
+	       r->w <= VG_EXPORT_PIXELS_MAX && r->h <= VG_EXPORT_PIXELS_MAX &&
+	       r->from_us >= 0 && r->to_us >= r->from_us;
+}
+
+int vg_export_rect_in_picture(const struct vg_export_rect *r, int width, int height)
+{
+	return vg_export_rect_sane(r) && width > 0 && height > 0 && r->x < width &&
+	       r->y < height;
 }
 
 void vg_export_folder_name(const char *reference, char out[VG_EXPORT_REF_MAX])

@@ -121,6 +121,18 @@ static int parse_args(struct json_object *in, const struct vg_config *cfg, struc
 				return -VG_EINVAL;
 			}
 			cc = vg_config_camera(cfg, name);
+			if (cc == NULL) {
+				snprintf(why, whylen, "there is no camera '%s' in the configuration "
+					 "(vigilctl cameras lists them)", name);
+				return -VG_EINVAL;
+			}
+			/* Named twice is asked once: a file listed twice would
+			 * make an export its own verifier rejects. */
+			for (int k = 0; k < a->n_cams && name; k++)
+				if (strcmp(a->cams[k].name, name) == 0)
+					name = NULL;
+			if (name == NULL)
+				continue;
 			a->cams[a->n_cams].name = name;
 			a->cams[a->n_cams].purpose = cc ? cc->purpose : NULL;
 			a->n_cams++;
@@ -172,20 +184,78 @@ static int parse_args(struct json_object *in, const struct vg_config *cfg, struc
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *o = json_object_array_get_idx(arr, i);
 			struct vg_export_rect *rc = &a->rects[a->n_rects];
+			/* Range-checked as 64-bit numbers before they become ints:
+			 * 2^32 + 5 must not turn into 5. */
+			int64_t v[4] = { jint(o, "x", -1), jint(o, "y", -1), jint(o, "w", 0),
+					 jint(o, "h", 0) };
+			int ok = 1;
 
-			rc->x = (int)jint(o, "x", -1);
-			rc->y = (int)jint(o, "y", -1);
-			rc->w = (int)jint(o, "w", 0);
-			rc->h = (int)jint(o, "h", 0);
+			for (int k = 0; k < 4; k++)
+				if (v[k] < (k < 2 ? 0 : 1) || v[k] > VG_EXPORT_PIXELS_MAX)
+					ok = 0;
+			rc->x = ok ? (int)v[0] : 0;
+			rc->y = ok ? (int)v[1] : 0;
+			rc->w = ok ? (int)v[2] : 0;
+			rc->h = ok ? (int)v[3] : 0;
 			rc->from_us = jint(o, "from_us", 0);
 			rc->to_us = jint(o, "to_us", 0);
-			if (rc->x < 0 || rc->y < 0 || rc->w <= 0 || rc->h <= 0 ||
-			    rc->to_us < rc->from_us) {
+			if (!ok || !vg_export_rect_sane(rc)) {
 				snprintf(why, whylen, "a --redact region is malformed; write it "
-						      "x,y,w,h[@from-to] in pixels");
+						      "x,y,w,h[@from-to] in pixels, each at most %d",
+					 VG_EXPORT_PIXELS_MAX);
 				return -VG_EINVAL;
 			}
 			a->n_rects++;
+		}
+	}
+	return 0;
+}
+
+/* The size of camera's picture as recorded in [from, to): the first clip
+ * that says; else the configured size. 0 if neither is known. */
+struct picture {
+	int w, h;
+};
+
+static int clip_size(const struct vg_clip *c, void *ud)
+{
+	struct picture *p = ud;
+
+	if (c->width > 0 && c->height > 0) {
+		p->w = c->width;
+		p->h = c->height;
+		return 1;
+	}
+	return 0;
+}
+
+/* Every redaction must blank part of every exported camera's picture:
+ * one outside it would blank nothing while the manifest says a region was
+ * blanked (policy 3.10: the third parties it hides go to the data
+ * subject). Checked before a request is accepted or queued for approval;
+ * -VG_EINVAL with the sentence if not. */
+static int check_redactions(struct req *r, const struct export_args *a, char *why, size_t len)
+{
+	for (int i = 0; i < a->n_cams && a->n_rects > 0; i++) {
+		const struct vg_camera_config *cc = vg_config_camera(r->cfg, a->cams[i].name);
+		struct picture p = { 0, 0 };
+
+		vg_catalog_clips(ctl_env(r)->cat, a->cams[i].name, a->from_us, a->to_us, clip_size,
+				 &p);
+		if ((p.w <= 0 || p.h <= 0) && cc) {
+			p.w = cc->width;
+			p.h = cc->height;
+		}
+		for (int k = 0; k < a->n_rects; k++) {
+			const struct vg_export_rect *rc = &a->rects[k];
+
+			if (!vg_export_rect_in_picture(rc, p.w, p.h)) {
+				snprintf(why, len, "--redact %d,%d,%d,%d lies outside camera %s's "
+					 "picture (%dx%d pixels): it would blank nothing. Give x "
+					 "below %d and y below %d", rc->x, rc->y, rc->w, rc->h,
+					 a->cams[i].name, p.w, p.h, p.w, p.h);
+				return -VG_EINVAL;
+			}
 		}
 	}
 	return 0;
@@ -503,6 +573,8 @@ int ctl_cmd_export(struct req *r)
 	int ret, bad;
 
 	bad = parse_args(r->in, r->cfg, &a, why, sizeof(why));
+	if (bad == 0)
+		bad = check_redactions(r, &a, why, sizeof(why));
 	if (bad < 0) {
 		/* Describe what we can: the refusal is still a row. */
 		a.recipient = ctl_arg_str(r, "recipient");
@@ -591,6 +663,8 @@ int ctl_cmd_export_approve(struct req *r)
 	r->purpose = jstr(in, "purpose");
 	r->reference = jstr(in, "reference");
 	bad = parse_args(in, r->cfg, &a, why, sizeof(why));
+	if (bad == 0)
+		bad = check_redactions(r, &a, why, sizeof(why));
 	if (bad < 0) {
 		snprintf(object, sizeof(object), "approve request=%lld", (long long)id);
 	} else {
@@ -607,7 +681,8 @@ int ctl_cmd_export_approve(struct req *r)
 		ret = ctl_reply_error(r, SELF_APPROVAL);
 		goto out;
 	}
-	if (bad < 0) {	/* cannot happen: it was checked when stored */
+	if (bad < 0) {	/* checked when stored; the config may have changed since */
+		ctl_audit(r, "export.approve", object, 0, why);
 		ret = ctl_reply_error(r, why);
 		goto out;
 	}

@@ -508,6 +508,82 @@ static void test_range_is_cut_at_keyframes(void **state)
 	assert_int_equal(vg_export_run(&c, &q, &r), -VG_ENOENT);
 }
 
+/* Given descriptors (vigild's way, issue 19.2): the export goes into the
+ * folder vigilctl made, through its descriptor; a symlink the requester
+ * plants there is never followed (the victim file is untouched and the
+ * export fails), and the final rename is left to the caller. */
+static void test_given_folder_follows_no_symlink(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	char dir[200], victim[200], link[260];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/CRIME-2026_114_a.incomplete", f->dest);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	q.given = 1;
+	q.folder_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(q.folder_fd >= 0);
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	/* written into the given folder, not renamed: vigilctl does that */
+	assert_int_equal(sh("cd %s && sha256sum -c --quiet SHA256SUMS", dir), 0);
+	assert_int_equal(stat(r.path, &st), -1);
+	close(q.folder_fd);
+	sh("rm -rf %s", dir);
+
+	/* a planted symlink where a file will be written */
+	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
+	assert_int_equal(sh("echo precious > %s", victim), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(link, sizeof(link), "%s/SHA256SUMS", dir);
+	assert_int_equal(symlink(victim, link), 0);
+	snprintf(link, sizeof(link), "%s/README.txt", dir);
+	assert_int_equal(symlink(victim, link), 0);
+	snprintf(link, sizeof(link), "%s/INCOMPLETE.txt", dir);
+	assert_int_equal(symlink(victim, link), 0);
+	q.folder_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(vg_export_run(&c, &q, &r) < 0);
+	close(q.folder_fd);
+	assert_int_equal(sh("grep -qx precious %s", victim), 0);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+}
+
+/* The same for an image: written through the descriptor of the file
+ * vigilctl made, staged in the folder it made, which is left empty. */
+static void test_given_image(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+	char iso[200], stage[220];
+	int img;
+
+	snprintf(iso, sizeof(iso), "%s/given.iso", f->dir);
+	snprintf(stage, sizeof(stage), "%s/given.iso.staging", f->dir);
+	q.dest_dir = NULL;
+	q.iso_path = iso;
+	assert_int_equal(vg_export_images_needed(&c, &q, NULL, 0), 1);
+	assert_int_equal(mkdir(stage, 0700), 0);
+	img = open(iso, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(img >= 0);
+	q.given = 1;
+	q.staging_fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	q.image_fds = &img;
+	q.n_images = 1;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	assert_string_equal(r.path, iso);
+	close(img);
+	close(q.staging_fd);
+	assert_int_equal(sh("test -z \"$(ls -A %s)\"", stage), 0);
+	memset(&vr, 0, sizeof(vr));
+	assert_int_equal(vg_verify_export(iso, NULL, NULL, &vr), 0);
+}
+
 static void test_iso_image(void **state)
 {
 	struct fx *f = *state;
@@ -979,6 +1055,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_clip_is_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_is_cut_at_keyframes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_given_folder_follows_no_symlink, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_given_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_split_over_discs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redacted_region_is_uniform, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redaction_at_the_edges, setup, teardown),

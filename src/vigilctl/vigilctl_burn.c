@@ -46,6 +46,8 @@ static int burn_one(struct ctl *c, const char *image, const char *device, int fo
 	json_object_object_add(req, "image", json_object_new_string(image));
 	json_object_object_add(req, "device", json_object_new_string(device));
 	json_object_object_add(req, "force", json_object_new_boolean(force));
+	/* vigild asks, and vigilctl opens both with the user's own rights */
+	json_object_object_add(req, "pass_fds", json_object_new_boolean(1));
 	fprintf(stderr, "disc %d of %d: checking %s and writing it to %s (a full DVD takes "
 		"about 15 minutes)...\n", k, n, image, device);
 	if (ctl_send(c, req) < 0) {

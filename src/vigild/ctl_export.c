@@ -22,9 +22,13 @@
  * request waiting is audited ("export.pending") as well.
  *
  * The export itself runs in this connection's thread inside vigild (it
- * needs the master key) and writes to the destination as vigild's user,
- * sending small JSON progress lines as DATA frames before the one JSON
- * reply.
+ * needs the master key), sending small JSON progress lines as DATA frames
+ * before the one JSON reply. It writes only through descriptors the
+ * requester's vigilctl made with the requester's own rights (ctl_dest.h):
+ * the export folder DEST/REF.incomplete, or for an image the image file(s)
+ * and a staging folder beside them; vigilctl renames them when told the
+ * export is good. A request that names a path without passing descriptors
+ * is refused, and so is a descriptor of vigild's own folders.
  */
 #define VG_LOG_MODULE "CTL"
 
@@ -43,10 +47,13 @@
 #include "vigil/proto.h"
 #include "vigil/timeutil.h"
 #include "control_impl.h"
+#include "ctl_dest.h"
 
 #ifndef VIGIL_VERSION
 #define VIGIL_VERSION "0.1.0"
 #endif
+
+#include <unistd.h>
 
 #define MAX_EXPORT_CAMERAS 32
 #define MAX_REDACTIONS 64
@@ -338,34 +345,6 @@ static int disclosure_rules(struct req *r, const struct export_args *a, char *wh
 				   "subject access requests and the media");
 		return -VG_EDENIED;
 	}
-	if (!a->force) {
-		const char *target = !empty(a->dest) ? a->dest : a->iso;
-		char dir[1024];
-		int rem;
-
-		snprintf(dir, sizeof(dir), "%s", target);
-		if (empty(a->dest)) {	/* the image's folder */
-			char *slash = strrchr(dir, '/');
-
-			if (slash == dir)
-				slash[1] = '\0';
-			else if (slash)
-				*slash = '\0';
-		}
-		rem = vg_export_dest_is_removable(dir);
-		if (rem < 0) {
-			snprintf(why, len, "refused: %s does not exist (is the USB stick mounted?)",
-				 dir);
-			return -VG_EDENIED;
-		}
-		if (rem == 0) {
-			snprintf(why, len, "refused: %s is not on a removable medium (USB stick or "
-					   "SD card); exports go onto removable media. Add --force "
-					   "to write there anyway (it is recorded in the audit log)",
-				 dir);
-			return -VG_EDENIED;
-		}
-	}
 	return 0;
 }
 
@@ -392,6 +371,107 @@ static int64_t end_before_open_clips(const struct vg_control_env *env,
 	return to;
 }
 
+/* The descriptors of one export's destination (ctl_dest.h). */
+struct dest {
+	int fds[2 + VG_EXPORT_MAX_DISCS];
+	int n;
+};
+
+static void dest_close(struct dest *d)
+{
+	for (int i = 0; i < d->n; i++)
+		close(d->fds[i]);
+	d->n = 0;
+}
+
+/* Have the requester's vigilctl make the destination with the requester's
+ * rights, check what it handed over and fill q's descriptors. 0, or
+ * negative with the sentence (-VG_EDENIED: a refusal). */
+static int get_dest(struct req *r, const struct export_args *a, const struct vg_export_ctx *ctx,
+		    struct vg_export_request *q, struct dest *d, char *why, size_t len)
+{
+	struct json_object *need = json_object_new_object();
+	char ref[VG_EXPORT_REF_MAX], name[VG_EXPORT_REF_MAX + 16];
+	int n = 1, ret, rem;
+
+	d->n = 0;
+	vg_export_folder_name(q->reference, ref);
+	if (!empty(a->dest)) {
+		snprintf(name, sizeof(name), "%s.incomplete", ref);
+		json_object_object_add(need, "need", json_object_new_string("folder"));
+		json_object_object_add(need, "dest", json_object_new_string(a->dest));
+		json_object_object_add(need, "name", json_object_new_string(name));
+		ret = ctl_dest_ask(r, need, d->fds, 1, why, len);
+		if (ret < 0)
+			return ret;
+		d->n = 1;
+		ret = ctl_dest_folder(r, d->fds[0], 1, a->dest, why, len);
+		q->folder_fd = d->fds[0];
+	} else {
+		struct json_object *imgs = json_object_new_array();
+		char staging[600];
+
+		n = vg_export_images_needed(ctx, q, why, len);
+		if (n < 1) {
+			json_object_put(imgs);
+			json_object_put(need);
+			return n < 0 ? n : -VG_EINVAL;
+		}
+		snprintf(staging, sizeof(staging), "%s.staging", ctl_dest_base(a->iso));
+		for (int k = 1; k <= n; k++) {
+			char p[1100], b[1200];
+
+			vg_export_disc_path(a->iso, k, n, p, sizeof(p));
+			snprintf(b, sizeof(b), "%s.incomplete", ctl_dest_base(p));
+			json_object_array_add(imgs, json_object_new_string(b));
+		}
+		json_object_object_add(need, "need", json_object_new_string("iso"));
+		json_object_object_add(need, "iso", json_object_new_string(a->iso));
+		json_object_object_add(need, "staging", json_object_new_string(staging));
+		json_object_object_add(need, "images", imgs);
+		ret = ctl_dest_ask(r, need, d->fds, 2 + n, why, len);
+		if (ret < 0)
+			return ret;
+		d->n = 2 + n;
+		ret = ctl_dest_folder(r, d->fds[0], 0, a->iso, why, len);
+		if (ret == 0)
+			ret = ctl_dest_folder(r, d->fds[1], 1, staging, why, len);
+		if (ret == 0 && ctl_dest_named(d->fds[0], staging, d->fds[1]) < 0) {
+			snprintf(why, len, "refused: the staging folder is not beside the image");
+			ret = -VG_EINVAL;
+		}
+		for (int k = 1; k <= n && ret == 0; k++) {
+			char p[1100], b[1200];
+
+			vg_export_disc_path(a->iso, k, n, p, sizeof(p));
+			snprintf(b, sizeof(b), "%s.incomplete", ctl_dest_base(p));
+			ret = ctl_dest_new_file(r, d->fds[0], b, d->fds[1 + k], p, why, len);
+		}
+		q->staging_fd = d->fds[1];
+		q->image_fds = d->fds + 2;
+		q->n_images = n;
+	}
+	if (ret == 0 && !a->force) {
+		const char *target = !empty(a->dest) ? a->dest : a->iso;
+
+		rem = vg_export_fd_is_removable(d->fds[0]);
+		if (rem <= 0) {
+			snprintf(why, len, "refused: %s is not on a removable medium (USB stick or "
+					   "SD card); exports go onto removable media. Add --force "
+					   "to write there anyway (it is recorded in the audit log)",
+				 target);
+			ret = -VG_EDENIED;
+		}
+	}
+	if (ret < 0) {
+		dest_close(d);
+		return ret == -VG_EDENIED || ret == -VG_EPERM || ret == -VG_EINVAL ||
+		       ret == -VG_EEXIST ? -VG_EDENIED : ret;
+	}
+	q->given = 1;
+	return 0;
+}
+
 /* Run a decided export and reply. requester is who asked (the caller, or
  * for an approval the first person); r is the connection that runs it. */
 static int run_export(struct req *r, const struct export_args *a, const char *requester,
@@ -410,6 +490,7 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 	struct vg_export_request q;
 	struct vg_export_result *res;
 	struct json_object *o;
+	struct dest dest = { .n = 0 };
 	int ret;
 
 	res = calloc(1, sizeof(*res));
@@ -473,10 +554,36 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 			snprintf(clock, sizeof(clock), "NOT synchronised at export");
 		q.clock_sync = clock;
 	}
+	{
+		char why[700];
+
+		ret = get_dest(r, a, &ctx, &q, &dest, why, sizeof(why));
+		if (ret < 0) {
+			char msg[800];
+
+			snprintf(note, sizeof(note), "%s=%s%s", empty(a->dest) ? "iso" : "dest",
+				 empty(a->dest) ? a->iso : a->dest,
+				 approver ? " requested_by=" : "");
+			if (approver)
+				snprintf(note + strlen(note), sizeof(note) - strlen(note), "%s",
+					 requester);
+			describe(a, note, object, sizeof(object));
+			if (strncmp(why, "refused: ", 9) == 0 || ret == -VG_EDENIED)
+				snprintf(msg, sizeof(msg), "%s%s", strncmp(why, "refused: ", 9) == 0
+					 ? "" : "refused: ", why);
+			else
+				snprintf(msg, sizeof(msg), "export failed: %s", why);
+			vg_info("export by %s: %s", r->login, msg);
+			ctl_audit(r, ret == -VG_EDENIED ? "export" : "export.failed", object, 0, msg);
+			free(res);
+			return ctl_reply_error(r, msg);
+		}
+	}
 	vg_info("export for %s (%s) by %s%s%s starting", recipient, r->reference, requester,
 		approver ? ", approved by " : "", approver ? approver : "");
 	ctl_progress_start(&prog, r);
 	ret = vg_export_run(&ctx, &q, res);
+	dest_close(&dest);
 	if (ret == 0) {
 		if (res->discs > 1)
 			snprintf(note, sizeof(note), "images=%s (disc 1 of %d) files=%d bytes=%llu "
@@ -594,6 +701,10 @@ int ctl_cmd_export(struct req *r)
 		ctl_audit(r, "export", object, 0, msg);
 		return ctl_reply_error(r, msg);
 	}
+	if (!ctl_dest_passes_fds(r)) {
+		ctl_audit(r, "export", object, 0, CTL_DEST_RAW_PATH);
+		return ctl_reply_error(r, CTL_DEST_RAW_PATH);
+	}
 	if (disclosure_rules(r, &a, why, sizeof(why)) < 0) {
 		vg_info("refused export for %s by %s: %s", a.recipient ? a.recipient : "(none)",
 			r->login, why);
@@ -679,6 +790,11 @@ int ctl_cmd_export_approve(struct req *r)
 	if (strcmp(requester, r->login) == 0) {
 		ctl_audit(r, "export.approve", object, 0, SELF_APPROVAL);
 		ret = ctl_reply_error(r, SELF_APPROVAL);
+		goto out;
+	}
+	if (!ctl_dest_passes_fds(r)) {
+		ctl_audit(r, "export.approve", object, 0, CTL_DEST_RAW_PATH);
+		ret = ctl_reply_error(r, CTL_DEST_RAW_PATH);
 		goto out;
 	}
 	if (bad < 0) {	/* checked when stored; the config may have changed since */

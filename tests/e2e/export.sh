@@ -41,8 +41,11 @@ if [ "$ROOT" = 1 ]; then
 		useradd --no-create-home --shell /bin/sh --user-group --groups "$DAEMON" "$u"
 	done
 	chmod 755 "$T"
-	# Exports are written by vigild's user: the destination must let it.
+	# An export lands only where the person asking (or approving) may
+	# write: vigilctl makes the folder with their rights and shares it
+	# with vigild's group. The second dpo approves into media: its group.
 	chown "$DAEMON:$DAEMON" "$T/data" "$T/run" "$T/usb" "$T/iso" "$T/media" "$T/plain"
+	chmod 775 "$T/media"
 	chmod 750 "$T/run"
 	RUN_AS="user = \"$DAEMON\";"
 	EXTRA_USERS="{ login = \"$DPO2\"; name = \"Second DPO\"; role = \"dpo\"; },
@@ -207,7 +210,7 @@ check "a redacted copy for the police is refused: they get the original (exit $r
 
 # ---- subject access: a dpo asks with a DSAR reference, another approves ----
 if [ "$ROOT" = 1 ]; then
-	mkdir "$T/dsar" && chown "$DAEMON:$DAEMON" "$T/dsar"
+	mkdir "$T/dsar" && chown "$DAEMON:$DAEMON" "$T/dsar" && chmod 775 "$T/dsar"
 	out=$($VCTL --purpose subject-access --reference DSAR-9 export --camera synth-a \
 		--from "$FROM" --to "$TO" --recipient data-subject --redact 100,60,80,120 \
 		--dest "$T/dsar" --force 2>&1)
@@ -285,7 +288,7 @@ check "--disc-size without a unit or a size makes sense is a usage error" \
 
 # ---- a waiting request survives a restart of vigild ----
 mkdir "$T/media2"
-[ "$ROOT" = 1 ] && chown "$DAEMON:$DAEMON" "$T/media2"
+[ "$ROOT" = 1 ] && chown "$DAEMON:$DAEMON" "$T/media2" && chmod 775 "$T/media2"
 out=$($VCTL --purpose press-appeal --reference DISC-8 export --camera synth-a --from "$FROM" \
 	--to "$TO" --recipient media --organisation "Evening Paper" --police-decision CRIME-114-D2 \
 	--victim-wishes "victim agrees to publication" --dest "$T/media2" --force 2>&1)

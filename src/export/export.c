@@ -1114,7 +1114,7 @@ static struct ritem *ritem_new(int kind)
 /* The first chunk of a clip that fails authentication (0-based), read
  * again chunk by chunk; -1 if its key or header does. Only called once a
  * clip has failed, to name the chunk in the integrity.failure row. */
-static int64_t first_bad_chunk(const char *path, const uint8_t *master,
+static int64_t first_bad_chunk(const char *data_dir, const char *path, const uint8_t *master,
 			       const uint8_t *wrapped_key)
 {
 	struct vg_clip_reader *r = NULL;
@@ -1123,7 +1123,7 @@ static int64_t first_bad_chunk(const char *path, const uint8_t *master,
 	int64_t chunk = -1;
 	int ret;
 
-	if (vg_clip_reader_open(&r, path, master, wrapped_key) < 0)
+	if (vg_clip_reader_open_in(&r, data_dir, path, master, wrapped_key) < 0)
 		return -1;
 	do
 		ret = vg_clip_reader_next(r, &data, &len);
@@ -1141,17 +1141,18 @@ static int read_clip(struct reader *rd, const struct vg_clip *c)
 	struct vg_clipmedia *m = NULL;
 	AVFormatContext *fmt = NULL;
 	struct ritem *it = ritem_new(R_CLIP);
-	char path[1200];
 	int vi = -1, ret;
 
 	if (it == NULL)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", e->ctx->data_dir, c->path);
-	ret = vg_clipmedia_open(&m, path, e->ctx->master, c->wrapped_key, &fmt);
+	/* beneath the data folder, no symlink followed, a regular file */
+	ret = vg_clipmedia_open_in(&m, e->ctx->data_dir, c->path, e->ctx->master, c->wrapped_key,
+				   &fmt);
 	if (ret < 0) {
 		it->err = ret;
 		if (ret == -VG_EAUTH)
-			it->chunk = first_bad_chunk(path, e->ctx->master, c->wrapped_key);
+			it->chunk = first_bad_chunk(e->ctx->data_dir, c->path, e->ctx->master,
+						    c->wrapped_key);
 		rd_push(rd, it);
 		return -1;
 	}
@@ -1214,13 +1215,11 @@ static int read_clip(struct reader *rd, const struct vg_clip *c)
  * the clip before it is decrypted. Ciphertext only: nothing plain. */
 static void prefetch(struct reader *rd, int ci)
 {
-	char path[1200];
 	int fd;
 
 	if (ci >= rd->r->n)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", rd->e->ctx->data_dir, rd->r->clips[ci].path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = vg_clip_open_in(rd->e->ctx->data_dir, rd->r->clips[ci].path, O_RDONLY);
 	if (fd < 0)
 		return;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);

@@ -56,6 +56,7 @@ static int burn_one(struct ctl *c, const char *image, const char *device, int fo
 	}
 	o = ctl_await_reply(c, "read back", "see 'vigilctl audit show --action export.burn' "
 			    "for what happened");
+	ctl_dest_finish(c, o != NULL);
 	if (o == NULL)
 		return EXIT_REFUSED;
 	mb = (double)ctl_get_int(o, "bytes") / 1e6;

@@ -30,6 +30,8 @@
 
 #define MAX_MADE (2 + 100)
 
+static char made_file[PATH_MAX];	/* a burn target vigilctl made */
+
 struct ctl_made {
 	int dirfd;			/* the folder they were made in */
 	int kind;			/* 'f' folder, 'i' iso, 'b' burn */
@@ -236,8 +238,16 @@ static int open_burn(struct ctl *c, struct json_object *need)
 			 "vigilctl export --iso FILE)", image);
 		return answer(c, why, NULL, 0);
 	}
-	fds[1] = open(device, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
-		      (force ? O_CREAT : 0), 0644);
+	/* A file made here is removed again if nothing is burned into it. */
+	fds[1] = force ? open(device, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_CREAT |
+			      O_EXCL, 0644) : -1;
+	if (fds[1] >= 0) {
+		/* xorriso (as vigild's user) reads the disc back too */
+		fchmod(fds[1], 0644);
+		snprintf(made_file, sizeof(made_file), "%s", device);
+	}
+	else
+		fds[1] = open(device, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fds[1] < 0) {
 		int e = errno;
 
@@ -255,6 +265,7 @@ static int open_burn(struct ctl *c, struct json_object *need)
 
 		close(fds[0]);
 		close(fds[1]);
+		made_file[0] = '\0';
 		if (reg)
 			snprintf(why, sizeof(why), "refused: %s is a file, not a DVD writer; add "
 				 "--force to write the disc image into a file (it is recorded in "
@@ -297,6 +308,13 @@ int ctl_dest_finish(struct ctl *c, int ok)
 	struct ctl_made *m = c->made;
 	int ret = 0;
 
+	if (made_file[0]) {
+		struct stat st;
+
+		if (!ok && stat(made_file, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+			unlink(made_file);
+		made_file[0] = '\0';
+	}
 	if (m == NULL)
 		return 0;
 	c->made = NULL;

@@ -463,7 +463,7 @@ static int cmd_view(struct req *r)
 	int64_t id = ctl_arg_int(r, "clip", 0);
 	struct vg_clip clip;
 	struct vg_clip_reader *rd = NULL;
-	char object[300], path[1024], outcome[160];
+	char object[300], outcome[160];
 	const uint8_t *data;
 	size_t len;
 	uint64_t sent = 0;
@@ -483,8 +483,10 @@ static int cmd_view(struct req *r)
 		ctl_audit(r, "clip.view_failed", object, 0, "deleted: its key was destroyed");
 		return ctl_reply_error(r, "this clip has been deleted (its key was destroyed)");
 	}
-	snprintf(path, sizeof(path), "%s/%s", srv->env.data_dir, clip.path);
-	ret = vg_clip_reader_open(&rd, path, srv->env.master, clip.wrapped_key);
+	/* beneath the data folder, no symlink followed, a regular file (a
+	 * FIFO in its place fails at once) */
+	ret = vg_clip_reader_open_in(&rd, srv->env.data_dir, clip.path, srv->env.master,
+				     clip.wrapped_key);
 	if (ret < 0) {
 		if (ret == -VG_EAUTH)
 			ctl_integrity_failure(r, &clip, -1);

@@ -238,8 +238,8 @@ int ctl_dest_not_own_file(struct req *r, int fd, const char *label, char *why, s
 	 * device and inode say whether it is one of them. */
 	if ((data && nftw(data, same_file, 16, FTW_PHYS | FTW_MOUNT) == 1) ||
 	    (run[0] && nftw(run, same_file, 16, FTW_PHYS | FTW_MOUNT) == 1)) {
-		snprintf(why, len, "refused: %s is one of vigild's own files; give a DVD writer",
-			 label);
+		snprintf(why, len, "refused: %s is in vigild's data folder or runtime folder; "
+			 "give a DVD writer", label);
 		return -VG_EPERM;
 	}
 	return 0;

@@ -17,7 +17,11 @@ if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null || ! command -v setpri
 	skip "hostile export destinations as an unprivileged requester against vigild as its own user (needs root to create both accounts; runs in CI)"
 	exit 0
 fi
-for tool in python3 xorriso sha256sum mkfifo timeout; do
+# The raw client runs as the requester: the system's python3, not a
+# per-user shim the requester cannot reach.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+for tool in "$PY" xorriso sha256sum mkfifo timeout; do
 	if ! command -v $tool >/dev/null; then
 		skip "hostile export destinations ($tool missing: run scripts/install-deps.sh)"
 		exit 0
@@ -58,10 +62,11 @@ req() { # req vigilctl-args...: vigilctl as the unprivileged requester
 cp tests/tools/rawctl.py "$T/rawctl.py"
 chmod 644 "$T/rawctl.py"
 raw() { # raw JSON [PATHS]: a raw request as the requester; prints the reply
-	setpriv --reuid="$REQ" --regid="$REQ" --init-groups python3 "$T/rawctl.py" \
+	setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$PY" "$T/rawctl.py" \
 		"$T/run/vigil.sock" "$@" 2>&1
 }
 says() { [ "$1" = "$2" ] && echo "$3" | grep -q -- "$4"; }
+has() { echo "$1" | grep -q -- "$2"; }
 POL="--purpose police-request-for-assault --reference CRIME-9"
 
 "$VIGILD" -c "$T/vigil.conf" >>"$T/vigild.log" 2>&1 &
@@ -101,13 +106,13 @@ REQ_JSON="\"cameras\": [\"tiny\"], \"from_us\": $(date -d "$FROM" +%s)000000, \
 \"reference\": \"CRIME-9\", \"force\": 1"
 out=$(raw "{\"cmd\": \"export\", $REQ_JSON, \"dest\": \"$T/req\"}")
 check "a raw request that only names a path is refused, saying why: $out" \
-	sh -c "echo '$out' | grep -q 'only names a path'"
+	has "$out" "only names a path"
 out=$(raw "{\"cmd\": \"export\", $REQ_JSON, \"dest\": \"$T/req\", \"pass_fds\": true}" "$T/run")
 check "a raw request handing over a descriptor of vigild's runtime folder is refused: $out" \
-	sh -c "echo '$out' | grep -q 'own data or runtime folder'"
+	has "$out" "own data or runtime folder"
 out=$(raw "{\"cmd\": \"export\", $REQ_JSON, \"dest\": \"$T/req\", \"pass_fds\": true}" "$T/req")
 check "a raw request handing over a folder that is not new and empty is refused: $out" \
-	sh -c "echo '$out' | grep -q 'refused'"
+	has "$out" "refused"
 check "nothing was written in vigild's data or runtime folder" \
 	[ -z "$(find "$T/data" "$T/run" -name 'CRIME-9*')" ]
 check "... and nothing was left in the requester's folder" \
@@ -136,13 +141,13 @@ out=$(raw "{\"cmd\": \"export\", $REQ_JSON, \"recipient\": \"data-subject\", \
 \"purpose\": \"subject-access\", \"reference\": \"DSAR-4\", \"redactions\": [$big], \
 \"dest\": \"$T/req\", \"pass_fds\": true}")
 check "a redaction of 2147483647 pixels is refused at request time: $out" \
-	sh -c "echo '$out' | grep -q 'redact region is malformed'"
+	has "$out" "redact region is malformed"
 out=$(raw "{\"cmd\": \"export\", $REQ_JSON, \"recipient\": \"data-subject\", \
 \"purpose\": \"subject-access\", \"reference\": \"DSAR-4\", \
 \"redactions\": [{\"x\": 4294967301, \"y\": 0, \"w\": 10, \"h\": 10}], \
 \"dest\": \"$T/req\", \"pass_fds\": true}")
 check "x = 2^32 + 5 is refused, not read as 5: $out" \
-	sh -c "echo '$out' | grep -q 'redact region is malformed'"
+	has "$out" "redact region is malformed"
 
 # ---- burning: FIFOs and a swapped symlink ----
 out=$(req $POL export --camera tiny --from "$FROM" --to "$TO" --recipient police \
@@ -161,7 +166,7 @@ out=$(raw "{\"cmd\": \"export.burn\", \"image\": \"$T/req/case.iso\", \
 \"device\": \"$T/req/fifo\", \"force\": true, \"purpose\": \"police-request-for-assault\", \
 \"reference\": \"CRIME-9\"}")
 check "a raw burn request naming paths is refused: $out" \
-	sh -c "echo '$out' | grep -q 'only names a path'"
+	has "$out" "only names a path"
 : >"$T/req/harmless"
 chown "$REQ" "$T/req/harmless"
 setpriv --reuid="$REQ" --regid="$REQ" --init-groups sh -c \
@@ -175,6 +180,34 @@ wait "$SWAPPER" 2>/dev/null
 SWAPPER=
 check "burns through a symlink swapped to master.key never write master.key" \
 	[ "$(sha256sum <"$T/data/master.key")" = "$KEY" ]
+# ---- a FIFO in place of a clip ----
+id=$(req $POL clips --camera tiny | awk 'NR > 1 && $11 == "complete" { print $1; exit }')
+rel=$("$PY" -c "import sqlite3, sys
+c = sqlite3.connect('file:$T/data/catalog.db?mode=ro', uri=True)
+print(c.execute('select path from clips where id = ?', (int(sys.argv[1]),)).fetchone()[0])" "${id:-0}")
+if [ -n "$rel" ] && [ -f "$T/data/$rel" ]; then
+	mv "$T/data/$rel" "$T/data/$rel.saved"
+	mkfifo "$T/data/$rel"
+	chown "$DAEMON:$DAEMON" "$T/data/$rel"
+	out=$(timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL" \
+		-c "$T/vigil.conf" $POL view "$id" - 2>&1 >/dev/null)
+	rc=$?
+	check "vigilctl view of a clip that is a FIFO fails at once, not hung on (exit $rc): $out" \
+		[ "$rc" != 0 -a "$rc" != 124 ]
+	rm -f "$T/data/$rel"
+	ln -s "$T/data/$rel.saved" "$T/data/$rel"
+	out=$(timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL" \
+		-c "$T/vigil.conf" $POL view "$id" - 2>&1 >/dev/null)
+	rc=$?
+	check "vigilctl view of a clip that is a symlink is refused (exit $rc): $out" \
+		[ "$rc" != 0 -a "$rc" != 124 ]
+	rm -f "$T/data/$rel"
+	mv "$T/data/$rel.saved" "$T/data/$rel"
+	out=$(req $POL view "$id" - 2>/dev/null | wc -c)
+	check "... and the clip itself still plays ($out bytes)" [ "$out" -gt 0 ]
+else
+	notok "a complete clip to replace with a FIFO (clip ${id:-none}, path ${rel:-none})"
+fi
 check "vigild still answers" req status
 check "vigild still runs as its own user" \
 	[ "$(stat -c %U "/proc/$VIGILD_PID")" = "$DAEMON" ]

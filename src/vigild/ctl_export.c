@@ -474,8 +474,40 @@ static int get_dest(struct req *r, const struct export_args *a, const struct vg_
 
 /* Run a decided export and reply. requester is who asked (the caller, or
  * for an approval the first person); r is the connection that runs it. */
+/* Take waiting request id (mark it approved) so that nobody approves it
+ * twice; the catalog decides which of two approvers gets it. 1 if taken;
+ * else 0 with the refusal audited and sent (*ret: the reply's code). */
+static int take_request(struct req *r, int64_t id, const char *object, int *ret)
+{
+	int t = vg_catalog_export_request_take(ctl_env(r)->cat, id, r->login, vg_time_now_us(),
+						NULL, NULL);
+
+	if (t == -VG_ENOENT) {
+		ctl_audit(r, "export.approve", object, 0, "refused: already approved by someone "
+							  "else");
+		*ret = ctl_reply_error(r, "that export request was approved by someone else "
+					  "meanwhile");
+		return 0;
+	}
+	if (t < 0) {
+		vg_warnx("cannot record the approval of export request %lld: %s", (long long)id,
+			 vg_strerror(t));
+		ctl_audit(r, "export.approve", object, 0, "refused: the approval could not be "
+							  "recorded in the catalog");
+		*ret = ctl_reply_error(r, "vigild could not record the approval in its catalog; "
+					  "nothing was exported and the request is still waiting");
+		return 0;
+	}
+	ctl_audit(r, "export.approve", object, 1, "allowed: approved by a second person "
+						  "(policy 3.9, 3.10)");
+	return 1;
+}
+
+/* Run a decided export and reply. For an approval (take_id > 0), the
+ * waiting request is taken only once the approver's vigilctl has made the
+ * destination: an approver who may not write there leaves it waiting. */
 static int run_export(struct req *r, const struct export_args *a, const char *requester,
-		      const char *approver)
+		      const char *approver, int64_t take_id, const char *take_object)
 {
 	const struct vg_control_env *env = ctl_env(r);
 	const struct vg_user *u = NULL;
@@ -578,6 +610,11 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 			free(res);
 			return ctl_reply_error(r, msg);
 		}
+	}
+	if (take_id > 0 && !take_request(r, take_id, take_object, &ret)) {
+		dest_close(&dest);
+		free(res);
+		return ret;
 	}
 	vg_info("export for %s (%s) by %s%s%s starting", recipient, r->reference, requester,
 		approver ? ", approved by " : "", approver ? approver : "");
@@ -735,7 +772,7 @@ int ctl_cmd_export(struct req *r)
 		json_object_object_add(o, "message", json_object_new_string(msg));
 		return ctl_reply(r, o);
 	}
-	return run_export(r, &a, r->login, NULL);
+	return run_export(r, &a, r->login, NULL, 0, NULL);
 }
 
 int ctl_cmd_export_approve(struct req *r)
@@ -802,28 +839,7 @@ int ctl_cmd_export_approve(struct req *r)
 		ret = ctl_reply_error(r, why);
 		goto out;
 	}
-	/* Take it (mark it approved) before running, so that nobody approves
-	 * it twice; the catalog decides which of two approvers gets it. */
-	ret = vg_catalog_export_request_take(cat, id, r->login, vg_time_now_us(), NULL, NULL);
-	if (ret == -VG_ENOENT) {
-		ctl_audit(r, "export.approve", object, 0, "refused: already approved by someone "
-							  "else");
-		ret = ctl_reply_error(r, "that export request was approved by someone else "
-					 "meanwhile");
-		goto out;
-	}
-	if (ret < 0) {
-		vg_warnx("cannot record the approval of export request %lld: %s", (long long)id,
-			 vg_strerror(ret));
-		ctl_audit(r, "export.approve", object, 0, "refused: the approval could not be "
-							  "recorded in the catalog");
-		ret = ctl_reply_error(r, "vigild could not record the approval in its catalog; "
-					 "nothing was exported and the request is still waiting");
-		goto out;
-	}
-	ctl_audit(r, "export.approve", object, 1, "allowed: approved by a second person "
-						  "(policy 3.9, 3.10)");
-	ret = run_export(r, &a, requester, r->login);
+	ret = run_export(r, &a, requester, r->login, id, object);
 out:
 	r->purpose = own_purpose;
 	r->reference = own_reference;

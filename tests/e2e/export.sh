@@ -326,6 +326,26 @@ else
 	skip "approving a request made before a restart (needs root to create a second user)"
 fi
 
+# ---- an approver makes the destination with their own rights ----
+if [ "$ROOT" = 1 ]; then
+	mkdir "$T/vigilonly" && chown "$DAEMON:$DAEMON" "$T/vigilonly"
+	out=$($VCTL --purpose press-appeal --reference DISC-10 export --camera synth-a \
+		--from "$FROM" --to "$TO" --recipient media --organisation "Evening Paper" \
+		--police-decision CRIME-114-D4 --victim-wishes "victim agrees" \
+		--dest "$T/vigilonly" --force 2>&1)
+	id4=$(echo "$out" | sed -n 's/^export request \([0-9]*\) is waiting.*/\1/p')
+	out=$(as "$DPO2" export approve "${id4:-0}" 2>&1)
+	rc=$?
+	check "an approver who may not write where the export would land is refused (exit $rc): $out" \
+		says "$rc" 1 "$out" "you may not write"
+	$VCTL disclosures >"$T/disc4.txt" 2>&1
+	check "... nothing was written there, and the request still waits" \
+		sh -c "[ -z \"\$(ls -A '$T/vigilonly')\" ] && grep -q '^  request ${id4:-x} by ' '$T/disc4.txt'"
+	$VCTL export withdraw "${id4:-0}" --reason "test over" >/dev/null 2>&1
+else
+	skip "an approver without rights on the destination (needs root to create a second user)"
+fi
+
 # ---- a waiting request withdrawn ----
 out=$($VCTL --purpose press-appeal --reference DISC-9 export --camera synth-a --from "$FROM" \
 	--to "$TO" --recipient media --organisation "Evening Paper" --police-decision CRIME-114-D3 \

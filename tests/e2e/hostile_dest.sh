@@ -203,8 +203,8 @@ if [ -n "$rel" ] && [ -f "$T/data/$rel" ]; then
 		[ "$rc" != 0 -a "$rc" != 124 ]
 	rm -f "$T/data/$rel"
 	mv "$T/data/$rel.saved" "$T/data/$rel"
-	out=$(req $POL view "$id" - 2>/dev/null | wc -c)
-	check "... and the clip itself still plays ($out bytes)" [ "$out" -gt 0 ]
+	out=$(req $POL view "$id" - 2>"$T/view.err" | wc -c)
+	check "... and the clip itself still plays ($out bytes) $(cat "$T/view.err")" [ "$out" -gt 0 ]
 else
 	notok "a complete clip to replace with a FIFO (clip ${id:-none}, path ${rel:-none})"
 fi

@@ -490,9 +490,13 @@ static int cmd_view(struct req *r)
 	if (ret < 0) {
 		if (ret == -VG_EAUTH)
 			ctl_integrity_failure(r, &clip, -1);
-		snprintf(outcome, sizeof(outcome), "not delivered: %s", vg_strerror(ret));
+		snprintf(outcome, sizeof(outcome), "not delivered: %s", ret == -VG_EFORMAT ?
+			 "its file is not a clip file (a FIFO, link or other file in its place)" :
+			 vg_strerror(ret));
 		ctl_audit(r, "clip.view_failed", object, 0, outcome);
-		return ctl_reply_error(r, vg_strerror(ret));
+		return ctl_reply_error(r, ret == -VG_EFORMAT ? "the clip's file is not a vigil clip "
+				       "file (something else is in its place); nothing was "
+				       "delivered: tell the installer" : vg_strerror(ret));
 	}
 	ctl_reply(r, ctl_ok_object());
 	for (;;) {

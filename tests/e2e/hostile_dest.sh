@@ -190,20 +190,20 @@ if [ -n "$rel" ] && [ -f "$T/data/$rel" ]; then
 	mkfifo "$T/data/$rel"
 	chown "$DAEMON:$DAEMON" "$T/data/$rel"
 	out=$(timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL" \
-		-c "$T/vigil.conf" $POL view "$id" - 2>&1 >/dev/null)
+		-c "$T/vigil.conf" $DSAR view "$id" - 2>&1 >/dev/null)
 	rc=$?
 	check "vigilctl view of a clip that is a FIFO fails at once, not hung on (exit $rc): $out" \
-		[ "$rc" != 0 -a "$rc" != 124 ]
+		says "$rc" 1 "$out" "not a vigil clip file"
 	rm -f "$T/data/$rel"
 	ln -s "$T/data/$rel.saved" "$T/data/$rel"
 	out=$(timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL" \
-		-c "$T/vigil.conf" $POL view "$id" - 2>&1 >/dev/null)
+		-c "$T/vigil.conf" $DSAR view "$id" - 2>&1 >/dev/null)
 	rc=$?
 	check "vigilctl view of a clip that is a symlink is refused (exit $rc): $out" \
-		[ "$rc" != 0 -a "$rc" != 124 ]
+		says "$rc" 1 "$out" "not a vigil clip file"
 	rm -f "$T/data/$rel"
 	mv "$T/data/$rel.saved" "$T/data/$rel"
-	out=$(req $POL view "$id" - 2>"$T/view.err" | wc -c)
+	out=$(req $DSAR view "$id" - 2>"$T/view.err" | wc -c)
 	check "... and the clip itself still plays ($out bytes) $(cat "$T/view.err")" [ "$out" -gt 0 ]
 else
 	notok "a complete clip to replace with a FIFO (clip ${id:-none}, path ${rel:-none})"

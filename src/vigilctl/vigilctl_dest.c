@@ -47,6 +47,15 @@ static int plain_name(const char *s)
 	       strlen(s) < 300;
 }
 
+/* ... and one that ends ".incomplete" (renamed without it when good). */
+static int incomplete_name(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return plain_name(s) && n > strlen(".incomplete") &&
+	       strcmp(s + n - strlen(".incomplete"), ".incomplete") == 0;
+}
+
 static int answer(struct ctl *c, const char *error, const int *fds, int n)
 {
 	struct json_object *o = json_object_new_object();
@@ -99,7 +108,7 @@ static int make_folder(struct ctl *c, struct ctl_made *m, struct json_object *ne
 	struct stat st;
 	int fd;
 
-	if (!plain_name(name) || dest[0] != '/')
+	if (!incomplete_name(name) || dest[0] != '/')
 		return answer(c, "vigild asked for a folder with an unusable name", NULL, 0);
 	snprintf(m->where, sizeof(m->where), "%s", dest);
 	m->dirfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -180,7 +189,7 @@ static int make_iso(struct ctl *c, struct ctl_made *m, struct json_object *need)
 		char final[300];
 		struct stat st;
 
-		if (!plain_name(name)) {
+		if (!incomplete_name(name)) {
 			ret = EINVAL;
 			snprintf(why, sizeof(why), "vigild asked for an image with an unusable name");
 			break;

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -52,8 +53,6 @@
 #ifndef VIGIL_VERSION
 #define VIGIL_VERSION "0.1.0"
 #endif
-
-#include <unistd.h>
 
 #define MAX_EXPORT_CAMERAS 32
 #define MAX_REDACTIONS 64

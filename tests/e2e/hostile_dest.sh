@@ -37,12 +37,15 @@ trap '[ -n "$SWAPPER" ] && kill "$SWAPPER" 2>/dev/null; cleanup; userdel "$REQ" 
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$DAEMON"
 useradd --no-create-home --shell /bin/sh --user-group --groups "$DAEMON" "$REQ"
 chmod 755 "$T"
-mkdir "$T/data" "$T/run" "$T/req" "$T/vigilonly"
+mkdir "$T/data" "$T/run" "$T/req" "$T/vigilonly" "$T/shared"
 chown "$DAEMON:$DAEMON" "$T/data" "$T/run" "$T/vigilonly"
 chmod 700 "$T/data"
 chmod 750 "$T/run"
 chmod 755 "$T/vigilonly"
 chown "$REQ:$REQ" "$T/req"
+# where both may write (vigild's group, 2775): the image to burn goes here
+chown "$DAEMON:$DAEMON" "$T/shared"
+chmod 2775 "$T/shared"
 cat >"$T/vigil.conf" <<CONF
 site = { name = "Test Court"; address = "1 Test Street"; area_manager = "x";
          contact = "dpo@example.org"; };
@@ -151,18 +154,18 @@ check "x = 2^32 + 5 is refused, not read as 5: $out" \
 
 # ---- burning: FIFOs and a swapped symlink ----
 out=$(req $POL export --camera tiny --from "$FROM" --to "$TO" --recipient police \
-	--organisation "Test Constabulary" --iso "$T/req/case.iso" --force 2>&1)
+	--organisation "Test Constabulary" --iso "$T/shared/case.iso" --force 2>&1)
 rc=$?
-check "an ISO export by the requester succeeds (exit $rc)" [ "$rc" = 0 -a -f "$T/req/case.iso" ]
+check "an ISO export by the requester succeeds (exit $rc)" [ "$rc" = 0 -a -f "$T/shared/case.iso" ]
 check "... the image is the requester's and no staging folder is left" \
-	[ "$(stat -c %U "$T/req/case.iso")" = "$REQ" -a ! -e "$T/req/case.iso.staging" ]
+	[ "$(stat -c %U "$T/shared/case.iso")" = "$REQ" -a ! -e "$T/shared/case.iso.staging" ]
 setpriv --reuid="$REQ" --regid="$REQ" --init-groups mkfifo "$T/req/fifo"
 out=$(timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL" \
-	-c "$T/vigil.conf" $POL burn "$T/req/case.iso" --device "$T/req/fifo" --force 2>&1)
+	-c "$T/vigil.conf" $POL burn "$T/shared/case.iso" --device "$T/req/fifo" --force 2>&1)
 rc=$?
 check "a burn onto a FIFO is refused at once, not hung on (exit $rc): $out" \
 	says "$rc" 1 "$out" "not a DVD writer"
-out=$(raw "{\"cmd\": \"export.burn\", \"image\": \"$T/req/case.iso\", \
+out=$(raw "{\"cmd\": \"export.burn\", \"image\": \"$T/shared/case.iso\", \
 \"device\": \"$T/req/fifo\", \"force\": true, \"purpose\": \"police-request-for-assault\", \
 \"reference\": \"CRIME-9\"}")
 check "a raw burn request naming paths is refused: $out" \
@@ -172,8 +175,10 @@ chown "$REQ" "$T/req/harmless"
 setpriv --reuid="$REQ" --regid="$REQ" --init-groups sh -c \
 	"while :; do ln -sfn '$T/req/harmless' '$T/req/disc'; ln -sfn '$T/data/master.key' '$T/req/disc'; done" &
 SWAPPER=$!
-for i in 1 2 3 4 5 6; do
-	req $POL burn "$T/req/case.iso" --device "$T/req/disc" --force >/dev/null 2>&1
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL" \
+		-c "$T/vigil.conf" $POL burn "$T/shared/case.iso" --device "$T/req/disc" --force \
+		>/dev/null 2>&1
 done
 kill "$SWAPPER"
 wait "$SWAPPER" 2>/dev/null
@@ -212,9 +217,16 @@ check "vigild still answers" req status
 check "vigild still runs as its own user" \
 	[ "$(stat -c %U "/proc/$VIGILD_PID")" = "$DAEMON" ]
 kill -TERM "$VIGILD_PID"
-wait "$VIGILD_PID"
-rc=$?
+gone() { ! kill -0 "$VIGILD_PID" 2>/dev/null || grep -q '^State:.*Z' "/proc/$VIGILD_PID/status"; }
+if wait_for 60 gone; then
+	wait "$VIGILD_PID"
+	rc=$?
+else
+	kill -9 "$VIGILD_PID"
+	wait "$VIGILD_PID"
+	rc=timeout
+fi
 VIGILD_PID=
-check "vigild stops cleanly (exit $rc)" [ "$rc" = 0 ]
+check "vigild stops cleanly on SIGTERM (exit $rc)" [ "$rc" = 0 ]
 [ "$FAILED" = 0 ] || tail -n 40 "$T/vigild.log"
 exit 0

@@ -2090,7 +2090,7 @@ static void mark_incomplete(struct exp *e, int err)
 		     "this folder and export again, to another medium if this one is faulty.\n",
 		     e->ref, e->res->why[0] ? e->res->why : "unknown", vg_strerror(err)) < 0)
 		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0) {
 		if (write_all(fd, buf, strlen(buf)) == 0)
 			fsync(fd);

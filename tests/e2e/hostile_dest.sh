@@ -165,6 +165,12 @@ out=$(timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL
 rc=$?
 check "a burn onto a FIFO is refused at once, not hung on (exit $rc): $out" \
 	says "$rc" 1 "$out" "not a DVD writer"
+setpriv --reuid="$REQ" --regid="$REQ" --init-groups mkfifo "$T/req/imgfifo"
+out=$(timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL" \
+	-c "$T/vigil.conf" $POL burn "$T/req/imgfifo" --device "$T/req/d2" --force 2>&1)
+rc=$?
+check "a FIFO given as the image is refused at once, not hung on (exit $rc): $out" \
+	says "$rc" 1 "$out" "not an image file"
 out=$(raw "{\"cmd\": \"export.burn\", \"image\": \"$T/shared/case.iso\", \
 \"device\": \"$T/req/fifo\", \"force\": true, \"purpose\": \"police-request-for-assault\", \
 \"reference\": \"CRIME-9\"}")
@@ -175,10 +181,16 @@ chown "$REQ" "$T/req/harmless"
 setpriv --reuid="$REQ" --regid="$REQ" --init-groups sh -c \
 	"while :; do ln -sfn '$T/req/harmless' '$T/req/disc'; ln -sfn '$T/data/master.key' '$T/req/disc'; done" &
 SWAPPER=$!
+# vigilctl, and a raw client naming the symlink itself (an old vigild
+# checked the path, then opened it later)
 for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
 	timeout 120 setpriv --reuid="$REQ" --regid="$REQ" --init-groups "$VIGILCTL" \
 		-c "$T/vigil.conf" $POL burn "$T/shared/case.iso" --device "$T/req/disc" --force \
 		>/dev/null 2>&1
+	raw "{\"cmd\": \"export.burn\", \"image\": \"$T/shared/case.iso\", \
+\"device\": \"$T/req/disc\", \"force\": true, \"pass_fds\": true, \
+\"purpose\": \"police-request-for-assault\", \"reference\": \"CRIME-9\"}" \
+		"$T/shared/case.iso,$T/req/disc" >/dev/null
 done
 kill "$SWAPPER"
 wait "$SWAPPER" 2>/dev/null

@@ -43,7 +43,11 @@ def main():
         body = recv_exact(s, struct.unpack('>I', h[4:])[0]).decode()
         if chr(h[1]) == 'D':
             if '"need"' in body:
-                fds = [os.open(p, os.O_RDONLY | os.O_NONBLOCK) for p in paths]
+                try:
+                    fds = [os.open(p, os.O_RDONLY | os.O_NONBLOCK) for p in paths]
+                except OSError as e:
+                    send(s, {"ok": False, "error": "rawctl: %s" % e})
+                    continue
                 send(s, {"ok": True}, fds)
             continue
         print(body)

@@ -50,10 +50,10 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
 VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c \
-	ctl_report.c)
+	ctl_report.c ctl_dest.c)
 VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold.c \
 	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c vigilctl_report.c \
-	vigilctl_verify.c)
+	vigilctl_verify.c vigilctl_dest.c)
 # The privilege boundary, in the build: vigilctl holds no key and reads
 # no footage, so it links only this list of library objects (protocol,
 # JSON, config check, export verification, report rendering) and its own

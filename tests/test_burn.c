@@ -184,6 +184,44 @@ static void test_burn_to_new_file(void **state)
 	assert_true(res.verify_seconds >= 0);
 }
 
+/* Given descriptors (vigild's way): the image and a file "disc" are used
+ * through the descriptors the requester's vigilctl opened, not their
+ * paths (the names only label messages); a FIFO as the device is refused
+ * at once instead of blocking. */
+static void test_given_descriptors(void **state)
+{
+	struct fx *f = *state;
+	struct vg_burn_request q = {
+		.image = "/nonexistent/label.iso", .device = "/nonexistent/label.img",
+		.allow_file = 1, .given = 1,
+	};
+	struct vg_burn_result res;
+	char fifo[300];
+
+	alarm(60);
+	q.image_fd = open(f->iso, O_RDONLY | O_CLOEXEC);
+	q.device_fd = open(f->disc, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(q.image_fd >= 0 && q.device_fd >= 0);
+	assert_int_equal(vg_burn_image(&q, &res), 0);
+	assert_disc_holds_image(f);
+	close(q.device_fd);
+	snprintf(fifo, sizeof(fifo), "%s.fifo", f->disc);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	q.device_fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	assert_true(q.device_fd >= 0);
+	assert_int_equal(vg_burn_image(&q, &res), -VG_EINVAL);
+	assert_non_null(strstr(res.why, "not a DVD writer"));
+	close(q.device_fd);
+	/* a regular file needs allow_file */
+	q.allow_file = 0;
+	q.device_fd = open(f->disc, O_RDWR | O_CLOEXEC);
+	assert_int_equal(vg_burn_image(&q, &res), -VG_EINVAL);
+	close(q.device_fd);
+	close(q.image_fd);
+	unlink(fifo);
+	alarm(0);
+}
+
 /* A used "disc" (a file full of other bytes, larger than the image) is
  * written over from the start. */
 static void test_burn_over_old_file(void **state)
@@ -416,6 +454,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_burn_to_new_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_given_descriptors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burn_over_old_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_image_is_a_folder, setup, teardown),

@@ -581,6 +581,66 @@ static void test_not_a_clip(void **state)
 	assert_int_equal(g.open_ret, -VG_EFORMAT);
 }
 
+/* A FIFO in place of a clip fails at once (it used to block open() for
+ * ever: alarm() turns a hang into a failure), and so does a symlink, in
+ * the last component or on the way beneath the data folder; a catalog
+ * path may not leave the folder. */
+static void test_fifo_and_symlink_refused(void **state)
+{
+	struct fx *fx = *state;
+	char path[256], link[256], sub[256], real[256];
+	uint8_t junk[200], wk[VG_WRAPPED_KEY_LEN];
+	struct vg_clip_reader *r = NULL;
+	struct got g;
+
+	alarm(30);
+	memset(wk, 0, sizeof(wk));
+	path_in(fx, "fifo.vgc", path, sizeof(path));
+	assert_int_equal(mkfifo(path, 0600), 0);
+	read_clip(path, fx->master, wk, &g);
+	assert_int_equal(g.open_ret, -VG_EFORMAT);
+	assert_int_equal(vg_clip_reader_open_in(&r, fx->dir, "fifo.vgc", fx->master, wk),
+			 -VG_EFORMAT);
+	assert_null(r);
+	assert_int_equal(vg_clip_open_in(fx->dir, "fifo.vgc", O_RDONLY), -VG_EFORMAT);
+
+	path_in(fx, "junk.vgc", path, sizeof(path));
+	fill_pattern(junk, sizeof(junk), 3);
+	write_file(path, junk, sizeof(junk));
+	path_in(fx, "link.vgc", link, sizeof(link));
+	assert_int_equal(symlink(path, link), 0);
+	read_clip(link, fx->master, wk, &g);
+	assert_int_equal(g.open_ret, -VG_EFORMAT);
+	assert_int_equal(vg_clip_open_in(fx->dir, "link.vgc", O_RDONLY), -VG_EFORMAT);
+	/* the plain file itself opens (and is then not a clip) */
+	{
+		int fd = vg_clip_open_in(fx->dir, "junk.vgc", O_RDONLY);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	/* a symlinked folder on the way */
+	path_in(fx, "realdir", real, sizeof(real));
+	assert_int_equal(mkdir(real, 0700), 0);
+	snprintf(path, sizeof(path), "%s/x.vgc", real);
+	write_file(path, junk, sizeof(junk));
+	path_in(fx, "subdir", sub, sizeof(sub));
+	assert_int_equal(symlink(real, sub), 0);
+	assert_int_equal(vg_clip_open_in(fx->dir, "subdir/x.vgc", O_RDONLY), -VG_EFORMAT);
+	{
+		int fd = vg_clip_open_in(fx->dir, "realdir/x.vgc", O_RDONLY);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(vg_clip_open_in(fx->dir, "../x.vgc", O_RDONLY), -VG_EINVAL);
+	assert_int_equal(vg_clip_open_in(fx->dir, "realdir/../junk.vgc", O_RDONLY), -VG_EINVAL);
+	assert_int_equal(vg_clip_open_in(fx->dir, "/etc/passwd", O_RDONLY), -VG_EINVAL);
+	unlink(path);
+	rmdir(real);
+	alarm(0);
+}
+
 /* ---- tampering -------------------------------------------------------- */
 
 /* got must be a prefix of the original chunks and end in a failure. */
@@ -1103,6 +1163,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_wrapped_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_holds_no_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_clip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_and_symlink_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_bit_flip_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reorder_drop_dup_splice, setup, teardown),

@@ -511,6 +511,82 @@ static void test_range_is_cut_at_keyframes(void **state)
 	assert_int_equal(vg_export_run(&c, &q, &r), -VG_ENOENT);
 }
 
+/* Given descriptors (vigild's way, issue 19.2): the export goes into the
+ * folder vigilctl made, through its descriptor; a symlink the requester
+ * plants there is never followed (the victim file is untouched and the
+ * export fails), and the final rename is left to the caller. */
+static void test_given_folder_follows_no_symlink(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	char dir[200], victim[200], link[260];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/CRIME-2026_114_a.incomplete", f->dest);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	q.given = 1;
+	q.folder_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(q.folder_fd >= 0);
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	/* written into the given folder, not renamed: vigilctl does that */
+	assert_int_equal(sh("cd %s && sha256sum -c --quiet SHA256SUMS", dir), 0);
+	assert_int_equal(stat(r.path, &st), -1);
+	close(q.folder_fd);
+	sh("rm -rf %s", dir);
+
+	/* a planted symlink where a file will be written */
+	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
+	assert_int_equal(sh("echo precious > %s", victim), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(link, sizeof(link), "%s/SHA256SUMS", dir);
+	assert_int_equal(symlink(victim, link), 0);
+	snprintf(link, sizeof(link), "%s/README.txt", dir);
+	assert_int_equal(symlink(victim, link), 0);
+	snprintf(link, sizeof(link), "%s/INCOMPLETE.txt", dir);
+	assert_int_equal(symlink(victim, link), 0);
+	q.folder_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(vg_export_run(&c, &q, &r) < 0);
+	close(q.folder_fd);
+	assert_int_equal(sh("grep -qx precious %s", victim), 0);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+}
+
+/* The same for an image: written through the descriptor of the file
+ * vigilctl made, staged in the folder it made, which is left empty. */
+static void test_given_image(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	struct vg_verify_result vr;
+	char iso[200], stage[220];
+	int img;
+
+	snprintf(iso, sizeof(iso), "%s/given.iso", f->dir);
+	snprintf(stage, sizeof(stage), "%s/given.iso.staging", f->dir);
+	q.dest_dir = NULL;
+	q.iso_path = iso;
+	assert_int_equal(vg_export_images_needed(&c, &q, NULL, 0), 1);
+	assert_int_equal(mkdir(stage, 0700), 0);
+	img = open(iso, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(img >= 0);
+	q.given = 1;
+	q.staging_fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	q.image_fds = &img;
+	q.n_images = 1;
+	assert_int_equal(vg_export_run(&c, &q, &r), 0);
+	assert_string_equal(r.path, iso);
+	close(img);
+	close(q.staging_fd);
+	assert_int_equal(sh("test -z \"$(ls -A %s)\"", stage), 0);
+	memset(&vr, 0, sizeof(vr));
+	assert_int_equal(vg_verify_export(iso, NULL, NULL, &vr), 0);
+}
+
 static void test_iso_image(void **state)
 {
 	struct fx *f = *state;
@@ -601,23 +677,27 @@ static void test_iso_split_over_discs(void **state)
 	assert_int_equal(frames, 9 * FPS);
 }
 
-static void test_redacted_region_is_uniform(void **state)
+/* Export with one redaction and decode every picture: the requested
+ * region, clamped to the picture, is uniform in every frame, and the row
+ * (probe_y) from probe_x0 to probe_x1 still shows the picture. */
+static void check_redaction(struct fx *f, const struct vg_export_rect *rect, int probe_y,
+			    int probe_x0, int probe_x1)
 {
-	struct fx *f = *state;
 	struct vg_export_request q = request(f);
 	struct vg_export_ctx c = context(f);
 	struct vg_export_result r;
-	const struct vg_export_rect rect = { 32, 16, 64, 48, 0, 0 };
 	AVFormatContext *fmt = NULL;
 	AVCodecContext *dec;
 	AVPacket *pkt = av_packet_alloc();
 	AVFrame *fr = av_frame_alloc();
 	char names[8][160], p[600];
 	int frames = 0;
+	int x1 = rect->x + rect->w > W ? W : rect->x + rect->w;
+	int y1 = rect->y + rect->h > H ? H : rect->y + rect->h;
 
 	q.recipient = "data-subject";
 	q.reference = "DSAR-77";
-	q.redactions = &rect;
+	q.redactions = rect;
 	q.n_redactions = 1;
 	q.to_us = f->base + 6 * VG_US_PER_S;
 	assert_int_equal(vg_export_run(&c, &q, &r), 0);
@@ -637,16 +717,18 @@ static void test_redacted_region_is_uniform(void **state)
 		while (avcodec_receive_frame(dec, fr) == 0) {
 			int lo = 255, hi = 0, olo = 255, ohi = 0;
 
-			for (int y = rect.y; y < rect.y + rect.h; y++)
-				for (int x = rect.x; x < rect.x + rect.w; x++) {
+			assert_int_equal(fr->width, W);
+			assert_int_equal(fr->height, H);
+			for (int y = rect->y; y < y1; y++)
+				for (int x = rect->x; x < x1; x++) {
 					int v = fr->data[0][y * fr->linesize[0] + x];
 
 					lo = v < lo ? v : lo;
 					hi = v > hi ? v : hi;
 				}
 			/* outside the rectangle the picture still varies */
-			for (int x = rect.x + rect.w; x < W; x++) {
-				int v = fr->data[0][100 * fr->linesize[0] + x];
+			for (int x = probe_x0; x < probe_x1; x++) {
+				int v = fr->data[0][probe_y * fr->linesize[0] + x];
 
 				olo = v < olo ? v : olo;
 				ohi = v > ohi ? v : ohi;
@@ -662,6 +744,66 @@ static void test_redacted_region_is_uniform(void **state)
 	avformat_close_input(&fmt);
 	av_packet_free(&pkt);
 	av_frame_free(&fr);
+}
+
+static void test_redacted_region_is_uniform(void **state)
+{
+	const struct vg_export_rect rect = { 32, 16, 64, 48, 0, 0 };
+
+	check_redaction(*state, &rect, 100, rect.x + rect.w, W);
+}
+
+/* Rectangles touching the picture's edges, and reaching beyond the right
+ * and bottom ones, blank what lies inside the picture. */
+static void test_redaction_at_the_edges(void **state)
+{
+	const struct vg_export_rect top_left = { 0, 0, 24, 24, 0, 0 };
+	const struct vg_export_rect bottom_right = { W - 24, H - 24, 24, 24, 0, 0 };
+	const struct vg_export_rect beyond = { W - 10, H - 10, 50000, 50000, 0, 0 };
+	struct fx *f = *state;
+
+	check_redaction(f, &top_left, 60, 48, W);
+	sh("rm -rf %s/DSAR-77", f->dest);
+	check_redaction(f, &bottom_right, 40, 0, W - 48);
+	sh("rm -rf %s/DSAR-77", f->dest);
+	check_redaction(f, &beyond, 40, 0, W - 32);
+}
+
+/* A region whose numbers would overflow a sum of ints is refused, and so
+ * is one with negative or zero numbers; nothing is written. */
+static void test_redaction_out_of_range_is_refused(void **state)
+{
+	struct fx *f = *state;
+	struct vg_export_request q = request(f);
+	struct vg_export_ctx c = context(f);
+	struct vg_export_result r;
+	const struct vg_export_rect bad[] = {
+		{ 2147483647, 2147483647, 2147483647, 2147483647, 0, 0 },
+		{ 0, 0, 2147483647, 50, 0, 0 },
+		{ 10, 10, VG_EXPORT_PIXELS_MAX + 1, 10, 0, 0 },
+		{ -1, 0, 10, 10, 0, 0 },
+		{ 0, 0, 0, 10, 0, 0 },
+	};
+
+	q.recipient = "data-subject";
+	q.reference = "DSAR-78";
+	q.to_us = f->base + 6 * VG_US_PER_S;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		q.redactions = &bad[i];
+		q.n_redactions = 1;
+		assert_int_equal(vg_export_run(&c, &q, &r), -VG_EINVAL);
+	}
+	assert_int_equal(sh("test -e %s/DSAR-78 || test -e %s/DSAR-78.incomplete", f->dest,
+			    f->dest), 1);
+	/* and the picture check the daemon uses before queueing a request */
+	assert_false(vg_export_rect_in_picture(&bad[0], W, H));
+	{
+		const struct vg_export_rect outside = { 1000, 1000, 50, 50, 0, 0 };
+		const struct vg_export_rect edge = { W - 1, H - 1, 50, 50, 0, 0 };
+
+		assert_false(vg_export_rect_in_picture(&outside, W, H));
+		assert_true(vg_export_rect_in_picture(&edge, W, H));
+	}
 }
 
 /* A medium that returns other bytes than were written (simulated). */
@@ -1151,8 +1293,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_clip_is_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_is_cut_at_keyframes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_given_folder_follows_no_symlink, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_given_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iso_split_over_discs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redacted_region_is_uniform, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redaction_at_the_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redaction_out_of_range_is_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_export_stays_incomplete, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_changed_byte_in_iso_is_caught, setup,

@@ -42,6 +42,17 @@ struct vg_burn_request {
 	void *progress_ud;
 	vg_burn_fault_fn fault;		/* NULL outside tests */
 	void *fault_ud;
+	/* given = 1: image_fd and device_fd, opened by the requester's
+	 * vigilctl with the requester's own rights, are used and image and
+	 * device only name them in messages. Nothing is opened by path but a
+	 * drive's /dev node (found from the descriptor's device number, for
+	 * xorriso and the tray); xorriso gets the descriptors (as /dev/fd/3
+	 * and, for a file, stdio:/dev/fd/4). Neither is ever waited on: a
+	 * FIFO or anything else is refused by fstat. */
+	int given;
+	int image_fd;			/* a regular file, readable */
+	int device_fd;			/* a block device, or with allow_file a
+					 * regular file open read-write */
 };
 
 /* What happened; filled in on success and on failure. */

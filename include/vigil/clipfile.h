@@ -94,6 +94,23 @@ int vg_clip_reader_open(struct vg_clip_reader **out, const char *path,
 			const uint8_t master[VG_MASTER_KEY_LEN],
 			const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN]);
 
+/* Every clip is opened with O_NOFOLLOW | O_NONBLOCK and must be a regular
+ * file (fstat): a symlink, FIFO, device or folder in its place fails at
+ * once with -VG_EFORMAT, never blocks the reader. */
+
+/* vg_clip_reader_open() of the catalog path rel beneath the data folder
+ * data_dir, resolved from a descriptor of that folder with no symlink
+ * followed in any component (openat2 RESOLVE_BENEATH | NO_SYMLINKS, or one
+ * component at a time where openat2 is missing): -VG_EINVAL if rel is
+ * absolute or has "..", -VG_EFORMAT for a symlink on the way. */
+int vg_clip_reader_open_in(struct vg_clip_reader **out, const char *data_dir, const char *rel,
+			   const uint8_t master[VG_MASTER_KEY_LEN],
+			   const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN]);
+
+/* The descriptor vg_clip_reader_open_in() reads from (oflags: O_RDONLY or
+ * O_RDWR), a regular file; or a negative code as there. */
+int vg_clip_open_in(const char *data_dir, const char *rel, int oflags);
+
 /*
  * Next authenticated chunk. On 0, *data and *len point at plaintext owned by the
  * reader, valid until the next call or free. Returns 1 at the clean end (the

@@ -28,6 +28,11 @@ struct vg_clipmedia;
 int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
 		      const uint8_t master[VG_MASTER_KEY_LEN],
 		      const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], AVFormatContext **fmt);
+/* The same for the catalog path rel beneath the data folder data_dir, with
+ * no symlink followed (vg_clip_reader_open_in). */
+int vg_clipmedia_open_in(struct vg_clipmedia **out, const char *data_dir, const char *rel,
+			 const uint8_t master[VG_MASTER_KEY_LEN],
+			 const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], AVFormatContext **fmt);
 
 /* 0 if every chunk read so far authenticated and the clip ended cleanly,
  * -VG_ETRUNC if it ended without its final chunk, -VG_EAUTH if a chunk

@@ -52,6 +52,22 @@ struct vg_export_rect {
 	int64_t from_us, to_us;
 };
 
+/* The largest coordinate or size of a redaction, in pixels: bigger than
+ * any camera's picture, small enough that no sum of them overflows. */
+#define VG_EXPORT_PIXELS_MAX 65535
+
+/* 1 if r is well formed: x, y >= 0, w, h > 0, all at most
+ * VG_EXPORT_PIXELS_MAX, 0 <= from_us <= to_us. vg_export_run() refuses a
+ * request with any other (-VG_EINVAL). */
+int vg_export_rect_sane(const struct vg_export_rect *r);
+
+/* 1 if r is sane and blanks at least one pixel of a width x height
+ * picture (its top left corner lies inside it; a part beyond the right or
+ * bottom edge is blanked up to the edge). Callers refuse a redaction that
+ * is not, before the request is accepted or queued for approval: such a
+ * region would blank nothing. */
+int vg_export_rect_in_picture(const struct vg_export_rect *r, int width, int height);
+
 /* The decided request. Every pointer is borrowed for the call only; strings
  * may be NULL where stated ("" is written for them). Exactly one of dest_dir
  * and iso_path is set. */
@@ -75,6 +91,21 @@ struct vg_export_request {
 	const char *site_name;		/* may be NULL */
 	const char *clock_sync;		/* e.g. "ntp-synchronised"; NULL: "unknown" */
 	int64_t disc_bytes;		/* disc capacity; 0 = VG_EXPORT_DVD_BYTES */
+	/*
+	 * given = 1: write only through these descriptors, made by the
+	 * requester's vigilctl with the requester's own rights (vigild never
+	 * writes where the requester may not). dest_dir / iso_path then only
+	 * name them in messages and the result; nothing is created, checked
+	 * or renamed by path outside them, and the final rename (REF.incomplete
+	 * to REF, IMAGE.incomplete to IMAGE) is left to the caller.
+	 */
+	int given;
+	int folder_fd;		/* folder export: the new, empty DEST/REF.incomplete */
+	int staging_fd;		/* ISO export: a new, empty folder beside the image(s),
+				 * where the plaintext folder is staged and removed */
+	const int *image_fds;	/* ISO export: image k (1-based) is image_fds[k - 1],
+				 * new, empty, open read-write */
+	int n_images;		/* as vg_export_images_needed() said */
 };
 
 /* Progress: bytes done out of an estimated total (the total may grow). May
@@ -141,6 +172,12 @@ struct vg_export_result {
 int vg_export_run(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
 		  struct vg_export_result *res);
 
+/* How many images an ISO export of req needs (1 for a folder export), so
+ * that the caller can have them made; negative (a sentence in why) if it
+ * cannot be made: -VG_ENOENT no footage, -VG_EFORMAT too large. */
+int vg_export_images_needed(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
+			    char *why, size_t len);
+
 /* The name of disc k (1-based) of n for an image export to iso_path:
  * iso_path itself when n is 1, else "STEM-discKofN.iso" where STEM is
  * iso_path without a trailing ".iso". */
@@ -150,6 +187,8 @@ void vg_export_disc_path(const char *iso_path, int k, int n, char *out, size_t l
  * SD card), 0 if not (or not a block device: tmpfs, network), negative on
  * error (path missing). */
 int vg_export_dest_is_removable(const char *path);
+/* The same for the file system an open descriptor lies on. */
+int vg_export_fd_is_removable(int fd);
 
 /* The folder name for a reference: [A-Za-z0-9._-] kept, anything else '_',
  * no leading '.', at most VG_EXPORT_REF_MAX - 1 bytes; "export" if empty. */

@@ -34,4 +34,21 @@ int vg_proto_send(int fd, enum vg_frame_type type, const void *buf, size_t len);
  * before any byte of a frame, or a negative VG_E* code. */
 int vg_proto_recv(int fd, enum vg_frame_type *type, char **buf, size_t *len);
 
+/* Descriptors passed with a frame (SCM_RIGHTS on a Unix socket): how
+ * vigilctl hands vigild a destination it opened with the user's own
+ * rights. At most VG_PROTO_MAX_FDS per frame. */
+#define VG_PROTO_MAX_FDS 128
+
+/* Send one frame with nfds descriptors attached (the sender keeps its own
+ * copies). */
+int vg_proto_send_fds(int fd, enum vg_frame_type type, const void *buf, size_t len,
+		      const int *fds, int nfds);
+
+/* Receive one frame as vg_proto_recv(), and the descriptors that came with
+ * it: up to max into fds (close-on-exec), their number in *nfds; any more
+ * are closed, and a control message too large to hold fails the frame
+ * (-VG_EPROTO). On any failure no descriptor is left open (*nfds = 0). */
+int vg_proto_recv_fds(int fd, enum vg_frame_type *type, char **buf, size_t *len, int *fds,
+		      int max, int *nfds);
+
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,8 +116,9 @@ static int explain(const struct xmsg *m, const char *dev, uint64_t bytes, char *
 	return -VG_EIO;
 }
 
-/* Run xorriso on argv, its stderr and stdout into m; 0 if it exited 0. */
-static int run_xorriso(char *const argv[], struct xmsg *m)
+/* Run xorriso on argv, its stderr and stdout into m; 0 if it exited 0.
+ * fd3 / fd4 (if not -1) become its descriptors 3 and 4. */
+static int run_xorriso(char *const argv[], struct xmsg *m, int fd3, int fd4)
 {
 	posix_spawn_file_actions_t fa;
 	char buf[4096];
@@ -129,6 +131,10 @@ static int run_xorriso(char *const argv[], struct xmsg *m)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	if (fd3 >= 0)
+		posix_spawn_file_actions_adddup2(&fa, fd3, 3);
+	if (fd4 >= 0)
+		posix_spawn_file_actions_adddup2(&fa, fd4, 4);
 	ret = posix_spawnp(&pid, "xorriso", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
@@ -331,13 +337,82 @@ static int check_device(const struct vg_burn_request *q, int *blk, char *why, si
 	return errno == ENOENT ? -VG_ENODEV : -vg_err_from_errno(errno);
 }
 
-static int read_back(const struct vg_burn_request *q, int blk, uint64_t size,
+/* The /dev node of a block device number, from sysfs (DEVNAME), checked
+ * to be that device. 0, or -VG_ENODEV. */
+static int dev_node(dev_t rdev, char *out, size_t len)
+{
+	char p[96], line[256];
+	struct stat st;
+	FILE *f;
+	int ret = -VG_ENODEV;
+
+	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/uevent", major(rdev), minor(rdev));
+	f = fopen(p, "re");
+	if (f == NULL)
+		return ret;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "DEVNAME=", 8) == 0 && strchr(line + 8, '/') == NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, len, "/dev/%s", line + 8);
+			if (stat(out, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == rdev)
+				ret = 0;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* check_device() for a given descriptor: node is the drive's /dev path. */
+static int check_device_fd(const struct vg_burn_request *q, int *blk, char *node, size_t nlen,
+			   char *why, size_t len)
+{
+	struct stat st;
+
+	*blk = 0;
+	if (fstat(q->device_fd, &st) < 0) {
+		snprintf(why, len, "cannot look at %s", q->device);
+		return -VG_EINVAL;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(q->device_fd, CDROM_GET_CAPABILITY, 0) < 0 ||
+		    dev_node(st.st_rdev, node, nlen) < 0) {
+			snprintf(why, len, "%s is not an optical drive: give the DVD writer, e.g. "
+				 "/dev/sr0", q->device);
+			return -VG_EINVAL;
+		}
+		*blk = 1;
+		return 0;
+	}
+	if (S_ISREG(st.st_mode) && q->allow_file) {
+		int fl = fcntl(q->device_fd, F_GETFL);
+
+		if (fl < 0 || (fl & O_ACCMODE) != O_RDWR) {
+			snprintf(why, len, "%s was not opened for reading and writing", q->device);
+			return -VG_EINVAL;
+		}
+		return 0;
+	}
+	snprintf(why, len, "%s is not a DVD writer: give the drive, e.g. /dev/sr0", q->device);
+	return -VG_EINVAL;
+}
+
+static int read_back(const struct vg_burn_request *q, const char *dev, int blk, uint64_t size,
 		     const uint8_t want[VG_SHA256_DIGEST_LEN], struct vg_burn_result *res)
 {
 	uint8_t got[VG_SHA256_DIGEST_LEN];
 	int fd, ret;
 
-	fd = open_readback(q->device, blk, size);
+	if (q->given && !blk) {	/* the file, through the descriptor given */
+		fd = fcntl(q->device_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd >= 0) {
+			fdatasync(fd);
+			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		} else {
+			fd = -vg_err_from_errno(errno);
+		}
+	} else {
+		fd = open_readback(dev, blk, size);
+	}
 	if (fd < 0) {
 		snprintf(res->why, sizeof(res->why), "%s was written but cannot be opened to read "
 			 "it back (%s): take the disc out, put it back and check it with "
@@ -374,15 +449,20 @@ int vg_burn_image(const struct vg_burn_request *q, struct vg_burn_result *res)
 	uint8_t want[VG_SHA256_DIGEST_LEN];
 	struct xmsg *m = NULL;
 	struct stat st;
+	char node[300] = "";
+	const char *dev;
 	int64_t t0;
 	int fd = -1, blk = 0, ret;
 
+	dev = q ? q->device : NULL;
 	memset(res, 0, sizeof(*res));
-	if (q == NULL || q->image == NULL || q->device == NULL) {
+	if (q == NULL || q->image == NULL || q->device == NULL ||
+	    (q->given && (q->image_fd < 0 || q->device_fd < 0))) {
 		snprintf(res->why, sizeof(res->why), "name the image and the device");
 		return -VG_EINVAL;
 	}
-	fd = open(q->image, O_RDONLY | O_CLOEXEC);
+	fd = q->given ? fcntl(q->image_fd, F_DUPFD_CLOEXEC, 3)
+		      : open(q->image, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -vg_err_from_errno(errno);
 		snprintf(res->why, sizeof(res->why), "cannot open the image %s: %s", q->image,
@@ -396,7 +476,13 @@ int vg_burn_image(const struct vg_burn_request *q, struct vg_burn_result *res)
 		goto out;
 	}
 	res->bytes = (uint64_t)st.st_size;
-	ret = check_device(q, &blk, res->why, sizeof(res->why));
+	if (q->given) {
+		ret = check_device_fd(q, &blk, node, sizeof(node), res->why, sizeof(res->why));
+		dev = node;
+	} else {
+		ret = check_device(q, &blk, res->why, sizeof(res->why));
+		dev = q->device;
+	}
 	if (ret < 0)
 		goto out;
 	/* The image's hash before writing: what the disc must read back as,
@@ -414,13 +500,20 @@ int vg_burn_image(const struct vg_burn_request *q, struct vg_burn_result *res)
 		snprintf(res->why, sizeof(res->why), "out of memory");
 		goto out;
 	}
-	snprintf(target, sizeof(target), "dev=%s%s", blk ? "" : "stdio:", q->device);
+	if (q->given) {
+		/* xorriso works on the descriptors: a drive by its /dev node
+		 * (found from the descriptor), a file as fd 4, the image as 3 */
+		snprintf(target, sizeof(target), "dev=%s", blk ? node : "stdio:/dev/fd/4");
+		argv[6] = "/dev/fd/3";
+	} else {
+		snprintf(target, sizeof(target), "dev=%s%s", blk ? "" : "stdio:", q->device);
+		argv[6] = (char *)q->image;
+	}
 	argv[5] = target;
-	argv[6] = (char *)q->image;
 	vg_info("burning %s (%llu bytes) to %s", q->image, (unsigned long long)res->bytes,
 		q->device);
 	t0 = vg_time_mono_us();
-	ret = run_xorriso(argv, m);
+	ret = run_xorriso(argv, m, q->given ? fd : -1, q->given && !blk ? q->device_fd : -1);
 	res->write_seconds = seconds_since(t0);
 	if (ret == -VG_ENOENT) {
 		snprintf(res->why, sizeof(res->why), "xorriso is not installed (apt-get install "
@@ -439,7 +532,7 @@ int vg_burn_image(const struct vg_burn_request *q, struct vg_burn_result *res)
 		goto out;
 	}
 	t0 = vg_time_mono_us();
-	ret = read_back(q, blk, res->bytes, want, res);
+	ret = read_back(q, dev, blk, res->bytes, want, res);
 	res->verify_seconds = seconds_since(t0);
 	/* xorriso may complain and still exit 0: its reason is better than
 	 * "reads back shorter". */
@@ -452,7 +545,7 @@ int vg_burn_image(const struct vg_burn_request *q, struct vg_burn_result *res)
 	vg_info("%s written to %s and read back identical in %.1f + %.1f s", q->image, q->device,
 		res->write_seconds, res->verify_seconds);
 	if (blk)
-		eject(q->device);	/* ready for the next disc */
+		eject(dev);	/* ready for the next disc */
 out:
 	if (fd >= 0)
 		close(fd);

@@ -100,8 +100,13 @@ struct exp {
 	const struct vg_export_ctx *ctx;
 	const struct vg_export_request *req;
 	struct vg_export_result *res;
-	char dir[1200];			/* DEST/REF.incomplete */
+	char dir[1200];			/* /proc/self/fd/N of dir_fd: every file is made
+					 * beneath it, never through a path that could
+					 * be swapped for a symlink meanwhile */
+	char dir_name[1200];		/* DEST/REF.incomplete, for messages */
 	char final_dir[1200];		/* DEST/REF */
+	int dir_fd;			/* the export folder being written; -1 none */
+	int staging;			/* ISO: the folder is staged for the image */
 	char dest[1024];
 	char ref[VG_EXPORT_REF_MAX];
 	struct outfile *files;
@@ -189,24 +194,36 @@ static int fsync_path(const char *path, int dir)
 	return ret;
 }
 
-/* Make an export folder readable by whoever receives it (see the rename). */
-static void open_up(const char *dir)
+/* Make an export folder readable by whoever receives it (see the rename).
+ * Through descriptors, never following a symlink: the folder may belong to
+ * the requester, who could put one there meanwhile. */
+static void open_up(int dfd)
 {
-	DIR *d = opendir(dir);
+	int k = dup(dfd);
+	DIR *d = k >= 0 ? fdopendir(k) : NULL;
 	struct dirent *de;
 
-	if (d == NULL)
+	if (d == NULL) {
+		if (k >= 0)
+			close(k);
 		return;
+	}
+	rewinddir(d);	/* a dup shares the offset: start from the top */
 	while ((de = readdir(d)) != NULL) {
-		char p[PATH_MAX];
+		struct stat st;
+		int fd;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		chmod(p, 0644);
+		fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			fchmod(fd, 0644);
+		close(fd);
 	}
 	closedir(d);
-	chmod(dir, 0755);
+	fchmod(dfd, 0755);	/* fails harmlessly on a folder vigild does not own */
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -244,23 +261,18 @@ static struct outfile *new_file(struct exp *e, const char *name)
 	return f;
 }
 
-/* Hash a file; with readback, first drop its cached pages so the bytes come
- * from the medium, not from memory. */
-static int hash_file(struct exp *e, const char *path, int readback, uint8_t out[VG_SHA256_LEN],
-		     uint64_t *size)
+/* Hash what fd holds from its start; with readback, first drop its cached
+ * pages so the bytes come from the medium, not from memory. */
+static int hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
+		   uint64_t *size)
 {
 	struct vg_sha256 s;
 	uint8_t *buf = malloc(IO_BUF);
 	uint64_t n = 0;
-	int fd, ret = 0;
+	int ret = 0;
 
 	if (buf == NULL)
 		return -VG_ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		free(buf);
-		return -vg_err_from_errno(errno);
-	}
 	/* Clean pages (fsynced) are dropped; dirty ones would not be. */
 	if (readback) {
 		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
@@ -268,7 +280,7 @@ static int hash_file(struct exp *e, const char *path, int readback, uint8_t out[
 	}
 	vg_sha256_init(&s);
 	for (;;) {
-		ssize_t r = read(fd, buf, IO_BUF);
+		ssize_t r = pread(fd, buf, IO_BUF, (off_t)n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -291,8 +303,25 @@ static int hash_file(struct exp *e, const char *path, int readback, uint8_t out[
 	 * writeback the muxer started. */
 	if (!readback && ret == 0 && fsync(fd) < 0)
 		ret = -vg_err_from_errno(errno);
-	close(fd);
 	free(buf);
+	return ret;
+}
+
+static int hash_file(struct exp *e, const char *path, int readback, uint8_t out[VG_SHA256_LEN],
+		     uint64_t *size)
+{
+	/* No symlink is followed: the folder may belong to the requester. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	int ret;
+
+	if (fd < 0)
+		return -vg_err_from_errno(errno);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		ret = -VG_EINVAL;
+	else
+		ret = hash_fd(e, fd, readback, out, size);
+	close(fd);
 	return ret;
 }
 
@@ -433,7 +462,7 @@ static int write_small(struct exp *e, const char *name, const void *data, size_t
 
 	if (f == NULL)
 		return -VG_ENOMEM;
-	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = -vg_err_from_errno(errno);
 		why(e, "cannot create %s: %s", name, vg_strerror(ret));
@@ -720,7 +749,7 @@ static int mux_open(struct sink *s, const char *path, const AVCodecParameters *p
 	 * ffprobe show the comment tag). */
 	if (s->f && s->f->synthetic)
 		av_dict_set(&s->o->metadata, "comment", VG_EXPORT_SYNTHETIC_LABEL, 0);
-	s->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (s->fd < 0)
 		return -vg_err_from_errno(errno);
 	s->pos = 0;
@@ -785,31 +814,40 @@ static int mux_write(struct sink *s, AVPacket *p, AVRational from)
  * rectangle's edges. */
 static void fill(AVFrame *fr, const struct rect_px *in, int64_t utc)
 {
-	struct rect_px g = *in, *r = &g;
+	/* 64-bit throughout and clamped to the picture: a rectangle from a
+	 * request is checked before it gets here, but an overflow must never
+	 * turn into a region that blanks nothing. */
+	int64_t gx0, gy0, gx1, gy1;
 
-	if ((r->from_us || r->to_us) && (utc < r->from_us || utc >= r->to_us))
+	if ((in->from_us || in->to_us) && (utc < in->from_us || utc >= in->to_us))
 		return;
-	g.x = (in->x - 4) & ~15;
-	g.y = (in->y - 4) & ~15;
-	g.w = ((in->x + in->w + 4 + 15) & ~15) - g.x;
-	g.h = ((in->y + in->h + 4 + 15) & ~15) - g.y;
+	if (in->w <= 0 || in->h <= 0 || fr->width <= 0 || fr->height <= 0)
+		return;
+	gx0 = (int64_t)in->x - 4;
+	gy0 = (int64_t)in->y - 4;
+	gx0 = gx0 < 0 ? 0 : gx0 / 16 * 16;
+	gy0 = gy0 < 0 ? 0 : gy0 / 16 * 16;
+	gx1 = ((int64_t)in->x + in->w + 4 + 15) / 16 * 16;
+	gy1 = ((int64_t)in->y + in->h + 4 + 15) / 16 * 16;
+	if (gx1 > fr->width)
+		gx1 = fr->width;
+	if (gy1 > fr->height)
+		gy1 = fr->height;
+	if (gx0 >= gx1 || gy0 >= gy1)
+		return;
 	for (int pl = 0; pl < 3; pl++) {
 		int sh = pl ? 1 : 0;
-		int x0 = r->x >> sh, y0 = r->y >> sh;
-		int x1 = (r->x + r->w + sh) >> sh, y1 = (r->y + r->h + sh) >> sh;
-		int pw = pl ? (fr->width + 1) / 2 : fr->width;
-		int ph = pl ? (fr->height + 1) / 2 : fr->height;
+		int64_t x0 = gx0 >> sh, y0 = gy0 >> sh;
+		int64_t x1 = (gx1 + sh) >> sh, y1 = (gy1 + sh) >> sh;
+		int64_t pw = pl ? (fr->width + 1) / 2 : fr->width;
+		int64_t ph = pl ? (fr->height + 1) / 2 : fr->height;
 
-		if (x0 < 0)
-			x0 = 0;
-		if (y0 < 0)
-			y0 = 0;
 		if (x1 > pw)
 			x1 = pw;
 		if (y1 > ph)
 			y1 = ph;
-		for (int y = y0; y < y1; y++)
-			memset(fr->data[pl] + (size_t)y * (size_t)fr->linesize[pl] + x0,
+		for (int64_t y = y0; y < y1; y++)
+			memset(fr->data[pl] + (size_t)y * (size_t)fr->linesize[pl] + (size_t)x0,
 			       pl ? 128 : 16, (size_t)(x1 > x0 ? x1 - x0 : 0));
 	}
 }
@@ -1104,7 +1142,7 @@ static struct ritem *ritem_new(int kind)
 /* The first chunk of a clip that fails authentication (0-based), read
  * again chunk by chunk; -1 if its key or header does. Only called once a
  * clip has failed, to name the chunk in the integrity.failure row. */
-static int64_t first_bad_chunk(const char *path, const uint8_t *master,
+static int64_t first_bad_chunk(const char *data_dir, const char *path, const uint8_t *master,
 			       const uint8_t *wrapped_key)
 {
 	struct vg_clip_reader *r = NULL;
@@ -1113,7 +1151,7 @@ static int64_t first_bad_chunk(const char *path, const uint8_t *master,
 	int64_t chunk = -1;
 	int ret;
 
-	if (vg_clip_reader_open(&r, path, master, wrapped_key) < 0)
+	if (vg_clip_reader_open_in(&r, data_dir, path, master, wrapped_key) < 0)
 		return -1;
 	do
 		ret = vg_clip_reader_next(r, &data, &len);
@@ -1131,17 +1169,18 @@ static int read_clip(struct reader *rd, const struct vg_clip *c)
 	struct vg_clipmedia *m = NULL;
 	AVFormatContext *fmt = NULL;
 	struct ritem *it = ritem_new(R_CLIP);
-	char path[1200];
 	int vi = -1, ret;
 
 	if (it == NULL)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", e->ctx->data_dir, c->path);
-	ret = vg_clipmedia_open(&m, path, e->ctx->master, c->wrapped_key, &fmt);
+	/* beneath the data folder, no symlink followed, a regular file */
+	ret = vg_clipmedia_open_in(&m, e->ctx->data_dir, c->path, e->ctx->master, c->wrapped_key,
+				   &fmt);
 	if (ret < 0) {
 		it->err = ret;
 		if (ret == -VG_EAUTH)
-			it->chunk = first_bad_chunk(path, e->ctx->master, c->wrapped_key);
+			it->chunk = first_bad_chunk(e->ctx->data_dir, c->path, e->ctx->master,
+						    c->wrapped_key);
 		rd_push(rd, it);
 		return -1;
 	}
@@ -1204,13 +1243,11 @@ static int read_clip(struct reader *rd, const struct vg_clip *c)
  * the clip before it is decrypted. Ciphertext only: nothing plain. */
 static void prefetch(struct reader *rd, int ci)
 {
-	char path[1200];
 	int fd;
 
 	if (ci >= rd->r->n)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", rd->e->ctx->data_dir, rd->r->clips[ci].path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = vg_clip_open_in(rd->e->ctx->data_dir, rd->r->clips[ci].path, O_RDONLY);
 	if (fd < 0)
 		return;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
@@ -2105,6 +2142,8 @@ static void mark_incomplete(struct exp *e, int err)
 	char path[1300], *buf = NULL;
 	int fd;
 
+	if (e->dir_fd < 0)
+		return;
 	snprintf(path, sizeof(path), "%s/INCOMPLETE.txt", e->dir);
 	if (asprintf(&buf,
 		     "THIS EXPORT IS INCOMPLETE AND MUST NOT BE USED AS EVIDENCE.\n\n"
@@ -2113,7 +2152,7 @@ static void mark_incomplete(struct exp *e, int err)
 		     "this folder and export again, to another medium if this one is faulty.\n",
 		     e->ref, e->res->why[0] ? e->res->why : "unknown", vg_strerror(err)) < 0)
 		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0) {
 		if (write_all(fd, buf, strlen(buf)) == 0)
 			fsync(fd);
@@ -2128,19 +2167,21 @@ static void mark_incomplete(struct exp *e, int err)
 static int export_folder(struct exp *e, uint64_t estimate)
 {
 	char pem[VG_SIGN_PEM_MAX], fpr[VG_SIGN_FPR_HEX_LEN];
+	int given = e->req->given && !e->staging;
 	struct statvfs sv;
 	struct stat st;
 	double t0;
 	int ret;
 
+	e->dir_fd = -1;
 	snprintf(e->final_dir, sizeof(e->final_dir), "%s/%s", e->dest, e->ref);
-	snprintf(e->dir, sizeof(e->dir), "%s/%s.incomplete", e->dest, e->ref);
+	snprintf(e->dir_name, sizeof(e->dir_name), "%s/%s.incomplete", e->dest, e->ref);
 	snprintf(e->res->path, sizeof(e->res->path), "%s", e->final_dir);
-	if (stat(e->final_dir, &st) == 0 || stat(e->dir, &st) == 0) {
+	if (!given && (stat(e->final_dir, &st) == 0 || stat(e->dir_name, &st) == 0)) {
 		why(e, "%s (or its .incomplete folder) already exists", e->final_dir);
 		return -VG_EEXIST;
 	}
-	if (statvfs(e->dest, &sv) < 0) {
+	if ((given ? fstatvfs(e->req->folder_fd, &sv) : statvfs(e->dest, &sv)) < 0) {
 		ret = -vg_err_from_errno(errno);
 		why(e, "cannot use %s: %s", e->dest, vg_strerror(ret));
 		return ret;
@@ -2158,12 +2199,23 @@ static int export_folder(struct exp *e, uint64_t estimate)
 		why(e, "cannot read the device key: %s", vg_strerror(ret));
 		return ret;
 	}
-	if (mkdir(e->dir, 0755) < 0) {
+	if (given) {
+		/* vigilctl made the folder with the requester's rights */
+		e->dir_fd = fcntl(e->req->folder_fd, F_DUPFD_CLOEXEC, 3);
+	} else if (mkdir(e->dir_name, 0755) == 0) {
+		e->dir_fd = open(e->dir_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	} else {
 		ret = -vg_err_from_errno(errno);
-		why(e, "cannot create %s: %s", e->dir, vg_strerror(ret));
+		why(e, "cannot create %s: %s", e->dir_name, vg_strerror(ret));
 		return ret;
 	}
-	snprintf(e->res->path, sizeof(e->res->path), "%s", e->dir);
+	if (e->dir_fd < 0) {
+		ret = -vg_err_from_errno(errno);
+		why(e, "cannot open %s: %s", e->dir_name, vg_strerror(ret));
+		return ret;
+	}
+	snprintf(e->dir, sizeof(e->dir), "/proc/self/fd/%d", e->dir_fd);
+	snprintf(e->res->path, sizeof(e->res->path), "%s", e->dir_name);
 	t0 = mono_s();
 	ret = pool_start(&e->pool, e, 1);
 	for (int i = 0; i < e->nruns && ret == 0; i++)
@@ -2218,8 +2270,14 @@ static int export_folder(struct exp *e, uint64_t estimate)
 	}
 	/* vigild runs with umask 077 (its own files are for nobody else); the
 	 * medium is for the recipient: files 0644, the folder 0755. */
-	open_up(e->dir);
-	if (rename(e->dir, e->final_dir) < 0) {
+	open_up(e->dir_fd);
+	if (given) {
+		/* The requester's vigilctl renames its folder once told it is
+		 * good: vigild may not write in the folder around it. */
+		snprintf(e->res->path, sizeof(e->res->path), "%s", e->final_dir);
+		return 0;
+	}
+	if (rename(e->dir_name, e->final_dir) < 0) {
 		ret = -vg_err_from_errno(errno);
 		why(e, "cannot rename the finished folder: %s", vg_strerror(ret));
 		goto fail;
@@ -2264,7 +2322,7 @@ static void volume_id(const char *ref, int synthetic, char out[33])
 	out[k] = '\0';
 }
 
-static int write_iso(struct exp *e, const char *iso, uint64_t limit)
+static int write_iso(struct exp *e, const char *iso, int given_fd, uint64_t limit)
 {
 	IsoImage *img = NULL;
 	IsoWriteOpts *opts = NULL;
@@ -2273,11 +2331,14 @@ static int write_iso(struct exp *e, const char *iso, uint64_t limit)
 	struct vg_sha256 s;
 	uint8_t sha[VG_SHA256_LEN], back[VG_SHA256_LEN];
 	unsigned char *buf = malloc(64 * 2048);
-	char tmp[1100], vol[33];
+	char tmp[1100], vol[33], tree[1210];
 	uint64_t n = 0, nback = 0;
 	int fd = -1, ret = 0, inited = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.incomplete", iso);
+	/* The staged folder by its descriptor ("/." so that libisofs sees a
+	 * folder, not the /proc link): its name could be swapped meanwhile. */
+	snprintf(tree, sizeof(tree), "%s/.", e->dir);
 	volume_id(e->ref, any_synthetic(e), vol);
 	if (buf == NULL)
 		return -VG_ENOMEM;
@@ -2295,7 +2356,7 @@ static int write_iso(struct exp *e, const char *iso, uint64_t limit)
 	iso_tree_set_follow_symlinks(img, 0);
 	iso_tree_set_ignore_hidden(img, 0);
 	if (iso_tree_add_new_dir(iso_image_get_root(img), e->ref, &d) < 0 ||
-	    iso_tree_add_dir_rec(img, d, e->final_dir) < 0) {
+	    iso_tree_add_dir_rec(img, d, tree) < 0) {
 		why(e, "cannot add the export folder to the ISO image");
 		ret = -VG_EIO;
 		goto out;
@@ -2316,7 +2377,14 @@ static int write_iso(struct exp *e, const char *iso, uint64_t limit)
 		ret = -VG_EFORMAT;
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (given_fd >= 0) {
+		/* vigilctl made the image with the requester's rights; it
+		 * renames it once told it is good */
+		fd = fcntl(given_fd, F_DUPFD_CLOEXEC, 3);
+		snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", fd);
+	} else {
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	}
 	if (fd < 0) {
 		ret = -vg_err_from_errno(errno);
 		why(e, "cannot create %s: %s", tmp, vg_strerror(ret));
@@ -2350,17 +2418,22 @@ static int write_iso(struct exp *e, const char *iso, uint64_t limit)
 		ret = -VG_ECRYPTO;
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -vg_err_from_errno(errno);
-	close(fd);
-	fd = -1;
 	if (ret == 0 && e->ctx->fault && e->ctx->fault(tmp, e->ctx->fault_ud) != 0) {
 		why(e, "writing the ISO image failed");
 		ret = -VG_EIO;
 	}
 	if (ret == 0)
-		ret = hash_file(e, tmp, 1, back, &nback);
+		ret = hash_fd(e, fd, 1, back, &nback);
+	close(fd);
+	fd = -1;
 	if (ret == 0 && (nback != n || !vg_crypto_equal(sha, back, sizeof(sha)))) {
 		why(e, "the ISO image reads back different from what was written");
 		ret = -VG_EAUTH;
+	}
+	if (given_fd >= 0) {
+		snprintf(e->res->path, sizeof(e->res->path), "%s%s", iso,
+			 ret == 0 ? "" : ".incomplete");
+		goto out;
 	}
 	if (ret == 0 && chmod(tmp, 0644) < 0)
 		ret = -vg_err_from_errno(errno);
@@ -2391,7 +2464,28 @@ out:
 	return ret;
 }
 
-static int export_iso(struct exp *e, uint64_t estimate)
+/* Remove a staged folder's files through its descriptor (never a path
+ * that could be swapped), then the folder by name in its parent. */
+static void rm_staged(int dfd, int parent, const char *name)
+{
+	int k = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = k >= 0 ? fdopendir(k) : NULL;
+	struct dirent *de;
+
+	if (d == NULL) {
+		if (k >= 0)
+			close(k);
+		return;
+	}
+	rewinddir(d);	/* a dup shares the offset: start from the top */
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dfd, de->d_name, 0);
+	closedir(d);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+static int export_iso(struct exp *e, uint64_t estimate, int image_fd)
 {
 	const char *iso = e->req->iso_path;
 	uint64_t limit = e->req->disc_bytes > 0 ? (uint64_t)e->req->disc_bytes
@@ -2401,23 +2495,42 @@ static int export_iso(struct exp *e, uint64_t estimate)
 	int ret;
 
 	snprintf(tmp, sizeof(tmp), "%s.incomplete", iso);
-	if (stat(iso, &st) == 0 || stat(tmp, &st) == 0) {
-		why(e, "%s (or %s) already exists", iso, tmp);
-		return -VG_EEXIST;
-	}
-	snprintf(stage, sizeof(stage), "%s.staging", iso);
-	if (mkdir(stage, 0700) < 0) {
-		ret = -vg_err_from_errno(errno);
-		why(e, "cannot create %s: %s", stage, vg_strerror(ret));
-		return ret;
+	if (e->req->given) {
+		/* stage in the folder vigilctl made beside the image */
+		snprintf(stage, sizeof(stage), "/proc/self/fd/%d", e->req->staging_fd);
+	} else {
+		if (stat(iso, &st) == 0 || stat(tmp, &st) == 0) {
+			why(e, "%s (or %s) already exists", iso, tmp);
+			return -VG_EEXIST;
+		}
+		snprintf(stage, sizeof(stage), "%s.staging", iso);
+		if (mkdir(stage, 0700) < 0) {
+			ret = -vg_err_from_errno(errno);
+			why(e, "cannot create %s: %s", stage, vg_strerror(ret));
+			return ret;
+		}
 	}
 	snprintf(e->dest, sizeof(e->dest), "%s", stage);
+	e->staging = 1;
 	/* room for the staged folder and the image beside it */
 	ret = export_folder(e, estimate * 2);
 	if (ret == 0)
-		ret = write_iso(e, iso, limit);
+		ret = write_iso(e, iso, image_fd, limit);
 	/* The staged folder is a plaintext copy: never leave it behind. */
-	rm_tree(stage);
+	if (e->req->given) {
+		if (e->dir_fd >= 0) {
+			char name[VG_EXPORT_REF_MAX + 16];
+
+			snprintf(name, sizeof(name), "%s", e->ref);
+			rm_staged(e->dir_fd, e->req->staging_fd, name);
+			snprintf(name, sizeof(name), "%s.incomplete", e->ref);
+			unlinkat(e->req->staging_fd, name, AT_REMOVEDIR);
+		}
+	} else {
+		rm_tree(stage);
+	}
+	if (ret < 0 && e->req->given)
+		snprintf(e->res->path, sizeof(e->res->path), "%s", tmp);
 	return ret;
 }
 
@@ -2433,13 +2546,18 @@ static int check_request(const struct vg_export_ctx *ctx, const struct vg_export
 		return -VG_EINVAL;
 	if ((q->dest_dir == NULL) == (q->iso_path == NULL))
 		return -VG_EINVAL;
+	if (q->given && q->dest_dir && q->folder_fd < 0)
+		return -VG_EINVAL;
+	if (q->given && q->iso_path && (q->staging_fd < 0 || q->n_images < 1 ||
+					q->n_images > VG_EXPORT_MAX_DISCS || q->image_fds == NULL))
+		return -VG_EINVAL;
 	if (q->n_redactions < 0 || (q->n_redactions > 0 && q->redactions == NULL))
 		return -VG_EINVAL;
 	for (int i = 0; i < q->n_cameras; i++)
 		if (q->cameras[i].name == NULL || strlen(q->cameras[i].name) > 32)
 			return -VG_EINVAL;
 	for (int i = 0; i < q->n_redactions; i++)
-		if (q->redactions[i].w <= 0 || q->redactions[i].h <= 0)
+		if (!vg_export_rect_sane(&q->redactions[i]))
 			return -VG_EINVAL;
 	return 0;
 }
@@ -2556,6 +2674,7 @@ static int export_once(struct exp *e)
 	uint64_t estimate;
 	int ret;
 
+	e->dir_fd = -1;
 	e->files = calloc(MAX_FILES, sizeof(*e->files));
 	if (e->files == NULL)
 		return -VG_ENOMEM;
@@ -2573,10 +2692,19 @@ static int export_once(struct exp *e)
 	if (e->total < e->done + estimate * 2)
 		e->total = e->done + estimate * 2;
 	estimate += 1024 * 1024;
-	if (e->req->iso_path)
-		return export_iso(e, estimate);
-	snprintf(e->dest, sizeof(e->dest), "%s", e->req->dest_dir);
-	return export_folder(e, estimate);
+	if (e->req->iso_path) {
+		int k = e->disc_no > 0 ? e->disc_no : 1;
+
+		ret = export_iso(e, estimate, e->req->given && k <= e->req->n_images ?
+				 e->req->image_fds[k - 1] : -1);
+	} else {
+		snprintf(e->dest, sizeof(e->dest), "%s", e->req->dest_dir);
+		ret = export_folder(e, estimate);
+	}
+	if (e->dir_fd >= 0)
+		close(e->dir_fd);
+	e->dir_fd = -1;
+	return ret;
 }
 
 void vg_export_disc_path(const char *iso_path, int k, int n, char *out, size_t len)
@@ -2625,7 +2753,7 @@ static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_
 	}
 	for (int k = 1; k <= n; k++) {
 		vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
-		if (access(path, F_OK) == 0) {
+		if (!req->given && access(path, F_OK) == 0) {
 			snprintf(res->why, sizeof(res->why), "%s already exists", path);
 			free(one);
 			return -VG_EEXIST;
@@ -2640,7 +2768,8 @@ static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_
 		uint64_t need = estimate + estimate / (uint64_t)n + 2 * 1024 * 1024;
 
 		dir_of(req->iso_path, dir, sizeof(dir));
-		if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < need) {
+		if ((req->given ? fstatvfs(req->staging_fd, &sv) : statvfs(dir, &sv)) == 0 &&
+		    (uint64_t)sv.f_bavail * sv.f_frsize < need) {
 			snprintf(res->why, sizeof(res->why), "%s has %llu MB free; these %d disc "
 				 "images need about %llu MB", dir,
 				 (unsigned long long)((uint64_t)sv.f_bavail * sv.f_frsize / 1000000),
@@ -2705,10 +2834,49 @@ static int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_
 			snprintf(res->why, sizeof(res->why), "disc %d of %d: %s%s", k, n, one->why,
 				 k > 1 ? " (the discs before it were marked .incomplete)" : "");
 			snprintf(res->path, sizeof(res->path), "%s", one->path);
-			abandon_discs(req, k - 1, n);
+			if (!req->given)	/* else vigilctl renames none of them */
+				abandon_discs(req, k - 1, n);
 		}
 	}
 	free(one);
+	return ret;
+}
+
+int vg_export_images_needed(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
+			    char *why_out, size_t len)
+{
+	struct vg_export_result *res = calloc(1, sizeof(*res));
+	struct exp e = { 0 };
+	uint64_t estimate, limit;
+	int ret;
+
+	if (res == NULL)
+		return -VG_ENOMEM;
+	ret = check_request(ctx, req);
+	if (ret < 0 || req->iso_path == NULL) {
+		free(res);
+		return ret < 0 ? ret : 1;
+	}
+	e.ctx = ctx;
+	e.req = req;
+	e.res = res;
+	e.dir_fd = -1;
+	pthread_mutex_init(&e.prog_mu, NULL);
+	limit = req->disc_bytes > 0 ? (uint64_t)req->disc_bytes : (uint64_t)VG_EXPORT_DVD_BYTES;
+	ret = build_runs(&e, &estimate);
+	if (ret == 0 && e.nruns == 0) {
+		why(&e, "no footage of these cameras in the requested time range");
+		ret = -VG_ENOENT;
+	} else if (ret == 0) {
+		int64_t cut[VG_EXPORT_MAX_DISCS + 1];
+
+		ret = plan_discs(&e, limit, cut, VG_EXPORT_MAX_DISCS);
+	}
+	if (ret < 0 && why_out)
+		snprintf(why_out, len, "%s", res->why[0] ? res->why : vg_strerror(ret));
+	free_runs(&e);
+	pthread_mutex_destroy(&e.prog_mu);
+	free(res);
 	return ret;
 }
 
@@ -2779,6 +2947,20 @@ out:
 	return ret;
 }
 
+int vg_export_rect_sane(const struct vg_export_rect *r)
+{
+	return r->x >= 0 && r->y >= 0 && r->x <= VG_EXPORT_PIXELS_MAX &&
+	       r->y <= VG_EXPORT_PIXELS_MAX && r->w > 0 && r->h > 0 &&
+	       r->w <= VG_EXPORT_PIXELS_MAX && r->h <= VG_EXPORT_PIXELS_MAX &&
+	       r->from_us >= 0 && r->to_us >= r->from_us;
+}
+
+int vg_export_rect_in_picture(const struct vg_export_rect *r, int width, int height)
+{
+	return vg_export_rect_sane(r) && width > 0 && height > 0 && r->x < width &&
+	       r->y < height;
+}
+
 void vg_export_folder_name(const char *reference, char out[VG_EXPORT_REF_MAX])
 {
 	size_t k = 0;
@@ -2810,14 +2992,32 @@ static int read_flag(const char *path)
 	return n > 0 ? b[0] == '1' : -1;
 }
 
+static int removable(const struct stat *sb);
+
 int vg_export_dest_is_removable(const char *path)
 {
 	struct stat st;
-	char p[128];
-	int r;
 
 	if (stat(path, &st) < 0)
 		return -vg_err_from_errno(errno);
+	return removable(&st);
+}
+
+int vg_export_fd_is_removable(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -vg_err_from_errno(errno);
+	return removable(&st);
+}
+
+static int removable(const struct stat *sb)
+{
+	struct stat st = *sb;
+	char p[128];
+	int r;
+
 	if (major(st.st_dev) == 0)	/* tmpfs, overlay, NFS: no block device */
 		return 0;
 	/* A whole disk has "removable" itself; a partition's is its parent's. */

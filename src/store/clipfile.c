@@ -9,9 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -540,9 +543,127 @@ void vg_clip_reader_free(struct vg_clip_reader *r)
 	free(r);
 }
 
+/* fd (owned) must be a regular file: a FIFO, device or folder in place
+ * of a clip fails at once instead of blocking the reader for ever. The
+ * descriptor was opened O_NONBLOCK for that; reads then block as usual. */
+static int regular_or_close(int fd)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -VG_EFORMAT;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+}
+
+static int open_clip(const char *path, int oflags)
+{
+	int fd = open(path, oflags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ELOOP ? -VG_EFORMAT : errno_code(errno);
+	return regular_or_close(fd);
+}
+
+int vg_clip_open_in(const char *data_dir, const char *rel, int oflags)
+{
+	int flags = oflags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	char buf[PATH_MAX];
+	char *comp, *save = NULL;
+	int dfd, fd = -1;
+
+	if (rel == NULL || rel[0] == '\0' || rel[0] == '/' || strlen(rel) >= sizeof(buf))
+		return -VG_EINVAL;
+	snprintf(buf, sizeof(buf), "%s", rel);
+	for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save))
+		if (strcmp(comp, "..") == 0)
+			return -VG_EINVAL;
+	dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno_code(errno);
+#ifdef SYS_openat2
+	{
+		struct open_how how = {
+			.flags = (uint64_t)flags,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		};
+
+		fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+		if (fd < 0 && errno != ENOSYS && errno != EPERM) {
+			int e = errno;
+
+			close(dfd);
+			return e == ELOOP || e == EXDEV ? -VG_EFORMAT : errno_code(e);
+		}
+	}
+#endif
+	if (fd < 0) {
+		/* No openat2 (old kernel, or filtered): one component at a
+		 * time, none of them a symlink. */
+		int cur = dfd;
+
+		snprintf(buf, sizeof(buf), "%s", rel);
+		save = NULL;
+		comp = strtok_r(buf, "/", &save);
+		while (comp) {
+			char *next = strtok_r(NULL, "/", &save);
+			int nfd = openat(cur, comp, next ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					 O_CLOEXEC : flags);
+
+			if (cur != dfd)
+				close(cur);
+			if (nfd < 0) {
+				int e = errno;
+
+				close(dfd);
+				return e == ELOOP || e == ENOTDIR ? -VG_EFORMAT : errno_code(e);
+			}
+			cur = nfd;
+			comp = next;
+		}
+		fd = cur;
+	}
+	close(dfd);
+	return regular_or_close(fd);
+}
+
+static int reader_open_fd(struct vg_clip_reader **out, int fd, const char *path,
+			  const uint8_t master[VG_MASTER_KEY_LEN],
+			  const uint8_t wrapped[VG_WRAPPED_KEY_LEN]);
+
 static int reader_open(struct vg_clip_reader **out, const char *path, int oflags,
 		       const uint8_t master[VG_MASTER_KEY_LEN],
 		       const uint8_t wrapped[VG_WRAPPED_KEY_LEN])
+{
+	int fd = open_clip(path, oflags);
+
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	return reader_open_fd(out, fd, path, master, wrapped);
+}
+
+int vg_clip_reader_open_in(struct vg_clip_reader **out, const char *data_dir, const char *rel,
+			   const uint8_t master[VG_MASTER_KEY_LEN],
+			   const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN])
+{
+	int fd = vg_clip_open_in(data_dir, rel, O_RDONLY);
+
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	return reader_open_fd(out, fd, rel, master, wrapped_key);
+}
+
+/* Takes fd (closed on failure, and with the reader). */
+static int reader_open_fd(struct vg_clip_reader **out, int fd, const char *path,
+			  const uint8_t master[VG_MASTER_KEY_LEN],
+			  const uint8_t wrapped[VG_WRAPPED_KEY_LEN])
 {
 	struct vg_clip_reader *r;
 	uint8_t hdr[VG_CLIP_HEADER_LEN];
@@ -554,13 +675,11 @@ static int reader_open(struct vg_clip_reader **out, const char *path, int oflags
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
-	if (r == NULL)
+	if (r == NULL) {
+		close(fd);
 		return -VG_ENOMEM;
-	r->fd = open(path, oflags | O_CLOEXEC);
-	if (r->fd < 0) {
-		ret = errno_code(errno);
-		goto fail;
 	}
+	r->fd = fd;
 	ret = read_full(r->fd, hdr, sizeof(hdr), &got);
 	if (ret < 0)
 		goto fail;

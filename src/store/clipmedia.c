@@ -67,7 +67,7 @@ static int video_described(const AVFormatContext *fmt)
 	return 0;
 }
 
-int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
+static int media_open(struct vg_clipmedia **out, const char *data_dir, const char *path,
 		      const uint8_t master[VG_MASTER_KEY_LEN],
 		      const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], AVFormatContext **fmt)
 {
@@ -79,7 +79,8 @@ int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return -VG_ENOMEM;
-	ret = vg_clip_reader_open(&m->r, path, master, wrapped_key);
+	ret = data_dir ? vg_clip_reader_open_in(&m->r, data_dir, path, master, wrapped_key)
+		       : vg_clip_reader_open(&m->r, path, master, wrapped_key);
 	if (ret < 0)
 		goto err;
 	buf = av_malloc(AVIO_BUF_SIZE);
@@ -114,6 +115,20 @@ int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
 err:
 	vg_clipmedia_close(m);
 	return ret;
+}
+
+int vg_clipmedia_open(struct vg_clipmedia **out, const char *path,
+		      const uint8_t master[VG_MASTER_KEY_LEN],
+		      const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], AVFormatContext **fmt)
+{
+	return media_open(out, NULL, path, master, wrapped_key, fmt);
+}
+
+int vg_clipmedia_open_in(struct vg_clipmedia **out, const char *data_dir, const char *rel,
+			 const uint8_t master[VG_MASTER_KEY_LEN],
+			 const uint8_t wrapped_key[VG_WRAPPED_KEY_LEN], AVFormatContext **fmt)
+{
+	return media_open(out, data_dir, rel, master, wrapped_key, fmt);
 }
 
 int vg_clipmedia_status(const struct vg_clipmedia *m)

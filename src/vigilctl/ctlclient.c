@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -41,6 +42,12 @@ int ctl_connect(struct ctl *c)
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path));
+	{
+		struct stat st;
+
+		/* vigild's group: what an export folder is shared with */
+		c->daemon_gid = stat(path, &st) == 0 ? (int)st.st_gid : -1;
+	}
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (c->fd >= 0)
@@ -205,6 +212,18 @@ struct json_object *ctl_await_reply(struct ctl *c, const char *label, const char
 			fprintf(stderr, "vigilctl: the connection to vigild broke during the %s; %s\n",
 				label, hint);
 			return NULL;
+		}
+		if (type == VG_FRAME_DATA && strstr(buf, "\"need\"") != NULL) {
+			struct json_object *need = json_tokener_parse(buf);
+
+			free(buf);
+			if (need && ctl_dest_answer(c, need) < 0) {
+				json_object_put(need);
+				fprintf(stderr, "vigilctl: lost the connection to vigild\n");
+				return NULL;
+			}
+			json_object_put(need);
+			continue;
 		}
 		if (type == VG_FRAME_DATA) {
 			show_progress(&b, buf);

@@ -61,6 +61,8 @@ struct ctl {
 	int fd;
 	const char *key_file, *fingerprint;	/* verify: the recorder expected */
 	int quiet;		/* ctl_connect says nothing when it fails */
+	int daemon_gid;		/* the socket's group (vigild's), -1 unknown */
+	struct ctl_made *made;	/* what vigilctl_dest.c made for vigild */
 };
 
 /* Connect to vigild (socket from -s, else the config, else the default);
@@ -101,6 +103,17 @@ int ctl_receive(struct ctl *c, int fd, const char *out, struct json_object **end
 /* Close the output; on failure (ret != 0) remove a file. Returns ret, or
  * EXIT_REFUSED if closing failed. */
 int ctl_close_output(int fd, const char *out, int ret);
+
+/* vigilctl_dest.c: vigild asks (a DATA frame {"need": ...}) for the
+ * destination of an export or burn; make or open it with the user's own
+ * rights and hand the descriptors over (ctl_await_reply calls this).
+ * 0, or -1 if the connection broke. */
+int ctl_dest_answer(struct ctl *c, struct json_object *need);
+/* After the reply: on success rename what was made to its final name
+ * (DEST/REF.incomplete -> DEST/REF, IMAGE.incomplete -> IMAGE) and open
+ * it up for the recipient; on failure remove what is empty. Returns 0,
+ * or EXIT_REFUSED if the rename failed (said why). */
+int ctl_dest_finish(struct ctl *c, int ok);
 
 /* Commands implemented in other files. */
 int ctl_cmd_hold(struct ctl *c);

@@ -46,6 +46,8 @@ static int burn_one(struct ctl *c, const char *image, const char *device, int fo
 	json_object_object_add(req, "image", json_object_new_string(image));
 	json_object_object_add(req, "device", json_object_new_string(device));
 	json_object_object_add(req, "force", json_object_new_boolean(force));
+	/* vigild asks, and vigilctl opens both with the user's own rights */
+	json_object_object_add(req, "pass_fds", json_object_new_boolean(1));
 	/* Without a purpose and reference vigild refuses at once (and
 	 * audits the refusal): no 15-minute burn to announce. */
 	if (c->purpose && c->reference)
@@ -57,6 +59,7 @@ static int burn_one(struct ctl *c, const char *image, const char *device, int fo
 	}
 	o = ctl_await_reply(c, "read back", "see 'vigilctl audit show --action export.burn' "
 			    "for what happened");
+	ctl_dest_finish(c, o != NULL);
 	if (o == NULL)
 		return EXIT_REFUSED;
 	mb = (double)ctl_get_int(o, "bytes") / 1e6;

@@ -234,13 +234,22 @@ static int export_approve(struct ctl *c)
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("export.approve"));
 	json_object_object_add(req, "id", json_object_new_int64(id));
+	/* the approver's vigilctl makes the destination, with the approver's
+	 * rights, when vigild asks */
+	json_object_object_add(req, "pass_fds", json_object_new_boolean(1));
 	if (ctl_send(c, req) < 0) {
 		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
 		return EXIT_REFUSED;
 	}
 	o = ctl_await_reply(c, "export", "see 'vigilctl disclosures' for what happened");
-	if (o == NULL)
+	if (o == NULL) {
+		ctl_dest_finish(c, 0);
 		return EXIT_REFUSED;
+	}
+	if (ctl_dest_finish(c, 1) != 0) {
+		json_object_put(o);
+		return EXIT_REFUSED;
+	}
 	return finish(c, o);
 }
 
@@ -347,13 +356,22 @@ int ctl_cmd_export(struct ctl *c)
 		}
 	}
 	json_object_object_add(req, "cmd", json_object_new_string("export"));
+	/* vigild writes only where this user may: it asks, and vigilctl makes
+	 * the destination with the user's rights (vigilctl_dest.c) */
+	json_object_object_add(req, "pass_fds", json_object_new_boolean(1));
 	if (ctl_send(c, req) < 0) {
 		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
 		return EXIT_REFUSED;
 	}
 	o = ctl_await_reply(c, "export", "see 'vigilctl disclosures' for what happened");
-	if (o == NULL)
+	if (o == NULL) {
+		ctl_dest_finish(c, 0);
 		return EXIT_REFUSED;
+	}
+	if (ctl_dest_finish(c, 1) != 0) {
+		json_object_put(o);
+		return EXIT_REFUSED;
+	}
 	if (ctl_get_int(o, "pending")) {
 		printf("export request %lld is waiting for a second person's approval: another\n"
 		       "member of staff with export rights runs 'vigilctl export approve %lld'.\n",

@@ -484,7 +484,7 @@ static int cmd_view(struct req *r)
 	int64_t id = ctl_arg_int(r, "clip", 0);
 	struct vg_clip clip;
 	struct vg_clip_reader *rd = NULL;
-	char object[300], path[1024], outcome[160];
+	char object[300], outcome[160];
 	const uint8_t *data;
 	size_t len;
 	uint64_t sent = 0;
@@ -504,14 +504,20 @@ static int cmd_view(struct req *r)
 		ctl_audit(r, "clip.view_failed", object, 0, "deleted: its key was destroyed");
 		return ctl_reply_error(r, "this clip has been deleted (its key was destroyed)");
 	}
-	snprintf(path, sizeof(path), "%s/%s", srv->env.data_dir, clip.path);
-	ret = vg_clip_reader_open(&rd, path, srv->env.master, clip.wrapped_key);
+	/* beneath the data folder, no symlink followed, a regular file (a
+	 * FIFO in its place fails at once) */
+	ret = vg_clip_reader_open_in(&rd, srv->env.data_dir, clip.path, srv->env.master,
+				     clip.wrapped_key);
 	if (ret < 0) {
 		if (ret == -VG_EAUTH)
 			ctl_integrity_failure(r, &clip, -1);
-		snprintf(outcome, sizeof(outcome), "not delivered: %s", vg_strerror(ret));
+		snprintf(outcome, sizeof(outcome), "not delivered: %s", ret == -VG_EFORMAT ?
+			 "its file is not a clip file (a FIFO, link or other file in its place)" :
+			 vg_strerror(ret));
 		ctl_audit(r, "clip.view_failed", object, 0, outcome);
-		return ctl_reply_error(r, vg_strerror(ret));
+		return ctl_reply_error(r, ret == -VG_EFORMAT ? "the clip's file is not a vigil clip "
+				       "file (something else is in its place); nothing was "
+				       "delivered: tell the installer" : vg_strerror(ret));
 	}
 	ctl_reply(r, ctl_ok_object());
 	for (;;) {

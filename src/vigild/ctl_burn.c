@@ -12,6 +12,14 @@
  * with force also a regular file or a new file path (tests, or a drive
  * reached some other way), which the audit row records.
  *
+ * Neither path is opened by vigild: it asks the requester's vigilctl to
+ * open the image for reading and the device for writing with the
+ * requester's own rights, without blocking, and works on the descriptors
+ * (ctl_dest.h): the image must be a regular file, the device a block
+ * device (an optical drive) or with force a regular file that is none of
+ * vigild's own and not the image. A FIFO is refused at once, never waited
+ * on; a request naming paths without passing descriptors is refused.
+ *
  * The decision is audited by ctl_authorise (action "export"); what happened
  * is one more row, action "export.burn", allowed for a disc written and read
  * back identical, refused for anything else, naming the image, its SHA-256,
@@ -25,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -36,6 +45,7 @@
 #include "vigil/timeutil.h"
 #include "vigil/verify.h"
 #include "control_impl.h"
+#include "ctl_dest.h"
 
 /* force: true, or a non-zero number (as export sends it). */
 static int arg_force(struct req *r)
@@ -56,70 +66,40 @@ static int fail(struct req *r, const char *object, const char *msg)
 	return ctl_reply_error(r, msg);
 }
 
-/* 0 if device is a block device, or (force) a regular file or a new path
- * in an existing folder; else the sentence. */
-static int device_ok(const char *device, int force, char *why, size_t len)
+/* 0 if the descriptors may be used: the image a regular file, the device
+ * a block device or (force) a regular file, not the image, none of
+ * vigild's own; else the sentence. */
+static int fds_ok(struct req *r, const int fds[2], const char *image, const char *device,
+		  int force, char *why, size_t len)
 {
-	struct stat st;
+	struct stat is, ds;
 
-	if (device[0] != '/') {
-		snprintf(why, len, "refused: the device must be an absolute path (e.g. /dev/sr0)");
+	if (fstat(fds[0], &is) < 0 || !S_ISREG(is.st_mode)) {
+		snprintf(why, len, "refused: %s is not an image file (make one with vigilctl "
+			 "export --iso FILE)", image);
 		return -VG_EINVAL;
 	}
-	if (stat(device, &st) == 0) {
-		if (S_ISBLK(st.st_mode))
-			return 0;
-		if (S_ISREG(st.st_mode) && force)
-			return 0;
-		if (S_ISREG(st.st_mode)) {
-			snprintf(why, len, "refused: %s is a file, not a DVD writer; add "
-				 "--force to write the disc image into a file (it is recorded "
-				 "in the audit log)", device);
-			return -VG_EDENIED;
-		}
+	if (fstat(fds[1], &ds) < 0) {
+		snprintf(why, len, "refused: cannot look at %s", device);
+		return -VG_EINVAL;
+	}
+	if (S_ISBLK(ds.st_mode))
+		return 0;
+	if (S_ISREG(ds.st_mode) && !force) {
+		snprintf(why, len, "refused: %s is a file, not a DVD writer; add --force to "
+			 "write the disc image into a file (it is recorded in the audit log)",
+			 device);
+		return -VG_EDENIED;
+	}
+	if (!S_ISREG(ds.st_mode)) {
 		snprintf(why, len, "refused: %s is not a DVD writer (give e.g. /dev/sr0)", device);
 		return -VG_EDENIED;
 	}
-	if (errno == ENOENT && force)
-		return 0;
-	snprintf(why, len, "refused: there is no drive %s (is the DVD writer plugged in?)",
-		 device);
-	return -VG_ENODEV;
-}
-
-/* With force the "disc" is any file vigild's user may write: never one of
- * vigild's own (catalog, keys, clips) and never the image itself. */
-static int device_safe(const char *device, const char *image, const char *data_dir, char *why,
-		       size_t len)
-{
-	char real_dev[4096], real_data[4096], dir[1100];
-	struct stat ds, is;
-	char *slash;
-	size_t n;
-	int exists = stat(device, &ds) == 0;
-
-	if (exists && stat(image, &is) == 0 && ds.st_dev == is.st_dev && ds.st_ino == is.st_ino) {
+	if (ds.st_dev == is.st_dev && ds.st_ino == is.st_ino) {
 		snprintf(why, len, "refused: the device is the image itself");
 		return -VG_EINVAL;
 	}
-	if ((exists && S_ISBLK(ds.st_mode)) || data_dir == NULL || realpath(data_dir, real_data) == NULL)
-		return 0;
-	/* A new file: judge its folder. */
-	snprintf(dir, sizeof(dir), "%s", device);
-	if (realpath(dir, real_dev) == NULL) {
-		slash = strrchr(dir, '/');
-		if (slash && slash != dir)
-			*slash = '\0';
-		if (realpath(dir, real_dev) == NULL)
-			return 0;	/* no folder: the burn says so */
-	}
-	n = strlen(real_data);
-	if (strncmp(real_dev, real_data, n) == 0 && (real_dev[n] == '/' || real_dev[n] == '\0')) {
-		snprintf(why, len, "refused: %s is inside vigild's data folder %s; give a DVD "
-			 "writer", device, data_dir);
-		return -VG_EPERM;
-	}
-	return 0;
+	return ctl_dest_not_own_file(r, fds[1], device, why, len);
 }
 
 int ctl_cmd_export_burn(struct req *r)
@@ -132,7 +112,9 @@ int ctl_cmd_export_burn(struct req *r)
 	struct vg_burn_result *res = NULL;
 	struct vg_verify_result *vr = NULL;
 	char object[2400], done_object[2600], why[800], fpr[VG_SIGN_FPR_HEX_LEN] = "";
+	char image_path[64];
 	struct json_object *o;
+	int fds[2] = { -1, -1 }, have_fds = 0;
 	int ret;
 
 	snprintf(object, sizeof(object), "burn image=%s device=%s%s", image ? image : "(none)",
@@ -145,9 +127,32 @@ int ctl_cmd_export_burn(struct req *r)
 	if (device == NULL || strlen(device) > 1023)
 		return fail(r, object, "refused: give the DVD writer with --device (e.g. "
 				       "/dev/sr0)");
-	if (device_ok(device, force, why, sizeof(why)) < 0 ||
-	    device_safe(device, image, env->data_dir, why, sizeof(why)) < 0)
-		return fail(r, object, why);
+	if (device[0] != '/')
+		return fail(r, object, "refused: the device must be an absolute path (e.g. "
+				       "/dev/sr0)");
+	if (!ctl_dest_passes_fds(r))
+		return fail(r, object, CTL_DEST_RAW_PATH);
+	{
+		struct json_object *need = json_object_new_object();
+
+		json_object_object_add(need, "need", json_object_new_string("burn"));
+		json_object_object_add(need, "image", json_object_new_string(image));
+		json_object_object_add(need, "device", json_object_new_string(device));
+		json_object_object_add(need, "force", json_object_new_int(force));
+		if (ctl_dest_ask(r, need, fds, 2, why, sizeof(why)) < 0) {
+			char msg[900];
+
+			snprintf(msg, sizeof(msg), "%s%s", strncmp(why, "refused: ", 9) == 0 ? "" :
+				 "refused: ", why);
+			return fail(r, object, msg);
+		}
+		have_fds = 1;
+	}
+	if (fds_ok(r, fds, image, device, force, why, sizeof(why)) < 0) {
+		ret = fail(r, object, why);
+		goto out;
+	}
+	snprintf(image_path, sizeof(image_path), "/proc/self/fd/%d", fds[0]);
 	res = calloc(1, sizeof(*res));
 	vr = calloc(1, sizeof(*vr));
 	if (res == NULL || vr == NULL) {
@@ -156,7 +161,7 @@ int ctl_cmd_export_burn(struct req *r)
 	}
 	/* Only an intact export signed by this box goes onto a disc: checked
 	 * before anything is written. */
-	ret = vg_verify_export(image, NULL, NULL, vr);
+	ret = vg_verify_export(image_path, NULL, NULL, vr);
 	if (ret < 0) {
 		if (ret == -VG_EAUTH)
 			snprintf(why, sizeof(why), "refused: %s is not an intact export (first bad "
@@ -179,6 +184,9 @@ int ctl_cmd_export_burn(struct req *r)
 	q.image = image;
 	q.device = device;
 	q.allow_file = force;
+	q.given = 1;
+	q.image_fd = fds[0];
+	q.device_fd = fds[1];
 	vg_info("burning %s to %s for %s (%s)", image, device, r->login,
 		r->reference ? r->reference : "");
 	ctl_progress_start(&prog, r);
@@ -200,6 +208,10 @@ int ctl_cmd_export_burn(struct req *r)
 	json_object_object_add(o, "image_sha256", json_object_new_string(res->image_sha256));
 	ret = ctl_reply(r, o);
 out:
+	if (have_fds) {
+		close(fds[0]);
+		close(fds[1]);
+	}
 	free(res);
 	free(vr);
 	return ret;

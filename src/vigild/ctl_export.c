@@ -22,15 +22,20 @@
  * request waiting is audited ("export.pending") as well.
  *
  * The export itself runs in this connection's thread inside vigild (it
- * needs the master key) and writes to the destination as vigild's user,
- * sending small JSON progress lines as DATA frames before the one JSON
- * reply.
+ * needs the master key), sending small JSON progress lines as DATA frames
+ * before the one JSON reply. It writes only through descriptors the
+ * requester's vigilctl made with the requester's own rights (ctl_dest.h):
+ * the export folder DEST/REF.incomplete, or for an image the image file(s)
+ * and a staging folder beside them; vigilctl renames them when told the
+ * export is good. A request that names a path without passing descriptors
+ * is refused, and so is a descriptor of vigild's own folders.
  */
 #define VG_LOG_MODULE "CTL"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -43,6 +48,7 @@
 #include "vigil/proto.h"
 #include "vigil/timeutil.h"
 #include "control_impl.h"
+#include "ctl_dest.h"
 
 #ifndef VIGIL_VERSION
 #define VIGIL_VERSION "0.1.0"
@@ -121,6 +127,18 @@ static int parse_args(struct json_object *in, const struct vg_config *cfg, struc
 				return -VG_EINVAL;
 			}
 			cc = vg_config_camera(cfg, name);
+			if (cc == NULL) {
+				snprintf(why, whylen, "there is no camera '%s' in the configuration "
+					 "(vigilctl cameras lists them)", name);
+				return -VG_EINVAL;
+			}
+			/* Named twice is asked once: a file listed twice would
+			 * make an export its own verifier rejects. */
+			for (int k = 0; k < a->n_cams && name; k++)
+				if (strcmp(a->cams[k].name, name) == 0)
+					name = NULL;
+			if (name == NULL)
+				continue;
 			a->cams[a->n_cams].name = name;
 			a->cams[a->n_cams].purpose = cc ? cc->purpose : NULL;
 			a->n_cams++;
@@ -172,20 +190,78 @@ static int parse_args(struct json_object *in, const struct vg_config *cfg, struc
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *o = json_object_array_get_idx(arr, i);
 			struct vg_export_rect *rc = &a->rects[a->n_rects];
+			/* Range-checked as 64-bit numbers before they become ints:
+			 * 2^32 + 5 must not turn into 5. */
+			int64_t v[4] = { jint(o, "x", -1), jint(o, "y", -1), jint(o, "w", 0),
+					 jint(o, "h", 0) };
+			int ok = 1;
 
-			rc->x = (int)jint(o, "x", -1);
-			rc->y = (int)jint(o, "y", -1);
-			rc->w = (int)jint(o, "w", 0);
-			rc->h = (int)jint(o, "h", 0);
+			for (int k = 0; k < 4; k++)
+				if (v[k] < (k < 2 ? 0 : 1) || v[k] > VG_EXPORT_PIXELS_MAX)
+					ok = 0;
+			rc->x = ok ? (int)v[0] : 0;
+			rc->y = ok ? (int)v[1] : 0;
+			rc->w = ok ? (int)v[2] : 0;
+			rc->h = ok ? (int)v[3] : 0;
 			rc->from_us = jint(o, "from_us", 0);
 			rc->to_us = jint(o, "to_us", 0);
-			if (rc->x < 0 || rc->y < 0 || rc->w <= 0 || rc->h <= 0 ||
-			    rc->to_us < rc->from_us) {
+			if (!ok || !vg_export_rect_sane(rc)) {
 				snprintf(why, whylen, "a --redact region is malformed; write it "
-						      "x,y,w,h[@from-to] in pixels");
+						      "x,y,w,h[@from-to] in pixels, each at most %d",
+					 VG_EXPORT_PIXELS_MAX);
 				return -VG_EINVAL;
 			}
 			a->n_rects++;
+		}
+	}
+	return 0;
+}
+
+/* The size of camera's picture as recorded in [from, to): the first clip
+ * that says; else the configured size. 0 if neither is known. */
+struct picture {
+	int w, h;
+};
+
+static int clip_size(const struct vg_clip *c, void *ud)
+{
+	struct picture *p = ud;
+
+	if (c->width > 0 && c->height > 0) {
+		p->w = c->width;
+		p->h = c->height;
+		return 1;
+	}
+	return 0;
+}
+
+/* Every redaction must blank part of every exported camera's picture:
+ * one outside it would blank nothing while the manifest says a region was
+ * blanked (policy 3.10: the third parties it hides go to the data
+ * subject). Checked before a request is accepted or queued for approval;
+ * -VG_EINVAL with the sentence if not. */
+static int check_redactions(struct req *r, const struct export_args *a, char *why, size_t len)
+{
+	for (int i = 0; i < a->n_cams && a->n_rects > 0; i++) {
+		const struct vg_camera_config *cc = vg_config_camera(r->cfg, a->cams[i].name);
+		struct picture p = { 0, 0 };
+
+		vg_catalog_clips(ctl_env(r)->cat, a->cams[i].name, a->from_us, a->to_us, clip_size,
+				 &p);
+		if ((p.w <= 0 || p.h <= 0) && cc) {
+			p.w = cc->width;
+			p.h = cc->height;
+		}
+		for (int k = 0; k < a->n_rects; k++) {
+			const struct vg_export_rect *rc = &a->rects[k];
+
+			if (!vg_export_rect_in_picture(rc, p.w, p.h)) {
+				snprintf(why, len, "--redact %d,%d,%d,%d lies outside camera %s's "
+					 "picture (%dx%d pixels): it would blank nothing. Give x "
+					 "below %d and y below %d", rc->x, rc->y, rc->w, rc->h,
+					 a->cams[i].name, p.w, p.h, p.w, p.h);
+				return -VG_EINVAL;
+			}
 		}
 	}
 	return 0;
@@ -268,34 +344,6 @@ static int disclosure_rules(struct req *r, const struct export_args *a, char *wh
 				   "subject access requests and the media");
 		return -VG_EDENIED;
 	}
-	if (!a->force) {
-		const char *target = !empty(a->dest) ? a->dest : a->iso;
-		char dir[1024];
-		int rem;
-
-		snprintf(dir, sizeof(dir), "%s", target);
-		if (empty(a->dest)) {	/* the image's folder */
-			char *slash = strrchr(dir, '/');
-
-			if (slash == dir)
-				slash[1] = '\0';
-			else if (slash)
-				*slash = '\0';
-		}
-		rem = vg_export_dest_is_removable(dir);
-		if (rem < 0) {
-			snprintf(why, len, "refused: %s does not exist (is the USB stick mounted?)",
-				 dir);
-			return -VG_EDENIED;
-		}
-		if (rem == 0) {
-			snprintf(why, len, "refused: %s is not on a removable medium (USB stick or "
-					   "SD card); exports go onto removable media. Add --force "
-					   "to write there anyway (it is recorded in the audit log)",
-				 dir);
-			return -VG_EDENIED;
-		}
-	}
 	return 0;
 }
 
@@ -329,10 +377,143 @@ static int64_t end_before_open_clips(const struct vg_control_env *env,
 	return to;
 }
 
+/* The descriptors of one export's destination (ctl_dest.h). */
+struct dest {
+	int fds[2 + VG_EXPORT_MAX_DISCS];
+	int n;
+};
+
+static void dest_close(struct dest *d)
+{
+	for (int i = 0; i < d->n; i++)
+		close(d->fds[i]);
+	d->n = 0;
+}
+
+/* Have the requester's vigilctl make the destination with the requester's
+ * rights, check what it handed over and fill q's descriptors. 0, or
+ * negative with the sentence (-VG_EDENIED: a refusal). */
+static int get_dest(struct req *r, const struct export_args *a, const struct vg_export_ctx *ctx,
+		    struct vg_export_request *q, struct dest *d, char *why, size_t len)
+{
+	struct json_object *need = json_object_new_object();
+	char ref[VG_EXPORT_REF_MAX], name[VG_EXPORT_REF_MAX + 16];
+	int n = 1, ret, rem;
+
+	d->n = 0;
+	vg_export_folder_name(q->reference, ref);
+	if (!empty(a->dest)) {
+		snprintf(name, sizeof(name), "%s.incomplete", ref);
+		json_object_object_add(need, "need", json_object_new_string("folder"));
+		json_object_object_add(need, "dest", json_object_new_string(a->dest));
+		json_object_object_add(need, "name", json_object_new_string(name));
+		ret = ctl_dest_ask(r, need, d->fds, 1, why, len);
+		if (ret < 0)
+			return ret;
+		d->n = 1;
+		ret = ctl_dest_folder(r, d->fds[0], 1, a->dest, why, len);
+		q->folder_fd = d->fds[0];
+	} else {
+		struct json_object *imgs = json_object_new_array();
+		char staging[600];
+
+		n = vg_export_images_needed(ctx, q, why, len);
+		if (n < 1) {
+			json_object_put(imgs);
+			json_object_put(need);
+			return n < 0 ? n : -VG_EINVAL;
+		}
+		snprintf(staging, sizeof(staging), "%s.staging", ctl_dest_base(a->iso));
+		for (int k = 1; k <= n; k++) {
+			char p[1100], b[1200];
+
+			vg_export_disc_path(a->iso, k, n, p, sizeof(p));
+			snprintf(b, sizeof(b), "%s.incomplete", ctl_dest_base(p));
+			json_object_array_add(imgs, json_object_new_string(b));
+		}
+		json_object_object_add(need, "need", json_object_new_string("iso"));
+		json_object_object_add(need, "iso", json_object_new_string(a->iso));
+		json_object_object_add(need, "staging", json_object_new_string(staging));
+		json_object_object_add(need, "images", imgs);
+		ret = ctl_dest_ask(r, need, d->fds, 2 + n, why, len);
+		if (ret < 0)
+			return ret;
+		d->n = 2 + n;
+		ret = ctl_dest_folder(r, d->fds[0], 0, a->iso, why, len);
+		if (ret == 0)
+			ret = ctl_dest_folder(r, d->fds[1], 1, staging, why, len);
+		if (ret == 0 && ctl_dest_named(d->fds[0], staging, d->fds[1]) < 0) {
+			snprintf(why, len, "refused: the staging folder is not beside the image");
+			ret = -VG_EINVAL;
+		}
+		for (int k = 1; k <= n && ret == 0; k++) {
+			char p[1100], b[1200];
+
+			vg_export_disc_path(a->iso, k, n, p, sizeof(p));
+			snprintf(b, sizeof(b), "%s.incomplete", ctl_dest_base(p));
+			ret = ctl_dest_new_file(r, d->fds[0], b, d->fds[1 + k], p, why, len);
+		}
+		q->staging_fd = d->fds[1];
+		q->image_fds = d->fds + 2;
+		q->n_images = n;
+	}
+	if (ret == 0 && !a->force) {
+		const char *target = !empty(a->dest) ? a->dest : a->iso;
+
+		rem = vg_export_fd_is_removable(d->fds[0]);
+		if (rem <= 0) {
+			snprintf(why, len, "refused: %s is not on a removable medium (USB stick or "
+					   "SD card); exports go onto removable media. Add --force "
+					   "to write there anyway (it is recorded in the audit log)",
+				 target);
+			ret = -VG_EDENIED;
+		}
+	}
+	if (ret < 0) {
+		dest_close(d);
+		return ret == -VG_EDENIED || ret == -VG_EPERM || ret == -VG_EINVAL ||
+		       ret == -VG_EEXIST ? -VG_EDENIED : ret;
+	}
+	q->given = 1;
+	return 0;
+}
+
 /* Run a decided export and reply. requester is who asked (the caller, or
  * for an approval the first person); r is the connection that runs it. */
+/* Take waiting request id (mark it approved) so that nobody approves it
+ * twice; the catalog decides which of two approvers gets it. 1 if taken;
+ * else 0 with the refusal audited and sent (*ret: the reply's code). */
+static int take_request(struct req *r, int64_t id, const char *object, int *ret)
+{
+	int t = vg_catalog_export_request_take(ctl_env(r)->cat, id, r->login, vg_time_now_us(),
+						NULL, NULL);
+
+	if (t == -VG_ENOENT) {
+		ctl_audit(r, "export.approve", object, 0, "refused: already approved by someone "
+							  "else");
+		*ret = ctl_reply_error(r, "that export request was approved by someone else "
+					  "meanwhile");
+		return 0;
+	}
+	if (t < 0) {
+		vg_warnx("cannot record the approval of export request %lld: %s", (long long)id,
+			 vg_strerror(t));
+		ctl_audit(r, "export.approve", object, 0, "refused: the approval could not be "
+							  "recorded in the catalog");
+		*ret = ctl_reply_error(r, "vigild could not record the approval in its catalog; "
+					  "nothing was exported and the request is still waiting");
+		return 0;
+	}
+	ctl_audit(r, "export.approve", object, 1, "allowed: approved by a second person "
+						  "(policy 3.9, 3.10)");
+	return 1;
+}
+
+/* Run a decided export and reply. For an approval (take_id > 0), the
+ * waiting request is taken only once the approver's vigilctl has made the
+ * destination: an approver who may not write there leaves it waiting. */
 static int run_export(struct req *r, const struct export_args *a, const char *requester,
-		      const char *approver)
+		      const char *approver, int64_t take_id, const char *take_object)
 {
 	const struct vg_control_env *env = ctl_env(r);
 	const struct vg_user *u = NULL;
@@ -347,6 +528,7 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 	struct vg_export_request q;
 	struct vg_export_result *res;
 	struct json_object *o;
+	struct dest dest = { .n = 0 };
 	int ret;
 
 	res = calloc(1, sizeof(*res));
@@ -410,10 +592,41 @@ static int run_export(struct req *r, const struct export_args *a, const char *re
 			snprintf(clock, sizeof(clock), "NOT synchronised at export");
 		q.clock_sync = clock;
 	}
+	{
+		char why[700];
+
+		ret = get_dest(r, a, &ctx, &q, &dest, why, sizeof(why));
+		if (ret < 0) {
+			char msg[800];
+
+			snprintf(note, sizeof(note), "%s=%s%s", empty(a->dest) ? "iso" : "dest",
+				 empty(a->dest) ? a->iso : a->dest,
+				 approver ? " requested_by=" : "");
+			if (approver)
+				snprintf(note + strlen(note), sizeof(note) - strlen(note), "%s",
+					 requester);
+			describe(a, note, object, sizeof(object));
+			if (strncmp(why, "refused: ", 9) == 0 || ret == -VG_EDENIED)
+				snprintf(msg, sizeof(msg), "%s%s", strncmp(why, "refused: ", 9) == 0
+					 ? "" : "refused: ", why);
+			else
+				snprintf(msg, sizeof(msg), "export failed: %s", why);
+			vg_info("export by %s: %s", r->login, msg);
+			ctl_audit(r, ret == -VG_EDENIED ? "export" : "export.failed", object, 0, msg);
+			free(res);
+			return ctl_reply_error(r, msg);
+		}
+	}
+	if (take_id > 0 && !take_request(r, take_id, take_object, &ret)) {
+		dest_close(&dest);
+		free(res);
+		return ret;
+	}
 	vg_info("export for %s (%s) by %s%s%s starting", recipient, r->reference, requester,
 		approver ? ", approved by " : "", approver ? approver : "");
 	ctl_progress_start(&prog, r);
 	ret = vg_export_run(&ctx, &q, res);
+	dest_close(&dest);
 	if (ret == 0) {
 		if (res->discs > 1)
 			snprintf(note, sizeof(note), "images=%s (disc 1 of %d) files=%d bytes=%llu "
@@ -510,6 +723,8 @@ int ctl_cmd_export(struct req *r)
 	int ret, bad;
 
 	bad = parse_args(r->in, r->cfg, &a, why, sizeof(why));
+	if (bad == 0)
+		bad = check_redactions(r, &a, why, sizeof(why));
 	if (bad < 0) {
 		/* Describe what we can: the refusal is still a row. */
 		a.recipient = ctl_arg_str(r, "recipient");
@@ -529,6 +744,10 @@ int ctl_cmd_export(struct req *r)
 		snprintf(msg, sizeof(msg), "refused: %s", why);
 		ctl_audit(r, "export", object, 0, msg);
 		return ctl_reply_error(r, msg);
+	}
+	if (!ctl_dest_passes_fds(r)) {
+		ctl_audit(r, "export", object, 0, CTL_DEST_RAW_PATH);
+		return ctl_reply_error(r, CTL_DEST_RAW_PATH);
 	}
 	if (ctl_policy_allows(r, VG_ACT_EXPORT) && disclosure_rules(r, &a, why, sizeof(why)) < 0) {
 		vg_info("refused export for %s by %s: %s", a.recipient ? a.recipient : "(none)",
@@ -562,7 +781,7 @@ int ctl_cmd_export(struct req *r)
 		json_object_object_add(o, "message", json_object_new_string(msg));
 		return ctl_reply(r, o);
 	}
-	return run_export(r, &a, r->login, NULL);
+	return run_export(r, &a, r->login, NULL, 0, NULL);
 }
 
 int ctl_cmd_export_approve(struct req *r)
@@ -601,6 +820,8 @@ int ctl_cmd_export_approve(struct req *r)
 	r->purpose = jstr(in, "purpose");
 	r->reference = jstr(in, "reference");
 	bad = parse_args(in, r->cfg, &a, why, sizeof(why));
+	if (bad == 0)
+		bad = check_redactions(r, &a, why, sizeof(why));
 	if (bad < 0) {
 		snprintf(object, sizeof(object), "approve request=%lld", (long long)id);
 	} else {
@@ -617,32 +838,17 @@ int ctl_cmd_export_approve(struct req *r)
 		ret = ctl_reply_error(r, SELF_APPROVAL);
 		goto out;
 	}
-	if (bad < 0) {	/* cannot happen: it was checked when stored */
+	if (!ctl_dest_passes_fds(r)) {
+		ctl_audit(r, "export.approve", object, 0, CTL_DEST_RAW_PATH);
+		ret = ctl_reply_error(r, CTL_DEST_RAW_PATH);
+		goto out;
+	}
+	if (bad < 0) {	/* checked when stored; the config may have changed since */
+		ctl_audit(r, "export.approve", object, 0, why);
 		ret = ctl_reply_error(r, why);
 		goto out;
 	}
-	/* Take it (mark it approved) before running, so that nobody approves
-	 * it twice; the catalog decides which of two approvers gets it. */
-	ret = vg_catalog_export_request_take(cat, id, r->login, vg_time_now_us(), NULL, NULL);
-	if (ret == -VG_ENOENT) {
-		ctl_audit(r, "export.approve", object, 0, "refused: already approved by someone "
-							  "else");
-		ret = ctl_reply_error(r, "that export request was approved by someone else "
-					 "meanwhile");
-		goto out;
-	}
-	if (ret < 0) {
-		vg_warnx("cannot record the approval of export request %lld: %s", (long long)id,
-			 vg_strerror(ret));
-		ctl_audit(r, "export.approve", object, 0, "refused: the approval could not be "
-							  "recorded in the catalog");
-		ret = ctl_reply_error(r, "vigild could not record the approval in its catalog; "
-					 "nothing was exported and the request is still waiting");
-		goto out;
-	}
-	ctl_audit(r, "export.approve", object, 1, "allowed: approved by a second person "
-						  "(policy 3.9, 3.10)");
-	ret = run_export(r, &a, requester, r->login);
+	ret = run_export(r, &a, requester, r->login, id, object);
 out:
 	r->purpose = own_purpose;
 	r->reference = own_reference;

@@ -41,8 +41,11 @@ if [ "$ROOT" = 1 ]; then
 		useradd --no-create-home --shell /bin/sh --user-group --groups "$DAEMON" "$u"
 	done
 	chmod 755 "$T"
-	# Exports are written by vigild's user: the destination must let it.
+	# An export lands only where the person asking (or approving) may
+	# write: vigilctl makes the folder with their rights and shares it
+	# with vigild's group. The second dpo approves into media: its group.
 	chown "$DAEMON:$DAEMON" "$T/data" "$T/run" "$T/usb" "$T/iso" "$T/media" "$T/plain"
+	chmod 775 "$T/media"
 	chmod 750 "$T/run"
 	RUN_AS="user = \"$DAEMON\";"
 	EXTRA_USERS="{ login = \"$DPO2\"; name = \"Second DPO\"; role = \"dpo\"; },
@@ -248,7 +251,7 @@ check "a redacted copy for the police is refused: they get the original (exit $r
 
 # ---- subject access: a dpo asks with a DSAR reference, another approves ----
 if [ "$ROOT" = 1 ]; then
-	mkdir "$T/dsar" && chown "$DAEMON:$DAEMON" "$T/dsar"
+	mkdir "$T/dsar" && chown "$DAEMON:$DAEMON" "$T/dsar" && chmod 775 "$T/dsar"
 	out=$($VCTL --purpose subject-access --reference DSAR-9 export --camera synth-a \
 		--from "$FROM" --to "$TO" --recipient data-subject --redact 100,60,80,120 \
 		--dest "$T/dsar" --force 2>&1)
@@ -326,7 +329,7 @@ check "--disc-size without a unit or a size makes sense is a usage error" \
 
 # ---- a waiting request survives a restart of vigild ----
 mkdir "$T/media2"
-[ "$ROOT" = 1 ] && chown "$DAEMON:$DAEMON" "$T/media2"
+[ "$ROOT" = 1 ] && chown "$DAEMON:$DAEMON" "$T/media2" && chmod 775 "$T/media2"
 out=$($VCTL --purpose press-appeal --reference DISC-8 export --camera synth-a --from "$FROM" \
 	--to "$TO" --recipient media --organisation "Evening Paper" --police-decision CRIME-114-D2 \
 	--victim-wishes "victim agrees to publication" --dest "$T/media2" --force 2>&1)
@@ -362,6 +365,26 @@ if [ "$ROOT" = 1 ]; then
 		sh -c "! grep -q '^  request $id by ' '$T/disc2.txt'"
 else
 	skip "approving a request made before a restart (needs root to create a second user)"
+fi
+
+# ---- an approver makes the destination with their own rights ----
+if [ "$ROOT" = 1 ]; then
+	mkdir "$T/vigilonly" && chown "$DAEMON:$DAEMON" "$T/vigilonly"
+	out=$($VCTL --purpose press-appeal --reference DISC-10 export --camera synth-a \
+		--from "$FROM" --to "$TO" --recipient media --organisation "Evening Paper" \
+		--police-decision CRIME-114-D4 --victim-wishes "victim agrees" \
+		--dest "$T/vigilonly" --force 2>&1)
+	id4=$(echo "$out" | sed -n 's/^export request \([0-9]*\) is waiting.*/\1/p')
+	out=$(as "$DPO2" export approve "${id4:-0}" 2>&1)
+	rc=$?
+	check "an approver who may not write where the export would land is refused (exit $rc): $out" \
+		says "$rc" 1 "$out" "you may not write"
+	$VCTL disclosures >"$T/disc4.txt" 2>&1
+	check "... nothing was written there, and the request still waits" \
+		sh -c "[ -z \"\$(ls -A '$T/vigilonly')\" ] && grep -q '^  request ${id4:-x} by ' '$T/disc4.txt'"
+	$VCTL export withdraw "${id4:-0}" --reason "test over" >/dev/null 2>&1
+else
+	skip "an approver without rights on the destination (needs root to create a second user)"
 fi
 
 # ---- a waiting request withdrawn ----

@@ -128,7 +128,7 @@ rc=$?
 check "an export with --camera tiny --camera tiny succeeds (exit $rc)" [ "$rc" = 0 ]
 check "... into a folder the requester owns" [ "$(stat -c %U "$T/req/CRIME-9")" = "$REQ" ]
 check "... and its own verifier passes it (the camera is listed once)" \
-	"$VIGILCTL" verify "$T/req/CRIME-9"
+	req verify "$T/req/CRIME-9"
 
 # ---- numbers ----
 DSAR="--purpose subject-access --reference DSAR-4"

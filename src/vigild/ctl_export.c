@@ -101,9 +101,22 @@ static int empty(const char *s)
 	return s == NULL || s[0] == '\0';
 }
 
+static int same_camera(const char *camera, void *ud)
+{
+	return strcmp(camera, (const char *)ud) == 0;
+}
+
+/* 1 if the catalog holds clips of camera. A camera taken out of the
+ * configuration keeps its footage until retention ends, and that footage
+ * may be exactly what the police ask for. */
+static int has_footage(struct vg_catalog *cat, const char *camera)
+{
+	return cat != NULL && vg_catalog_cameras(cat, same_camera, (void *)camera) == 1;
+}
+
 /* Fill a from the request; a sentence in why and -VG_EINVAL if malformed. */
-static int parse_args(struct json_object *in, const struct vg_config *cfg, struct export_args *a,
-		      char *why, size_t whylen)
+static int parse_args(struct json_object *in, const struct vg_config *cfg, struct vg_catalog *cat,
+		      struct export_args *a, char *why, size_t whylen)
 {
 	struct json_object *arr;
 
@@ -127,9 +140,9 @@ static int parse_args(struct json_object *in, const struct vg_config *cfg, struc
 				return -VG_EINVAL;
 			}
 			cc = vg_config_camera(cfg, name);
-			if (cc == NULL) {
+			if (cc == NULL && !has_footage(cat, name)) {
 				snprintf(why, whylen, "there is no camera '%s' in the configuration "
-					 "(vigilctl cameras lists them)", name);
+					 "and no footage of it (vigilctl cameras lists them)", name);
 				return -VG_EINVAL;
 			}
 			/* Named twice is asked once: a file listed twice would
@@ -722,7 +735,7 @@ int ctl_cmd_export(struct req *r)
 	char why[700], object[2048], dest_note[1100];
 	int ret, bad;
 
-	bad = parse_args(r->in, r->cfg, &a, why, sizeof(why));
+	bad = parse_args(r->in, r->cfg, ctl_env(r)->cat, &a, why, sizeof(why));
 	if (bad == 0)
 		bad = check_redactions(r, &a, why, sizeof(why));
 	if (bad < 0) {
@@ -819,7 +832,7 @@ int ctl_cmd_export_approve(struct req *r)
 	 * reference: that is what they are approving. */
 	r->purpose = jstr(in, "purpose");
 	r->reference = jstr(in, "reference");
-	bad = parse_args(in, r->cfg, &a, why, sizeof(why));
+	bad = parse_args(in, r->cfg, ctl_env(r)->cat, &a, why, sizeof(why));
 	if (bad == 0)
 		bad = check_redactions(r, &a, why, sizeof(why));
 	if (bad < 0) {

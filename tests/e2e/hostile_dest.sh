@@ -130,6 +130,11 @@ check "... into a folder the requester owns" [ "$(stat -c %U "$T/req/CRIME-9")" 
 check "... and its own verifier passes it (the camera is listed once)" \
 	req verify "$T/req/CRIME-9"
 
+out=$(req $POL export --camera ghost --from "$FROM" --to "$TO" --recipient police \
+	--organisation "Test Constabulary" --dest "$T/req" --force 2>&1)
+check "a camera neither configured nor recorded is refused by name (exit $?)" \
+	has "$out" "no camera 'ghost' in the configuration and no footage of it"
+
 # ---- numbers ----
 DSAR="--purpose subject-access --reference DSAR-4"
 out=$(req $DSAR export --camera tiny --from "$FROM" --to "$TO" --recipient data-subject \

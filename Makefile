@@ -50,7 +50,7 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
 VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c \
-	ctl_report.c)
+	ctl_report.c ctl_audit.c)
 VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold.c \
 	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c vigilctl_report.c)
 BINS := $(BUILD)/vigild $(BUILD)/vigilctl

@@ -107,5 +107,7 @@ int ctl_cmd_export_withdraw(struct req *r);
 int ctl_cmd_export_burn(struct req *r);
 int ctl_cmd_disclosures(struct req *r);
 int ctl_cmd_report(struct req *r);	/* ctl_report.c */
+int ctl_cmd_audit_show(struct req *r);	/* ctl_audit.c */
+int ctl_cmd_audit_verify(struct req *r);
 
 #endif

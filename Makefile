@@ -52,7 +52,8 @@ LIB := $(BUILD)/libvigil.a
 VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c \
 	ctl_report.c ctl_audit.c)
 VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold.c \
-	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c vigilctl_report.c)
+	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c vigilctl_report.c \
+	vigilctl_audit.c)
 BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 
 # Unit tests: tests/test_NAME.c, each linked with libvigil.a and cmocka.

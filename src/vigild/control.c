@@ -246,6 +246,7 @@ int ctl_authorise(struct req *r, enum vg_action action, const char *object)
 
 	vg_policy_check(&policy, &pr, &d);
 	r->role = d.role >= 0 ? vg_role_name((enum vg_role)d.role) : "";
+	ctl_audit_gate(r, action, &d);	/* ctl_audit.c: a broken audit log stops footage */
 	/* No audit row, no access: an action nobody can review later is not
 	 * done (principle 10). */
 	if (ctl_audit(r, vg_action_name(action), object, d.allowed, d.reason) < 0 && d.allowed) {
@@ -589,6 +590,8 @@ static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot },
 	{ "audit.show", ctl_cmd_audit_show },
 	{ "audit.verify", ctl_cmd_audit_verify },
+	{ "audit.acknowledge", ctl_cmd_audit_acknowledge },
+	{ "key.show", ctl_cmd_key_show },
 	{ "hold.place", ctl_cmd_hold_place },
 	{ "holds", ctl_cmd_holds },
 	{ "hold.release", ctl_cmd_hold_release },

@@ -264,6 +264,23 @@ static void camera_state_json(void *ud, const char *name, struct json_object *e)
 	json_object_put(tmp);
 }
 
+/* "audit_log": whether the log was found broken at start, and how. */
+static void audit_status_json(struct daemon *d, struct json_object *out)
+{
+	struct json_object *a = json_object_new_object();
+	struct vg_audit_break b;
+	int broken = vg_audit_broken(d->audit, &b);
+
+	json_object_object_add(a, "broken", json_object_new_boolean(broken));
+	if (broken) {
+		json_object_object_add(a, "first_bad_row", json_object_new_int64(b.first_bad_seq));
+		json_object_object_add(a, "broken_row", json_object_new_int64(b.row_seq));
+		json_object_object_add(a, "problem", json_object_new_string(b.msg));
+		json_object_object_add(a, "evidence", json_object_new_string(b.evidence));
+	}
+	json_object_object_add(out, "audit_log", a);
+}
+
 static void status_json(void *ud, struct json_object *out)
 {
 	struct daemon *d = ud;
@@ -341,6 +358,7 @@ static void status_json(void *ud, struct json_object *out)
 	if (vg_sign_fingerprint(d->device_key, dfp) == 0)
 		json_object_object_add(out, "device_key_fingerprint", json_object_new_string(dfp));
 	vg_sweeper_status_json(d->sweeper, out);	/* "storage" */
+	audit_status_json(d, out);	/* "audit_log" */
 	{
 		struct vg_diskguard_status ds;
 
@@ -731,7 +749,10 @@ static void checkpoint(struct daemon *d)
 {
 	struct vg_audit_checkpoint cp;
 
-	if (vg_audit_checkpoint(d->audit, &cp) < 0)
+	if (vg_audit_broken(d->audit, NULL))
+		vg_errx("ALARM: the audit log is broken and not acknowledged: no checkpoint is "
+			"signed over it (vigilctl status; the DPO runs 'vigilctl audit acknowledge')");
+	else if (vg_audit_checkpoint(d->audit, &cp) < 0)
 		vg_errx("cannot sign the audit checkpoint");
 	else
 		d->last_checkpoint_us = cp.time_us;
@@ -872,8 +893,7 @@ static int run(struct daemon *d)
 	d->control = NULL;
 	while (d->n_cams > 0)
 		stop_camera(d, d->n_cams - 1, "vigild stopped");
-	checkpoint(d);
-	return 0;
+	return 0;	/* main signs the checkpoint after the daemon.stop row */
 }
 
 int main(int argc, char **argv)
@@ -881,6 +901,7 @@ int main(int argc, char **argv)
 	struct daemon d;
 	struct vg_config *cfg = NULL;
 	struct vg_reconcile_report rep;
+	struct vg_audit_break brk;
 	struct vg_reconcile_bg *recon = NULL;
 	int64_t recon_since = 0;
 	sigset_t sigs;
@@ -999,6 +1020,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		vg_audit_set_syslog(cfg->log_syslog);
+		/* Before any row or checkpoint of this run: a log found broken
+		 * is recorded and kept as evidence, never signed over. */
+		snprintf(path, sizeof(path), "%s/audit-evidence", cfg->data_dir);
+		if (vg_audit_start_check(d.audit, path, &brk) == 1)
+			vg_errx("ALARM: the audit log is broken: %s (first bad row %lld); a copy is "
+				"kept in %s; no checkpoint will be signed and footage operations "
+				"are refused (except the DPO's viewing) until the DPO runs 'vigilctl "
+				"audit acknowledge'", brk.msg, (long long)brk.first_bad_seq,
+				brk.evidence[0] ? brk.evidence : "(nowhere: copying failed)");
 	}
 	vg_control_audit_event(d.audit, "daemon.start", d.config_path, "vigild " VIGIL_VERSION);
 	/* Clips open at the crash are repaired before recording resumes; the
@@ -1074,6 +1104,7 @@ int main(int argc, char **argv)
 	vg_reconcile_bg_stop(recon, NULL);	/* its audit row comes before daemon.stop */
 	recon = NULL;
 	vg_control_audit_event(d.audit, "daemon.stop", d.config_path, "");
+	checkpoint(&d);	/* the last row is signed: deleting it is detected */
 	vg_info("vigild stopped");
 out:
 	vg_control_stop(d.control);

@@ -961,9 +961,11 @@ static int load_acks(struct vg_audit *a, struct vctx *v)
 		long long x, b;
 
 		if (o == NULL || sscanf(o, "first_bad_row=%lld broken_row=%lld", &x, &b) != 2 ||
-		    x <= 0 || b <= x)
+		    x < 0 || b <= x)
 			continue;
-		v->acks[v->n_acks] = (struct ack){ .lo = x, .hi = b - 1,
+		/* x = 0: a problem tied to no row (the head file), which the
+		 * acknowledgement's checkpoint cured: no rows are set aside. */
+		v->acks[v->n_acks] = (struct ack){ .lo = x > 0 ? x : 1, .hi = x > 0 ? b - 1 : 0,
 						   .ack_seq = sqlite3_column_int64(st, 0) };
 		v->n_acks++;
 	}
@@ -1216,13 +1218,12 @@ int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 		for (int k = 0; k < n_acks; k++) {
 			struct ack *ak = &v.acks[k];
 
-			if (ak->have && ak->anchored) {
+			if (ak->anchored)
 				acked++;
-			} else if (ak->have) {
+			else if (ak->have)
 				problem(&v, ak->first.seq, "%s (an acknowledgement at row %" PRId64
 					" would cover this, but no valid signed checkpoint covers "
 					"it)", ak->first.msg, ak->ack_seq);
-			}
 		}
 		if (stats != NULL)
 			stats->acknowledged_breaks = acked;

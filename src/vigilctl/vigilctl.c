@@ -227,6 +227,14 @@ static int cmd_status(struct ctl *c)
 			       "nothing is signed over it until the DPO runs 'vigilctl audit "
 			       "acknowledge'\n", (long long)ctl_get_int(alog, "first_bad_row"),
 			       ctl_get_str(alog, "problem"), ctl_get_str(alog, "evidence"));
+		if (json_object_object_get_ex(o, "witness", &alog) && ctl_get_int(alog, "configured"))
+			printf("audit witness %s: %s, backlog %lld checkpoint(s), last sent covers seq "
+			       "%lld%s%s\n", ctl_get_str(alog, "collector"),
+			       ctl_get_int(alog, "connected") ? "connected" : "NOT CONNECTED",
+			       (long long)ctl_get_int(alog, "backlog"),
+			       (long long)ctl_get_int(alog, "sent_seq"),
+			       ctl_get_str(alog, "last_error")[0] ? "; last error: " : "",
+			       ctl_get_str(alog, "last_error"));
 		if (ctl_get_int(o, "integrity_failures"))
 			printf("ALARM: %lld clip(s) failed authentication since vigild started "
 			       "(tampered or corrupt; see vigilctl audit show --action integrity); "

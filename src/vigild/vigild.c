@@ -45,6 +45,7 @@
 #include "vigil/sweeper.h"
 #include "vigil/service.h"
 #include "vigil/timeutil.h"
+#include "vigil/witness.h"
 
 #ifndef VIGIL_VERSION
 #define VIGIL_VERSION "0.1.0"
@@ -72,6 +73,7 @@ struct daemon {
 	int n_cams;
 	struct vg_catalog *cat;
 	struct vg_audit *audit;
+	struct vg_witness *witness;	/* NULL: no witness configured */
 	struct vg_sign_key *device_key;
 	struct vg_control *control;
 	struct vg_sweeper *sweeper;	/* retention thread (sweeper.h) */
@@ -279,6 +281,22 @@ static void audit_status_json(struct daemon *d, struct json_object *out)
 		json_object_object_add(a, "evidence", json_object_new_string(b.evidence));
 	}
 	json_object_object_add(out, "audit_log", a);
+	a = json_object_new_object();
+	json_object_object_add(a, "configured", json_object_new_boolean(d->witness != NULL));
+	if (d->witness != NULL) {
+		const struct vg_witness_config *w = &d->current->cfg->witness;
+		struct vg_witness_status ws;
+		char where[300];
+
+		vg_witness_status(d->witness, &ws);
+		snprintf(where, sizeof(where), "%s:%d", w->host ? w->host : "?", w->port);
+		json_object_object_add(a, "collector", json_object_new_string(where));
+		json_object_object_add(a, "connected", json_object_new_boolean(ws.connected));
+		json_object_object_add(a, "backlog", json_object_new_int64(ws.backlog));
+		json_object_object_add(a, "sent_seq", json_object_new_int64(ws.sent_seq));
+		json_object_object_add(a, "last_error", json_object_new_string(ws.last_error));
+	}
+	json_object_object_add(out, "witness", a);
 }
 
 static void status_json(void *ud, struct json_object *out)
@@ -756,6 +774,7 @@ static void checkpoint(struct daemon *d)
 		vg_errx("cannot sign the audit checkpoint");
 	else
 		d->last_checkpoint_us = cp.time_us;
+	vg_witness_kick(d->witness);
 }
 
 struct gap_sum {
@@ -794,6 +813,7 @@ static void write_metrics(struct daemon *d)
 		.version = VIGIL_VERSION, .site = cfg->has_site ? cfg->site.name : "",
 		.cameras = cams, .storage = &sto, .last_checkpoint_us = d->last_checkpoint_us,
 		.witness_backlog = -1, .now_us = vg_time_now_us(),
+		.witness_configured = d->witness != NULL,
 	};
 	char fpr[VG_SIGN_FPR_HEX_LEN] = "", id[32];
 	uint8_t head[VG_AUDIT_HASH_LEN];
@@ -827,6 +847,12 @@ static void write_metrics(struct daemon *d)
 		m.storage = NULL;
 	m.clock_synced = vg_clock_synced(&m.clock_esterror_us);
 	vg_audit_head(d->audit, &m.audit_rows, head);
+	if (d->witness != NULL) {
+		struct vg_witness_status ws;
+
+		vg_witness_status(d->witness, &ws);
+		m.witness_backlog = ws.backlog;
+	}
 	ret = vg_metrics_write(cfg->metrics_file, &m);
 	/* Said once per change, not every 10 s; recording goes on regardless. */
 	if (ret < 0 && ret != d->metrics_error)
@@ -1029,6 +1055,16 @@ int main(int argc, char **argv)
 				"are refused (except the DPO's viewing) until the DPO runs 'vigilctl "
 				"audit acknowledge'", brk.msg, (long long)brk.first_bad_seq,
 				brk.evidence[0] ? brk.evidence : "(nowhere: copying failed)");
+		if (cfg->witness.host != NULL) {
+			char host[256] = "-";
+
+			gethostname(host, sizeof(host) - 1);
+			snprintf(path, sizeof(path), "%s/witness.state", cfg->data_dir);
+			if (vg_witness_start(&d.witness, d.audit, &cfg->witness, path, host) < 0) {
+				ret = 1;
+				goto out;
+			}
+		}
 	}
 	vg_control_audit_event(d.audit, "daemon.start", d.config_path, "vigild " VIGIL_VERSION);
 	/* Clips open at the crash are repaired before recording resumes; the
@@ -1105,12 +1141,15 @@ int main(int argc, char **argv)
 	recon = NULL;
 	vg_control_audit_event(d.audit, "daemon.stop", d.config_path, "");
 	checkpoint(&d);	/* the last row is signed: deleting it is detected */
+	vg_witness_stop(d.witness, 5000);	/* and sent off the box, if it can be */
+	d.witness = NULL;
 	vg_info("vigild stopped");
 out:
 	vg_control_stop(d.control);
 	vg_sweeper_stop(d.sweeper);	/* before the catalog closes */
 	vg_diskguard_free(d.disk);
 	vg_reconcile_bg_stop(recon, NULL);	/* before the catalog and audit close */
+	vg_witness_stop(d.witness, 0);
 	vg_audit_close(d.audit);
 	vg_sign_key_free(d.device_key);
 	vg_catalog_close(d.cat);

@@ -39,7 +39,8 @@ LIB_SRCS := $(wildcard \
 	$(addprefix src/record/, v4l2.c source.c source_v4l2.c source_file.c \
 		source_synth.c source_h264file.c encoder.c segmenter.c picture.c \
 		audio.c pipeline.c) \
-	$(addprefix src/policy/, config.c confcheck.c policy.c audit.c witness.c) \
+	$(addprefix src/policy/, config.c confcheck.c policy.c audit.c witness.c \
+		textfield.c) \
 	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
 	$(addprefix src/export/, export.c verify.c isofs.c burn.c) \
 	$(addprefix src/report/, report.c sources.c sec_register.c sec_availability.c \

@@ -631,6 +631,11 @@ static int handle(struct conn *c, const char *msg)
 	}
 	r.cfg = srv->env.config_get(srv->env.ud);
 	login_of(c->uid, r.login, sizeof(r.login));
+	if (ctl_text_gate(&r) < 0) {	/* ctl_audit.c: bounded, plain text only */
+		srv->env.config_put(srv->env.ud, r.cfg);
+		json_object_put(r.in);
+		return 0;
+	}
 	r.purpose = ctl_arg_str(&r, "purpose");
 	r.reference = ctl_arg_str(&r, "reference");
 	cmd = ctl_arg_str(&r, "cmd");

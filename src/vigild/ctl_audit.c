@@ -3,7 +3,8 @@
  * (streamed), audit.verify (with the collector's copy, optionally),
  * audit.acknowledge (a broken log, DPO), key.show (the device public key
  * verifiers need), and the gate that closes footage while the log is
- * broken. Reading the log is itself authorised and audited.
+ * broken, and the check of every request's free text (textfield.h).
+ * Reading the log is itself authorised and audited.
  */
 #define VG_LOG_MODULE "CTL"
 
@@ -19,6 +20,7 @@
 #include "vigil/log.h"
 #include "vigil/proto.h"
 #include "vigil/sign.h"
+#include "vigil/textfield.h"
 #include "control_impl.h"
 
 #define SHOW_PAGE_ROWS 1000	/* rows per query: the audit lock is held per page */
@@ -325,4 +327,56 @@ int ctl_cmd_key_show(struct req *r)
 	json_object_object_add(o, "pem", json_object_new_string(pem));
 	json_object_object_add(o, "fingerprint", json_object_new_string(fpr));
 	return ctl_reply(r, o);
+}
+
+/* ---- free text in requests (textfield.h) ---- */
+
+/* The first string of v (a string, or an array of them) that breaks the
+ * rules for field: 1 and why/excerpt filled, else 0. */
+static int bad_text(const char *field, struct json_object *v, char *why, size_t whylen,
+		    char *excerpt, size_t exlen, size_t *len)
+{
+	if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+
+		*len = (size_t)json_object_get_string_len(v);
+		if (vg_textfield_check(field, s, *len, why, whylen) == 0)
+			return 0;
+		vg_textfield_excerpt(s, *len, excerpt, exlen);
+		return 1;
+	}
+	if (json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (bad_text(field, json_object_array_get_idx(v, i), why, whylen, excerpt,
+				     exlen, len))
+				return 1;
+	}
+	return 0;
+}
+
+int ctl_text_gate(struct req *r)
+{
+	char why[300], excerpt[4 * VG_TEXT_EXCERPT + 8], name[4 * VG_TEXT_EXCERPT + 8];
+	char object[400];
+	size_t len = 0;
+
+	json_object_object_foreach(r->in, key, val) {
+		vg_textfield_excerpt(key, strlen(key), name, sizeof(name));
+		if (strcmp(name, key) != 0) {	/* a field name is text too */
+			snprintf(why, sizeof(why), "refused: a request field name is not plain "
+				 "text; is vigilctl damaged?");
+			excerpt[0] = '\0';
+		} else if (!bad_text(key, val, why, sizeof(why), excerpt, sizeof(excerpt), &len)) {
+			continue;
+		}
+		/* The refusal is audited, with a short safe form of the value,
+		 * not the value: the log keeps only what passes the rules. */
+		snprintf(object, sizeof(object), "field=%s value=\"%s\" (%zu bytes)", name,
+			 excerpt, len);
+		ctl_audit(r, "request.refused", object, 0, why);
+		vg_info("refused a request from %s (uid %d): %s", r->login, (int)r->c->uid, why);
+		ctl_reply_error(r, why);
+		return -VG_EDENIED;
+	}
+	return 0;
 }

@@ -63,6 +63,40 @@ ctl base status >/dev/null
 stop
 start base
 for i in 1 2 3; do ctl base status >/dev/null; done
+# Bounded free text (textfield.h): refused before anything is written, the
+# refusal itself audited with a short form of the value.
+long=$(head -c 1000 /dev/zero | tr '\0' x)
+out=$(ctl base clips --purpose "$long" --reference DSAR-1 2>&1)
+check "a 1000-byte purpose is refused, saying the limit" \
+	sh -c "echo \"\$1\" | grep -q 'at most 500'" _ "$out"
+out=$(ctl base clips --purpose "$(printf 'bad \377 text')" --reference DSAR-1 2>&1)
+check "a purpose that is not UTF-8 gets that refusal, not a disk-full message" \
+	sh -c "echo \"\$1\" | grep -q 'not valid UTF-8'" _ "$out"
+out=$(python3 - "$T/base.sock" <<'PY'
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+body = json.dumps({"cmd": "clips", "purpose": "a\u0000b", "reference": "DSAR-1"}).encode()
+s.sendall(struct.pack(">BBHI", 1, ord("J"), 0, len(body)) + body)
+hdr = s.recv(8, socket.MSG_WAITALL)
+n = struct.unpack(">I", hdr[4:])[0]
+print(json.loads(s.recv(n, socket.MSG_WAITALL)).get("error", "accepted"))
+PY
+)
+check "a purpose holding NUL is refused, not stored cut short" \
+	sh -c "echo \"\$1\" | grep -q 'NUL'" _ "$out"
+qa base "select object from audit where action = 'request.refused'" >"$T/refused.txt"
+check "each refusal is audited with a short, safe form of the value" \
+	sh -c "grep -q '^field=purpose value=\"x\\{40\\}...\" (1000 bytes)\$' '$T/refused.txt' &&
+	       grep -Fq 'value=\"bad \\xff text\"' '$T/refused.txt' &&
+	       grep -Fq 'value=\"a\\x00b\"' '$T/refused.txt'"
+check "no refused value reached the log whole" \
+	test "$(qa base "select count(*) from audit where length(purpose) > 500
+		or object like '%$long%'")" = 0
+rows=$(qa base "select count(*) from audit")
+check "audit show --json streams every row as one JSON array" \
+	sh -c "\"$VIGILCTL\" -c '$T/base.conf' audit show --json |
+		python3 -c 'import json, sys; sys.exit(len(json.load(sys.stdin)) < $rows)'"
 stop
 check "the original log verifies (it has a stop checkpoint over daemon.stop)" \
 	test "$(qa base "select max(seq) from audit")" = "$(qa base "select max(seq) from checkpoint")"

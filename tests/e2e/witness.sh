@@ -127,6 +127,11 @@ rs_start || notok "rsyslog listens with TLS on 127.0.0.1:$PORT"
 conf box witness
 start box || notok "vigild starts with a witness"
 check "the start checkpoint reaches the collector over mutual TLS" wait_for 60 all_witnessed
+ctl box key show >"$T/key.txt"
+sed -n '/BEGIN/,/END/p' "$T/key.txt" >"$T/device-pub.pem"
+fpr=$(openssl pkey -pubin -in "$T/device-pub.pem" -outform DER 2>/dev/null | sha256sum | cut -c1-64)
+check "key show prints the device public key and its fingerprint (as openssl computes it)" \
+	grep -q "fingerprint.*: $fpr\$" "$T/key.txt"
 check "status shows the witness connected" \
 	sh -c "\"$VIGILCTL\" -c '$T/box.conf' status | grep -q 'audit witness localhost:$PORT: connected'"
 
@@ -162,7 +167,16 @@ restore_triggers() {
 		sqlite3 "$T/$1/audit.db"
 }
 copy() { conf "$1"; cp -a "$T/box" "$T/$1"; rm -f "$T/$1/witness.state"; }
-caught() { # caught NAME WHAT: verify --witness on the tampered copy says so
+caught() { # caught NAME WHAT [db]: verify --witness on the tampered copy says so; with
+	# db, the database was changed and the stand-alone check must say so too (a
+	# damaged head file alone leaves the rows as witnessed: vigild's own check
+	# reports it)
+	if [ "${3:-}" = db ]; then
+		out=$(python3 scripts/vigil-witness-check "$T/$1/audit.db" "$T/device-pub.pem" "$WLOG")
+		rc=$?
+		check "$2: caught by the stand-alone check (stock tools, docs/audit-format.md)" \
+			sh -c "[ $rc = 1 ] && echo \"\$1\" | grep -q 'NOT consistent'" _ "$out"
+	fi
 	start "$1" || notok "$2: vigild starts"
 	out=$(ctl "$1" audit verify --witness "$WLOG")
 	rc=$?
@@ -172,6 +186,9 @@ caught() { # caught NAME WHAT: verify --witness on the tampered copy says so
 	stop
 }
 copy honest
+out=$(python3 scripts/vigil-witness-check "$T/honest/audit.db" "$T/device-pub.pem" "$WLOG")
+check "the stand-alone check finds the untouched log consistent" \
+	sh -c "echo \"\$1\" | grep -q '^ok: '" _ "$out"
 start honest
 out=$(ctl honest audit verify --witness "$WLOG")
 check "the untouched log matches the collector's copy (no false alarm)" \
@@ -182,7 +199,7 @@ N=$(( $(qa box "select max(seq) from audit") - 4 ))
 copy del
 qa del "$drop delete from audit where seq > $N; delete from checkpoint where seq > $N;"
 restore_triggers del
-caught del "rows and checkpoints deleted above $N"
+caught del "rows and checkpoints deleted above $N" db
 copy corrupt
 sed -i 's/^sig 30/sig 31/' "$T/corrupt/audit.db.head"
 caught corrupt "a corrupted head"
@@ -191,19 +208,19 @@ rm "$T/nohead/audit.db.head"
 caught nohead "a deleted head"
 copy rebuilt
 $TAMPER rebuild "$T/rebuilt/audit.db" 3 0
-caught rebuilt "the chain rebuilt with its checkpoints dropped"
+caught rebuilt "the chain rebuilt with its checkpoints dropped" db
 copy rollback
 $TAMPER rebuild "$T/rollback/audit.db" 1 0
 $TAMPER head "$T/rollback/audit.db" "$T/rollback/audit.db.head" 0
-caught rollback "a rollback to the seq-0 head"
+caught rollback "a rollback to the seq-0 head" db
 copy forged
 OLD=$(qa forged "select min(seq) from checkpoint where seq > 0")
 $TAMPER rebuild "$T/forged/audit.db" $((OLD + 1)) "$OLD"
 $TAMPER head "$T/forged/audit.db" "$T/forged/audit.db.head" "$OLD"
-caught forged "a forged log under an old head (seq $OLD)"
+caught forged "a forged log under an old head (seq $OLD)" db
 copy trunc
 qa trunc "$drop delete from audit where seq = $last;"
 restore_triggers trunc
-caught trunc "the final row deleted"
+caught trunc "the final row deleted" db
 
 exit $FAILED

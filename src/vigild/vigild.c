@@ -1111,6 +1111,7 @@ int main(int argc, char **argv)
 			.config_put = config_put, .status = status_json, .snapshot = camera_snapshot,
 			.camera_state = camera_state_json,
 			.ud = &d, .audit_path = d.audit_path, .sweeper = d.sweeper,
+			.witness = d.witness,
 			.retention_sweep = retention_sweep,
 			.retention_accept_clock = retention_accept_clock,
 		};

@@ -135,6 +135,18 @@ check "key show prints the device public key and its fingerprint (as openssl com
 check "status shows the witness connected" \
 	sh -c "\"$VIGILCTL\" -c '$T/box.conf' status | grep -q 'audit witness localhost:$PORT: connected'"
 
+ctl box report --from -1d --to now --out "$T/review.json" --json >/dev/null 2>&1
+check "the signed review report names the witness and its state" \
+	python3 -c "import json, sys; w = json.load(open('$T/review.json'))
+def find(o):
+    if isinstance(o, dict):
+        if 'witness' in o and isinstance(o['witness'], dict):
+            return o['witness']
+        for v in o.values():
+            r = find(v)
+            if r: return r
+w = find(w); sys.exit(0 if w and w['configured'] and w['state'].startswith('connected') else 1)"
+
 # The collector dies; vigild stops (its stop checkpoint cannot go) and
 # starts again (another), all while nobody listens.
 rs_kill

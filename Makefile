@@ -39,7 +39,8 @@ LIB_SRCS := $(wildcard \
 	$(addprefix src/record/, v4l2.c source.c source_v4l2.c source_file.c \
 		source_synth.c source_h264file.c encoder.c segmenter.c picture.c \
 		audio.c pipeline.c) \
-	$(addprefix src/policy/, config.c confcheck.c layout.c policy.c audit.c) \
+	$(addprefix src/policy/, config.c confcheck.c layout.c policy.c audit.c audit_text.c witness.c \
+		textfield.c) \
 	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
 	$(addprefix src/export/, export.c verify.c mp4check.c isofs.c burn.c) \
 	$(addprefix src/report/, report.c sources.c sec_register.c sec_availability.c \
@@ -50,10 +51,10 @@ LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LIB := $(BUILD)/libvigil.a
 
 VIGILD_SRCS := $(addprefix src/vigild/, vigild.c ctl_hold.c ctl_export.c ctl_burn.c \
-	ctl_report.c ctl_dest.c)
+	ctl_report.c ctl_dest.c ctl_audit.c)
 VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold.c \
 	vigilctl_export.c vigilctl_snapshot.c vigilctl_burn.c vigilctl_report.c \
-	vigilctl_verify.c vigilctl_dest.c)
+	vigilctl_verify.c vigilctl_dest.c vigilctl_audit.c)
 # The privilege boundary, in the build: vigilctl holds no key and reads
 # no footage, so it links only this list of library objects (protocol,
 # JSON, config check, export verification, report rendering) and its own
@@ -61,7 +62,7 @@ VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold
 # make check) fails if a clip, keystore or catalog symbol or libavcodec
 # gets in.
 CTL_LIB_SRCS := $(addprefix src/common/, err.c log.c timeutil.c proto.c sha256.c sign.c) \
-	$(addprefix src/policy/, config.c confcheck.c layout.c policy.c) \
+	$(addprefix src/policy/, config.c confcheck.c layout.c policy.c audit_text.c) \
 	$(addprefix src/export/, verify.c mp4check.c isofs.c) \
 	$(addprefix src/report/, html.c svg.c)
 CTL_LIB := $(BUILD)/libvigilctl.a

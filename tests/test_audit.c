@@ -24,6 +24,7 @@
 #include "vigil/audit.h"
 #include "vigil/err.h"
 #include "vigil/sign.h"
+#include "vigil/textfield.h"
 
 struct fx {
 	char dir[64];
@@ -597,6 +598,244 @@ static void test_concurrent_appends_chain(void **state)
 	vg_audit_close(a);
 }
 
+
+/* ---- issue 13: verify before signing, the witness, paging, text ------ */
+
+/* The attacker puts the triggers back after editing (docs/audit-format.md). */
+#define RESTORE_TRIGGERS \
+	" CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit" \
+	" BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;" \
+	" CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit" \
+	" BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;" \
+	" CREATE TRIGGER checkpoint_no_update BEFORE UPDATE ON checkpoint" \
+	" BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;" \
+	" CREATE TRIGGER checkpoint_no_delete BEFORE DELETE ON checkpoint" \
+	" BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;"
+
+/* Rows and checkpoints deleted above 7 of a log signed at 10: the start
+ * check records the break, keeps evidence, never reuses 8..10, and refuses
+ * to sign until acknowledged. */
+static void test_start_check_records_break(void **state)
+{
+	struct fx *t = *state;
+	struct vg_audit *a = NULL;
+	struct vg_audit_break b;
+	struct vg_audit_problem p;
+	struct vg_audit_stats st;
+	struct vg_audit_entry e;
+	struct vg_audit_checkpoint cp;
+	char path[400], login[32];
+	struct stat sb;
+	int64_t seq = 0;
+
+	build(t, 10, cps_10);
+	assert_int_equal(vg_audit_open(t->db, t->key, &a), 0);
+	snprintf(path, sizeof(path), "%s/ev", t->dir);
+	assert_int_equal(vg_audit_start_check(a, path, &b), 0);	/* intact: nothing */
+	vg_audit_close(a);
+	assert_int_equal(attacker_sql(t, DROP_TRIGGERS "DELETE FROM audit WHERE seq > 7;"
+				      " DELETE FROM checkpoint WHERE seq > 7;" RESTORE_TRIGGERS), 0);
+	assert_int_equal(vg_audit_open(t->db, t->key, &a), 0);
+	assert_int_equal(vg_audit_start_check(a, path, &b), 1);
+	print_message("    recorded: row %lld: %s\n", (long long)b.first_bad_seq, b.msg);
+	assert_int_equal(b.first_bad_seq, 8);
+	assert_int_equal(b.row_seq, 11);	/* above every signed seq: none reused */
+	assert_int_equal(vg_audit_broken(a, NULL), 1);
+	snprintf(path, sizeof(path), "%s/problem.txt", b.evidence);
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(path, sizeof(path), "%s/audit.db.head", b.evidence);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(vg_audit_checkpoint(a, NULL), -VG_EAUTH);	/* not over it */
+	fill(&e, 12, login, sizeof(login));
+	assert_int_equal(vg_audit_append(a, &e, &seq), 0);
+	assert_int_equal(seq, 12);
+	/* An acknowledgement row that no checkpoint covers counts for nothing. */
+	e.action = "audit.acknowledge";
+	e.object = "first_bad_row=8 broken_row=11";
+	assert_int_equal(vg_audit_append(a, &e, NULL), 0);
+	assert_int_equal(vg_audit_verify(a, NULL, &p, NULL), -VG_EAUTH);
+	assert_int_equal(p.seq, 8);
+	/* The DPO's acknowledgement is signed: verify accepts rows 8..10 only. */
+	e.action = NULL;
+	e.object = NULL;
+	assert_int_equal(vg_audit_acknowledge(a, &e, &cp), 0);
+	assert_int_equal(vg_audit_broken(a, NULL), 0);
+	if (vg_audit_verify(a, NULL, &p, &st) != 0)
+		fail_msg("after the acknowledgement: row %lld: %s", (long long)p.seq, p.msg);
+	assert_int_equal(st.acknowledged_breaks, 2);	/* the anchored fake counts as one too */
+	vg_audit_close(a);
+	assert_int_equal(vg_audit_open(t->db, t->key, &a), 0);
+	snprintf(path, sizeof(path), "%s/ev", t->dir);
+	assert_int_equal(vg_audit_start_check(a, path, &b), 0);
+	vg_audit_close(a);
+	/* A later change outside the acknowledged rows is still caught. */
+	assert_int_equal(attacker_sql(t, DROP_TRIGGERS "UPDATE audit SET purpose = 'x'"
+				      " WHERE seq = 12;" RESTORE_TRIGGERS), 0);
+	expect_bad(t, 12, "altered");
+}
+
+/* A deleted head file: recorded (row 0), and the database is not re-signed
+ * from scratch when it is missing but its head file is there. */
+static void test_start_check_missing_head_or_db(void **state)
+{
+	struct fx *t = *state;
+	struct vg_audit *a = NULL;
+	struct vg_audit_break b;
+	char path[300];
+
+	build(t, 6, NULL);
+	snprintf(path, sizeof(path), "%s/ev", t->dir);
+	assert_int_equal(unlink(t->db), 0);
+	unlink(path);
+	assert_int_equal(vg_audit_open(t->db, t->key, &a), 0);
+	assert_int_equal(vg_audit_start_check(a, path, &b), 1);
+	print_message("    recorded: row %lld: %s\n", (long long)b.first_bad_seq, b.msg);
+	assert_non_null(strstr(b.msg, "deleted"));
+	vg_audit_close(a);
+	assert_int_equal(unlink(t->head), 0);
+	assert_int_equal(vg_audit_open(t->db, t->key, &a), 0);
+	assert_int_equal(vg_audit_start_check(a, path, &b), 1);
+	assert_non_null(strstr(b.msg, "missing"));
+	vg_audit_close(a);
+}
+
+struct cps {
+	struct vg_audit_checkpoint v[16];
+	size_t n;
+};
+
+static int keep_cp(const struct vg_audit_checkpoint *cp, void *ud)
+{
+	struct cps *c = ud;
+
+	if (c->n < 16)
+		c->v[c->n++] = *cp;
+	return 0;
+}
+
+/* What a collector received, checked against tampered logs. */
+static void test_witness(void **state)
+{
+	struct fx *t = *state;
+	struct vg_audit *a = NULL;
+	struct vg_audit_problem p;
+	struct vg_audit_checkpoint back;
+	struct cps c = { .n = 0 };
+	char line[600];
+
+	build(t, 10, cps_10);
+	assert_int_equal(vg_audit_open(t->db, t->key, &a), 0);
+	assert_int_equal(vg_audit_checkpoints(a, 0, keep_cp, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_true(c.v[0].id < c.v[1].id && c.v[1].id < c.v[2].id);
+	/* The syslog element round-trips. */
+	vg_audit_format_cp_sd(&c.v[2], line, sizeof(line));
+	assert_int_equal(vg_audit_parse_witness(line, &back), 1);
+	assert_int_equal(back.seq, 10);
+	assert_memory_equal(back.hash, c.v[2].hash, 32);
+	assert_int_equal(back.sig_len, c.v[2].sig_len);
+	assert_int_equal(vg_audit_parse_witness("<85>1 - - - - no element", &back), 0);
+	assert_int_equal(vg_audit_parse_witness("[vigil-checkpoint@32473 seq=\"x\"]", &back),
+			 -VG_EFORMAT);
+	assert_int_equal(vg_audit_check_witness(a, NULL, c.v, c.n, &p), 0);
+	vg_audit_close(a);
+	/* Rolled back: rows rewritten from row 1, every checkpoint but seq 0
+	 * dropped, the head set back. The box alone is fooled (the head file
+	 * is checked separately); the witness is not. */
+	assert_int_equal(attacker_sql(t, DROP_TRIGGERS "UPDATE audit SET purpose = 'forged';"
+				      " DELETE FROM checkpoint WHERE seq > 0;"), 0);
+	attacker_rechain(t);
+	assert_int_equal(vg_audit_open(t->db, NULL, &a), 0);
+	assert_int_equal(vg_audit_check_witness(a, t->key, c.v, c.n, &p), -VG_EAUTH);
+	print_message("    witness: row %lld: %s\n", (long long)p.seq, p.msg);
+	assert_int_equal(p.seq, 4);
+	vg_audit_close(a);
+	/* A forged witness entry is reported, not trusted. */
+	c.v[1].sig[10] ^= 1;
+	assert_int_equal(vg_audit_open(t->db, NULL, &a), 0);
+	assert_int_equal(vg_audit_check_witness(a, t->key, &c.v[1], 1, &p), -VG_EAUTH);
+	assert_non_null(strstr(p.msg, "did not sign"));
+	vg_audit_close(a);
+}
+
+static void test_witness_truncation(void **state)
+{
+	struct fx *t = *state;
+	struct vg_audit *a = NULL;
+	struct vg_audit_problem p;
+	struct cps c = { .n = 0 };
+
+	build(t, 10, cps_10);
+	assert_int_equal(vg_audit_open(t->db, t->key, &a), 0);
+	assert_int_equal(vg_audit_checkpoints(a, 0, keep_cp, &c), 0);
+	vg_audit_close(a);
+	assert_int_equal(attacker_sql(t, DROP_TRIGGERS "DELETE FROM audit WHERE seq > 6;"
+				      " DELETE FROM checkpoint WHERE seq > 6;"), 0);
+	assert_int_equal(vg_audit_open(t->db, NULL, &a), 0);
+	assert_int_equal(vg_audit_check_witness(a, t->key, c.v, c.n, &p), -VG_EAUTH);
+	assert_int_equal(p.seq, 7);
+	assert_non_null(strstr(p.msg, "deleted or the log was rolled back"));
+	vg_audit_close(a);
+}
+
+static void test_query_pages(void **state)
+{
+	struct fx *t = *state;
+	struct vg_audit *a = NULL;
+	struct vg_audit_filter f = { .limit = 4 };
+	struct count c;
+	int pages = 0;
+
+	build(t, 10, NULL);
+	assert_int_equal(vg_audit_open(t->db, NULL, &a), 0);
+	for (;;) {
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(vg_audit_query(a, &f, collect, &c), 0);
+		if (c.n == 0)
+			break;
+		assert_int_equal(c.seqs[0], f.after_seq + 1);
+		f.after_seq = c.seqs[c.n - 1];
+		pages++;
+	}
+	assert_int_equal(pages, 3);
+	assert_int_equal(f.after_seq, 10);
+	vg_audit_close(a);
+}
+
+static void test_textfield_rules(void **state)
+{
+	char why[300], ex[4 * VG_TEXT_EXCERPT + 8], big[VG_TEXT_PURPOSE_MAX + 2];
+
+	(void)state;
+	assert_int_equal(vg_textfield_check("purpose", "damage to the bin store", 23, why,
+					    sizeof(why)), 0);
+	assert_int_equal(vg_textfield_check("purpose", "caf\xc3\xa9", 5, why, sizeof(why)), 0);
+	assert_int_equal(vg_textfield_check("purpose", "a\0b", 3, why, sizeof(why)), -VG_EINVAL);
+	assert_non_null(strstr(why, "NUL"));
+	assert_int_equal(vg_textfield_check("purpose", "a\xff", 2, why, sizeof(why)), -VG_EINVAL);
+	assert_non_null(strstr(why, "UTF-8"));
+	assert_int_equal(vg_textfield_check("purpose", "\xc0\xaf", 2, why, sizeof(why)),
+			 -VG_EINVAL);	/* overlong '/' */
+	assert_int_equal(vg_textfield_check("reference", "ASB-1\n", 6, why, sizeof(why)),
+			 -VG_EINVAL);
+	assert_non_null(strstr(why, "control"));
+	assert_int_equal(vg_textfield_check("reference", "ASB-\xc2\x85", 6, why, sizeof(why)),
+			 -VG_EINVAL);	/* U+0085, a C1 control */
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(vg_textfield_check("purpose", big, VG_TEXT_PURPOSE_MAX, why,
+					    sizeof(why)), 0);
+	assert_int_equal(vg_textfield_check("purpose", big, VG_TEXT_PURPOSE_MAX + 1, why,
+					    sizeof(why)), -VG_EINVAL);
+	assert_non_null(strstr(why, "at most 500"));
+	assert_int_equal(vg_textfield_limit("reference"), VG_TEXT_REFERENCE_MAX);
+	assert_int_equal(vg_textfield_limit("organisation"), VG_TEXT_ORGANISATION_MAX);
+	vg_textfield_excerpt("a\0b\xff\"", 5, ex, sizeof(ex));
+	assert_string_equal(ex, "a\\x00b\\xff\\\"");
+	vg_textfield_excerpt(big, sizeof(big), ex, sizeof(ex));
+	assert_int_equal(strlen(ex), VG_TEXT_EXCERPT + 3);
+	assert_string_equal(ex + VG_TEXT_EXCERPT, "...");
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -616,6 +855,12 @@ int main(void)
 		T(test_bad_input_and_formats),
 		T(test_documented_genesis_example),
 		T(test_concurrent_appends_chain),
+		T(test_start_check_records_break),
+		T(test_start_check_missing_head_or_db),
+		T(test_witness),
+		T(test_witness_truncation),
+		T(test_query_pages),
+		T(test_textfield_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -451,6 +451,29 @@ static void test_zero_cameras_is_valid(void **state)
 	assert_int_equal(fx->cfg->n_cameras, 0);
 }
 
+
+/* The off-box witness (witness.h): all four of host, ca, cert, key, or an
+ * error naming what is missing; port defaults to RFC 5425's 6514. */
+static void test_witness_block(void **state)
+{
+	struct fixture *fx = *state;
+
+	load_ok(fx, "# no witness\n");
+	assert_null(fx->cfg->witness.host);
+	load_ok(fx, "witness = { host = \"logs.example.org\"; ca = \"/etc/vigil/ca.pem\";\n"
+		" cert = \"/etc/vigil/box.crt\"; key = \"/etc/vigil/box.key\"; };\n");
+	assert_string_equal(fx->cfg->witness.host, "logs.example.org");
+	assert_string_equal(fx->cfg->witness.key, "/etc/vigil/box.key");
+	assert_int_equal(fx->cfg->witness.port, 6514);
+	load_bad(fx, "witness = { host = \"logs.example.org\"; port = 70000;\n"	/* 1 */
+		 " ca = \"ca.pem\"; cert = \"/etc/vigil/box.crt\"; };\n");		/* 2 */
+	expect_error(fx, 1, "witness needs key", "mutual TLS", NULL);
+	expect_error(fx, 2, "witness ca must be an absolute path", NULL);
+	expect_error(fx, 1, "port must be between 1 and 65535", NULL);
+	load_bad(fx, "witness = { hots = \"x\"; };\n");
+	expect_error(fx, 1, "'hots'", "did you mean 'host'?", NULL);
+}
+
 /* libconfig 1.5 makes the ';' after a setting optional; vigil follows it. */
 static void test_missing_semicolon_is_accepted(void **state)
 {
@@ -1476,6 +1499,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fps_fractions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_min_free_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_witness_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zero_cameras_is_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_semicolon_is_accepted, setup,
 						teardown),

@@ -55,6 +55,7 @@ static const struct row {
 	{ "jsmith", VG_ACT_DISCLOSURE_LIST, NULL, N, N, "list disclosures" },
 	{ "jsmith", VG_ACT_HOLD_LIST, NULL, Y, N, "not for Birch Row" },
 	{ "jsmith", VG_ACT_CLOCK_ACCEPT, NULL, N, N, "data protection officer" },
+	{ "jsmith", VG_ACT_AUDIT_ACK, NULL, N, N, "data protection officer" },
 
 	{ "mbrown", VG_ACT_CLIP_LIST, "ASB-1042", Y, N, "line manager for Oak Court and Elm House" },
 	{ "mbrown", VG_ACT_CLIP_VIEW, "ASB-1042", Y, N, "not for Birch Row" },
@@ -68,6 +69,7 @@ static const struct row {
 	{ "mbrown", VG_ACT_DISCLOSURE_LIST, NULL, N, N, "line managers may not" },
 	{ "mbrown", VG_ACT_HOLD_LIST, NULL, Y, N, "not for Birch Row" },
 	{ "mbrown", VG_ACT_CLOCK_ACCEPT, NULL, N, N, "line managers may not" },
+	{ "mbrown", VG_ACT_AUDIT_ACK, NULL, N, N, "line managers may not" },
 
 	{ "enf", VG_ACT_CLIP_LIST, "ASB-1042", Y, Y, NULL },
 	{ "enf", VG_ACT_CLIP_VIEW, "CASE-77", Y, Y, NULL },
@@ -81,6 +83,7 @@ static const struct row {
 	{ "enf", VG_ACT_DISCLOSURE_LIST, NULL, N, N, "enforcement team may not" },
 	{ "enf", VG_ACT_HOLD_LIST, NULL, Y, Y, NULL },
 	{ "enf", VG_ACT_CLOCK_ACCEPT, NULL, N, N, "enforcement team may not" },
+	{ "enf", VG_ACT_AUDIT_ACK, NULL, N, N, "enforcement team may not" },
 
 	{ "dpo", VG_ACT_CLIP_LIST, "DSAR-17", Y, Y, NULL },
 	{ "dpo", VG_ACT_CLIP_VIEW, "DSAR-17", Y, Y, NULL },
@@ -94,6 +97,7 @@ static const struct row {
 	{ "dpo", VG_ACT_DISCLOSURE_LIST, NULL, Y, Y, NULL },
 	{ "dpo", VG_ACT_HOLD_LIST, NULL, Y, Y, NULL },
 	{ "dpo", VG_ACT_CLOCK_ACCEPT, NULL, Y, Y, NULL },
+	{ "dpo", VG_ACT_AUDIT_ACK, NULL, Y, Y, NULL },
 
 	{ "inst", VG_ACT_CLIP_LIST, "JOB-553", N, N, "no recorded footage" },
 	{ "inst", VG_ACT_CLIP_VIEW, "JOB-553", N, N, "no recorded footage" },
@@ -107,6 +111,7 @@ static const struct row {
 	{ "inst", VG_ACT_DISCLOSURE_LIST, NULL, N, N, "installers may not" },
 	{ "inst", VG_ACT_HOLD_LIST, NULL, N, N, "installers may not" },
 	{ "inst", VG_ACT_CLOCK_ACCEPT, NULL, N, N, "installers may not" },
+	{ "inst", VG_ACT_AUDIT_ACK, NULL, N, N, "installers may not" },
 
 	{ "aud", VG_ACT_CLIP_LIST, "ASB-1042", N, N, "auditors see no footage" },
 	{ "aud", VG_ACT_CLIP_VIEW, "ASB-1042", N, N, "auditors see no footage" },
@@ -120,6 +125,7 @@ static const struct row {
 	{ "aud", VG_ACT_DISCLOSURE_LIST, NULL, Y, Y, NULL },
 	{ "aud", VG_ACT_HOLD_LIST, NULL, N, N, "auditors may not" },
 	{ "aud", VG_ACT_CLOCK_ACCEPT, NULL, N, N, "auditors may not" },
+	{ "aud", VG_ACT_AUDIT_ACK, NULL, N, N, "auditors may not" },
 };
 
 static int check(const char *login, enum vg_action act, const char *site, const char *purpose,

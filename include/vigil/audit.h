@@ -53,6 +53,8 @@ struct vg_audit_entry {
 
 /* A signed head. */
 struct vg_audit_checkpoint {
+	int64_t id;		/* its row in the checkpoint table (insertion order);
+				 * 0 when it came from elsewhere (head file, witness) */
 	int64_t seq;		/* last row covered; 0 = empty chain */
 	int64_t time_us;
 	uint8_t hash[VG_AUDIT_HASH_LEN];	/* that row's hash (zeros for seq 0) */
@@ -71,6 +73,15 @@ struct vg_audit_stats {
 	int64_t rows;
 	int64_t checkpoints;
 	int64_t last_checkpoint_seq;
+	int64_t acknowledged_breaks;	/* breaks a DPO acknowledged (vg_audit_acknowledge) */
+};
+
+/* A log found broken at start (vg_audit_start_check). */
+struct vg_audit_break {
+	int64_t first_bad_seq;	/* first bad row (0: not tied to a row, e.g. the head file) */
+	int64_t row_seq;	/* the audit.broken row that recorded it */
+	char evidence[256];	/* folder holding the copies */
+	char msg[384];		/* what verify found */
 };
 
 /*
@@ -108,6 +119,66 @@ int vg_audit_checkpoint(struct vg_audit *a, struct vg_audit_checkpoint *cp);
 int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 		    struct vg_audit_problem *prob, struct vg_audit_stats *st);
 
+/*
+ * Run once at start, before anything else writes to the log: verify the
+ * whole chain against the head file. If it is intact, return 0. If not,
+ * (1) copy the evidence into a new folder under evidence_dir (created 0700
+ * if missing): the head file as found, and the rows from the first bad row
+ * (or from just after the head's seq, if lower) with every checkpoint, in
+ * an SQLite file evidence.db, plus problem.txt; (2) append an
+ * "audit.broken" row (outcome "refused") naming the first bad row, with a
+ * seq above every seq any signed checkpoint or head ever covered (deleted
+ * seqs are never reused); (3) refuse vg_audit_checkpoint() (-VG_EAUTH)
+ * until vg_audit_acknowledge(). Returns 1 and *brk (may be NULL) then, or
+ * a negative code if the log could not be read.
+ */
+int vg_audit_start_check(struct vg_audit *a, const char *evidence_dir,
+			 struct vg_audit_break *brk);
+
+/* 1 and *brk (may be NULL) while the log is broken and unacknowledged. */
+int vg_audit_broken(struct vg_audit *a, struct vg_audit_break *brk);
+
+/*
+ * The DPO accepts a break: append an "audit.acknowledge" row (who filled
+ * from *who: uid, login, role, purpose, reference; the object names the
+ * break as "first_bad_row=X broken_row=B") and sign a checkpoint over it.
+ * From then on vg_audit_verify() accepts problems in rows X to B-1, but
+ * only while that acknowledgement is covered by a valid checkpoint. The
+ * copies in the evidence folder stay the record of what was wrong.
+ * -VG_ENOENT if the log is not broken.
+ */
+int vg_audit_acknowledge(struct vg_audit *a, const struct vg_audit_entry *who,
+			 struct vg_audit_checkpoint *cp);
+
+/* ---- the off-box witness (docs/audit-format.md section 7) ---- */
+
+/* Called once per checkpoint row with id > after_id, in id order; return
+ * non-zero to stop (returned). Runs outside the writer lock per row. */
+typedef int (*vg_audit_cp_fn)(const struct vg_audit_checkpoint *cp, void *ud);
+int vg_audit_checkpoints(struct vg_audit *a, int64_t after_id, vg_audit_cp_fn fn, void *ud);
+
+/* The RFC 5424 STRUCTURED-DATA element a checkpoint travels as:
+ * [vigil-checkpoint@32473 seq="N" time_us="T" hash="HEX" sig="HEX"].
+ * Returns its length (truncated to fit cap, like snprintf). */
+size_t vg_audit_format_cp_sd(const struct vg_audit_checkpoint *cp, char *buf, size_t cap);
+
+/* Find that element anywhere in line (a collector's log line). 1 and *cp
+ * if found, 0 if the line holds none, -VG_EFORMAT if it is malformed. */
+int vg_audit_parse_witness(const char *line, struct vg_audit_checkpoint *cp);
+
+/*
+ * Compare the log with n checkpoints a collector received (in any order,
+ * duplicates allowed). Each must carry a valid device signature, and the
+ * log must hold a row at its seq with its hash (else: rolled back,
+ * truncated, or history forged) and the checkpoint row itself (else:
+ * checkpoints deleted). Call vg_audit_verify() as well: it proves each
+ * row's contents match its hash. 0 if consistent; -VG_EAUTH and *prob
+ * naming the lowest bad row otherwise.
+ */
+int vg_audit_check_witness(struct vg_audit *a, const struct vg_sign_key *pub,
+			   const struct vg_audit_checkpoint *w, size_t n,
+			   struct vg_audit_problem *prob);
+
 /* Query filters; zero/NULL fields do not filter. */
 struct vg_audit_filter {
 	int64_t since_us;	/* time_us >= since_us */
@@ -115,6 +186,8 @@ struct vg_audit_filter {
 	const char *login;	/* exact */
 	const char *camera;	/* substring of object */
 	const char *action;	/* exact, or a prefix up to a '.': "clip" matches clip.* */
+	int64_t after_seq;	/* seq > after_seq (paging) */
+	int64_t limit;		/* at most this many rows (paging); 0 = all */
 };
 
 /* Called once per matching row in seq order; return non-zero to stop

@@ -27,6 +27,7 @@
 struct json_object;
 struct AVPacket;
 struct vg_sweeper;
+struct vg_witness;
 
 /* What the control server needs from the daemon; all borrowed. */
 struct vg_control_env {
@@ -63,6 +64,7 @@ struct vg_control_env {
 	 * "unknown" in the report). */
 	const char *audit_path;
 	struct vg_sweeper *sweeper;
+	struct vg_witness *witness;	/* the off-box audit witness (witness.h); NULL: none */
 };
 
 struct vg_control;

@@ -50,6 +50,7 @@ enum vg_action {
 	VG_ACT_DISCLOSURE_LIST,	/* disclosure.list */
 	VG_ACT_HOLD_LIST,	/* hold.list: the holds, their cases; no footage */
 	VG_ACT_CLOCK_ACCEPT,	/* retention.accept_clock: lift a clock clamp */
+	VG_ACT_AUDIT_ACK,	/* audit.acknowledge: accept a broken audit log (DPO) */
 	VG_ACT_COUNT
 };
 

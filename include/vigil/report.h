@@ -39,6 +39,8 @@
 #include "vigil/sign.h"
 #include "vigil/sweeper.h"
 
+struct vg_witness_status;
+
 #define VG_REPORT_FORMAT "vigil-report"
 #define VG_REPORT_FORMAT_VERSION 1
 
@@ -64,6 +66,8 @@ struct vg_report_env {
 	/* The checkpoint signed for this report (NULL: none): the figures
 	 * count rows of the chain it covers, and maybe a few after it. */
 	const struct vg_audit_checkpoint *checkpoint;
+	/* The off-box witness's state (witness.h); NULL: none configured. */
+	const struct vg_witness_status *witness;
 };
 
 /* Who asked, for what period. */

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #define VG_LOG_MODULE "AUD"
+#include "audit_text.h"
 #include "vigil/audit.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
@@ -44,6 +45,13 @@ struct vg_audit {
 	sqlite3_stmt *ins;
 	sqlite3_stmt *last;
 	pthread_mutex_t lock;		/* serialises writers */
+	/* Set by vg_audit_start_check() when the log was found broken: no
+	 * checkpoint is signed over it until vg_audit_acknowledge(), and new
+	 * rows start above every seq a signed checkpoint ever covered, so no
+	 * seq number is used twice. */
+	int broken;
+	struct vg_audit_break brk;
+	int64_t seq_floor;		/* the next row's seq is at least this */
 };
 
 static const char schema[] =
@@ -378,16 +386,22 @@ static void syslog_row(const struct vg_audit_entry *e)
 static void syslog_cp(const struct vg_audit_checkpoint *cp)
 {
 	char buf[512];
-	struct sbuf b = { buf, sizeof(buf), 0 };
 
-	sb_printf(&b, "[vigil-checkpoint@32473 seq=\"%" PRId64 "\" time_us=\"%" PRId64 "\" hash=\"",
+	vg_audit_format_cp_sd(cp, buf, sizeof(buf));
+	syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", buf);
+}
+
+size_t vg_audit_format_cp_sd(const struct vg_audit_checkpoint *cp, char *buf, size_t cap)
+{
+	struct sbuf b = { buf, cap, 0 };
+
+	sb_printf(&b, "[" CP_SD_ID " seq=\"%" PRId64 "\" time_us=\"%" PRId64 "\" hash=\"",
 		  cp->seq, cp->time_us);
 	sb_hex(&b, cp->hash, VG_AUDIT_HASH_LEN);
 	sb_puts(&b, "\" sig=\"");
 	sb_hex(&b, cp->sig, cp->sig_len);
 	sb_puts(&b, "\"]");
-	sb_end(&b);
-	syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", buf);
+	return sb_end(&b);
 }
 
 /* ---- database plumbing ------------------------------------------------ */
@@ -513,32 +527,6 @@ out:
 	return rc;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int parse_hex(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outlen)
-{
-	size_t i;
-
-	if (n % 2 != 0 || n / 2 > cap)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*outlen = n / 2;
-	return 0;
-}
-
 /* "NAME VALUE\n" at *p: returns VALUE and its length, advances *p. */
 static const char *head_field(const char **p, const char *name, size_t *vlen)
 {
@@ -554,23 +542,6 @@ static const char *head_field(const char **p, const char *name, size_t *vlen)
 	*vlen = (size_t)(end - v);
 	*p = end + 1;
 	return v;
-}
-
-static int parse_i64(const char *s, size_t n, int64_t *out)
-{
-	char tmp[32], *end;
-	long long v;
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	errno = 0;
-	v = strtoll(tmp, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /* 0 and *cp; -VG_ENOENT if missing; -VG_EFORMAT if unreadable. */
@@ -595,17 +566,17 @@ static int head_file_read(struct vg_audit *a, struct vg_audit_checkpoint *cp)
 		return -VG_EFORMAT;
 	p += sizeof(HEAD_MAGIC);
 	v = head_field(&p, "seq", &vlen);
-	if (v == NULL || parse_i64(v, vlen, &cp->seq) < 0)
+	if (v == NULL || vg_audit_parse_i64(v, vlen, &cp->seq) < 0)
 		return -VG_EFORMAT;
 	v = head_field(&p, "time_us", &vlen);
-	if (v == NULL || parse_i64(v, vlen, &cp->time_us) < 0)
+	if (v == NULL || vg_audit_parse_i64(v, vlen, &cp->time_us) < 0)
 		return -VG_EFORMAT;
 	v = head_field(&p, "hash", &vlen);
-	if (v == NULL || parse_hex(v, vlen, cp->hash, VG_AUDIT_HASH_LEN, &hlen) < 0 ||
+	if (v == NULL || vg_audit_parse_hex(v, vlen, cp->hash, VG_AUDIT_HASH_LEN, &hlen) < 0 ||
 	    hlen != VG_AUDIT_HASH_LEN)
 		return -VG_EFORMAT;
 	v = head_field(&p, "sig", &vlen);
-	if (v == NULL || parse_hex(v, vlen, cp->sig, sizeof(cp->sig), &cp->sig_len) < 0)
+	if (v == NULL || vg_audit_parse_hex(v, vlen, cp->sig, sizeof(cp->sig), &cp->sig_len) < 0)
 		return -VG_EFORMAT;
 	return 0;
 }
@@ -678,6 +649,14 @@ int vg_audit_open(const char *path, struct vg_sign_key *key, struct vg_audit **o
 		rc = -VG_EFORMAT;
 		goto fail;
 	}
+	/* The acknowledgements verify looks up first (section 6a): a partial
+	 * index keeps that lookup from scanning the whole log at every start.
+	 * Not part of the hashed or signed data; a read-only handle scans. */
+	if (key != NULL && exec(a, "CREATE INDEX IF NOT EXISTS audit_acknowledge ON audit(seq)"
+			       " WHERE action = 'audit.acknowledge'") < 0) {
+		rc = -VG_EDB;
+		goto fail;
+	}
 	if (sqlite3_prepare_v2(a->db, "INSERT INTO audit (" ROW_COLS ") VALUES"
 			       " (?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(a->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -685,7 +664,13 @@ int vg_audit_open(const char *path, struct vg_sign_key *key, struct vg_audit **o
 		rc = -VG_EDB;
 		goto fail;
 	}
-	if (version == 0) {
+	if (version == 0 && access(a->head_path, F_OK) == 0) {
+		/* A head file without its database: the database was deleted.
+		 * Signing a genesis checkpoint would overwrite the evidence;
+		 * vg_audit_start_check() reports it instead. */
+		vg_warnx("%s was missing but its head file %s exists: the audit database was "
+			 "deleted or moved", path, a->head_path);
+	} else if (version == 0) {
 		/* The genesis checkpoint pins the head file from the start. */
 		rc = checkpoint_locked(a, NULL);
 		if (rc < 0)
@@ -746,6 +731,8 @@ static int append_locked(struct vg_audit *a, const struct vg_audit_entry *e, siz
 	if (rc < 0)
 		goto out;
 	rc = head_locked(a, &seq, prev);
+	if (seq < a->seq_floor - 1)
+		seq = a->seq_floor - 1;	/* never reuse a seq a signature covered */
 	for (i = 0; rc == 0 && i < n; i++) {
 		rows[i] = e[i];
 		rows[i].seq = ++seq;
@@ -807,6 +794,8 @@ static int checkpoint_locked(struct vg_audit *a, struct vg_audit_checkpoint *out
 
 	if (a->key == NULL || !vg_sign_key_has_private(a->key))
 		return -VG_EINVAL;
+	if (a->broken)
+		return -VG_EAUTH;	/* never sign over a broken chain */
 	memset(&cp, 0, sizeof(cp));
 	rc = exec(a, "BEGIN IMMEDIATE");
 	if (rc < 0)
@@ -832,6 +821,7 @@ static int checkpoint_locked(struct vg_audit *a, struct vg_audit_checkpoint *out
 		rc = -VG_EDB;
 		goto fail;
 	}
+	cp.id = sqlite3_last_insert_rowid(a->db);
 	sqlite3_finalize(st);
 	st = NULL;
 	rc = exec(a, "COMMIT");
@@ -867,10 +857,23 @@ int vg_audit_checkpoint(struct vg_audit *a, struct vg_audit_checkpoint *cp)
 
 /* ---- verify ----------------------------------------------------------- */
 
+#define MAX_ACKS 16
+
+/* A break a DPO acknowledged: problems in rows lo..hi are set aside, and
+ * count only if no valid checkpoint covers the acknowledgement row. */
+struct ack {
+	int64_t lo, hi, ack_seq;
+	int anchored;
+	int have;
+	struct vg_audit_problem first;
+};
+
 struct vctx {
 	struct vg_audit_problem *prob;
 	int have;
 	int64_t rank;
+	struct ack acks[MAX_ACKS];
+	int n_acks;
 };
 
 static void problem(struct vctx *v, int64_t seq, const char *fmt, ...)
@@ -881,21 +884,64 @@ static void problem(struct vctx *v, int64_t seq, const char *fmt, ...)
 static void problem(struct vctx *v, int64_t seq, const char *fmt, ...)
 {
 	int64_t rank = seq > 0 ? seq : INT64_MAX;
+	struct vg_audit_problem *dst = NULL;
 	va_list ap;
+	int i;
 
-	if (v->have && rank >= v->rank)
-		return;
-	v->have = 1;
-	v->rank = rank;
-	v->prob->seq = seq;
+	for (i = 0; seq > 0 && i < v->n_acks; i++) {
+		struct ack *k = &v->acks[i];
+
+		if (seq >= k->lo && seq <= k->hi) {
+			if (k->have && seq >= k->first.seq)
+				return;
+			k->have = 1;
+			dst = &k->first;
+			break;
+		}
+	}
+	if (dst == NULL) {
+		if (v->have && rank >= v->rank)
+			return;
+		v->have = 1;
+		v->rank = rank;
+		dst = v->prob;
+	}
+	dst->seq = seq;
 	va_start(ap, fmt);
-	vsnprintf(v->prob->msg, sizeof(v->prob->msg), fmt, ap);
+	vsnprintf(dst->msg, sizeof(dst->msg), fmt, ap);
 	va_end(ap);
+}
+
+/* The acknowledgements in the log ("first_bad_row=X broken_row=B"). */
+static int load_acks(struct vg_audit *a, struct vctx *v)
+{
+	sqlite3_stmt *st = NULL;
+	int s;
+
+	if (sqlite3_prepare_v2(a->db, "SELECT seq, object FROM audit WHERE action ="
+			       " 'audit.acknowledge' ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+		return -VG_EDB;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW && v->n_acks < MAX_ACKS) {
+		const char *o = (const char *)sqlite3_column_text(st, 1);
+		long long x, b;
+
+		if (o == NULL || sscanf(o, "first_bad_row=%lld broken_row=%lld", &x, &b) != 2 ||
+		    x < 0 || b <= x)
+			continue;
+		/* x = 0: a problem tied to no row (the head file), which the
+		 * acknowledgement's checkpoint cured: no rows are set aside. */
+		v->acks[v->n_acks] = (struct ack){ .lo = x > 0 ? x : 1, .hi = x > 0 ? b - 1 : 0,
+						   .ack_seq = sqlite3_column_int64(st, 0) };
+		v->n_acks++;
+	}
+	sqlite3_finalize(st);
+	return 0;
 }
 
 struct cprow {
 	struct vg_audit_checkpoint cp;
 	int from_head;
+	int sig_ok;
 };
 
 static int cp_cmp(const void *x, const void *y)
@@ -912,7 +958,7 @@ static int load_checkpoints(struct vg_audit *a, struct cprow **out, size_t *n)
 	size_t cap = 0, len = 0;
 	int s, rc = 0;
 
-	if (sqlite3_prepare_v2(a->db, "SELECT seq, time_us, hash, sig FROM checkpoint ORDER BY id",
+	if (sqlite3_prepare_v2(a->db, "SELECT seq, time_us, hash, sig, id FROM checkpoint ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -VG_EDB;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -935,6 +981,7 @@ static int load_checkpoints(struct vg_audit *a, struct cprow **out, size_t *n)
 		memset(c, 0, sizeof(*c));
 		c->cp.seq = sqlite3_column_int64(st, 0);
 		c->cp.time_us = sqlite3_column_int64(st, 1);
+		c->cp.id = sqlite3_column_int64(st, 4);
 		/* A malformed blob is kept zeroed/empty and fails verification. */
 		if (h != NULL && hl == VG_AUDIT_HASH_LEN)
 			memcpy(c->cp.hash, h, VG_AUDIT_HASH_LEN);
@@ -998,7 +1045,7 @@ int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 		    struct vg_audit_problem *prob, struct vg_audit_stats *stats)
 {
 	struct vg_audit_problem dummy;
-	struct vctx v = { prob != NULL ? prob : &dummy, 0, 0 };
+	struct vctx v = { .prob = prob != NULL ? prob : &dummy };
 	struct cprow *cps = NULL;
 	size_t ncp = 0, ci = 0, i, n_db;
 	sqlite3_stmt *st = NULL;
@@ -1015,6 +1062,9 @@ int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 	memset(v.prob, 0, sizeof(*v.prob));
 	pthread_mutex_lock(&a->lock);
 	rc = exec(a, "BEGIN");	/* one consistent snapshot for the whole walk */
+	if (rc < 0)
+		goto out;
+	rc = load_acks(a, &v);
 	if (rc < 0)
 		goto out;
 	rc = load_checkpoints(a, &cps, &ncp);
@@ -1035,7 +1085,8 @@ int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 		uint8_t d[VG_AUDIT_HASH_LEN];
 
 		cp_digest(&cps[i].cp, d);
-		if (vg_sign_verify(pub, d, cps[i].cp.sig, cps[i].cp.sig_len) < 0)
+		cps[i].sig_ok = vg_sign_verify(pub, d, cps[i].cp.sig, cps[i].cp.sig_len) == 0;
+		if (!cps[i].sig_ok)
 			problem(&v, cps[i].cp.seq, "the %s checkpoint at seq %" PRId64 " has an "
 				"invalid signature (forged or not made by this device's key)",
 				cps[i].from_head ? "head file's" : "database's", cps[i].cp.seq);
@@ -1102,6 +1153,12 @@ int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 					last_good_cp + 1, e.seq, e.seq);
 			else
 				last_good_cp = e.seq;
+			if (memcmp(cps[ci].cp.hash, e.hash, VG_AUDIT_HASH_LEN) == 0 &&
+			    cps[ci].sig_ok) {
+				for (int k = 0; k < v.n_acks; k++)
+					if (v.acks[k].ack_seq <= e.seq)
+						v.acks[k].anchored = 1;
+			}
 		}
 		memcpy(prev, e.hash, VG_AUDIT_HASH_LEN);
 		last_seq = e.seq;
@@ -1117,6 +1174,25 @@ int vg_audit_verify(struct vg_audit *a, const struct vg_sign_key *pub,
 			cps[ncp - 1].cp.seq, last_seq + 1);
 	if (trigger_count(a) != 4)
 		problem(&v, 0, "the append-only triggers were removed or changed");
+	{
+		int64_t acked = 0;
+		int n_acks = v.n_acks;
+
+		/* An acknowledgement counts only under a valid signature. */
+		v.n_acks = 0;	/* from here on, problems are not set aside */
+		for (int k = 0; k < n_acks; k++) {
+			struct ack *ak = &v.acks[k];
+
+			if (ak->anchored)
+				acked++;
+			else if (ak->have)
+				problem(&v, ak->first.seq, "%s (an acknowledgement at row %" PRId64
+					" would cover this, but no valid signed checkpoint covers "
+					"it)", ak->first.msg, ak->ack_seq);
+		}
+		if (stats != NULL)
+			stats->acknowledged_breaks = acked;
+	}
 	if (stats != NULL) {
 		stats->rows = rows;
 		stats->checkpoints = (int64_t)n_db;
@@ -1158,7 +1234,11 @@ int vg_audit_query(struct vg_audit *a, const struct vg_audit_filter *f,
 	if (f->action != NULL)
 		sb_puts(&b, " AND (action = :action OR substr(action, 1, length(:action) + 1)"
 			" = :action || '.')");
+	if (f->after_seq != 0)
+		sb_puts(&b, " AND seq > :after");
 	sb_puts(&b, " ORDER BY seq");
+	if (f->limit > 0)
+		sb_puts(&b, " LIMIT :limit");
 	sb_end(&b);
 	/* Under the writer lock so that a query never sees half of a batch
 	 * appended on this connection; hence fn must not call this handle. */
@@ -1175,6 +1255,8 @@ int vg_audit_query(struct vg_audit *a, const struct vg_audit_filter *f,
 			  SQLITE_STATIC);
 	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":action"), nz(f->action), -1,
 			  SQLITE_STATIC);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":after"), f->after_seq);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), f->limit);
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		struct vg_audit_entry e;
 		const void *p;
@@ -1193,6 +1275,333 @@ int vg_audit_query(struct vg_audit *a, const struct vg_audit_filter *f,
 	if (rc == 0 && s != SQLITE_DONE)
 		rc = -VG_EDB;
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+/* ---- verify at start, acknowledge ------------------------------------- */
+
+static int64_t scalar(struct vg_audit *a, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	char buf[4096];
+	ssize_t n;
+	int in, out, rc = 0;
+
+	in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return errno == ENOENT ? -VG_ENOENT : -VG_EIO;
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -VG_EIO;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			rc = -VG_EIO;
+	if (n < 0 || fsync(out) != 0)
+		rc = -VG_EIO;
+	close(in);
+	if (close(out) != 0)
+		rc = -VG_EIO;
+	return rc;
+}
+
+/* The evidence folder: the head file as found, the rows from `from` on and
+ * every checkpoint (evidence.db), and what verify said (problem.txt). */
+static int keep_evidence(struct vg_audit *a, const char *dir, int64_t from,
+			 const struct vg_audit_problem *p, char *out, size_t outlen)
+{
+	char base[480], sub[512], path[600], *sql;
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f;
+	int rc;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -VG_EIO;
+	gmtime_r(&now, &tm);
+	snprintf(base, sizeof(base), "%s/%04d%02d%02dT%02d%02d%02dZ-row%" PRId64, dir,
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 p->seq);
+	snprintf(sub, sizeof(sub), "%s", base);
+	for (int i = 1; mkdir(sub, 0700) < 0; i++) {
+		if (errno != EEXIST || i > 99)
+			return -VG_EIO;
+		snprintf(sub, sizeof(sub), "%s.%d", base, i);
+	}
+	snprintf(out, outlen, "%s", sub);
+	snprintf(path, sizeof(path), "%s/audit.db.head", sub);
+	rc = copy_file(a->head_path, path);
+	if (rc < 0 && rc != -VG_ENOENT)
+		return rc;
+	snprintf(path, sizeof(path), "%s/problem.txt", sub);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -VG_EIO;
+	fprintf(f, "first bad row: %" PRId64 "\n%s\nhead file: %s\n", p->seq, p->msg,
+		rc == -VG_ENOENT ? "missing" : "copied as audit.db.head");
+	if (fclose(f) != 0)
+		return -VG_EIO;
+	snprintf(path, sizeof(path), "%s/evidence.db", sub);
+	sql = sqlite3_mprintf("ATTACH DATABASE %Q AS ev;"
+			      "CREATE TABLE ev.audit AS SELECT * FROM main.audit WHERE seq >= %lld;"
+			      "CREATE TABLE ev.checkpoint AS SELECT * FROM main.checkpoint;"
+			      "DETACH DATABASE ev;", path, (long long)from);
+	if (sql == NULL)
+		return -VG_ENOMEM;
+	rc = exec(a, sql);
+	sqlite3_free(sql);
+	return rc;
+}
+
+int vg_audit_start_check(struct vg_audit *a, const char *evidence_dir,
+			 struct vg_audit_break *brk)
+{
+	struct vg_audit_problem p;
+	struct vg_audit_checkpoint head;
+	struct vg_audit_break b;
+	int64_t last, from, top, seq = 0;
+	char object[160];
+	int rc;
+
+	if (a == NULL || evidence_dir == NULL)
+		return -VG_EINVAL;
+	memset(&p, 0, sizeof(p));
+	rc = vg_audit_verify(a, NULL, &p, NULL);
+	if (rc != -VG_EAUTH)
+		return rc;
+	memset(&b, 0, sizeof(b));
+	memset(&head, 0, sizeof(head));
+	pthread_mutex_lock(&a->lock);
+	last = scalar(a, "SELECT coalesce(max(seq), 0) FROM audit");
+	top = scalar(a, "SELECT coalesce(max(seq), 0) FROM checkpoint");
+	if (head_file_read(a, &head) == 0 && head.seq > top)
+		top = head.seq;
+	if (last > top)
+		top = last;
+	/* The unsigned tail after the head, and everything from the first bad
+	 * row on. */
+	from = head.seq + 1;
+	if (p.seq > 0 && p.seq < from)
+		from = p.seq;
+	rc = keep_evidence(a, evidence_dir, from, &p, b.evidence, sizeof(b.evidence));
+	if (rc < 0)
+		vg_warnx("cannot keep a copy of the broken audit log under %s", evidence_dir);
+	a->seq_floor = top + 1;
+	pthread_mutex_unlock(&a->lock);
+	snprintf(object, sizeof(object), "first_bad_row=%" PRId64 " evidence=%s", p.seq,
+		 b.evidence[0] ? b.evidence : "(not kept)");
+	{
+		struct vg_audit_entry e = {
+			.uid = -1, .login = "", .role = "", .action = "audit.broken",
+			.object = object, .purpose = "", .reference = "", .outcome = "refused",
+			.reason = p.msg,
+		};
+
+		rc = vg_audit_append(a, &e, &seq);
+	}
+	pthread_mutex_lock(&a->lock);
+	a->broken = 1;
+	b.first_bad_seq = p.seq;
+	b.row_seq = seq;
+	snprintf(b.msg, sizeof(b.msg), "%s", p.msg);
+	a->brk = b;
+	pthread_mutex_unlock(&a->lock);
+	if (brk != NULL)
+		*brk = b;
+	return rc < 0 ? rc : 1;
+}
+
+int vg_audit_broken(struct vg_audit *a, struct vg_audit_break *brk)
+{
+	int broken;
+
+	if (a == NULL)
+		return 0;
+	pthread_mutex_lock(&a->lock);
+	broken = a->broken;
+	if (broken && brk != NULL)
+		*brk = a->brk;
+	pthread_mutex_unlock(&a->lock);
+	return broken;
+}
+
+int vg_audit_acknowledge(struct vg_audit *a, const struct vg_audit_entry *who,
+			 struct vg_audit_checkpoint *cp)
+{
+	struct vg_audit_entry e;
+	char object[400], reason[512];
+	int rc;
+
+	if (a == NULL || who == NULL)
+		return -VG_EINVAL;
+	pthread_mutex_lock(&a->lock);
+	if (!a->broken) {
+		pthread_mutex_unlock(&a->lock);
+		return -VG_ENOENT;
+	}
+	snprintf(object, sizeof(object), "first_bad_row=%" PRId64 " broken_row=%" PRId64
+		 " evidence=%s", a->brk.first_bad_seq, a->brk.row_seq, a->brk.evidence);
+	snprintf(reason, sizeof(reason), "the break is accepted; the copies in the evidence "
+		 "folder are its record: %s", a->brk.msg);
+	e = *who;
+	e.action = "audit.acknowledge";
+	e.object = object;
+	e.outcome = "allowed";
+	e.reason = reason;
+	rc = append_locked(a, &e, 1, NULL);
+	if (rc == 0) {
+		a->broken = 0;
+		rc = checkpoint_locked(a, cp);
+		if (rc < 0)
+			a->broken = 1;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+/* ---- the witness ------------------------------------------------------ */
+
+int vg_audit_checkpoints(struct vg_audit *a, int64_t after_id, vg_audit_cp_fn fn, void *ud)
+{
+	int rc = 0;
+
+	if (a == NULL || fn == NULL)
+		return -VG_EINVAL;
+	/* One row per lock hold: appends are never kept waiting for a slow fn. */
+	for (;;) {
+		struct vg_audit_checkpoint cp;
+		sqlite3_stmt *st = NULL;
+		int s;
+
+		memset(&cp, 0, sizeof(cp));
+		pthread_mutex_lock(&a->lock);
+		if (sqlite3_prepare_v2(a->db, "SELECT id, seq, time_us, hash, sig FROM checkpoint"
+				       " WHERE id > ? ORDER BY id LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+			pthread_mutex_unlock(&a->lock);
+			return -VG_EDB;
+		}
+		sqlite3_bind_int64(st, 1, after_id);
+		s = sqlite3_step(st);
+		if (s == SQLITE_ROW) {
+			const void *h = sqlite3_column_blob(st, 3), *sg = sqlite3_column_blob(st, 4);
+			int hl = sqlite3_column_bytes(st, 3), sl = sqlite3_column_bytes(st, 4);
+
+			cp.id = sqlite3_column_int64(st, 0);
+			cp.seq = sqlite3_column_int64(st, 1);
+			cp.time_us = sqlite3_column_int64(st, 2);
+			if (h != NULL && hl == VG_AUDIT_HASH_LEN)
+				memcpy(cp.hash, h, VG_AUDIT_HASH_LEN);
+			if (sg != NULL && sl > 0 && (size_t)sl <= sizeof(cp.sig)) {
+				memcpy(cp.sig, sg, (size_t)sl);
+				cp.sig_len = (size_t)sl;
+			}
+		}
+		sqlite3_finalize(st);
+		pthread_mutex_unlock(&a->lock);
+		if (s == SQLITE_DONE)
+			return 0;
+		if (s != SQLITE_ROW)
+			return -VG_EDB;
+		rc = fn(&cp, ud);
+		if (rc != 0)
+			return rc;
+		after_id = cp.id;
+	}
+}
+
+int vg_audit_check_witness(struct vg_audit *a, const struct vg_sign_key *pub,
+			   const struct vg_audit_checkpoint *w, size_t n,
+			   struct vg_audit_problem *prob)
+{
+	struct vg_audit_problem dummy;
+	struct vctx v = { .prob = prob != NULL ? prob : &dummy };
+	sqlite3_stmt *row = NULL, *cpq = NULL;
+	int64_t last;
+	int rc = 0;
+
+	if (a == NULL || (w == NULL && n > 0))
+		return -VG_EINVAL;
+	if (pub == NULL)
+		pub = a->key;
+	if (pub == NULL)
+		return -VG_EINVAL;
+	memset(v.prob, 0, sizeof(*v.prob));
+	pthread_mutex_lock(&a->lock);
+	if (exec(a, "BEGIN") < 0) {
+		pthread_mutex_unlock(&a->lock);
+		return -VG_EDB;
+	}
+	last = scalar(a, "SELECT coalesce(max(seq), 0) FROM audit");
+	if (sqlite3_prepare_v2(a->db, "SELECT hash FROM audit WHERE seq = ?", -1, &row,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(a->db, "SELECT count(*) FROM checkpoint WHERE seq = ? AND"
+			       " time_us = ? AND hash = ? AND sig = ?", -1, &cpq, NULL) != SQLITE_OK) {
+		rc = -VG_EDB;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct vg_audit_checkpoint *c = &w[i];
+		uint8_t d[VG_AUDIT_HASH_LEN];
+		char when[40];
+		struct sbuf tb = { when, sizeof(when), 0 };
+		int s;
+
+		sb_time(&tb, c->time_us);
+		sb_end(&tb);
+		cp_digest(c, d);
+		if (vg_sign_verify(pub, d, c->sig, c->sig_len) < 0) {
+			problem(&v, 0, "the witness copy holds a checkpoint at seq %" PRId64 " that "
+				"this device did not sign: the collector's copy was tampered with",
+				c->seq);
+			continue;
+		}
+		if (c->seq > last) {
+			problem(&v, last + 1, "the witness holds a checkpoint at seq %" PRId64
+				" signed %s, but the log ends at seq %" PRId64 ": rows %" PRId64
+				" onwards were deleted or the log was rolled back", c->seq, when,
+				last, last + 1);
+			continue;
+		}
+		if (c->seq > 0) {
+			sqlite3_reset(row);
+			sqlite3_bind_int64(row, 1, c->seq);
+			s = sqlite3_step(row);
+			if (s != SQLITE_ROW || sqlite3_column_bytes(row, 0) != VG_AUDIT_HASH_LEN ||
+			    memcmp(sqlite3_column_blob(row, 0), c->hash, VG_AUDIT_HASH_LEN) != 0) {
+				problem(&v, c->seq, "row %" PRId64 " is not the row the witness "
+					"received in the checkpoint signed %s: the history up to it "
+					"was rewritten (forged or rolled back)", c->seq, when);
+				continue;
+			}
+		}
+		sqlite3_reset(cpq);
+		sqlite3_bind_int64(cpq, 1, c->seq);
+		sqlite3_bind_int64(cpq, 2, c->time_us);
+		sqlite3_bind_blob(cpq, 3, c->hash, VG_AUDIT_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(cpq, 4, c->sig, (int)c->sig_len, SQLITE_STATIC);
+		if (sqlite3_step(cpq) != SQLITE_ROW || sqlite3_column_int64(cpq, 0) < 1)
+			problem(&v, c->seq > 0 ? c->seq : 0, "the checkpoint at seq %" PRId64
+				" signed %s that the witness received is missing from the database: "
+				"checkpoints were deleted", c->seq, when);
+	}
+	rc = v.have ? -VG_EAUTH : 0;
+out:
+	sqlite3_finalize(row);
+	sqlite3_finalize(cpq);
+	sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
 	pthread_mutex_unlock(&a->lock);
 	return rc;
 }

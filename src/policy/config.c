@@ -101,8 +101,9 @@ static const char *const fmt_names[VG_FMT_COUNT + 1] = {
 static const char *const top_keys[] = {
 	"data_dir", "key_file", "catalog", "socket", "log", "log_level",
 	"status_interval", "site", "storage", "defaults", "cameras", "users", "user",
-	"watchdog", "timezone", "signage_review_days", "metrics_file", NULL
+	"watchdog", "timezone", "signage_review_days", "metrics_file", "witness", NULL
 };
+static const char *const witness_keys[] = { "host", "port", "ca", "cert", "key", NULL };
 static const char *const enc_keys[] = {
 	"formats", "width", "height", "fps", "encoder", "preset", "crf",
 	"bitrate", "gop", "segment_seconds", "fragment_ms", NULL
@@ -1527,6 +1528,48 @@ static void parse_metrics_file(struct ctx *c, const config_setting_t *root, stru
 	cfg->metrics_file = xstrdup(c, v);
 }
 
+/* witness = { host = "logs.example.org"; port = 6514; ca = "/etc/vigil/witness-ca.pem";
+ * cert = "/etc/vigil/witness.crt"; key = "/etc/vigil/witness.key"; }: the
+ * collector every audit checkpoint goes to over TLS (witness.h). All but
+ * port are required: a witness reached without mutual TLS proves nothing. */
+static void parse_witness(struct ctx *c, const config_setting_t *root, struct vg_config *cfg)
+{
+	static const char *const ex[] = {
+		"logs.example.org", "/etc/vigil/witness-ca.pem", "/etc/vigil/witness.crt",
+		"/etc/vigil/witness.key"
+	};
+	static const char *const names[] = { "host", "ca", "cert", "key" };
+	char **fields[] = { &cfg->witness.host, &cfg->witness.ca, &cfg->witness.cert,
+			    &cfg->witness.key };
+	config_setting_t *g = get_group(c, root, "witness", "host = \"logs.example.org\"; ...");
+	config_setting_t *s;
+	long long port = 6514;
+	const char *v;
+	int i, r;
+
+	if (g == NULL)
+		return;
+	cfg->witness.line = setting_line(g);
+	check_keys(c, g, witness_keys, NULL, NULL);
+	for (i = 0; i < 4; i++) {
+		r = get_string(c, g, names[i], ex[i], &v, &s);
+		if (r == 0)
+			err_at(c, g, "witness needs %s, like %s = \"%s\" (the collector is reached "
+			       "only over mutual TLS)", names[i], names[i], ex[i]);
+		if (r <= 0)
+			continue;
+		if (i > 0 && v[0] != '/') {
+			err_at(c, s, "witness %s must be an absolute path, like \"%s\"", names[i],
+			       ex[i]);
+			continue;
+		}
+		*fields[i] = xstrdup(c, v);
+	}
+	if (get_int(c, g, "port", 1, 65535, 6514, "", &port, NULL) < 0)
+		return;
+	cfg->witness.port = (int)port;
+}
+
 /* "5%", "2G", "500M", "1.5T", "1048576": bytes or a percentage.
  * 0 ok, -1 not understood, -2 out of range. */
 static int parse_min_free(const char *s, int64_t *bytes, int *pct)
@@ -1937,6 +1980,7 @@ static void parse_top(struct ctx *c, struct vg_config *cfg)
 	if (get_int(c, root, "signage_review_days", 1, 3650, 365, "days", &n, NULL) > 0)
 		cfg->signage_review_days = (int)n;
 	parse_metrics_file(c, root, cfg);
+	parse_witness(c, root, cfg);
 
 	parse_site(c, cfg);
 	parse_storage(c, cfg);
@@ -2145,6 +2189,10 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->watchdog);
 	free(cfg->timezone);
 	free(cfg->metrics_file);
+	free(cfg->witness.host);
+	free(cfg->witness.ca);
+	free(cfg->witness.cert);
+	free(cfg->witness.key);
 	free(cfg->site.name);
 	free(cfg->site.address);
 	free(cfg->site.area_manager);

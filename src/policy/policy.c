@@ -58,6 +58,7 @@ struct rule {
 /* Accepting the clock lets retention delete what a clamp held back:
  * deletion is the data protection officer's to answer for. */
 #define CLOCK_BY_DPO "policy 3.7: the data protection officer answers for retention"
+#define AUDIT_ACK_BY_DPO "principle 10: a broken audit log is the data protection officer's to acknowledge"
 #define R(s, r, c) { s, r, c }
 #define NO(c) { DENY, 0, c }
 
@@ -76,6 +77,7 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_DISCLOSURE_LIST] = NO("policy 3.9"),
 		[VG_ACT_HOLD_LIST] = R(OWN_SITES, 0, "policy 3.7 and 3.8"),
 		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
+		[VG_ACT_AUDIT_ACK] = NO(AUDIT_ACK_BY_DPO),
 	},
 	[VG_ROLE_LINE_MANAGER] = {
 		[VG_ACT_CLIP_LIST] = R(MANAGED_SITES, REFS_MANAGER, "policy 3.8"),
@@ -90,6 +92,7 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_DISCLOSURE_LIST] = NO("policy 3.9"),
 		[VG_ACT_HOLD_LIST] = R(MANAGED_SITES, 0, "policy 3.7 and 3.8"),
 		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
+		[VG_ACT_AUDIT_ACK] = NO(AUDIT_ACK_BY_DPO),
 	},
 	[VG_ROLE_ENFORCEMENT] = {
 		[VG_ACT_CLIP_LIST] = R(ANY_SITE, REFS_ENFORCE, "policy 3.8"),
@@ -104,6 +107,7 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_DISCLOSURE_LIST] = NO("policy 3.9"),
 		[VG_ACT_HOLD_LIST] = R(ANY_SITE, 0, "policy 3.7 and 3.8"),
 		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
+		[VG_ACT_AUDIT_ACK] = NO(AUDIT_ACK_BY_DPO),
 	},
 	[VG_ROLE_DPO] = {
 		[VG_ACT_CLIP_LIST] = R(ANY_SITE, REFS_DPO, "policy 3.9 and 3.10"),
@@ -118,6 +122,7 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_DISCLOSURE_LIST] = R(ANY, 0, "policy 3.9"),
 		[VG_ACT_HOLD_LIST] = R(ANY_SITE, 0, "policy 3.7 and 3.9"),
 		[VG_ACT_CLOCK_ACCEPT] = R(ANY, 0, "policy 3.7 and principle 6: the data protection officer answers for deletion"),
+		[VG_ACT_AUDIT_ACK] = R(ANY, 0, "principle 10: the data protection officer answers for the audit log"),
 	},
 	[VG_ROLE_INSTALLER] = {
 		[VG_ACT_CLIP_LIST] = NO("policy 3.8: installers see no recorded footage"),
@@ -132,6 +137,7 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_DISCLOSURE_LIST] = NO("policy 3.9"),
 		[VG_ACT_HOLD_LIST] = NO("policy 3.8"),
 		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
+		[VG_ACT_AUDIT_ACK] = NO(AUDIT_ACK_BY_DPO),
 	},
 	[VG_ROLE_AUDITOR] = {
 		[VG_ACT_CLIP_LIST] = NO("policy 3.8: auditors see no footage"),
@@ -146,6 +152,7 @@ static const struct rule table[VG_ROLE_COUNT][VG_ACT_COUNT] = {
 		[VG_ACT_DISCLOSURE_LIST] = R(ANY, 0, "principle 10 and policy 3.9"),
 		[VG_ACT_HOLD_LIST] = NO("policy 3.8: auditors see every hold decision in the audit log"),
 		[VG_ACT_CLOCK_ACCEPT] = NO(CLOCK_BY_DPO),
+		[VG_ACT_AUDIT_ACK] = NO(AUDIT_ACK_BY_DPO),
 	},
 };
 
@@ -183,6 +190,7 @@ static const struct {
 	[VG_ACT_HOLD_LIST] = { "hold.list", "list evidence holds", 0 },
 	[VG_ACT_CLOCK_ACCEPT] = { "retention.accept_clock",
 				  "confirm the clock after a clock clamp", 0 },
+	[VG_ACT_AUDIT_ACK] = { "audit.acknowledge", "acknowledge a broken audit log", 0 },
 };
 
 const char *vg_role_name(enum vg_role r)

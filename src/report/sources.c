@@ -15,6 +15,7 @@
 #include "vigil/audit.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/witness.h"
 #include "report_impl.h"
 
 #define CATALOG_APP_ID 1447510860	/* "VGCL", docs/catalog-format.md */
@@ -166,10 +167,19 @@ const char *rep_alarm_name(const char *action)
 
 void rep_witness(struct rep *r, struct json_object *o)
 {
-	(void)r;
-	json_object_object_add(o, "configured", json_object_new_boolean(0));
-	json_object_object_add(o, "state", json_object_new_string("not configured"));
-	json_object_object_add(o, "backlog", NULL);
+	const struct vg_witness_status *w = r->env->witness;
+	char state[320];
+
+	json_object_object_add(o, "configured", json_object_new_boolean(w != NULL));
+	if (w == NULL) {
+		json_object_object_add(o, "state", json_object_new_string("not configured"));
+		json_object_object_add(o, "backlog", NULL);
+		return;
+	}
+	snprintf(state, sizeof(state), "%s%s%s", w->connected ? "connected" : "not connected",
+		 w->last_error[0] ? "; last error: " : "", w->last_error);
+	json_object_object_add(o, "state", json_object_new_string(state));
+	json_object_object_add(o, "backlog", json_object_new_int64(w->backlog));
 }
 
 int rep_audit_chain(struct rep *r, struct vg_audit_problem *prob, struct vg_audit_stats *st)

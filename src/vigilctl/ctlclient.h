@@ -56,6 +56,7 @@ struct ctl {
 	int64_t from, to;
 	int json;
 	const char *out;	/* report --out FILE */
+	const char *witness;	/* audit verify --witness FILE */
 	char **args;		/* positional arguments after the command */
 	int n_args;
 	int fd;
@@ -133,6 +134,8 @@ int ctl_cmd_verify(struct ctl *c);
 int ctl_cmd_disclosures(struct ctl *c);
 int ctl_cmd_snapshot(struct ctl *c);	/* vigilctl_snapshot.c */
 int ctl_cmd_report(struct ctl *c);	/* vigilctl_report.c */
+int ctl_cmd_audit(struct ctl *c);	/* vigilctl_audit.c: audit show|verify|acknowledge */
+int ctl_cmd_key(struct ctl *c);		/* vigilctl_audit.c: key show */
 /* Store one CTL_OPT_* option; -1 (message printed) if it is unusable. */
 int ctl_export_option(struct ctl *c, int opt, const char *arg);
 

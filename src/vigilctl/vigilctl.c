@@ -193,7 +193,7 @@ static int cmd_status(struct ctl *c)
 	       ctl_get_str(o, "version"), ctl_get_str(o, "master_key_fingerprint"),
 	       ctl_get_str(o, "device_key_fingerprint"));
 	{
-		struct json_object *sto, *warn;
+		struct json_object *sto, *warn, *alog;
 
 		printf("clock: %s (estimated error %lld us)\n",
 		       ctl_get_int(o, "clock_synchronised") ? "synchronised" : "NOT SYNCHRONISED",
@@ -221,6 +221,20 @@ static int cmd_status(struct ctl *c)
 			printf("ALARM: disk full: recording paused below %.1f MB free (the room kept "
 			       "for the audit log); free space, e.g. release holds no longer needed\n",
 			       (double)ctl_get_int(o, "disk_floor_bytes") / 1e6);
+		if (json_object_object_get_ex(o, "audit_log", &alog) && ctl_get_int(alog, "broken"))
+			printf("ALARM: the audit log was found broken at start: first bad row %lld: %s; "
+			       "evidence kept in %s; footage is closed (except the DPO's viewing) and "
+			       "nothing is signed over it until the DPO runs 'vigilctl audit "
+			       "acknowledge'\n", (long long)ctl_get_int(alog, "first_bad_row"),
+			       ctl_get_str(alog, "problem"), ctl_get_str(alog, "evidence"));
+		if (json_object_object_get_ex(o, "witness", &alog) && ctl_get_int(alog, "configured"))
+			printf("audit witness %s: %s, backlog %lld checkpoint(s), last sent covers seq "
+			       "%lld%s%s\n", ctl_get_str(alog, "collector"),
+			       ctl_get_int(alog, "connected") ? "connected" : "NOT CONNECTED",
+			       (long long)ctl_get_int(alog, "backlog"),
+			       (long long)ctl_get_int(alog, "sent_seq"),
+			       ctl_get_str(alog, "last_error")[0] ? "; last error: " : "",
+			       ctl_get_str(alog, "last_error"));
 		if (ctl_get_int(o, "integrity_failures"))
 			printf("ALARM: %lld clip(s) failed authentication since vigild started "
 			       "(tampered or corrupt; see vigilctl audit show --action integrity); "
@@ -265,55 +279,6 @@ static int cmd_status(struct ctl *c)
 			printf("  sound recording");
 		putchar('\n');
 	}
-	json_object_put(o);
-	return 0;
-}
-
-static int cmd_audit(struct ctl *c)
-{
-	struct json_object *req = json_object_new_object(), *o, *rows;
-
-	if (c->n_args != 1 || (strcmp(c->args[0], "show") != 0 && strcmp(c->args[0], "verify") != 0)) {
-		fprintf(stderr, "usage: vigilctl audit show|verify [--since T] [--until T] "
-				"[--user L] [--camera C] [--action A] [--json]\n");
-		json_object_put(req);
-		return EXIT_USAGE;
-	}
-	if (strcmp(c->args[0], "verify") == 0) {
-		o = ctl_request(c, "audit.verify", req);
-		if (o == NULL)
-			return EXIT_REFUSED;
-		if (ctl_get_int(o, "intact")) {
-			printf("audit log intact: %lld rows, %lld signed checkpoints\n",
-			       (long long)ctl_get_int(o, "rows"), (long long)ctl_get_int(o, "checkpoints"));
-			json_object_put(o);
-			return 0;
-		}
-		printf("audit log NOT intact: first bad row %lld: %s\n",
-		       (long long)ctl_get_int(o, "bad_seq"), ctl_get_str(o, "problem"));
-		json_object_put(o);
-		return 1;
-	}
-	if (c->from)
-		json_object_object_add(req, "since_us", json_object_new_int64(c->from));
-	if (c->to)
-		json_object_object_add(req, "until_us", json_object_new_int64(c->to));
-	if (c->user)
-		json_object_object_add(req, "user", json_object_new_string(c->user));
-	if (c->camera)
-		json_object_object_add(req, "camera", json_object_new_string(c->camera));
-	if (c->action)
-		json_object_object_add(req, "action", json_object_new_string(c->action));
-	json_object_object_add(req, "json", json_object_new_int(c->json));
-	o = ctl_request(c, "audit.show", req);
-	if (o == NULL)
-		return EXIT_REFUSED;
-	json_object_object_get_ex(o, "rows", &rows);
-	if (c->json)
-		printf("%s\n", json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PRETTY));
-	else
-		for (size_t i = 0; i < json_object_array_length(rows); i++)
-			printf("%s\n", json_object_get_string(json_object_array_get_idx(rows, i)));
 	json_object_put(o);
 	return 0;
 }
@@ -408,8 +373,9 @@ static const struct verb verbs[] = {
 	{ "decrypt", cmd_view, 1, "decrypt CLIP-ID OUT.mp4|-                        (same as view)" },
 	{ "cameras", cmd_cameras, 1, "cameras [--json]                                 camera register" },
 	{ "status", cmd_status, 1, "status [--json]                                  cameras, keys" },
-	{ "audit", cmd_audit, 1, "audit show [--since T] [--until T] [--user L] [--camera C] "
-				 "[--action A] [--json] | audit verify" },
+	{ "audit", ctl_cmd_audit, 1, "audit show|verify|acknowledge [--since T] [--until T] [--user L] "
+				     "[--camera C] [--action A] [--json] [--witness FILE]" },
+	{ "key", ctl_cmd_key, 1, "key show                                         device public key" },
 	{ "config", cmd_config, 0, "config check [FILE]                              check a config" },
 	{ "snapshot", ctl_cmd_snapshot, 1, "snapshot --camera C OUT.jpg|-                 "
 					   "one live picture, masks outlined" },
@@ -488,6 +454,7 @@ int main(int argc, char **argv)
 		{ "fingerprint", required_argument, NULL, CTL_OPT_FINGERPRINT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "out", required_argument, NULL, 'o' },	/* report */
+		{ "witness", required_argument, NULL, 'W' },	/* audit verify */
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -560,6 +527,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			c.out = optarg;
+			break;
+		case 'W':
+			c.witness = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -267,6 +267,7 @@ int ctl_authorise(struct req *r, enum vg_action action, const char *object)
 
 	vg_policy_check(&policy, &pr, &d);
 	r->role = d.role >= 0 ? vg_role_name((enum vg_role)d.role) : "";
+	ctl_audit_gate(r, action, &d);	/* ctl_audit.c: a broken audit log stops footage */
 	/* No audit row, no access: an action nobody can review later is not
 	 * done (principle 10). */
 	if (ctl_audit(r, vg_action_name(action), object, d.allowed, d.reason) < 0 && d.allowed) {
@@ -601,81 +602,6 @@ static int cmd_snapshot(struct req *r)
 	return ret < 0 ? ret : 0;
 }
 
-struct audit_rows {
-	struct json_object *arr;
-	int json;
-};
-
-static int add_audit_row(const struct vg_audit_entry *e, void *ud)
-{
-	struct audit_rows *a = ud;
-	struct json_object *o = json_object_new_object();
-	char line[2048];
-
-	if (!a->json) {
-		vg_audit_format_line(e, line, sizeof(line));
-		json_object_array_add(a->arr, json_object_new_string(line));
-		json_object_put(o);
-		return 0;
-	}
-	json_object_object_add(o, "seq", json_object_new_int64(e->seq));
-	json_object_object_add(o, "time_us", json_object_new_int64(e->time_us));
-	json_object_object_add(o, "uid", json_object_new_int64(e->uid));
-	json_object_object_add(o, "login", json_object_new_string(e->login));
-	json_object_object_add(o, "role", json_object_new_string(e->role));
-	json_object_object_add(o, "action", json_object_new_string(e->action));
-	json_object_object_add(o, "object", json_object_new_string(e->object));
-	json_object_object_add(o, "purpose", json_object_new_string(e->purpose));
-	json_object_object_add(o, "reference", json_object_new_string(e->reference));
-	json_object_object_add(o, "outcome", json_object_new_string(e->outcome));
-	json_object_object_add(o, "reason", json_object_new_string(e->reason));
-	json_object_array_add(a->arr, o);
-	return 0;
-}
-
-static int cmd_audit_show(struct req *r)
-{
-	struct vg_audit_filter f = {
-		.since_us = ctl_arg_int(r, "since_us", 0), .until_us = ctl_arg_int(r, "until_us", 0),
-		.login = ctl_arg_str(r, "user"), .camera = ctl_arg_str(r, "camera"),
-		.action = ctl_arg_str(r, "action"),
-	};
-	struct audit_rows a = { .json = (int)ctl_arg_int(r, "json", 0) };
-	struct json_object *o;
-
-	if (ctl_authorise(r, VG_ACT_AUDIT_READ, "audit log") < 0)
-		return 0;
-	o = ctl_ok_object();
-	a.arr = json_object_new_array();
-	vg_audit_query(r->c->srv->env.audit, &f, add_audit_row, &a);
-	json_object_object_add(o, "rows", a.arr);
-	return ctl_reply(r, o);
-}
-
-static int cmd_audit_verify(struct req *r)
-{
-	struct vg_audit_problem prob;
-	struct vg_audit_stats st;
-	struct json_object *o;
-	int ret;
-
-	if (ctl_authorise(r, VG_ACT_AUDIT_READ, "audit verify") < 0)
-		return 0;
-	memset(&prob, 0, sizeof(prob));
-	memset(&st, 0, sizeof(st));
-	ret = vg_audit_verify(r->c->srv->env.audit, NULL, &prob, &st);
-	o = ctl_ok_object();
-	json_object_object_add(o, "intact", json_object_new_boolean(ret == 0));
-	json_object_object_add(o, "rows", json_object_new_int64(st.rows));
-	json_object_object_add(o, "checkpoints", json_object_new_int64(st.checkpoints));
-	if (ret != 0) {
-		json_object_object_add(o, "bad_seq", json_object_new_int64(prob.seq));
-		json_object_object_add(o, "problem",
-				       json_object_new_string(prob.msg[0] ? prob.msg : vg_strerror(ret)));
-	}
-	return ctl_reply(r, o);
-}
-
 struct command {
 	const char *name;
 	int (*fn)(struct req *r);
@@ -689,8 +615,10 @@ static const struct command commands[] = {
 	{ "gaps", cmd_gaps },
 	{ "view", cmd_view },
 	{ "snapshot", cmd_snapshot },
-	{ "audit.show", cmd_audit_show },
-	{ "audit.verify", cmd_audit_verify },
+	{ "audit.show", ctl_cmd_audit_show },
+	{ "audit.verify", ctl_cmd_audit_verify },
+	{ "audit.acknowledge", ctl_cmd_audit_acknowledge },
+	{ "key.show", ctl_cmd_key_show },
 	{ "hold.place", ctl_cmd_hold_place },
 	{ "holds", ctl_cmd_holds },
 	{ "hold.release", ctl_cmd_hold_release },
@@ -730,6 +658,11 @@ static int handle(struct conn *c, const char *msg)
 	}
 	r.cfg = srv->env.config_get(srv->env.ud);
 	login_of(c->uid, r.login, sizeof(r.login));
+	if (ctl_text_gate(&r) < 0) {	/* ctl_audit.c: bounded, plain text only */
+		srv->env.config_put(srv->env.ud, r.cfg);
+		json_object_put(r.in);
+		return 0;
+	}
 	r.purpose = ctl_arg_str(&r, "purpose");
 	r.reference = ctl_arg_str(&r, "reference");
 	cmd = ctl_arg_str(&r, "cmd");

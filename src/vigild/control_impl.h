@@ -115,5 +115,16 @@ int ctl_cmd_export_withdraw(struct req *r);
 int ctl_cmd_export_burn(struct req *r);
 int ctl_cmd_disclosures(struct req *r);
 int ctl_cmd_report(struct req *r);	/* ctl_report.c */
+int ctl_cmd_audit_show(struct req *r);	/* ctl_audit.c */
+int ctl_cmd_audit_verify(struct req *r);
+int ctl_cmd_audit_acknowledge(struct req *r);
+int ctl_cmd_key_show(struct req *r);
+/* While the audit log is broken (vg_audit_broken), turn an allowed footage
+ * decision into a refusal, except the DPO's read-only ones (ctl_audit.c). */
+void ctl_audit_gate(struct req *r, enum vg_action action, struct vg_policy_decision *d);
+/* Every string of the request against textfield.h's rules, before anything
+ * reads it; a refusal is audited ("request.refused", a short form of the
+ * value) and sent, and -VG_EDENIED returned (ctl_audit.c). */
+int ctl_text_gate(struct req *r);
 
 #endif

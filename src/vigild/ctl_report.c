@@ -28,6 +28,7 @@
 #include "vigil/sweeper.h"
 #include "vigil/timeutil.h"
 #include "vigil/proto.h"
+#include "vigil/witness.h"
 #include "control_impl.h"
 
 #ifndef VIGIL_VERSION
@@ -63,6 +64,7 @@ int ctl_cmd_report(struct req *r)
 	};
 	struct vg_sweeper_status storage;
 	struct vg_audit_checkpoint cp;
+	struct vg_witness_status wstate;
 	struct vg_report_env re = {
 		.cfg = r->cfg, .catalog_path = r->cfg->catalog, .audit_path = env->audit_path,
 		.device_key = env->device_key, .firmware = "vigil " VIGIL_VERSION,
@@ -88,6 +90,10 @@ int ctl_cmd_report(struct req *r)
 	}
 	re.clock_known = 1;
 	re.clock_synced = vg_clock_synced(&re.clock_esterror_us);
+	if (env->witness) {
+		vg_witness_status(env->witness, &wstate);
+		re.witness = &wstate;
+	}
 	if (vg_audit_checkpoint(env->audit, &cp) == 0)
 		re.checkpoint = &cp;
 	else

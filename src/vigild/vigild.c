@@ -45,6 +45,7 @@
 #include "vigil/sweeper.h"
 #include "vigil/service.h"
 #include "vigil/timeutil.h"
+#include "vigil/witness.h"
 
 #ifndef VIGIL_VERSION
 #define VIGIL_VERSION "0.1.0"
@@ -72,6 +73,7 @@ struct daemon {
 	int n_cams;
 	struct vg_catalog *cat;
 	struct vg_audit *audit;
+	struct vg_witness *witness;	/* NULL: no witness configured */
 	struct vg_sign_key *device_key;
 	struct vg_control *control;
 	struct vg_sweeper *sweeper;	/* retention thread (sweeper.h) */
@@ -264,6 +266,39 @@ static void camera_state_json(void *ud, const char *name, struct json_object *e)
 	json_object_put(tmp);
 }
 
+/* "audit_log": whether the log was found broken at start, and how. */
+static void audit_status_json(struct daemon *d, struct json_object *out)
+{
+	struct json_object *a = json_object_new_object();
+	struct vg_audit_break b;
+	int broken = vg_audit_broken(d->audit, &b);
+
+	json_object_object_add(a, "broken", json_object_new_boolean(broken));
+	if (broken) {
+		json_object_object_add(a, "first_bad_row", json_object_new_int64(b.first_bad_seq));
+		json_object_object_add(a, "broken_row", json_object_new_int64(b.row_seq));
+		json_object_object_add(a, "problem", json_object_new_string(b.msg));
+		json_object_object_add(a, "evidence", json_object_new_string(b.evidence));
+	}
+	json_object_object_add(out, "audit_log", a);
+	a = json_object_new_object();
+	json_object_object_add(a, "configured", json_object_new_boolean(d->witness != NULL));
+	if (d->witness != NULL) {
+		const struct vg_witness_config *w = &d->current->cfg->witness;
+		struct vg_witness_status ws;
+		char where[300];
+
+		vg_witness_status(d->witness, &ws);
+		snprintf(where, sizeof(where), "%s:%d", w->host ? w->host : "?", w->port);
+		json_object_object_add(a, "collector", json_object_new_string(where));
+		json_object_object_add(a, "connected", json_object_new_boolean(ws.connected));
+		json_object_object_add(a, "backlog", json_object_new_int64(ws.backlog));
+		json_object_object_add(a, "sent_seq", json_object_new_int64(ws.sent_seq));
+		json_object_object_add(a, "last_error", json_object_new_string(ws.last_error));
+	}
+	json_object_object_add(out, "witness", a);
+}
+
 static void status_json(void *ud, struct json_object *out)
 {
 	struct daemon *d = ud;
@@ -341,6 +376,7 @@ static void status_json(void *ud, struct json_object *out)
 	if (vg_sign_fingerprint(d->device_key, dfp) == 0)
 		json_object_object_add(out, "device_key_fingerprint", json_object_new_string(dfp));
 	vg_sweeper_status_json(d->sweeper, out);	/* "storage" */
+	audit_status_json(d, out);	/* "audit_log" */
 	{
 		struct vg_diskguard_status ds;
 
@@ -731,10 +767,14 @@ static void checkpoint(struct daemon *d)
 {
 	struct vg_audit_checkpoint cp;
 
-	if (vg_audit_checkpoint(d->audit, &cp) < 0)
+	if (vg_audit_broken(d->audit, NULL))
+		vg_errx("ALARM: the audit log is broken and not acknowledged: no checkpoint is "
+			"signed over it (vigilctl status; the DPO runs 'vigilctl audit acknowledge')");
+	else if (vg_audit_checkpoint(d->audit, &cp) < 0)
 		vg_errx("cannot sign the audit checkpoint");
 	else
 		d->last_checkpoint_us = cp.time_us;
+	vg_witness_kick(d->witness);
 }
 
 struct gap_sum {
@@ -773,6 +813,7 @@ static void write_metrics(struct daemon *d)
 		.version = VIGIL_VERSION, .site = cfg->has_site ? cfg->site.name : "",
 		.cameras = cams, .storage = &sto, .last_checkpoint_us = d->last_checkpoint_us,
 		.witness_backlog = -1, .now_us = vg_time_now_us(),
+		.witness_configured = d->witness != NULL,
 	};
 	char fpr[VG_SIGN_FPR_HEX_LEN] = "", id[32];
 	uint8_t head[VG_AUDIT_HASH_LEN];
@@ -806,6 +847,12 @@ static void write_metrics(struct daemon *d)
 		m.storage = NULL;
 	m.clock_synced = vg_clock_synced(&m.clock_esterror_us);
 	vg_audit_head(d->audit, &m.audit_rows, head);
+	if (d->witness != NULL) {
+		struct vg_witness_status ws;
+
+		vg_witness_status(d->witness, &ws);
+		m.witness_backlog = ws.backlog;
+	}
 	ret = vg_metrics_write(cfg->metrics_file, &m);
 	/* Said once per change, not every 10 s; recording goes on regardless. */
 	if (ret < 0 && ret != d->metrics_error)
@@ -872,8 +919,7 @@ static int run(struct daemon *d)
 	d->control = NULL;
 	while (d->n_cams > 0)
 		stop_camera(d, d->n_cams - 1, "vigild stopped");
-	checkpoint(d);
-	return 0;
+	return 0;	/* main signs the checkpoint after the daemon.stop row */
 }
 
 int main(int argc, char **argv)
@@ -881,6 +927,7 @@ int main(int argc, char **argv)
 	struct daemon d;
 	struct vg_config *cfg = NULL;
 	struct vg_reconcile_report rep;
+	struct vg_audit_break brk;
 	struct vg_reconcile_bg *recon = NULL;
 	int64_t recon_since = 0;
 	sigset_t sigs;
@@ -999,6 +1046,25 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		vg_audit_set_syslog(cfg->log_syslog);
+		/* Before any row or checkpoint of this run: a log found broken
+		 * is recorded and kept as evidence, never signed over. */
+		snprintf(path, sizeof(path), "%s/audit-evidence", cfg->data_dir);
+		if (vg_audit_start_check(d.audit, path, &brk) == 1)
+			vg_errx("ALARM: the audit log is broken: %s (first bad row %lld); a copy is "
+				"kept in %s; no checkpoint will be signed and footage operations "
+				"are refused (except the DPO's viewing) until the DPO runs 'vigilctl "
+				"audit acknowledge'", brk.msg, (long long)brk.first_bad_seq,
+				brk.evidence[0] ? brk.evidence : "(nowhere: copying failed)");
+		if (cfg->witness.host != NULL) {
+			char host[256] = "-";
+
+			gethostname(host, sizeof(host) - 1);
+			snprintf(path, sizeof(path), "%s/witness.state", cfg->data_dir);
+			if (vg_witness_start(&d.witness, d.audit, &cfg->witness, path, host) < 0) {
+				ret = 1;
+				goto out;
+			}
+		}
 	}
 	vg_control_audit_event(d.audit, "daemon.start", d.config_path, "vigild " VIGIL_VERSION);
 	/* Clips open at the crash are repaired before recording resumes; the
@@ -1045,6 +1111,7 @@ int main(int argc, char **argv)
 			.config_put = config_put, .status = status_json, .snapshot = camera_snapshot,
 			.camera_state = camera_state_json,
 			.ud = &d, .audit_path = d.audit_path, .sweeper = d.sweeper,
+			.witness = d.witness,
 			.retention_sweep = retention_sweep,
 			.retention_accept_clock = retention_accept_clock,
 		};
@@ -1074,12 +1141,16 @@ int main(int argc, char **argv)
 	vg_reconcile_bg_stop(recon, NULL);	/* its audit row comes before daemon.stop */
 	recon = NULL;
 	vg_control_audit_event(d.audit, "daemon.stop", d.config_path, "");
+	checkpoint(&d);	/* the last row is signed: deleting it is detected */
+	vg_witness_stop(d.witness, 5000);	/* and sent off the box, if it can be */
+	d.witness = NULL;
 	vg_info("vigild stopped");
 out:
 	vg_control_stop(d.control);
 	vg_sweeper_stop(d.sweeper);	/* before the catalog closes */
 	vg_diskguard_free(d.disk);
 	vg_reconcile_bg_stop(recon, NULL);	/* before the catalog and audit close */
+	vg_witness_stop(d.witness, 0);
 	vg_audit_close(d.audit);
 	vg_sign_key_free(d.device_key);
 	vg_catalog_close(d.cat);

@@ -77,6 +77,8 @@ fi
 if [ -x "$BUILD/tests/bench_audit" ]; then
 	echo "== audit log"
 	"$BUILD/tests/bench_audit"
+	echo "== audit log at 1 M rows: start-up check and audit show"
+	BUILD=$BUILD tests/bench/audit_scale.sh 1000000
 fi
 if [ -x "$BUILD/tests/bench_catalog" ]; then
 	echo "== catalog"

@@ -373,8 +373,9 @@ static const struct verb verbs[] = {
 	{ "decrypt", cmd_view, 1, "decrypt CLIP-ID OUT.mp4|-                        (same as view)" },
 	{ "cameras", cmd_cameras, 1, "cameras [--json]                                 camera register" },
 	{ "status", cmd_status, 1, "status [--json]                                  cameras, keys" },
-	{ "audit", ctl_cmd_audit, 1, "audit show|verify|acknowledge [--since T] [--until T] [--user L] "
-				     "[--camera C] [--action A] [--json] [--witness FILE]" },
+	{ "audit", ctl_cmd_audit, 1, "audit show [--since T] [--until T] [--user L] [--camera C] "
+				     "[--action A] [--json] | audit verify [--witness FILE] | "
+				     "audit acknowledge" },
 	{ "key", ctl_cmd_key, 1, "key show                                         device public key" },
 	{ "config", cmd_config, 0, "config check [FILE]                              check a config" },
 	{ "snapshot", ctl_cmd_snapshot, 1, "snapshot --camera C OUT.jpg|-                 "

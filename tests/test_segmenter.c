@@ -86,11 +86,20 @@ static void open_aac(struct fixture *f)
 	f->abase = INT64_C(1790000000) * VG_US_PER_S - A_LEAD_US;
 }
 
-static int setup_common(void **state, int audio)
+/* The GOP of the clips tests: clips of 3 s hold 30 frames, i.e. one GOP
+ * and a half, so a clip's keyframes are its forced first one and one x264
+ * places itself. */
+#define GOP (2 * FPS)
+
+/* delayed: an encoder that holds pictures back before their packets come
+ * out (frame threads and a lookahead, as vigild's cameras run), so that
+ * pictures go in after the one forced to cut a clip and before its packet
+ * reaches the segmenter. */
+static int setup_common(void **state, int audio, int delayed)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct vg_encoder_params ep = {
-		.encoder = "libx264", .preset = "ultrafast", .crf = 30, .gop = 2 * FPS,
+		.encoder = "libx264", .preset = "ultrafast", .crf = 30, .gop = GOP,
 		.width = W, .height = H, .in_fmt = AV_PIX_FMT_YUYV422,
 		.fps_num = FPS, .fps_den = 1, .time_base = { 1, 90000 }, .threads = 1,
 	};
@@ -103,6 +112,10 @@ static int setup_common(void **state, int audio)
 	for (int i = 0; i < VG_MASTER_KEY_LEN; i++)
 		f->master[i] = (uint8_t)(i * 7 + 1);
 	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
+	if (delayed) {
+		ep.preset = "veryfast";	/* rc-lookahead 10 */
+		ep.threads = 3;
+	}
 	assert_int_equal(vg_encoder_open(&f->enc, &ep, why, sizeof(why)), 0);
 	f->base = INT64_C(1790000000) * VG_US_PER_S;
 	par = avcodec_parameters_alloc();
@@ -141,12 +154,17 @@ static int setup_common(void **state, int audio)
 
 static int setup(void **state)
 {
-	return setup_common(state, 0);
+	return setup_common(state, 0, 0);
+}
+
+static int setup_delayed(void **state)
+{
+	return setup_common(state, 0, 1);
 }
 
 static int setup_audio(void **state)
 {
-	return setup_common(state, 1);
+	return setup_common(state, 1, 0);
 }
 
 static int teardown(void **state)
@@ -286,6 +304,69 @@ static void test_power_cut_keeps_sealed_fragments(void **state)
 	assert_int_equal(info.frames, 20);
 	assert_int_equal(info.duration_us, 20 * FRAME_US);
 	unlink(crash);
+}
+
+/* Keyframes in clip c, read back through the decryptor: how many, and
+ * whether the first packet is one. */
+static int count_keyframes(const struct fixture *f, const struct vg_clip *c, int64_t *frames,
+			   int *first_is_key)
+{
+	struct vg_clipmedia *cm;
+	AVFormatContext *fmt;
+	AVPacket *pkt = av_packet_alloc();
+	char path[700];
+	int keys = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, c->path);
+	assert_int_equal(vg_clipmedia_open(&cm, path, f->master, c->wrapped_key, &fmt), 0);
+	*frames = 0;
+	while (av_read_frame(fmt, pkt) == 0) {
+		int key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+
+		if (*frames == 0)
+			*first_is_key = key;
+		keys += key;
+		(*frames)++;
+		av_packet_unref(pkt);
+	}
+	assert_int_equal(vg_clipmedia_status(cm), 0);
+	vg_clipmedia_close(cm);
+	av_packet_free(&pkt);
+	return keys;
+}
+
+/*
+ * A clip is cut by forcing a keyframe; the encoder gives its packet back
+ * some pictures later. Only that one picture may be forced: every clip
+ * starts with one IDR and then has x264's own every GOP frames, i.e.
+ * 1 + (frames - 1) / GOP keyframes, not a run of IDRs as long as the
+ * encoder's delay (issue 16, point 5).
+ */
+static void test_one_keyframe_at_each_clip_start(void **state)
+{
+	struct fixture *f = *state;
+	struct list l = { .n = 0 };
+	int64_t total = 0;
+
+	for (int k = 0; k < 10 * FPS; k++)
+		feed(f, k);
+	drain(f);
+	assert_int_equal(vg_segmenter_finish(f->seg), 0);
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, collect, &l), 0);
+	assert_int_equal(l.n, 4);	/* 3 + 3 + 3 + 1 seconds */
+	for (int i = 0; i < l.n; i++) {
+		int64_t frames;
+		int first_key = 0;
+		int keys = count_keyframes(f, &l.c[i], &frames, &first_key);
+
+		print_message("clip %d: %lld frames, %d keyframes\n", i, (long long)frames, keys);
+		assert_int_equal(frames, l.c[i].frames);
+		assert_true(first_key);
+		assert_int_equal(keys, 1 + (frames - 1) / GOP);
+		total += frames;
+	}
+	assert_int_equal(l.c[0].frames, 3 * FPS);
+	assert_int_equal(total, 10 * FPS);
 }
 
 /* ---- sound ---- */
@@ -529,6 +610,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clips_are_contiguous_and_play, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_keeps_sealed_fragments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_keyframe_at_each_clip_start, setup_delayed,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_sound_goes_into_the_clip, setup_audio,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sound_continuous_across_clips, setup_audio,

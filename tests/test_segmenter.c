@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
 
 #include "vigil/catalog.h"
 #include "vigil/clipmedia.h"
@@ -369,6 +370,53 @@ static void test_one_keyframe_at_each_clip_start(void **state)
 	assert_int_equal(total, 10 * FPS);
 }
 
+/* ---- encoder threads ---- */
+
+/* Each camera gets the threads its pixel rate needs, never more than its
+ * share of the cores: 720p15 cameras one each however few share the box,
+ * a 4K30 camera alone as many as the cores, many of them one each. */
+static void test_encoder_threads_fit_the_box(void **state)
+{
+	(void)state;
+	/* 720p15: one thread's worth, alone or with others. */
+	assert_int_equal(vg_encoder_threads_for(1280, 720, 15, 1, 1, 4), 1);
+	assert_int_equal(vg_encoder_threads_for(1280, 720, 15, 1, 16, 2), 1);
+	/* 1080p30: 4.5 threads' worth, capped by the share of the cores. */
+	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 1, 16), 5);
+	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 1, 4), 4);
+	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 2, 4), 2);
+	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 3, 4), 1);
+	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 8, 2), 1);
+	/* Never more than 8, never fewer than 1, whatever comes in. */
+	assert_int_equal(vg_encoder_threads_for(7680, 4320, 60, 1, 1, 64), 8);
+	assert_int_equal(vg_encoder_threads_for(7680, 4320, 60, 1, 0, 0), 1);
+	assert_int_equal(vg_encoder_threads_for(0, 720, 15, 1, 1, 4), 1);
+	assert_int_equal(vg_encoder_threads_for(1280, 720, 15, 0, 1, 4), 1);
+	assert_int_equal(vg_encoder_threads_for(1280, 720, 30000, 1001, -3, 4), 2);
+}
+
+/* threads = 0 in the parameters: the encoder opens with the planned
+ * threads, and a short lookahead (less memory than veryfast's 10). */
+static void test_encoder_uses_the_plan(void **state)
+{
+	struct vg_encoder_params ep = {
+		.encoder = "libx264", .preset = "veryfast", .crf = 23, .gop = 30,
+		.width = 1280, .height = 720, .in_fmt = AV_PIX_FMT_YUV420P,
+		.fps_num = 15, .fps_den = 1, .time_base = { 1, 90000 }, .streams = 8,
+	};
+	struct vg_encoder *e = NULL;
+	char why[256] = "";
+	int64_t la = -1;
+
+	(void)state;
+	assert_int_equal(vg_encoder_open(&e, &ep, why, sizeof(why)), 0);
+	assert_int_equal(vg_encoder_context(e)->thread_count, 1);
+	assert_int_equal(av_opt_get_int(vg_encoder_context(e)->priv_data, "rc-lookahead", 0, &la),
+			 0);
+	assert_int_equal(la, VG_ENC_LOOKAHEAD);
+	vg_encoder_free(e);
+}
+
 /* ---- sound ---- */
 
 static int64_t audio_utc(const struct fixture *f, int64_t pts)
@@ -612,6 +660,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_power_cut_keeps_sealed_fragments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_keyframe_at_each_clip_start, setup_delayed,
 						teardown),
+		cmocka_unit_test(test_encoder_threads_fit_the_box),
+		cmocka_unit_test(test_encoder_uses_the_plan),
 		cmocka_unit_test_setup_teardown(test_sound_goes_into_the_clip, setup_audio,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sound_continuous_across_clips, setup_audio,

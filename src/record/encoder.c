@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
@@ -44,6 +45,56 @@ static enum AVPixelFormat conversion_target(const AVCodec *codec)
 	return codec->pix_fmts ? codec->pix_fmts[0] : AV_PIX_FMT_YUV420P;
 }
 
+int vg_encoder_threads_for(int width, int height, int fps_num, int fps_den, int streams,
+			   int cores)
+{
+	long long rate, need, share;
+
+	if (streams < 1)
+		streams = 1;
+	if (cores < 1)
+		cores = 1;
+	if (width < 1 || height < 1 || fps_num < 1 || fps_den < 1)
+		return 1;
+	/* Pixels per second; 8K at 1000 fps still fits in 64 bits. */
+	rate = (long long)width * height * fps_num / fps_den;
+	need = (rate + VG_ENC_PIXELS_PER_THREAD - 1) / VG_ENC_PIXELS_PER_THREAD;
+	share = cores / streams;
+	if (need > share)
+		need = share;
+	/* Beyond 8, x264's frame threads only add delay and memory. */
+	if (need > 8)
+		need = 8;
+	return need < 1 ? 1 : (int)need;
+}
+
+static int online_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+/* x264's own settings for a box of many cameras (encoder.h): closed GOPs
+ * only (a clip starting at a keyframe decodes alone), no scene cuts (the
+ * keyframes stay where the GOP and the clip cuts put them), a short
+ * lookahead, no sync lookahead, frame threads rather than slices. */
+static void x264_settings(AVCodecContext *c, const struct vg_encoder_params *p)
+{
+	const char *preset = p->preset ? p->preset : "veryfast";
+
+	av_opt_set(c->priv_data, "preset", preset, 0);
+	if (p->bitrate_kbps <= 0)	/* crf 0 is lossless, a valid choice */
+		av_opt_set_double(c->priv_data, "crf", p->crf, 0);
+	av_opt_set_int(c->priv_data, "forced-idr", 1, 0);
+	/* ultrafast and superfast use no lookahead (and no macroblock-tree):
+	 * giving them one would only cost memory. */
+	if (strcmp(preset, "ultrafast") != 0 && strcmp(preset, "superfast") != 0)
+		av_opt_set_int(c->priv_data, "rc-lookahead", VG_ENC_LOOKAHEAD, 0);
+	av_opt_set(c->priv_data, "x264-params",
+		   "open-gop=0:scenecut=0:sync-lookahead=0:sliced-threads=0", 0);
+}
+
 static int open_codec(struct vg_encoder *e, const AVCodec *codec,
 		      const struct vg_encoder_params *p, char *why, size_t whylen)
 {
@@ -62,10 +113,13 @@ static int open_codec(struct vg_encoder *e, const AVCodec *codec,
 	c->time_base = p->time_base;
 	c->framerate = (AVRational){ p->fps_num, p->fps_den };
 	c->gop_size = p->gop > 0 ? p->gop : 2 * p->fps_num / (p->fps_den ? p->fps_den : 1);
-	if (strcmp(codec->name, "libx264") == 0)
-		av_opt_set_int(c->priv_data, "forced-idr", 1, 0);
 	c->max_b_frames = 0;
-	c->thread_count = p->threads;
+	c->thread_count = p->threads > 0 ? p->threads
+					 : vg_encoder_threads_for(p->width, p->height, p->fps_num,
+								  p->fps_den, p->streams,
+								  online_cores());
+	/* Frame threads: slices would cost bitrate and memory per slice. */
+	c->thread_type = FF_THREAD_FRAME;
 	/* The muxer needs SPS/PPS in extradata for the MP4 avcC box. */
 	c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
 	if (p->bitrate_kbps > 0) {
@@ -73,13 +127,8 @@ static int open_codec(struct vg_encoder *e, const AVCodec *codec,
 		c->rc_max_rate = c->bit_rate * 3 / 2;
 		c->rc_buffer_size = (int)(c->bit_rate * 2);
 	}
-	if (strcmp(codec->name, "libx264") == 0) {
-		av_opt_set(c->priv_data, "preset", p->preset ? p->preset : "veryfast", 0);
-		if (p->bitrate_kbps <= 0)	/* crf 0 is lossless, a valid choice */
-			av_opt_set_double(c->priv_data, "crf", p->crf, 0);
-		/* Closed GOPs only: a clip starting at a keyframe decodes alone. */
-		av_opt_set(c->priv_data, "x264-params", "open-gop=0:scenecut=0", 0);
-	}
+	if (strcmp(codec->name, "libx264") == 0)
+		x264_settings(c, p);
 	ret = avcodec_open2(c, codec, NULL);
 	if (ret < 0) {
 		av_strerror(ret, err, sizeof(err));

@@ -660,6 +660,7 @@ static int setup_encoder(struct vg_pipeline *p, int width, int height, enum AVPi
 		.fps_num = p->info.fps_num,
 		.fps_den = p->info.fps_den,
 		.time_base = p->tb,
+		.streams = p->env.streams,
 	};
 	char why[256];
 	int ret;

@@ -417,6 +417,87 @@ static void test_encoder_uses_the_plan(void **state)
 	vg_encoder_free(e);
 }
 
+/*
+ * A camera's format at open is not always what reaches the encoder: the
+ * overlay's drawtext cannot draw on yuyv422 and gives yuv422p. The
+ * pictures that come out must be the pictures that went in, not the
+ * yuv422p planes read as if they were yuyv422.
+ */
+static void test_encoder_takes_the_format_it_is_given(void **state)
+{
+	struct vg_encoder_params ep = {
+		.encoder = "libx264", .preset = "ultrafast", .crf = 5, .gop = 10,
+		.width = W, .height = H, .in_fmt = AV_PIX_FMT_YUYV422,
+		.fps_num = FPS, .fps_den = 1, .time_base = { 1, 90000 }, .threads = 1,
+	};
+	const AVCodec *dc = avcodec_find_decoder(AV_CODEC_ID_H264);
+	AVCodecContext *dec = avcodec_alloc_context3(dc);
+	struct vg_encoder *e = NULL;
+	AVFrame *in = av_frame_alloc(), *out = av_frame_alloc();
+	AVPacket *pkt = av_packet_alloc();
+	char why[256] = "";
+	int got = 0;
+
+	(void)state;
+	assert_int_equal(vg_encoder_open(&e, &ep, why, sizeof(why)), 0);
+	dec->extradata = av_mallocz((size_t)vg_encoder_context(e)->extradata_size +
+				    AV_INPUT_BUFFER_PADDING_SIZE);
+	memcpy(dec->extradata, vg_encoder_context(e)->extradata,
+	       (size_t)vg_encoder_context(e)->extradata_size);
+	dec->extradata_size = vg_encoder_context(e)->extradata_size;
+	assert_int_equal(avcodec_open2(dec, dc, NULL), 0);
+	in->format = AV_PIX_FMT_YUV422P;
+	in->width = W;
+	in->height = H;
+	assert_int_equal(av_frame_get_buffer(in, 0), 0);
+	for (int k = 0; k <= 3; k++) {
+		if (k < 3) {
+			assert_int_equal(av_frame_make_writable(in), 0);
+			for (int y = 0; y < H; y++) {
+				for (int x = 0; x < W; x++)
+					in->data[0][y * in->linesize[0] + x] = (uint8_t)(16 + x + y);
+				for (int x = 0; x < W / 2; x++) {
+					in->data[1][y * in->linesize[1] + x] = (uint8_t)(64 + y / 2);
+					in->data[2][y * in->linesize[2] + x] = (uint8_t)(192 - x / 2);
+				}
+			}
+			in->pts = k * 9000;
+		}
+		assert_int_equal(vg_encoder_send(e, k < 3 ? in : NULL), 0);
+		while (vg_encoder_receive(e, pkt) == 0) {
+			assert_int_equal(avcodec_send_packet(dec, pkt), 0);
+			av_packet_unref(pkt);
+			while (avcodec_receive_frame(dec, out) == 0) {
+				long diff = 0;
+
+				assert_int_equal(out->format, AV_PIX_FMT_YUV420P);
+				for (int y = 0; y < H; y++)
+					for (int x = 0; x < W; x++)
+						diff += labs((long)out->data[0][y * out->linesize[0] + x] -
+							     in->data[0][y * in->linesize[0] + x]);
+				/* Chroma: 4:2:2 averaged down to 4:2:0. */
+				for (int y = 0; y < H / 2; y++)
+					for (int x = 0; x < W / 2; x++)
+						diff += labs((long)out->data[1][y * out->linesize[1] + x] -
+							     (64 + y)) +
+							labs((long)out->data[2][y * out->linesize[2] + x] -
+							     (192 - x / 2));
+				print_message("picture %d: mean difference %.2f\n", got,
+					      (double)diff / (W * H * 3 / 2));
+				assert_true(diff < 2L * W * H * 3 / 2);	/* < 2 levels */
+				got++;
+				av_frame_unref(out);
+			}
+		}
+	}
+	assert_int_equal(got, 3);
+	vg_encoder_free(e);
+	avcodec_free_context(&dec);
+	av_frame_free(&in);
+	av_frame_free(&out);
+	av_packet_free(&pkt);
+}
+
 /* ---- sound ---- */
 
 static int64_t audio_utc(const struct fixture *f, int64_t pts)
@@ -662,6 +743,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test(test_encoder_threads_fit_the_box),
 		cmocka_unit_test(test_encoder_uses_the_plan),
+		cmocka_unit_test(test_encoder_takes_the_format_it_is_given),
 		cmocka_unit_test_setup_teardown(test_sound_goes_into_the_clip, setup_audio,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sound_continuous_across_clips, setup_audio,

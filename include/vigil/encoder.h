@@ -61,8 +61,19 @@ int vg_encoder_open(struct vg_encoder **out, const struct vg_encoder_params *p,
 		    char *why, size_t whylen);
 
 /* Send one picture (pts set by the caller) or NULL to drain at the end.
- * The frame is only borrowed. */
+ * The frame is only borrowed. It may come in any format libswscale reads,
+ * whatever in_fmt said at open (the overlay may have changed it); its size
+ * must be the one given at open (-VG_EFORMAT otherwise). */
 int vg_encoder_send(struct vg_encoder *e, const AVFrame *frame);
+
+/* The picture in the encoder's own format: *out is a new reference to in
+ * if it is in that format already, else a converted copy (writable) with
+ * in's properties. The pipeline converts before drawing the overlay, so a
+ * picture is converted once, not once for drawtext and again here. */
+int vg_encoder_convert(struct vg_encoder *e, const AVFrame *in, AVFrame **out);
+
+/* The encoder's own pixel format (what vg_encoder_convert gives). */
+enum AVPixelFormat vg_encoder_pix_fmt(const struct vg_encoder *e);
 
 /* Next packet: 0 and *pkt filled (caller unrefs), -VG_EAGAIN when the
  * encoder needs more input, 1 when fully drained. */

@@ -7,15 +7,15 @@
 # the source delivered.
 #   tests/bench/streams.sh [INPUT]   INPUT: testsrc2 (default) or noisy
 #                                    (tests/bench/input.sh)
-#   BENCH_STREAMS (default "8 12 16" for testsrc2, "4 6 8" for noisy)
+#   BENCH_STREAMS (default "4 8 12 16" for testsrc2, "2 4 8" for noisy)
 # Prints one line per N (CPU, wall, peak RSS of the whole daemon and per
 # stream), then the largest N sustained and the RSS per stream at 8.
 set -eu
 BUILD=${BUILD:-build}
 INPUT=${1:-testsrc2}
 case $INPUT in
-noisy) DEF_STREAMS="4 6 8" ;;
-*) DEF_STREAMS="8 12 16" ;;
+noisy) DEF_STREAMS="2 4 8" ;;
+*) DEF_STREAMS="4 8 12 16" ;;
 esac
 T=$(mktemp -d /tmp/vigil-streams.XXXXXX)
 trap 'rm -rf "$T"' EXIT

@@ -38,6 +38,5 @@ if [ "${BENCH_ONLY:-}" != video ] && [ -x "$BUILD/tests/bench_catalog" ]; then
 	fi
 	rm -rf "$T/catalog"
 fi
-for input in testsrc2 noisy; do
-	tests/bench/streams.sh "$input"
-done
+echo "== concurrent 720p15 cameras in real time"
+BUILD=$BUILD tests/bench/streams.sh

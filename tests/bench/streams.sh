@@ -5,14 +5,20 @@
 # live camera would), for N in $BENCH_STREAMS. A count is sustained when
 # every frame of every camera is in a clip: vigild lost none of the frames
 # the source delivered.
-#   tests/bench/streams.sh [INPUT]   INPUT: testsrc2 (default) or noisy
-#                                    (tests/bench/input.sh)
+#   tests/bench/streams.sh [INPUT]   INPUT: testsrc2 or noisy
+#                                    (tests/bench/input.sh); none: both
 #   BENCH_STREAMS (default "4 8 12 16" for testsrc2, "2 4 8" for noisy)
 # Prints one line per N (CPU, wall, peak RSS of the whole daemon and per
 # stream), then the largest N sustained and the RSS per stream at 8.
 set -eu
 BUILD=${BUILD:-build}
-INPUT=${1:-testsrc2}
+if [ $# = 0 ]; then
+	for input in testsrc2 noisy; do
+		sh "$0" "$input"
+	done
+	exit 0
+fi
+INPUT=$1
 case $INPUT in
 noisy) DEF_STREAMS="2 4 8" ;;
 *) DEF_STREAMS="4 8 12 16" ;;

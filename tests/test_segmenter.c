@@ -372,27 +372,22 @@ static void test_one_keyframe_at_each_clip_start(void **state)
 
 /* ---- encoder threads ---- */
 
-/* Each camera gets the threads its pixel rate needs, never more than its
- * share of the cores: 720p15 cameras one each however few share the box,
- * a 4K30 camera alone as many as the cores, many of them one each. */
+/* Each camera gets its share of the cores: all of them alone, one each
+ * once there are as many cameras as cores, never more than 8. */
 static void test_encoder_threads_fit_the_box(void **state)
 {
 	(void)state;
-	/* 720p15: one thread's worth, alone or with others. */
-	assert_int_equal(vg_encoder_threads_for(1280, 720, 15, 1, 1, 4), 1);
-	assert_int_equal(vg_encoder_threads_for(1280, 720, 15, 1, 16, 2), 1);
-	/* 1080p30: 4.5 threads' worth, capped by the share of the cores. */
-	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 1, 16), 5);
-	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 1, 4), 4);
-	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 2, 4), 2);
-	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 3, 4), 1);
-	assert_int_equal(vg_encoder_threads_for(1920, 1080, 30, 1, 8, 2), 1);
-	/* Never more than 8, never fewer than 1, whatever comes in. */
-	assert_int_equal(vg_encoder_threads_for(7680, 4320, 60, 1, 1, 64), 8);
-	assert_int_equal(vg_encoder_threads_for(7680, 4320, 60, 1, 0, 0), 1);
-	assert_int_equal(vg_encoder_threads_for(0, 720, 15, 1, 1, 4), 1);
-	assert_int_equal(vg_encoder_threads_for(1280, 720, 15, 0, 1, 4), 1);
-	assert_int_equal(vg_encoder_threads_for(1280, 720, 30000, 1001, -3, 4), 2);
+	assert_int_equal(vg_encoder_threads_for(1, 4), 4);
+	assert_int_equal(vg_encoder_threads_for(2, 4), 2);
+	assert_int_equal(vg_encoder_threads_for(3, 4), 1);
+	assert_int_equal(vg_encoder_threads_for(4, 4), 1);
+	assert_int_equal(vg_encoder_threads_for(8, 2), 1);
+	assert_int_equal(vg_encoder_threads_for(16, 2), 1);
+	assert_int_equal(vg_encoder_threads_for(1, 64), 8);
+	/* Nonsense in, one thread out. */
+	assert_int_equal(vg_encoder_threads_for(0, 0), 1);
+	assert_int_equal(vg_encoder_threads_for(-3, -1), 1);
+	assert_int_equal(vg_encoder_threads_for(-3, 4), 4);
 }
 
 /* threads = 0 in the parameters: the encoder opens with the planned
@@ -410,7 +405,8 @@ static void test_encoder_uses_the_plan(void **state)
 
 	(void)state;
 	assert_int_equal(vg_encoder_open(&e, &ep, why, sizeof(why)), 0);
-	assert_int_equal(vg_encoder_context(e)->thread_count, 1);
+	assert_int_equal(vg_encoder_context(e)->thread_count,
+			 vg_encoder_threads_for(8, (int)sysconf(_SC_NPROCESSORS_ONLN)));
 	assert_int_equal(av_opt_get_int(vg_encoder_context(e)->priv_data, "rc-lookahead", 0, &la),
 			 0);
 	assert_int_equal(la, VG_ENC_LOOKAHEAD);

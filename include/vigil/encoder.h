@@ -14,13 +14,15 @@
  * clip can be cut at any keyframe without reordering.
  *
  * Threads and memory (libx264): a box records many cameras on a few cores,
- * so each encoder gets its share and no more: threads = what its pixel rate
- * needs (one per VG_ENC_PIXELS_PER_THREAD), at most cores / streams, at
- * least 1; frame threads only, never sliced; a short rate-control
+ * so each encoder gets its share of the cores and no more: cores / streams
+ * threads, at least 1 (one each once there are as many cameras as cores),
+ * at most 8; frame threads only, never sliced; a short rate-control
  * lookahead (VG_ENC_LOOKAHEAD frames) and no sync lookahead. At CRF 23 on
  * 720p15 these cost no bitrate or quality worth the name against x264's
  * veryfast defaults (docs/performance.md) and save about 3.5 MB of memory
- * per lookahead frame and per frame thread.
+ * per lookahead frame and per frame thread. A box with fewer cameras than
+ * cores keeps threads to spare: a noisy picture can cost an A72 core more
+ * than 720p15 allows.
  *
  * Timestamps: pts are in the time base given at open (vigil uses 1/90000).
  */
@@ -43,17 +45,13 @@ struct vg_encoder_params {
 	int streams;		/* cameras this box encodes at once; 0 = 1 */
 };
 
-/* Pixels per second one encoder thread is given (720p at 15 fps: what one
- * core of a Raspberry Pi 4 class board encodes with x264 veryfast). */
-#define VG_ENC_PIXELS_PER_THREAD (1280LL * 720 * 15)
 /* x264's rate-control lookahead, in frames, for presets that use one
  * (veryfast's own is 10). Enough for macroblock-tree to work. */
 #define VG_ENC_LOOKAHEAD 3
 
-/* Encoder threads for one stream of width x height at fps_num/fps_den when
- * streams cameras share cores cores (streams, cores <= 0 count as 1). */
-int vg_encoder_threads_for(int width, int height, int fps_num, int fps_den, int streams,
-			   int cores);
+/* Encoder threads for one of streams cameras sharing cores cores
+ * (streams, cores <= 0 count as 1). */
+int vg_encoder_threads_for(int streams, int cores);
 
 struct vg_encoder;
 

@@ -49,27 +49,17 @@ static enum AVPixelFormat conversion_target(const AVCodec *codec)
 	return codec->pix_fmts ? codec->pix_fmts[0] : AV_PIX_FMT_YUV420P;
 }
 
-int vg_encoder_threads_for(int width, int height, int fps_num, int fps_den, int streams,
-			   int cores)
+int vg_encoder_threads_for(int streams, int cores)
 {
-	long long rate, need, share;
+	int share;
 
 	if (streams < 1)
 		streams = 1;
 	if (cores < 1)
 		cores = 1;
-	if (width < 1 || height < 1 || fps_num < 1 || fps_den < 1)
-		return 1;
-	/* Pixels per second; 8K at 1000 fps still fits in 64 bits. */
-	rate = (long long)width * height * fps_num / fps_den;
-	need = (rate + VG_ENC_PIXELS_PER_THREAD - 1) / VG_ENC_PIXELS_PER_THREAD;
 	share = cores / streams;
-	if (need > share)
-		need = share;
 	/* Beyond 8, x264's frame threads only add delay and memory. */
-	if (need > 8)
-		need = 8;
-	return need < 1 ? 1 : (int)need;
+	return share < 1 ? 1 : share > 8 ? 8 : share;
 }
 
 static int online_cores(void)
@@ -119,9 +109,7 @@ static int open_codec(struct vg_encoder *e, const AVCodec *codec,
 	c->gop_size = p->gop > 0 ? p->gop : 2 * p->fps_num / (p->fps_den ? p->fps_den : 1);
 	c->max_b_frames = 0;
 	c->thread_count = p->threads > 0 ? p->threads
-					 : vg_encoder_threads_for(p->width, p->height, p->fps_num,
-								  p->fps_den, p->streams,
-								  online_cores());
+					 : vg_encoder_threads_for(p->streams, online_cores());
 	/* Frame threads: slices would cost bitrate and memory per slice. */
 	c->thread_type = FF_THREAD_FRAME;
 	/* The muxer needs SPS/PPS in extradata for the MP4 avcC box. */

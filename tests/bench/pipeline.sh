@@ -8,7 +8,8 @@
 # cost of the settings in bits and quality is in plain view.
 #   BENCH_SECONDS (default 20)  seconds of video
 #   BENCH_PRESET (default veryfast)
-#   BENCH_X264_THREADS (default 1), BENCH_X264_LOOKAHEAD (default 3),
+#   BENCH_X264_THREADS (default: vigild's choice for one camera, the
+#   cores up to 8), BENCH_X264_LOOKAHEAD (default 3),
 #   BENCH_X264_EXTRA (default sync-lookahead=0:sliced-threads=0): the
 #   settings vigild chooses (src/record/encoder.c); set them to 0, -1 and
 #   "" to give the CLI x264's defaults, as the vigild before issue 18 had.
@@ -17,7 +18,9 @@ BUILD=${BUILD:-build}
 INPUT=$1
 SECS=${BENCH_SECONDS:-20}
 PRESET=${BENCH_PRESET:-veryfast}
-THREADS=${BENCH_X264_THREADS:-1}
+cores=$(nproc)
+[ "$cores" -le 8 ] || cores=8
+THREADS=${BENCH_X264_THREADS:-$cores}
 LOOKAHEAD=${BENCH_X264_LOOKAHEAD:-3}
 EXTRA=${BENCH_X264_EXTRA-sync-lookahead=0:sliced-threads=0}
 FPS=15

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
 
 #include "vigil/catalog.h"
 #include "vigil/clipmedia.h"
@@ -86,11 +87,20 @@ static void open_aac(struct fixture *f)
 	f->abase = INT64_C(1790000000) * VG_US_PER_S - A_LEAD_US;
 }
 
-static int setup_common(void **state, int audio)
+/* The GOP of the clips tests: clips of 3 s hold 30 frames, i.e. one GOP
+ * and a half, so a clip's keyframes are its forced first one and one x264
+ * places itself. */
+#define GOP (2 * FPS)
+
+/* delayed: an encoder that holds pictures back before their packets come
+ * out (frame threads and a lookahead, as vigild's cameras run), so that
+ * pictures go in after the one forced to cut a clip and before its packet
+ * reaches the segmenter. */
+static int setup_common(void **state, int audio, int delayed)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct vg_encoder_params ep = {
-		.encoder = "libx264", .preset = "ultrafast", .crf = 30, .gop = 2 * FPS,
+		.encoder = "libx264", .preset = "ultrafast", .crf = 30, .gop = GOP,
 		.width = W, .height = H, .in_fmt = AV_PIX_FMT_YUYV422,
 		.fps_num = FPS, .fps_den = 1, .time_base = { 1, 90000 }, .threads = 1,
 	};
@@ -103,6 +113,10 @@ static int setup_common(void **state, int audio)
 	for (int i = 0; i < VG_MASTER_KEY_LEN; i++)
 		f->master[i] = (uint8_t)(i * 7 + 1);
 	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
+	if (delayed) {
+		ep.preset = "veryfast";	/* rc-lookahead 10 */
+		ep.threads = 3;
+	}
 	assert_int_equal(vg_encoder_open(&f->enc, &ep, why, sizeof(why)), 0);
 	f->base = INT64_C(1790000000) * VG_US_PER_S;
 	par = avcodec_parameters_alloc();
@@ -141,12 +155,17 @@ static int setup_common(void **state, int audio)
 
 static int setup(void **state)
 {
-	return setup_common(state, 0);
+	return setup_common(state, 0, 0);
+}
+
+static int setup_delayed(void **state)
+{
+	return setup_common(state, 0, 1);
 }
 
 static int setup_audio(void **state)
 {
-	return setup_common(state, 1);
+	return setup_common(state, 1, 0);
 }
 
 static int teardown(void **state)
@@ -286,6 +305,193 @@ static void test_power_cut_keeps_sealed_fragments(void **state)
 	assert_int_equal(info.frames, 20);
 	assert_int_equal(info.duration_us, 20 * FRAME_US);
 	unlink(crash);
+}
+
+/* Keyframes in clip c, read back through the decryptor: how many, and
+ * whether the first packet is one. */
+static int count_keyframes(const struct fixture *f, const struct vg_clip *c, int64_t *frames,
+			   int *first_is_key)
+{
+	struct vg_clipmedia *cm;
+	AVFormatContext *fmt;
+	AVPacket *pkt = av_packet_alloc();
+	char path[700];
+	int keys = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, c->path);
+	assert_int_equal(vg_clipmedia_open(&cm, path, f->master, c->wrapped_key, &fmt), 0);
+	*frames = 0;
+	while (av_read_frame(fmt, pkt) == 0) {
+		int key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+
+		if (*frames == 0)
+			*first_is_key = key;
+		keys += key;
+		(*frames)++;
+		av_packet_unref(pkt);
+	}
+	assert_int_equal(vg_clipmedia_status(cm), 0);
+	vg_clipmedia_close(cm);
+	av_packet_free(&pkt);
+	return keys;
+}
+
+/*
+ * A clip is cut by forcing a keyframe; the encoder gives its packet back
+ * some pictures later. Only that one picture may be forced: every clip
+ * starts with one IDR and then has x264's own every GOP frames, i.e.
+ * 1 + (frames - 1) / GOP keyframes, not a run of IDRs as long as the
+ * encoder's delay (issue 16, point 5).
+ */
+static void test_one_keyframe_at_each_clip_start(void **state)
+{
+	struct fixture *f = *state;
+	struct list l = { .n = 0 };
+	int64_t total = 0;
+
+	for (int k = 0; k < 10 * FPS; k++)
+		feed(f, k);
+	drain(f);
+	assert_int_equal(vg_segmenter_finish(f->seg), 0);
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, collect, &l), 0);
+	assert_int_equal(l.n, 4);	/* 3 + 3 + 3 + 1 seconds */
+	for (int i = 0; i < l.n; i++) {
+		int64_t frames;
+		int first_key = 0;
+		int keys = count_keyframes(f, &l.c[i], &frames, &first_key);
+
+		print_message("clip %d: %lld frames, %d keyframes\n", i, (long long)frames, keys);
+		assert_int_equal(frames, l.c[i].frames);
+		assert_true(first_key);
+		assert_int_equal(keys, 1 + (frames - 1) / GOP);
+		total += frames;
+	}
+	assert_int_equal(l.c[0].frames, 3 * FPS);
+	assert_int_equal(total, 10 * FPS);
+}
+
+/* ---- encoder threads ---- */
+
+/* Each camera gets its share of the cores: all of them alone, one each
+ * once there are as many cameras as cores, never more than 8. */
+static void test_encoder_threads_fit_the_box(void **state)
+{
+	(void)state;
+	assert_int_equal(vg_encoder_threads_for(1, 4), 4);
+	assert_int_equal(vg_encoder_threads_for(2, 4), 2);
+	assert_int_equal(vg_encoder_threads_for(3, 4), 1);
+	assert_int_equal(vg_encoder_threads_for(4, 4), 1);
+	assert_int_equal(vg_encoder_threads_for(8, 2), 1);
+	assert_int_equal(vg_encoder_threads_for(16, 2), 1);
+	assert_int_equal(vg_encoder_threads_for(1, 64), 8);
+	/* Nonsense in, one thread out. */
+	assert_int_equal(vg_encoder_threads_for(0, 0), 1);
+	assert_int_equal(vg_encoder_threads_for(-3, -1), 1);
+	assert_int_equal(vg_encoder_threads_for(-3, 4), 4);
+}
+
+/* threads = 0 in the parameters: the encoder opens with the planned
+ * threads, and a short lookahead (less memory than veryfast's 10). */
+static void test_encoder_uses_the_plan(void **state)
+{
+	struct vg_encoder_params ep = {
+		.encoder = "libx264", .preset = "veryfast", .crf = 23, .gop = 30,
+		.width = 1280, .height = 720, .in_fmt = AV_PIX_FMT_YUV420P,
+		.fps_num = 15, .fps_den = 1, .time_base = { 1, 90000 }, .streams = 8,
+	};
+	struct vg_encoder *e = NULL;
+	char why[256] = "";
+	int64_t la = -1;
+
+	(void)state;
+	assert_int_equal(vg_encoder_open(&e, &ep, why, sizeof(why)), 0);
+	assert_int_equal(vg_encoder_context(e)->thread_count,
+			 vg_encoder_threads_for(8, (int)sysconf(_SC_NPROCESSORS_ONLN)));
+	assert_int_equal(av_opt_get_int(vg_encoder_context(e)->priv_data, "rc-lookahead", 0, &la),
+			 0);
+	assert_int_equal(la, VG_ENC_LOOKAHEAD);
+	vg_encoder_free(e);
+}
+
+/*
+ * A camera's format at open is not always what reaches the encoder: the
+ * overlay's drawtext cannot draw on yuyv422 and gives yuv422p. The
+ * pictures that come out must be the pictures that went in, not the
+ * yuv422p planes read as if they were yuyv422.
+ */
+static void test_encoder_takes_the_format_it_is_given(void **state)
+{
+	struct vg_encoder_params ep = {
+		.encoder = "libx264", .preset = "ultrafast", .crf = 5, .gop = 10,
+		.width = W, .height = H, .in_fmt = AV_PIX_FMT_YUYV422,
+		.fps_num = FPS, .fps_den = 1, .time_base = { 1, 90000 }, .threads = 1,
+	};
+	const AVCodec *dc = avcodec_find_decoder(AV_CODEC_ID_H264);
+	AVCodecContext *dec = avcodec_alloc_context3(dc);
+	struct vg_encoder *e = NULL;
+	AVFrame *in = av_frame_alloc(), *out = av_frame_alloc();
+	AVPacket *pkt = av_packet_alloc();
+	char why[256] = "";
+	int got = 0;
+
+	(void)state;
+	assert_int_equal(vg_encoder_open(&e, &ep, why, sizeof(why)), 0);
+	dec->extradata = av_mallocz((size_t)vg_encoder_context(e)->extradata_size +
+				    AV_INPUT_BUFFER_PADDING_SIZE);
+	memcpy(dec->extradata, vg_encoder_context(e)->extradata,
+	       (size_t)vg_encoder_context(e)->extradata_size);
+	dec->extradata_size = vg_encoder_context(e)->extradata_size;
+	assert_int_equal(avcodec_open2(dec, dc, NULL), 0);
+	in->format = AV_PIX_FMT_YUV422P;
+	in->width = W;
+	in->height = H;
+	assert_int_equal(av_frame_get_buffer(in, 0), 0);
+	for (int k = 0; k <= 3; k++) {
+		if (k < 3) {
+			assert_int_equal(av_frame_make_writable(in), 0);
+			for (int y = 0; y < H; y++) {
+				for (int x = 0; x < W; x++)
+					in->data[0][y * in->linesize[0] + x] = (uint8_t)(16 + x + y);
+				for (int x = 0; x < W / 2; x++) {
+					in->data[1][y * in->linesize[1] + x] = (uint8_t)(64 + y / 2);
+					in->data[2][y * in->linesize[2] + x] = (uint8_t)(192 - x / 2);
+				}
+			}
+			in->pts = k * 9000;
+		}
+		assert_int_equal(vg_encoder_send(e, k < 3 ? in : NULL), 0);
+		while (vg_encoder_receive(e, pkt) == 0) {
+			assert_int_equal(avcodec_send_packet(dec, pkt), 0);
+			av_packet_unref(pkt);
+			while (avcodec_receive_frame(dec, out) == 0) {
+				long diff = 0;
+
+				assert_int_equal(out->format, AV_PIX_FMT_YUV420P);
+				for (int y = 0; y < H; y++)
+					for (int x = 0; x < W; x++)
+						diff += labs((long)out->data[0][y * out->linesize[0] + x] -
+							     in->data[0][y * in->linesize[0] + x]);
+				/* Chroma: 4:2:2 averaged down to 4:2:0. */
+				for (int y = 0; y < H / 2; y++)
+					for (int x = 0; x < W / 2; x++)
+						diff += labs((long)out->data[1][y * out->linesize[1] + x] -
+							     (64 + y)) +
+							labs((long)out->data[2][y * out->linesize[2] + x] -
+							     (192 - x / 2));
+				print_message("picture %d: mean difference %.2f\n", got,
+					      (double)diff / (W * H * 3 / 2));
+				assert_true(diff < 2L * W * H * 3 / 2);	/* < 2 levels */
+				got++;
+				av_frame_unref(out);
+			}
+		}
+	}
+	assert_int_equal(got, 3);
+	vg_encoder_free(e);
+	avcodec_free_context(&dec);
+	av_frame_free(&in);
+	av_frame_free(&out);
+	av_packet_free(&pkt);
 }
 
 /* ---- sound ---- */
@@ -529,6 +735,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clips_are_contiguous_and_play, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_keeps_sealed_fragments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_keyframe_at_each_clip_start, setup_delayed,
+						teardown),
+		cmocka_unit_test(test_encoder_threads_fit_the_box),
+		cmocka_unit_test(test_encoder_uses_the_plan),
+		cmocka_unit_test(test_encoder_takes_the_format_it_is_given),
 		cmocka_unit_test_setup_teardown(test_sound_goes_into_the_clip, setup_audio,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sound_continuous_across_clips, setup_audio,

@@ -18,7 +18,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <libavcodec/avcodec.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 
 #include "vigil/err.h"
@@ -537,6 +539,136 @@ static void file_shorter_than_one_frame_is_eformat(void **state)
 	assert_null(s);
 }
 
+/* ---- file of H.264 ---- */
+
+#define H264_FRAMES 5
+
+/*
+ * Write H264_FRAMES pictures of a moving test pattern as H.264 Annex B
+ * (libx264, SPS/PPS in the stream, an IDR first) and keep each access
+ * unit's bytes, to compare with what the source hands out.
+ */
+static void write_h264(const char *path, AVPacket *units[H264_FRAMES])
+{
+	const AVCodec *codec = avcodec_find_encoder_by_name("libx264");
+	AVCodecContext *c;
+	AVFrame *fr = av_frame_alloc();
+	AVPacket *pkt = av_packet_alloc();
+	FILE *out = fopen(path, "wb");
+	int n = 0;
+
+	if (codec == NULL)
+		fail_msg("this FFmpeg has no libx264 encoder");
+	c = avcodec_alloc_context3(codec);
+	assert_non_null(c);
+	assert_non_null(out);
+	c->width = 64;
+	c->height = 48;
+	c->pix_fmt = AV_PIX_FMT_YUV420P;
+	c->time_base = (AVRational){ 1, 25 };
+	c->gop_size = 100;
+	c->max_b_frames = 0;
+	c->thread_count = 1;
+	av_opt_set(c->priv_data, "preset", "ultrafast", 0);
+	assert_int_equal(avcodec_open2(c, codec, NULL), 0);
+	fr->format = c->pix_fmt;
+	fr->width = c->width;
+	fr->height = c->height;
+	assert_int_equal(av_frame_get_buffer(fr, 0), 0);
+	for (int k = 0; k <= H264_FRAMES; k++) {
+		if (k < H264_FRAMES) {
+			assert_int_equal(av_frame_make_writable(fr), 0);
+			for (int p = 0; p < 3; p++)
+				for (int y = 0; y < (p ? 24 : 48); y++)
+					for (int x = 0; x < (p ? 32 : 64); x++)
+						fr->data[p][y * fr->linesize[p] + x] =
+							(uint8_t)(x * 3 + y + 11 * k + 50 * p);
+			fr->pts = k;
+		}
+		assert_int_equal(avcodec_send_frame(c, k < H264_FRAMES ? fr : NULL), 0);
+		while (avcodec_receive_packet(c, pkt) == 0) {
+			assert_true(n < H264_FRAMES);
+			assert_int_equal(fwrite(pkt->data, 1, (size_t)pkt->size, out),
+					 (size_t)pkt->size);
+			units[n++] = av_packet_clone(pkt);
+			av_packet_unref(pkt);
+		}
+	}
+	assert_int_equal(n, H264_FRAMES);
+	assert_int_equal(fclose(out), 0);
+	av_packet_free(&pkt);
+	av_frame_free(&fr);
+	avcodec_free_context(&c);
+}
+
+/* pixel_format = "h264" with loop = true: the file plays again from the
+ * top, the same access units in the same order, the first a keyframe
+ * again, sequence numbers and timestamps still rising (issue 16, point 6). */
+static void h264file_loop_wraps_with_rising_timestamps(void **state)
+{
+	struct fixture *fx = *state;
+	struct vg_camera_config cam = cam_file(fx->path, "h264", 64, 48);
+	AVPacket *units[H264_FRAMES];
+	struct vg_source *s = NULL;
+	struct vg_source_info info;
+	struct vg_source_frame f = { 0 };
+	char why[256] = "";
+	int64_t prev = 0;
+	int j;
+
+	write_h264(fx->path, units);
+
+	/* Without loop: the five units, then the end. */
+	assert_int_equal(vg_source_open(&s, &cam, why, sizeof(why)), 0);
+	vg_source_info(s, &info);
+	assert_int_equal(info.codec, AV_CODEC_ID_H264);
+	for (j = 0; j < H264_FRAMES; j++) {
+		assert_int_equal(vg_source_read(s, &f, 1000), 0);
+		assert_non_null(f.packet);
+		vg_source_frame_release(&f);
+	}
+	assert_int_equal(vg_source_read(s, &f, 1000), 1);
+	vg_source_close(s);
+
+	cam.file_loop = 1;
+	assert_int_equal(vg_source_open(&s, &cam, why, sizeof(why)), 0);
+	for (j = 0; j < 3 * H264_FRAMES + 2; j++) {
+		const AVPacket *want = units[j % H264_FRAMES];
+
+		assert_int_equal(vg_source_read(s, &f, 1000), 0);
+		assert_non_null(f.packet);
+		assert_int_equal(f.packet->size, want->size);
+		assert_memory_equal(f.packet->data, want->data, (size_t)want->size);
+		assert_int_equal((f.packet->flags & AV_PKT_FLAG_KEY) != 0, j % H264_FRAMES == 0);
+		assert_int_equal(f.sequence, j);
+		if (j > 0)
+			assert_int_equal(f.ts_utc_us - prev, 40000);
+		prev = f.ts_utc_us;
+		vg_source_frame_release(&f);
+	}
+	vg_source_close(s);
+	for (j = 0; j < H264_FRAMES; j++)
+		av_packet_free(&units[j]);
+	assert_int_equal(fx->warn_lines, 0);
+}
+
+/* A file with no whole access unit in it cannot loop for ever. */
+static void h264file_loop_of_nothing_ends(void **state)
+{
+	struct fixture *fx = *state;
+	struct vg_camera_config cam = cam_file(fx->path, "h264", 64, 48);
+	struct vg_source *s = NULL;
+	struct vg_source_frame f = { 0 };
+	char why[256] = "";
+
+	cam.file_loop = 1;
+	write_frames(fx->path, 0, 16, 0);	/* an empty file */
+	assert_int_equal(vg_source_open(&s, &cam, why, sizeof(why)), 0);
+	assert_int_equal(vg_source_read(s, &f, 1000), 1);
+	assert_null(f.packet);
+	vg_source_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +690,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(file_bad_pix_fmt_is_eformat, setup, teardown),
 		cmocka_unit_test_setup_teardown(file_shorter_than_one_frame_is_eformat, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(h264file_loop_wraps_with_rising_timestamps, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(h264file_loop_of_nothing_ends, setup, teardown),
 	};
 
 	vg_log_set_level(VG_LOG_WARN);

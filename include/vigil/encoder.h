@@ -13,6 +13,17 @@
  * holds everything captured up to that moment (power cuts lose less) and a
  * clip can be cut at any keyframe without reordering.
  *
+ * Threads and memory (libx264): a box records many cameras on a few cores,
+ * so each encoder gets its share of the cores and no more: cores / streams
+ * threads, at least 1 (one each once there are as many cameras as cores),
+ * at most 8; frame threads only, never sliced; a short rate-control
+ * lookahead (VG_ENC_LOOKAHEAD frames) and no sync lookahead. At CRF 23 on
+ * 720p15 these cost no bitrate or quality worth the name against x264's
+ * veryfast defaults (docs/performance.md) and save about 3.5 MB of memory
+ * per lookahead frame and per frame thread. A box with fewer cameras than
+ * cores keeps threads to spare: a noisy picture can cost an A72 core more
+ * than 720p15 allows.
+ *
  * Timestamps: pts are in the time base given at open (vigil uses 1/90000).
  */
 #ifndef VIGIL_ENCODER_H
@@ -30,8 +41,17 @@ struct vg_encoder_params {
 	enum AVPixelFormat in_fmt;
 	int fps_num, fps_den;
 	AVRational time_base;
-	int threads;		/* 0 = libavcodec's choice */
+	int threads;		/* 0 = vg_encoder_threads_for() */
+	int streams;		/* cameras this box encodes at once; 0 = 1 */
 };
+
+/* x264's rate-control lookahead, in frames, for presets that use one
+ * (veryfast's own is 10). Enough for macroblock-tree to work. */
+#define VG_ENC_LOOKAHEAD 3
+
+/* Encoder threads for one of streams cameras sharing cores cores
+ * (streams, cores <= 0 count as 1). */
+int vg_encoder_threads_for(int streams, int cores);
 
 struct vg_encoder;
 
@@ -39,8 +59,19 @@ int vg_encoder_open(struct vg_encoder **out, const struct vg_encoder_params *p,
 		    char *why, size_t whylen);
 
 /* Send one picture (pts set by the caller) or NULL to drain at the end.
- * The frame is only borrowed. */
+ * The frame is only borrowed. It may come in any format libswscale reads,
+ * whatever in_fmt said at open (the overlay may have changed it); its size
+ * must be the one given at open (-VG_EFORMAT otherwise). */
 int vg_encoder_send(struct vg_encoder *e, const AVFrame *frame);
+
+/* The picture in the encoder's own format: *out is a new reference to in
+ * if it is in that format already, else a converted copy (writable) with
+ * in's properties. The pipeline converts before drawing the overlay, so a
+ * picture is converted once, not once for drawtext and again here. */
+int vg_encoder_convert(struct vg_encoder *e, const AVFrame *in, AVFrame **out);
+
+/* The encoder's own pixel format (what vg_encoder_convert gives). */
+enum AVPixelFormat vg_encoder_pix_fmt(const struct vg_encoder *e);
 
 /* Next packet: 0 and *pkt filled (caller unrefs), -VG_EAGAIN when the
  * encoder needs more input, 1 when fully drained. */

@@ -56,6 +56,9 @@ struct vg_pipeline_env {
 	 * vg_reconcile_clip). Called on the encoder thread; NULL: it waits
 	 * for the daemon's next stop or start. */
 	void (*recover)(void *ud, int64_t clip_id);
+	/* Cameras this box records at once (0 = 1): each encoder takes its
+	 * share of the cores and no more (encoder.h). */
+	int streams;
 };
 
 enum vg_pipeline_state {

@@ -83,8 +83,9 @@ int64_t vg_segmenter_utc(const struct vg_segmenter *s, int64_t pts);
 
 /* 1 if the picture captured at ts_utc_us should be a keyframe because the
  * open clip has reached its length (the pipeline then forces one, so clips
- * are cut on time). */
-int vg_segmenter_wants_keyframe(const struct vg_segmenter *s, int64_t ts_utc_us);
+ * are cut on time). Says 1 once per clip: the pictures sent after it,
+ * while the encoder still holds the keyframe back, are not forced too. */
+int vg_segmenter_wants_keyframe(struct vg_segmenter *s, int64_t ts_utc_us);
 
 /*
  * Write one packet (borrowed). Starts a clip on the first keyframe, cuts to

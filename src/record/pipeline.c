@@ -660,6 +660,7 @@ static int setup_encoder(struct vg_pipeline *p, int width, int height, enum AVPi
 		.fps_num = p->info.fps_num,
 		.fps_den = p->info.fps_den,
 		.time_base = p->tb,
+		.streams = p->env.streams,
 	};
 	char why[256];
 	int ret;
@@ -766,8 +767,30 @@ static int write_packets(struct vg_pipeline *p)
 }
 
 static int encode_picture(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us);
+static int draw_and_encode(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us);
 
 static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us)
+{
+	AVFrame *conv = NULL;
+	int ret;
+
+	/* Into the encoder's format before the masks and overlay: converted
+	 * once, not by drawtext's graph (it cannot draw on yuyv422) and again
+	 * by the encoder (encoder.h). Not once the picture stage is built for
+	 * another format (a decoded camera's first picture made it). */
+	if (p->enc && vg_picture_needed(p->cam) && frame->format != vg_encoder_pix_fmt(p->enc) &&
+	    (p->pic == NULL || vg_picture_out_format(p->pic) == vg_encoder_pix_fmt(p->enc))) {
+		ret = vg_encoder_convert(p->enc, frame, &conv);
+		if (ret < 0)
+			return ret;
+		frame = conv;
+	}
+	ret = draw_and_encode(p, frame, ts_utc_us);
+	av_frame_free(&conv);
+	return ret;
+}
+
+static int draw_and_encode(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us)
 {
 	AVFrame *drawn = NULL;
 	int ret;

@@ -54,6 +54,7 @@ struct vg_segmenter {
 	int64_t clip_first_pts;
 	int64_t frag_start_us;
 	int64_t last_utc_us;
+	int keyframe_asked;		/* the cut's keyframe is on its way */
 	int io_err;			/* VG_E* from the write callback */
 
 	struct vg_segmenter_stats st;
@@ -161,9 +162,17 @@ static int64_t audio_utc(const struct vg_segmenter *s, int64_t pts)
 	       av_rescale_q(pts, s->p.audio_time_base, (AVRational){ 1, 1000000 });
 }
 
-int vg_segmenter_wants_keyframe(const struct vg_segmenter *s, int64_t ts_utc_us)
+int vg_segmenter_wants_keyframe(struct vg_segmenter *s, int64_t ts_utc_us)
 {
-	return s->w != NULL && ts_utc_us - s->clip.start_us >= s->p.segment_us;
+	/* Ask once per clip: the encoder gives the keyframe's packet back
+	 * only after its delay (frame threads, lookahead), and every picture
+	 * sent meanwhile would otherwise be forced too - a run of IDRs at
+	 * the start of each clip, each costing a full picture. If the forced
+	 * one never came, x264's own keyframe every GOP cuts the clip. */
+	if (s->w == NULL || s->keyframe_asked || ts_utc_us - s->clip.start_us < s->p.segment_us)
+		return 0;
+	s->keyframe_asked = 1;
+	return 1;
 }
 
 void vg_segmenter_clip_path(const char *camera, int64_t start_us,
@@ -355,6 +364,7 @@ static int open_clip(struct vg_segmenter *s, const AVPacket *pkt, int64_t utc)
 		goto fail;
 	}
 	s->clip_first_pts = pkt->pts;
+	s->keyframe_asked = 0;
 	s->frag_start_us = utc;
 	s->st.clip_id = s->clip.id;
 	s->st.clip_frames = 0;

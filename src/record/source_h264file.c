@@ -3,7 +3,8 @@
  * H.264 itself: device = "file:PATH", pixel_format = "h264". The stream is
  * split into access units with libavcodec's H.264 parser and handed out as
  * packets, so the pipeline takes its pass-through path exactly as it would
- * for a camera with an on-board encoder.
+ * for a camera with an on-board encoder. With loop = true the file plays
+ * again from the top (a fresh parser each time), timestamps still rising.
  */
 #define VG_LOG_MODULE "CAM"
 
@@ -30,6 +31,8 @@ struct h264src {
 	uint8_t *buf;		/* READ_CHUNK + padding */
 	size_t len, pos;
 	int eof;
+	int loop;
+	uint32_t pass_units;	/* access units handed out since the top */
 	int realtime;
 	int64_t t0_mono_ns, t0_utc_us, frame_ns;
 	uint32_t k;
@@ -65,6 +68,7 @@ int vg_source_h264file_open(struct vg_source **out, const struct vg_camera_confi
 		return -VG_ENOMEM;
 	}
 	hs->realtime = cam->file_realtime;
+	hs->loop = cam->file_loop;
 	hs->frame_ns = (int64_t)1000000000 * cam->fps_den / cam->fps_num;
 	hs->t0_mono_ns = vg_source_clock_ns(CLOCK_MONOTONIC);
 	hs->t0_utc_us = vg_time_now_us();
@@ -79,6 +83,26 @@ int vg_source_h264file_open(struct vg_source **out, const struct vg_camera_confi
 	snprintf(hs->base.info.label, sizeof(hs->base.info.label), "file %s h264 %dx%d",
 		 cam->device, cam->width, cam->height);
 	*out = &hs->base;
+	return 0;
+}
+
+/* Back to the top of the file for another pass. The parser is made
+ * afresh: the last pass's flush left it at the end of a stream. */
+static int rewind_file(struct h264src *hs)
+{
+	AVCodecParserContext *p = av_parser_init(AV_CODEC_ID_H264);
+
+	if (p == NULL)
+		return -VG_ENOMEM;
+	if (lseek(hs->fd, 0, SEEK_SET) < 0) {
+		av_parser_close(p);
+		return -VG_EIO;
+	}
+	av_parser_close(hs->parser);
+	hs->parser = p;
+	hs->len = hs->pos = 0;
+	hs->eof = 0;
+	hs->pass_units = 0;
 	return 0;
 }
 
@@ -119,10 +143,18 @@ static int h264_read(struct vg_source *s, struct vg_source_frame *f, int timeout
 				f->packet->flags |= AV_PKT_FLAG_KEY;
 			f->ts_utc_us = hs->t0_utc_us + (int64_t)hs->k * hs->frame_ns / 1000;
 			f->sequence = hs->k++;
+			hs->pass_units++;
 			return 0;
 		}
-		if (hs->eof && hs->pos == hs->len)
-			return 1;
+		if (hs->eof && hs->pos == hs->len) {
+			/* A file without a whole access unit would loop for
+			 * ever: that is its end. */
+			if (!hs->loop || hs->pass_units == 0)
+				return 1;
+			ret = rewind_file(hs);
+			if (ret < 0)
+				return ret;
+		}
 	}
 }
 

@@ -209,6 +209,17 @@ static int camera_expired(const struct vg_camera_config *c)
 	       vg_time_now_us() >= until;
 }
 
+/* Cameras the configuration has recording: the encoders share the cores
+ * between them (encoder.h). */
+static int cameras_recording(const struct vg_config *cfg)
+{
+	int n = 0;
+
+	for (int i = 0; i < cfg->n_cameras; i++)
+		n += cfg->cameras[i].enabled && !camera_expired(&cfg->cameras[i]);
+	return n;
+}
+
 /* The running camera called name, -1 if none (under the lock). */
 static int running_index(const struct daemon *d, const char *name)
 {
@@ -645,6 +656,7 @@ static void reload(struct daemon *d)
 					  : "restarted with changed settings");
 	}
 	/* Start cameras that are new (or were just stopped for a change). */
+	d->env.streams = cameras_recording(cfg);
 	for (int i = 0; i < cfg->n_cameras; i++) {
 		const struct vg_camera_config *c = &cfg->cameras[i];
 		int running = 0;
@@ -1104,6 +1116,7 @@ int main(int argc, char **argv)
 	d.env.event_ud = &d;
 	d.env.disk = d.disk;
 	d.env.recover = recover_clip;
+	d.env.streams = cameras_recording(cfg);
 	{
 		struct vg_control_env ce = {
 			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,

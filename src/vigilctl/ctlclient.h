@@ -14,6 +14,9 @@
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 #define EXIT_NO_DAEMON 3
+/* vigild refused the connection (busy: every slot for your role in use)
+ * or dropped it before it answered (see vigilctl(8), CONNECTIONS). */
+#define EXIT_DROPPED 4
 
 #define CTL_MAX_CAMERAS 32
 #define CTL_MAX_REDACT 64
@@ -57,10 +60,13 @@ struct ctl {
 	char **args;		/* positional arguments after the command */
 	int n_args;
 	int fd;
+	int dropped;	/* vigild refused or dropped the connection */
 };
 
-/* Connect to vigild (socket from -s, else the config, else the default);
- * prints why not and returns -1 on failure. */
+/* Connect to vigild (socket from -s, else the config, else the default)
+ * and say hello; prints why not and returns -1 if nothing answers, or
+ * EXIT_DROPPED if vigild refused the connection (busy) or dropped it.
+ * Ignores SIGPIPE: a dropped connection is reported in words. */
 int ctl_connect(struct ctl *c);
 /* Send req (consumed) with the global --purpose and --reference. */
 int ctl_send(struct ctl *c, struct json_object *req);

@@ -75,6 +75,7 @@ struct daemon {
 	struct vg_sign_key *device_key;
 	struct vg_control *control;
 	struct vg_sweeper *sweeper;	/* retention thread (sweeper.h) */
+	int control_abandoned;		/* requests still running after the stop */
 	struct vg_diskguard *disk;	/* the free space recording may not take */
 	uint8_t master[VG_MASTER_KEY_LEN];
 	struct vg_pipeline_env env;
@@ -867,8 +868,9 @@ static int run(struct daemon *d)
 			break;
 		}
 	}
-	/* Staff requests end first, then the cameras finish their clips. */
-	vg_control_stop(d->control);
+	/* Staff requests end first (within VG_CONTROL_STOP_S), then the
+	 * cameras finish their clips. */
+	d->control_abandoned = vg_control_stop(d->control);
 	d->control = NULL;
 	while (d->n_cams > 0)
 		stop_camera(d, d->n_cams - 1, "vigild stopped");
@@ -1080,11 +1082,17 @@ out:
 	vg_sweeper_stop(d.sweeper);	/* before the catalog closes */
 	vg_diskguard_free(d.disk);
 	vg_reconcile_bg_stop(recon, NULL);	/* before the catalog and audit close */
-	vg_audit_close(d.audit);
-	vg_sign_key_free(d.device_key);
-	vg_catalog_close(d.cat);
+	/* A request abandoned at the stop may still use them: the process's
+	 * exit closes them instead (every row and clip is already durable). */
+	if (!d.control_abandoned) {
+		vg_audit_close(d.audit);
+		vg_sign_key_free(d.device_key);
+		vg_catalog_close(d.cat);
+		/* (left for the exit too: a request reading with a wiped key
+		 * would report the clips as tampered) */
+		vg_wipe(d.master, sizeof(d.master));
+	}
 	cfg_ref_put(d.current);
-	vg_wipe(d.master, sizeof(d.master));
 	vg_watchdog_close(d.watchdog_fd);
 	free(d.data_dir);
 	free(d.audit_path);

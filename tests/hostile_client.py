@@ -19,6 +19,9 @@ it sends what vigilctl never would.
   hostile_client.py SOCK idle N READY      hold N idle connections (after
                                            one hello each), write READY,
                                            wait until killed
+  hostile_client.py SOCK busy N READY CLIP  N views of CLIP never read (their
+                                           handlers stay busy), write READY,
+                                           wait until killed
   hostile_client.py SOCK ask CMD           one request {"cmd": CMD}; prints
                                            the reply, or "closed"
 """
@@ -230,6 +233,21 @@ def idle(path, n, ready):
         time.sleep(3600)
 
 
+def busy(path, n, ready, clip):
+    keep = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+        s.connect(path)
+        s.sendall(req({"cmd": "view", "clip": int(clip), "purpose": "flood test",
+                       "reference": "FLOOD-1"}))
+        keep.append(s)
+    with open(ready, "w") as f:
+        f.write("ready\n")
+    while True:
+        time.sleep(3600)
+
+
 def ask(path, cmd):
     s = connect(path)
     s.sendall(req({"cmd": cmd}))
@@ -246,6 +264,8 @@ def main():
         flood(path, int(sys.argv[3]), int(sys.argv[4]))
     elif what == "idle":
         idle(path, int(sys.argv[3]), sys.argv[4])
+    elif what == "busy":
+        busy(path, int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif what == "ask":
         ask(path, sys.argv[3])
     else:

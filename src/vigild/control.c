@@ -952,7 +952,7 @@ static void reply_error_fd(int fd, const char *msg)
 	json_object_put(o);
 }
 
-#define NONSTAFF_REFUSAL "refused: you have no staff account on this box (being in vigil's " \
+#define NONSTAFF_REFUSAL "refused: no account on this box's staff list (being in vigil's " \
 	"group lets you reach vigild; the staff list in the configuration decides what you may do)"
 
 /* One request: 0 to keep the connection, negative to close it. */
@@ -975,7 +975,7 @@ static int handle(struct conn *c, const char *msg, size_t len)
 					      : d == CTL_REQ_UNKNOWN ? "request.unknown"
 								     : "request.malformed",
 			      d == CTL_REQ_OK ? "" : ctl_decoded_name(d),
-			      "no staff account (its arguments and purpose are not stored)");
+			      "no account on the staff list (its arguments and purpose are not stored)");
 		if (d == CTL_REQ_OK && strcmp(cmd, "hello") == 0) {
 			/* The client learns it has no role; the login is refused. */
 			struct json_object *o = ctl_ok_object();
@@ -1255,8 +1255,10 @@ static const char *admit(struct vg_control *srv, uid_t uid, enum ctl_class cls,
 	return why;
 }
 
-/* Say why before closing: vigilctl prints it (never blocks vigild). */
-static void refuse(int fd, uid_t uid, const char *login, const char *why)
+/* Say why before closing: vigilctl prints it (never blocks vigild). The
+ * refusal is audited compactly, so a flood of connections is a count. */
+static void refuse(struct vg_control *srv, int fd, uid_t uid, const char *login,
+		   const char *why)
 {
 	char msg[400];
 	struct json_object *o = json_object_new_object();
@@ -1286,8 +1288,9 @@ static void refuse(int fd, uid_t uid, const char *login, const char *why)
 		}
 	}
 	json_object_put(o);
-	vg_warnx("refusing a connection from uid %u (%s): %s", (unsigned)uid, login, why);
 	close(fd);
+	audit_compact(srv, uid, login, "connection.refused", why,
+		      "busy: no connection slot for this account's class");
 }
 
 static void accept_one(struct vg_control *srv)
@@ -1344,7 +1347,7 @@ static void accept_one(struct vg_control *srv)
 			slot = &srv->conns[i];
 	if (slot == NULL) {
 		pthread_mutex_unlock(&srv->lock);
-		refuse(fd, cred.uid, login, why ? why : "no free connection slot");
+		refuse(srv, fd, cred.uid, login, why ? why : "no free connection slot");
 		return;
 	}
 	memset(slot, 0, sizeof(*slot));

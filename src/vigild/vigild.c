@@ -887,7 +887,7 @@ int main(int argc, char **argv)
 	int64_t recon_since = 0;
 	sigset_t sigs;
 	char why[512];
-	int check_only = 0, debug = 0, created = 0, opt, ret = 1, n_warn = 0;
+	int check_only = 0, debug = 0, created = 0, opt, ret = 1, n_warn = 0, modes_repaired = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.watchdog_fd = -1;
@@ -966,6 +966,14 @@ int main(int argc, char **argv)
 	d.data_dir = strdup(cfg->data_dir);
 	if (d.data_dir == NULL || make_dir(cfg->data_dir) < 0)
 		goto out;
+	/* Before anything in it is opened: ours alone (reconcile.h). */
+	modes_repaired = vg_reconcile_data_modes(cfg->data_dir, cfg->catalog, cfg->key_file, why,
+						 sizeof(why));
+	if (modes_repaired < 0) {
+		vg_errx("refusing to start: %s", why);
+		ret = 1;
+		goto out;
+	}
 	ret = vg_keystore_load(cfg->key_file, 1, d.master, &created, why, sizeof(why));
 	if (ret < 0) {
 		vg_errx("master key %s: %s", cfg->key_file, why);
@@ -1003,6 +1011,14 @@ int main(int argc, char **argv)
 		vg_audit_set_syslog(cfg->log_syslog);
 	}
 	vg_control_audit_event(d.audit, "daemon.start", d.config_path, "vigild " VIGIL_VERSION);
+	if (modes_repaired > 0) {
+		char object[64];
+
+		snprintf(object, sizeof(object), "repaired=%d", modes_repaired);
+		vg_control_audit_event(d.audit, "data.modes_repaired", object,
+				       "the data folder or its files were open to others: closed "
+				       "(the log names each)");
+	}
 	/* Clips open at the crash are repaired before recording resumes; the
 	 * check of every file against the catalog runs once the cameras have
 	 * started, and reports (log and audit) when it ends (reconcile.h). */

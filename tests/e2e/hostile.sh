@@ -42,7 +42,7 @@ MARKER=PAYLOAD$$MARK
 "$VIGILD" -c "$T/vigil.conf" >"$T/vigild.log" 2>&1 &
 VIGILD_PID=$!
 
-n_clips() { sqlite3 "$T/data/catalog.db" "select count(*) from clips where state <> 'recording'" 2>/dev/null || echo 0; }
+n_clips() { [ -f "$T/data/catalog.db" ] && sqlite3 -readonly "$T/data/catalog.db" "select count(*) from clips where state <> 'recording'" 2>/dev/null || echo 0; }
 more_clips_than() { [ "$(n_clips)" -gt "$1" ]; }
 if ! wait_for 90 more_clips_than 1; then
 	notok "vigild records its first two clips"

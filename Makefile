@@ -5,6 +5,7 @@
 #   make asan       the same tests built with AddressSanitizer + UBSan
 #   make run        record from the synthetic camera into ./run/
 #   make bench      benchmarks; figures go to docs/performance.md by hand
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (fuzz-smoke: 60 s)
 #   make install DESTDIR=... PREFIX=...
 #
 # Missing Debian packages are installed by scripts/install-deps.sh, which
@@ -116,6 +117,44 @@ asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" check
 
+# Fuzzing (tests/fuzz/README): libFuzzer harnesses built with clang, ASan
+# and UBSan in build-fuzz/. `make fuzz` runs each for FUZZ_SECONDS (600
+# by default) from seeds made by make_seeds; `make fuzz-smoke` is CI's
+# 60 s each. Both fail on any report.
+FUZZ_SECONDS ?= 600
+FUZZ_NAMES := fuzz_clip fuzz_config fuzz_frame fuzz_request fuzz_verify fuzz_verify_iso
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -Wno-unknown-warning-option
+.PHONY: fuzz fuzz-smoke fuzz-bins
+fuzz: deps-ok
+	$(MAKE) BUILD=build-fuzz CC=clang WERROR= \
+		CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" fuzz-bins
+	@tests/fuzz/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	$(MAKE) FUZZ_SECONDS=60 fuzz
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%) $(BUILD)/fuzz/make_seeds
+
+$(BUILD)/fuzz/fuzz_verify_iso: tests/fuzz/fuzz_verify.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -DFUZZ_ISO -fsanitize=fuzzer -o $@ $< $(LIB) $(_LDLIBS)
+
+# The request decoder lives in control.c, whose command table names the
+# handlers in vigild's other files.
+FUZZ_CTL_OBJS = $(filter-out %/vigild.o,$(VIGILD_SRCS:src/%.c=$(BUILD)/src/%.o))
+$(BUILD)/fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(FUZZ_CTL_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CTL_OBJS) $(LIB) $(_LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(_LDLIBS)
+
+$(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(_LDLIBS)
+
 run: deps-ok $(BINS)
 	@scripts/run-synthetic.sh $(BUILD)
 
@@ -140,7 +179,7 @@ checksrc:
 	@scripts/checksrc.sh src/*/*.c include/vigil/*.h
 
 clean:
-	rm -rf build build-asan build-rpi4
+	rm -rf build build-asan build-rpi4 build-fuzz
 
 -include $(wildcard $(BUILD)/src/*/*.d) \
 	$(TEST_BINS:=.d) $(wildcard $(BUILD)/tests/*.d)

@@ -189,7 +189,7 @@ def hold(path, ready, clip):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
     s.connect(path)
     s.sendall(req({"cmd": "view", "clip": int(clip), "purpose": "hostile test",
-                   "reference": "HOSTILE-1"}))
+                   "reference": "ASB-2"}))
     keep.append(s)
     with open(ready, "w") as f:
         f.write("ready\n")
@@ -240,7 +240,7 @@ def busy(path, n, ready, clip):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
         s.connect(path)
         s.sendall(req({"cmd": "view", "clip": int(clip), "purpose": "flood test",
-                       "reference": "FLOOD-1"}))
+                       "reference": "ASB-1"}))
         keep.append(s)
     with open(ready, "w") as f:
         f.write("ready\n")

@@ -82,13 +82,16 @@ int vg_reconcile_clip_file_ok(const char *data_dir, const char *rel);
 
 /*
  * Modes of the data folder and the files vigild keeps in it (the folder,
- * catalog, audit log, keys), before any of them is opened: owned by
+ * clips/, the catalog, the audit log; not the keys, which the key store
+ * refuses outright if others could read them), before any of them is
+ * opened: owned by
  * vigild's user, else -VG_EPERM with why filled (vigild refuses to
  * start: someone else's files); any access for group or others is taken
  * away (0700 folder, 0600 files) with a log line each. Nothing else in the
  * folder is looked at (audit-evidence/, witness.state are the audit log's).
  * catalog and key_file may lie outside data_dir (then they are checked
- * too). Returns the number of modes repaired (>= 0) or -VG_EPERM.
+ * too; key_file is not used). Returns the number of modes repaired (>= 0)
+ * or -VG_EPERM.
  */
 int vg_reconcile_data_modes(const char *data_dir, const char *catalog, const char *key_file,
 			    char *why, size_t whylen);

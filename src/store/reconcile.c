@@ -202,7 +202,7 @@ int vg_reconcile_data_modes(const char *data_dir, const char *catalog, const cha
 {
 	static const char *const files[] = {
 		"catalog.db", "catalog.db-wal", "catalog.db-shm", "audit.db", "audit.db-wal",
-		"audit.db-shm", "audit.db.head", "master.key", "device.key",
+		"audit.db-shm", "audit.db.head",
 	};
 	char path[1200];
 	int n = 0, ret;
@@ -229,12 +229,9 @@ int vg_reconcile_data_modes(const char *data_dir, const char *catalog, const cha
 			n += ret;
 		}
 	}
-	if (key_file != NULL) {
-		ret = fix_mode(key_file, 0, why, whylen);
-		if (ret < 0)
-			return ret;
-		n += ret;
-	}
+	/* Not the keys: one that was open to others may have been copied, and
+	 * the key store refuses it rather than carry on (keystore.h). */
+	(void)key_file;
 	{
 		snprintf(path, sizeof(path), "%s/clips", data_dir);
 		ret = fix_mode(path, 1, why, whylen);

@@ -34,7 +34,7 @@ users = (
   { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; }
 );
 CONF
-VCTL="$VIGILCTL -c $T/vigil.conf --purpose hostile-test --reference HOSTILE-1"
+VCTL="$VIGILCTL -c $T/vigil.conf --purpose hostile-test --reference ASB-2"
 SOCK=$T/vigil.sock
 HC="python3 tests/hostile_client.py"
 MARKER=PAYLOAD$$MARK
@@ -121,6 +121,11 @@ else
 	kill -9 "$VIGILD_PID"
 	VIGILD_PID=
 fi
+# The FIFO view either failed at once (clip files opened without blocking)
+# or was abandoned at the stop; either way the log says what happened to it.
+check "the request stuck on the FIFO did not hold the stop (abandoned, or refused at once)" \
+	sh -c "grep -q 'abandoned, vigild stops without it' '$T/vigild.log' ||
+	       [ \$(sqlite3 -readonly '$T/data/audit.db' \"select count(*) from audit where action = 'clip.view_failed'\") -ge 1 ]"
 kill "$HOLD" 2>/dev/null
 kill "$FIFO_VIEW" 2>/dev/null
 wait "$HOLD" 2>/dev/null

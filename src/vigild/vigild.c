@@ -349,6 +349,10 @@ static void status_json(void *ud, struct json_object *out)
 		json_object_object_add(out, "disk_full", json_object_new_boolean(ds.full));
 		json_object_object_add(out, "disk_floor_bytes",
 				       json_object_new_int64((int64_t)ds.floor_bytes));
+		json_object_object_add(out, "audit_catalog_bytes",
+				       json_object_new_int64((int64_t)ds.meta_bytes));
+		json_object_object_add(out, "audit_growth_alarms",
+				       json_object_new_int64(ds.meta_alarms));
 	}
 }
 
@@ -1048,6 +1052,15 @@ int main(int argc, char **argv)
 			     NULL) < 0) {
 		ret = 1;
 		goto out;
+	}
+	{
+		/* Their growth takes footage (diskguard.h): watched. */
+		char wal[2][1100];
+		const char *watch[4] = { d.audit_path, cfg->catalog, wal[0], wal[1] };
+
+		snprintf(wal[0], sizeof(wal[0]), "%s-wal", d.audit_path);
+		snprintf(wal[1], sizeof(wal[1]), "%s-wal", cfg->catalog);
+		vg_diskguard_watch(d.disk, watch, 4);
 	}
 	d.env.data_dir = d.data_dir;
 	d.env.master = d.master;

@@ -113,9 +113,17 @@ check: deps-ok $(BINS) $(TEST_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh $(TEST_BINS)
 
 # Sanitizer profile in its own build folder, so it never mixes objects.
+# Every instrumented process (unit tests, and vigild and vigilctl in the
+# end-to-end tests, whose stderr goes to their own logs) writes its
+# reports to build-asan/sanitizer/; any ASan or UBSan error there fails
+# the run (tests/sanitizer-reports.sh).
 asan:
+	rm -rf build-asan/sanitizer && mkdir -p build-asan/sanitizer
+	ASAN_OPTIONS=log_path=$(CURDIR)/build-asan/sanitizer/asan \
+	UBSAN_OPTIONS=log_path=$(CURDIR)/build-asan/sanitizer/ubsan:print_stacktrace=1 \
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" check
+		LDFLAGS="-fsanitize=address,undefined" check; rc=$$?; \
+	tests/sanitizer-reports.sh build-asan/sanitizer && exit $$rc
 
 # Fuzzing (tests/fuzz/README): libFuzzer harnesses built with clang, ASan
 # and UBSan in build-fuzz/. `make fuzz` runs each for FUZZ_SECONDS (600

@@ -15,8 +15,9 @@
 #define EXIT_USAGE 2
 #define EXIT_NO_DAEMON 3
 /* vigild refused the connection (busy: every slot for your role in use)
- * or dropped it before it answered (see vigilctl(8), CONNECTIONS). */
-#define EXIT_DROPPED 4
+ * or dropped it before it answered (see vigilctl(8), CONNECTIONS). (4 is
+ * verify's "intact, but not signed by the recorder expected".) */
+#define EXIT_DROPPED 5
 
 #define CTL_MAX_CAMERAS 32
 #define CTL_MAX_REDACT 64
@@ -54,13 +55,13 @@ struct ctl {
 	const char *device;	/* burn --device DEV */
 	int64_t disc_bytes;	/* export --disc-size; 0: a single-layer DVD */
 	int force;
+	int dropped;	/* vigild refused or dropped the connection */
 	int64_t from, to;
 	int json;
 	const char *out;	/* report --out FILE */
 	char **args;		/* positional arguments after the command */
 	int n_args;
 	int fd;
-	int dropped;	/* vigild refused or dropped the connection */
 };
 
 /* Connect to vigild (socket from -s, else the config, else the default)

@@ -3,7 +3,7 @@
 #  - 16 idle connections from 4 accounts (one of them in vigil's group but
 #    not on the staff list) do not lock another manager or the auditor out;
 #  - an account whose connections are all busy is refused in words, and
-#    vigilctl exits with status 4 (not 141, SIGPIPE);
+#    vigilctl exits with status 5 (not 141, SIGPIPE);
 #  - 10,000 refused 1 MB requests from the non-staff account leave the
 #    audit log a few rows bigger, retention deletes nothing early and the
 #    camera goes on recording.
@@ -129,11 +129,11 @@ out=$(as "$S1" $REF status 2>&1)
 rc=$?
 if [ "$bytes" -gt 1000000 ]; then
 	check "with 4 requests in progress, a 5th connection of the same account is refused in words (exit $rc): $out" \
-		exit_and_says "$rc" 4 "$out" "busy"
+		exit_and_says "$rc" 5 "$out" "busy"
 else
 	skip "busy refusal (the largest clip, $bytes bytes, fits in the socket buffers: its views do not stay busy)"
 fi
-[ "$rc" = 4 ] || sqlite3 -readonly "$T/data/audit.db" "select login, action, object, outcome, reason from audit where login = '$S1'" | tail -n 12
+[ "$rc" = 5 ] || sqlite3 -readonly "$T/data/audit.db" "select login, action, object, outcome, reason from audit where login = '$S1'" | tail -n 12
 check "vigilctl never dies of SIGPIPE (exit $rc)" [ "$rc" != 141 ]
 kill $PIDS 2>/dev/null
 wait $PIDS 2>/dev/null

@@ -140,7 +140,38 @@ check "the last clip ($2, $3 frames) authenticates to its end (clipvec check exi
 	[ "$rc" = 0 -a "${3:-0}" -gt 0 ]
 check "the clean stop is in the audit log" \
 	[ "$(sqlite3 "$T/data/audit.db" "select count(*) from audit where action = 'daemon.stop'")" -ge 1 ]
-rm -f "$T/data/$old_path"
-mv "$T/old-clip.vgc" "$T/data/$old_path"
+
+# ---- a tampered data folder at the next start ----
+# The FIFO stays in place of the old clip; the folder and the catalog are
+# opened to everyone; a catalog row past its retention names victim.bin, a
+# file that is not a clip, and another (open) names the master key.
+printf 'precious' >"$T/data/victim.bin"
+cp "$T/data/master.key" "$T/master.key.copy"
+sqlite3 "$T/data/catalog.db" "insert into clips (camera, path, clip_id, start_us, end_us,
+	wrapped_key, state) values ('cam', 'victim.bin', randomblob(16), 1577836800000000,
+	1577836810000000, randomblob(40), 'complete');
+	insert into clips (camera, path, clip_id, start_us, end_us, wrapped_key, state)
+	values ('cam', 'master.key', randomblob(16), 1577836900000000, 1577836900000000,
+	randomblob(40), 'recording')" 2>"$T/sql.err"
+check "the tampering rows went into the catalog" [ ! -s "$T/sql.err" ]
+chmod 0777 "$T/data"
+chmod 0666 "$T/data/catalog.db"
+"$VIGILD" -c "$T/vigil.conf" >"$T/vigild2.log" 2>&1 &
+VIGILD_PID=$!
+audited() { [ "$(sqlite3 -readonly "$T/data/audit.db" "select count(*) from audit where action = '$1'" 2>/dev/null)" -ge 1 ]; }
+check "the FIFO in the clip folder is quarantined with an audit row" wait_for 90 audited clip.quarantined
+check "the 0777 data folder is repaired with a log line" \
+	sh -c "[ \$(stat -c %a '$T/data') = 700 ] && grep -q 'data.* was mode 0777' '$T/vigild2.log'"
+check "the 0666 catalog is repaired with a log line" \
+	sh -c "[ \$(stat -c %a '$T/data/catalog.db') = 600 ] && grep -q 'catalog.db was mode 0666' '$T/vigild2.log'"
+check "the repair is audited" audited data.modes_repaired
+check "a catalog row naming victim.bin does not make retention delete it" \
+	sh -c "[ \"\$(cat '$T/data/victim.bin')\" = precious ] && grep -q 'victim.bin.*not a clip' '$T/vigild2.log'"
+check "an open row naming master.key does not make recovery cut it" \
+	cmp -s "$T/data/master.key" "$T/master.key.copy"
+check "nothing is left where the FIFO was" [ ! -e "$T/data/$old_path" ]
+kill -TERM "$VIGILD_PID"
+check "vigild stops again" wait_for 120 gone
+VIGILD_PID=
 
 [ "$FAILED" = 0 ]

@@ -704,6 +704,23 @@ static const struct command commands[] = {
 	{ "report", ctl_cmd_report },
 };
 
+/* The action a command's audit rows name (the policy's), for the compact
+ * row of a refusal that never reaches its handler; others use the name. */
+static const char *const command_actions[][2] = {
+	{ "hello", "session.login" }, { "clips", "clip.list" }, { "gaps", "clip.list" },
+	{ "view", "clip.view" }, { "audit.show", "audit.read" }, { "audit.verify", "audit.read" },
+	{ "holds", "hold.list" }, { "export.approve", "export" }, { "export.withdraw", "export" },
+	{ "export.burn", "export" }, { "disclosures", "disclosure.list" },
+};
+
+static const char *command_action(const char *name)
+{
+	for (size_t i = 0; i < sizeof(command_actions) / sizeof(command_actions[0]); i++)
+		if (strcmp(command_actions[i][0], name) == 0)
+			return command_actions[i][1];
+	return name;
+}
+
 static void login_of(uid_t uid, char *out, size_t len)
 {
 	struct passwd pw, *res = NULL;
@@ -971,9 +988,8 @@ static int handle(struct conn *c, const char *msg, size_t len)
 		/* Nothing of a non-staff request is looked at beyond its
 		 * command name, and nothing of it is stored. */
 		audit_compact(srv, c->uid, r.login,
-			      d == CTL_REQ_OK ? (strcmp(cmd, "hello") == 0 ? "session.login" : cmd)
-					      : d == CTL_REQ_UNKNOWN ? "request.unknown"
-								     : "request.malformed",
+			      d == CTL_REQ_OK ? command_action(cmd)
+			      : d == CTL_REQ_UNKNOWN ? "request.unknown" : "request.malformed",
 			      d == CTL_REQ_OK ? "" : ctl_decoded_name(d),
 			      "no account on the staff list (its arguments and purpose are not stored)");
 		if (d == CTL_REQ_OK && strcmp(cmd, "hello") == 0) {

@@ -101,11 +101,17 @@ fi
 # ---- 16 idle connections from 4 accounts ----
 mkdir -m 777 "$T/ready"
 for u in $S1 $S2 $S3 $NS; do
-	client_as "$u" idle 4 "$T/ready/$u" >/dev/null 2>&1 &
+	client_as "$u" idle 4 "$T/ready/$u" >/dev/null 2>"$T/idle-$u.err" &
 	PIDS="$PIDS $!"
 done
 all_ready() { [ -s "$T/ready/$S1" ] && [ -s "$T/ready/$S2" ] && [ -s "$T/ready/$S3" ] && [ -s "$T/ready/$NS" ]; }
-check "4 accounts open 4 idle connections each" wait_for 60 all_ready
+if wait_for 120 all_ready; then
+	ok "4 accounts open 4 idle connections each"
+else
+	notok "4 accounts open 4 idle connections each"
+	tail -n 3 "$T"/idle-*.err
+	grep -v ' CAM: \| SEG: ' "$T/vigild.log" | tail -n 20
+fi
 out=$(as "$MGR" $REF status 2>&1)
 rc=$?
 check "another manager still gets in (exit $rc)" [ "$rc" = 0 ]

@@ -193,8 +193,8 @@ def hold(path, ready, clip):
     keep.append(s)
     with open(ready, "w") as f:
         f.write("ready\n")
-    while True:
-        time.sleep(3600)
+    # Until killed; a client the test forgot ends on its own.
+    time.sleep(900)
 
 
 def flood(path, n, size):
@@ -229,8 +229,8 @@ def idle(path, n, ready):
         keep.append(s)
     with open(ready, "w") as f:
         f.write("ready\n")
-    while True:
-        time.sleep(3600)
+    # Until killed; a client the test forgot ends on its own.
+    time.sleep(900)
 
 
 def busy(path, n, ready, clip):
@@ -244,8 +244,8 @@ def busy(path, n, ready, clip):
         keep.append(s)
     with open(ready, "w") as f:
         f.write("ready\n")
-    while True:
-        time.sleep(3600)
+    # Until killed; a client the test forgot ends on its own.
+    time.sleep(900)
 
 
 def ask(path, cmd):

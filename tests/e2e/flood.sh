@@ -85,7 +85,9 @@ exit_and_says() { # exit_and_says RC WANT OUTPUT TEXT
 client_as() { # client_as USER hostile_client-args...
 	u=$1
 	shift
-	setpriv --reuid="$u" --regid="$u" --init-groups "$PY" "$T/bin/hostile_client.py" "$SOCK" "$@"
+	# exec: the background job's pid is the client's, so kill ends it
+	exec setpriv --reuid="$u" --regid="$u" --init-groups "$PY" "$T/bin/hostile_client.py" \
+		"$SOCK" "$@"
 }
 setpriv --reuid="$DAEMON" --regid="$DAEMON" --init-groups \
 	"$T/bin/vigild" -c "$T/vigil.conf" >>"$T/vigild.log" 2>&1 &

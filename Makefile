@@ -5,6 +5,7 @@
 #   make asan       the same tests built with AddressSanitizer + UBSan
 #   make run        record from the synthetic camera into ./run/
 #   make bench      benchmarks; figures go to docs/performance.md by hand
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (fuzz-smoke: 60 s)
 #   make install DESTDIR=... PREFIX=...
 #
 # Missing Debian packages are installed by scripts/install-deps.sh, which
@@ -77,7 +78,7 @@ UNIT_TESTS := $(basename $(notdir $(wildcard $(addprefix tests/, \
 	test_err.c test_clipfile.c test_keystore.c test_config.c test_v4l2.c \
 	test_catalog.c test_segmenter.c test_reconcile.c test_source.c \
 	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_sweeper.c test_burn.c \
-	test_report.c))))
+	test_report.c test_diskguard.c))))
 TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
@@ -134,9 +135,55 @@ check: deps-ok $(BINS) $(TEST_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh $(TEST_BINS)
 
 # Sanitizer profile in its own build folder, so it never mixes objects.
+# Every instrumented process (unit tests, and vigild and vigilctl in the
+# end-to-end tests, whose stderr goes to their own logs) writes its
+# reports to build-asan/sanitizer/; any ASan or UBSan error there fails
+# the run (tests/sanitizer-reports.sh).
 asan:
+	rm -rf build-asan/sanitizer && mkdir -p build-asan/sanitizer
+	ASAN_OPTIONS=log_path=$(CURDIR)/build-asan/sanitizer/asan \
+	UBSAN_OPTIONS=log_path=$(CURDIR)/build-asan/sanitizer/ubsan:print_stacktrace=1 \
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" check
+		LDFLAGS="-fsanitize=address,undefined" check; rc=$$?; \
+	tests/sanitizer-reports.sh build-asan/sanitizer && exit $$rc
+
+# Fuzzing (tests/fuzz/README): libFuzzer harnesses built with clang, ASan
+# and UBSan in build-fuzz/. `make fuzz` runs each for FUZZ_SECONDS (600
+# by default) from seeds made by make_seeds; `make fuzz-smoke` is CI's
+# 60 s each. Both fail on any report.
+FUZZ_SECONDS ?= 600
+FUZZ_NAMES := fuzz_clip fuzz_config fuzz_frame fuzz_request fuzz_verify fuzz_verify_iso
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer -Wno-unknown-warning-option
+.PHONY: fuzz fuzz-smoke fuzz-bins
+fuzz: deps-ok
+	$(MAKE) BUILD=build-fuzz CC=clang WERROR= \
+		CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" fuzz-bins
+	@tests/fuzz/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	$(MAKE) FUZZ_SECONDS=60 fuzz
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%) $(BUILD)/fuzz/make_seeds
+
+$(BUILD)/fuzz/fuzz_verify_iso: tests/fuzz/fuzz_verify.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -DFUZZ_ISO -fsanitize=fuzzer -o $@ $< $(LIB) $(_LDLIBS)
+
+# The request decoder lives in control.c, whose command table names the
+# handlers in vigild's other files.
+FUZZ_CTL_OBJS = $(filter-out %/vigild.o,$(VIGILD_SRCS:src/%.c=$(BUILD)/src/%.o))
+$(BUILD)/fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(FUZZ_CTL_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CTL_OBJS) $(LIB) $(_LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(_LDLIBS)
+
+$(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(_LDLIBS)
 
 run: deps-ok $(BINS)
 	@scripts/run-synthetic.sh $(BUILD)
@@ -162,7 +209,7 @@ checksrc: $(BUILD)/vigilctl
 	@scripts/checksrc.sh $(BUILD)/vigilctl
 
 clean:
-	rm -rf build build-asan build-rpi4
+	rm -rf build build-asan build-rpi4 build-fuzz
 
 -include $(wildcard $(BUILD)/src/*/*.d) \
 	$(TEST_BINS:=.d) $(wildcard $(BUILD)/tests/*.d)

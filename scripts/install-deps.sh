@@ -16,6 +16,8 @@ TEST_PKGS="libcmocka-dev ffmpeg sqlite3 xorriso openssl file"
 # The review report is rendered by chromium as a reader would see it; the
 # metrics file is read with the Prometheus client library's own parser.
 TEST_PKGS="$TEST_PKGS chromium python3-prometheus-client"
+# The fuzz harnesses (make fuzz): clang with libFuzzer and the sanitizers.
+TEST_PKGS="$TEST_PKGS clang libclang-rt-14-dev"
 # The audit witness end-to-end test sends checkpoints to a real collector:
 # rsyslog with its TLS driver, as the reference receiver (docs/audit-format.md).
 TEST_PKGS="$TEST_PKGS rsyslog rsyslog-gnutls"

@@ -587,10 +587,214 @@ static void test_census_removes_header_only_orphan(void **state)
 	assert_int_equal(audited(f, "clip.orphan_removed", 0), 1);
 }
 
+
+/* ---- data-folder hygiene ---- */
+
+/* The clip naming scheme's shape, and what is not a clip's path. */
+static void test_clip_path_shape(void **state)
+{
+	static const char *const good[] = {
+		"clips/porch/20261129/porch-20261129T101500Z-0a1b2c3d.vgc", DAYDIR "/porch-01.vgc",
+		"clips/cam/c1.vgc", "clips/cam/day5/c1.vgc",
+	};
+	static const char *const bad[] = {
+		"master.key", "victim.bin", "catalog.db", "clips/../master.key",
+		"clips/porch/../../master.key", DAYDIR "/.new-1-porch", DAYDIR "/victim.bin",
+		"/etc/passwd", "clips//x.vgc", "clips/a/b/c/d.vgc", "clips/", "clips/.vgc",
+		"clips/porch/20261129/", "clips/por ch/x.vgc", "clips/porch/x.vgc/", "",
+		"audit-evidence/x.vgc", "clips/porch/\xc3\xa9.vgc",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(vg_reconcile_clip_path_ok(good[i]), 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (vg_reconcile_clip_path_ok(bad[i]) != 0)
+			fail_msg("accepted as a clip path: \"%s\"", bad[i]);
+	}
+	assert_int_equal(vg_reconcile_clip_path_ok(NULL), 0);
+}
+
+static void read_all_of(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, len - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+/* A tampered catalog: open rows naming master.key, and a clip path that
+ * is a symbolic link to a file outside clips/. Recovery (which cuts and
+ * removes files) touches neither; each row is reported. */
+static void test_open_rows_naming_non_clips_left_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_report rep;
+	struct vg_clip c;
+	char key[512], victim[512], link[512], buf[64];
+	const char *rels[] = { "master.key", DAYDIR "/link.vgc" };
+
+	abs_of(f, "master.key", key, sizeof(key));
+	abs_of(f, "victim.bin", victim, sizeof(victim));
+	abs_of(f, DAYDIR "/link.vgc", link, sizeof(link));
+	for (int i = 0; i < 2; i++) {
+		int fd = open(i == 0 ? key : victim, O_CREAT | O_EXCL | O_WRONLY, 0600);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "precious", 8), 8);
+		close(fd);
+	}
+	assert_int_equal(symlink("../../../victim.bin", link), 0);
+	for (int i = 0; i < 2; i++) {
+		memset(&c, 0, sizeof(c));
+		snprintf(c.camera, sizeof(c.camera), CAM);
+		snprintf(c.path, sizeof(c.path), "%s", rels[i]);
+		c.start_us = T0 + (400 + i) * CLIP_US;
+		assert_int_equal(vg_catalog_clip_begin(f->cat, &c), 0);
+	}
+	assert_int_equal(vg_reconcile_clip_file_ok(f->dir, DAYDIR "/link.vgc"), -VG_EPERM);
+	assert_int_equal(vg_reconcile_clip_file_ok(f->dir, "master.key"), -VG_EPERM);
+	assert_int_equal(vg_reconcile_clip_file_ok(f->dir, DAYDIR "/none.vgc"), -VG_ENOENT);
+
+	assert_int_equal(vg_reconcile_open_clips(f->cat, f->audit, f->dir, f->master, &rep), 0);
+	assert_int_equal(rep.not_clips, 2);
+	assert_int_equal(rep.empty_removed, 0);
+	assert_int_equal(rep.recovered, 0);
+	read_all_of(key, buf, sizeof(buf));
+	assert_string_equal(buf, "precious");
+	read_all_of(victim, buf, sizeof(buf));
+	assert_string_equal(buf, "precious");
+	assert_true(exists(f, DAYDIR "/link.vgc"));
+	/* the census reports the finished-row case too, without touching */
+	add_clip(f, 1, 1);
+}
+
+/* Symbolic links and FIFOs in the clip folders (a clip replaced by a
+ * link to the key, a FIFO that would hang a reader, a linked day folder)
+ * are moved to quarantine/ after an audit row; what they point at stays. */
+static void test_census_quarantines_links_and_fifos(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_report rep;
+	struct vg_reconcile_census_opts o = { .audit = f->audit };
+	char path[512], target[512];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	add_clip(f, 1, 1);
+	abs_of(f, "master.key", target, sizeof(target));
+	write_file(target, 32);
+	abs_of(f, DAYDIR "/evil.vgc", path, sizeof(path));
+	assert_int_equal(symlink("../../../master.key", path), 0);
+	abs_of(f, DAYDIR "/hang.vgc", path, sizeof(path));
+	assert_int_equal(mkfifo(path, 0600), 0);
+	abs_of(f, "clips/" CAM "/20261130", path, sizeof(path));
+	assert_int_equal(symlink("/", path), 0);
+
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(vg_reconcile_census(f->cat, f->dir, &o, &rep), 0);
+	assert_int_equal(rep.quarantined, 3);
+	assert_int_equal(rep.files_without_row, 0);
+	assert_false(exists(f, DAYDIR "/evil.vgc"));
+	assert_false(exists(f, DAYDIR "/hang.vgc"));
+	assert_false(exists(f, "clips/" CAM "/20261130"));
+	assert_true(exists(f, "master.key"));
+	assert_true(exists(f, DAYDIR "/" CAM "-01.vgc"));
+	abs_of(f, "quarantine", path, sizeof(path));
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 3);
+	{
+		struct vg_audit_filter filt;
+		struct audit_count a = { .action = "clip.quarantined" };
+
+		memset(&filt, 0, sizeof(filt));
+		assert_int_equal(vg_audit_query(f->audit, &filt, count_row, &a), 0);
+		assert_int_equal(a.n, 3);
+	}
+}
+
+/* A catalog row naming a file outside the scheme is reported by the
+ * census and not counted as a missing file. */
+static void test_census_reports_non_clip_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_reconcile_report rep;
+	struct vg_clip c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.camera, sizeof(c.camera), CAM);
+	snprintf(c.path, sizeof(c.path), "victim.bin");
+	c.start_us = T0;
+	assert_int_equal(getrandom(c.wrapped_key, sizeof(c.wrapped_key), 0),
+			 (ssize_t)sizeof(c.wrapped_key));
+	assert_int_equal(vg_catalog_clip_begin(f->cat, &c), 0);
+	c.end_us = c.start_us + CLIP_US;
+	c.state = VG_CLIP_COMPLETE;
+	assert_int_equal(vg_catalog_clip_finish(f->cat, &c), 0);
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(vg_reconcile_census(f->cat, f->dir, NULL, &rep), 0);
+	assert_int_equal(rep.not_clips, 1);
+	assert_int_equal(rep.rows_without_file, 0);
+}
+
+/* A 0777 data folder and a 0666 catalog are repaired with a log line;
+ * the audit log's own folders are not looked at. */
+static void test_data_modes_repaired(void **state)
+{
+	struct fixture *f = *state;
+	char path[512], why[512];
+	struct stat sb;
+
+	/* (the fixture made its files with the test's umask) */
+	assert_true(vg_reconcile_data_modes(f->dir, NULL, NULL, why, sizeof(why)) >= 0);
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	abs_of(f, "catalog.db", path, sizeof(path));
+	assert_int_equal(chmod(path, 0666), 0);
+	abs_of(f, "audit-evidence", path, sizeof(path));
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	why[0] = '\0';
+	assert_int_equal(vg_reconcile_data_modes(f->dir, NULL, NULL, why, sizeof(why)), 2);
+	assert_int_equal(stat(f->dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	abs_of(f, "catalog.db", path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	abs_of(f, "audit-evidence", path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0755);
+	/* again: nothing left to repair */
+	assert_int_equal(vg_reconcile_data_modes(f->dir, NULL, NULL, why, sizeof(why)), 0);
+	/* a symbolic link in place of the catalog is refused */
+	abs_of(f, "catalog.db-shm", path, sizeof(path));
+	unlink(path);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(vg_reconcile_data_modes(f->dir, NULL, NULL, why, sizeof(why)),
+			 -VG_EPERM);
+	assert_non_null(strstr(why, "catalog.db-shm"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_clips_only, setup, teardown),
+		cmocka_unit_test(test_clip_path_shape),
+		cmocka_unit_test_setup_teardown(test_open_rows_naming_non_clips_left_alone, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_census_quarantines_links_and_fifos, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_census_reports_non_clip_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_modes_repaired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_census_finds_problems, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_census_ignores_new_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_census_stops, setup, teardown),

@@ -9,7 +9,23 @@
  * the master key and the clip files never leave vigild.
  *
  * One thread accepts; each connection gets a worker thread, at most
- * VG_CONTROL_MAX_PER_UID per uid and VG_CONTROL_MAX_CONN in all.
+ * VG_CONTROL_MAX_CONN in all. Limits one group cannot use against another:
+ *   - VG_CONTROL_MAX_PER_UID per staff account; the last 2 slots only for
+ *     the DPO and the auditor, so that oversight always gets in;
+ *   - an account in vigil's group but not on the staff list: one
+ *     connection, 2 for all such accounts together, 4 requests of at most
+ *     4 KiB each, 5 s idle;
+ *   - a connection waiting for its next request is idle: when the limits
+ *     are reached, a newcomer has the oldest idle connection of the
+ *     account holding most closed (its own, at its own limit; never one of
+ *     a higher class: no staff < staff < DPO/auditor); else it is refused
+ *     with {"ok": false, "busy": true, "error": ...}.
+ * Deadlines: 60 s idle between requests; a frame, once begun, must arrive
+ * whole within 10 s; a reply the client does not take for 30 s ends the
+ * connection. Malformed requests (bad frames, bad JSON, no or a mistyped
+ * "cmd", unknown commands) and every request of a non-staff account get a
+ * compact audit row (uid, action, what was wrong; never the payload), the
+ * first of each kind per uid per minute, then one row with the count.
  */
 #ifndef VIGIL_CONTROL_H
 #define VIGIL_CONTROL_H
@@ -23,6 +39,8 @@
 
 #define VG_CONTROL_MAX_CONN 16
 #define VG_CONTROL_MAX_PER_UID 4
+/* vg_control_stop waits this long for requests in progress. */
+#define VG_CONTROL_STOP_S 5
 
 struct json_object;
 struct AVPacket;
@@ -76,9 +94,13 @@ struct vg_control;
  */
 int vg_control_start(struct vg_control **out, const char *path, const struct vg_control_env *env);
 
-/* Stop accepting, end every connection, join all threads, remove the
- * socket file. NULL is a no-op. */
-void vg_control_stop(struct vg_control *c);
+/* Stop accepting, remove the socket file, end every connection (blocked
+ * reads and writes return at once) and wait up to VG_CONTROL_STOP_S for
+ * the requests in progress. Returns 0 when all ended (c is freed), or the
+ * number of requests abandoned: their threads still run (stuck in I/O, or
+ * a long export), so c and everything in its env (catalog, audit log)
+ * must stay valid until the process exits. NULL: 0. */
+int vg_control_stop(struct vg_control *c);
 
 /* Audit a daemon event (uid -1, no login): recording start and stop, clip
  * created, camera lost, config reloaded... */

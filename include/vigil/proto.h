@@ -34,6 +34,13 @@ int vg_proto_send(int fd, enum vg_frame_type type, const void *buf, size_t len);
  * before any byte of a frame, or a negative VG_E* code. */
 int vg_proto_recv(int fd, enum vg_frame_type *type, char **buf, size_t *len);
 
+/* Check an 8-byte frame header (version, type, zero bytes, length at most
+ * VG_PROTO_MAX) and decode it: 0, or -VG_EPROTO with *why (if not NULL)
+ * naming what was wrong ("version", "type", "reserved bytes", "length").
+ * For readers that wait with their own deadline (vigild's control server). */
+int vg_proto_header(const uint8_t h[8], enum vg_frame_type *type, uint32_t *len,
+		    const char **why);
+
 /* Descriptors passed with a frame (SCM_RIGHTS on a Unix socket): how
  * vigilctl hands vigild a destination it opened with the user's own
  * rights. At most VG_PROTO_MAX_FDS per frame. */

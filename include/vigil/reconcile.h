@@ -24,6 +24,14 @@
  *    runs it on a thread of its own at low priority and reports the total
  *    at the end.
  *
+ * A row whose path is not a clip's (vg_reconcile_clip_path_ok) or whose
+ * file is not a regular file reached without symbolic links is never
+ * recovered, removed or unlinked: it is logged and counted (not_clips). In
+ * the census, anything in clips/ that is not a folder (at the camera and
+ * day levels) or a regular file (below) - a symbolic link, a FIFO, a
+ * socket, a device - is moved to DATA_DIR/quarantine/ after a
+ * "clip.quarantined" audit row, so that nothing reads through it.
+ *
  * Every change is audited first (docs/catalog-format.md, "Audit before
  * change"): "clip.recover" before a clip is cut, "clip.remove_empty"
  * before an empty clip's file and row go, "clip.orphan_removed" before a
@@ -55,6 +63,39 @@
 #include "vigil/catalog.h"
 #include "vigil/clipfile.h"
 
+/*
+ * Data-folder hygiene (docs/catalog-format.md, "Clip paths").
+ *
+ * A catalog path is a clip's only if it has the clip naming scheme's shape:
+ * "clips/" then one to three names (camera, day, file) of letters, digits,
+ * '.', '_' and '-', none starting with '.', the last ending in ".vgc". So
+ * a row naming master.key, catalog.db, victim.bin or "clips/../x" is not a
+ * clip's, and nothing vigild does for clips (recover, remove, delete at the
+ * end of retention) touches it. 1 if rel has the shape, else 0.
+ */
+int vg_reconcile_clip_path_ok(const char *rel);
+
+/* rel has the shape, and DATA_DIR/rel is a regular file reached through
+ * real folders (no symbolic link on the way, none at the end): 0; 
+ * -VG_ENOENT if it does not exist; -VG_EPERM if it is anything else. */
+int vg_reconcile_clip_file_ok(const char *data_dir, const char *rel);
+
+/*
+ * Modes of the data folder and the files vigild keeps in it (the folder,
+ * clips/, the catalog, the audit log; not the keys, which the key store
+ * refuses outright if others could read them), before any of them is
+ * opened: owned by
+ * vigild's user, else -VG_EPERM with why filled (vigild refuses to
+ * start: someone else's files); any access for group or others is taken
+ * away (0700 folder, 0600 files) with a log line each. Nothing else in the
+ * folder is looked at (audit-evidence/, witness.state are the audit log's).
+ * catalog and key_file may lie outside data_dir (then they are checked
+ * too; key_file is not used). Returns the number of modes repaired (>= 0)
+ * or -VG_EPERM.
+ */
+int vg_reconcile_data_modes(const char *data_dir, const char *catalog, const char *key_file,
+			    char *why, size_t whylen);
+
 struct vg_reconcile_report {
 	int recovered;		/* open clips cut to their last good chunk */
 	int empty_removed;	/* open clips with no footage: file and row removed */
@@ -63,6 +104,8 @@ struct vg_reconcile_report {
 	int rows_without_file;	/* complete clips whose file is gone */
 	int files_without_row;	/* clip files the catalog does not know */
 	int unreadable;		/* open clips whose header does not authenticate */
+	int not_clips;		/* rows whose path is not a clip file's: left alone */
+	int quarantined;	/* census: symlinks, FIFOs... moved to quarantine/ */
 	int64_t rows_checked;	/* census: finished clips whose file was looked for */
 	int64_t files_checked;	/* census: names in the clip folders looked at */
 	int stopped;		/* census: cut short by a stop request */

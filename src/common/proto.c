@@ -93,6 +93,29 @@ int vg_proto_recv(int fd, enum vg_frame_type *type, char **buf, size_t *len)
 	return 0;
 }
 
+int vg_proto_header(const uint8_t h[8], enum vg_frame_type *type, uint32_t *len,
+		    const char **why)
+{
+	uint32_t n = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+	const char *bad = NULL;
+
+	if (h[0] != VG_PROTO_VERSION)
+		bad = "version";
+	else if (h[1] != VG_FRAME_JSON && h[1] != VG_FRAME_DATA && h[1] != VG_FRAME_END)
+		bad = "type";
+	else if (h[2] != 0 || h[3] != 0)
+		bad = "reserved bytes";
+	else if (n > VG_PROTO_MAX)
+		bad = "length";
+	if (why != NULL)
+		*why = bad;
+	if (bad != NULL)
+		return -VG_EPROTO;
+	*type = (enum vg_frame_type)h[1];
+	*len = n;
+	return 0;
+}
+
 /* ---- descriptors (SCM_RIGHTS) ---- */
 
 int vg_proto_send_fds(int fd, enum vg_frame_type type, const void *buf, size_t len,

@@ -2375,7 +2375,8 @@ out:
 		fclose(fp);
 	if (c->oom && ret == 0)
 		ret = -VG_ENOMEM;
-	qsort(c->probs, (size_t)c->n_probs, sizeof(*c->probs), cmp_problem);
+	if (c->n_probs > 1)	/* probs is NULL when there are none (fuzz_config) */
+		qsort(c->probs, (size_t)c->n_probs, sizeof(*c->probs), cmp_problem);
 	*cfgp = cfg;
 	return ret;
 }

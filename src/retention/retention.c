@@ -24,6 +24,7 @@
 #include "vigil/err.h"
 #include "vigil/hold.h"
 #include "vigil/log.h"
+#include "vigil/reconcile.h"
 #include "vigil/retention.h"
 #include "vigil/timeutil.h"
 
@@ -421,6 +422,15 @@ static int finish_victims(struct vg_retention *r, struct victims *vs, unsigned c
 
 		snprintf(path, sizeof(path), "%s/%s", r->data_dir, vs->v[i].path);
 		ok[i] = 1;
+		/* Only clip files: a row naming master.key or a file through a
+		 * symbolic link (a tampered catalog) loses its row, not the
+		 * file (reconcile.h, data-folder hygiene). */
+		if (vg_reconcile_clip_file_ok(r->data_dir, vs->v[i].path) == -VG_EPERM) {
+			vg_errx("ALARM: catalog row %lld names \"%s\", which is not a clip file: "
+				"the row goes, the file is left alone", (long long)vs->v[i].id,
+				vs->v[i].path);
+			continue;
+		}
 		if (unlink(path) != 0 && errno != ENOENT) {
 			vg_warn("cannot remove %s (key already destroyed; will retry)", path);
 			ok[i] = 0;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "vigil/diskguard.h"
@@ -29,6 +30,11 @@ struct vg_diskguard {
 	int space_err;			/* the last look failed (logged once) */
 	int64_t hold_until_us;		/* monotonic: a failed write keeps it full */
 	struct vg_diskguard_status st;
+	char *watch[VG_DISKGUARD_MAX_WATCH];	/* vg_diskguard_watch */
+	int n_watch;
+	int64_t meta_window_us;		/* monotonic: the growth window began */
+	uint64_t meta_window_bytes;	/* their size then */
+	int meta_alarmed;		/* in this window */
 };
 
 int vg_diskguard_space(const char *path, uint64_t *total, uint64_t *avail)
@@ -46,6 +52,14 @@ static int sys_space(void *ud, const char *path, uint64_t *total, uint64_t *avai
 {
 	(void)ud;
 	return vg_diskguard_space(path, total, avail);
+}
+
+static uint64_t sys_file_bytes(void *ud, const char *path)
+{
+	struct stat sb;
+
+	(void)ud;
+	return lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
 }
 
 static int64_t sys_mono(void *ud)
@@ -78,6 +92,8 @@ int vg_diskguard_new(struct vg_diskguard **out, const char *path, int64_t min_fr
 		g->clk.space = sys_space;
 	if (g->clk.now_mono_us == NULL)
 		g->clk.now_mono_us = sys_mono;
+	if (g->clk.file_bytes == NULL)
+		g->clk.file_bytes = sys_file_bytes;
 	g->min_free_bytes = min_free_bytes;
 	g->min_free_percent = min_free_percent;
 	pthread_mutex_init(&g->lock, NULL);
@@ -90,8 +106,64 @@ void vg_diskguard_free(struct vg_diskguard *g)
 	if (g == NULL)
 		return;
 	pthread_mutex_destroy(&g->lock);
+	for (int i = 0; i < g->n_watch; i++)
+		free(g->watch[i]);
 	free(g->path);
 	free(g);
+}
+
+int vg_diskguard_watch(struct vg_diskguard *g, const char *const *paths, int n)
+{
+	char *copy[VG_DISKGUARD_MAX_WATCH] = { NULL };
+
+	if (g == NULL || n < 0 || n > VG_DISKGUARD_MAX_WATCH || (n > 0 && paths == NULL))
+		return -VG_EINVAL;
+	for (int i = 0; i < n; i++) {
+		copy[i] = strdup(paths[i]);
+		if (copy[i] == NULL) {
+			for (int j = 0; j < i; j++)
+				free(copy[j]);
+			return -VG_ENOMEM;
+		}
+	}
+	pthread_mutex_lock(&g->lock);
+	for (int i = 0; i < g->n_watch; i++)
+		free(g->watch[i]);
+	memcpy(g->watch, copy, sizeof(copy));
+	g->n_watch = n;
+	g->meta_window_us = 0;	/* a new window at the next look */
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+/* The watched files' growth (caller holds the lock). */
+static void look_meta(struct vg_diskguard *g, int64_t now)
+{
+	uint64_t total = 0, grown;
+
+	if (g->n_watch == 0)
+		return;
+	for (int i = 0; i < g->n_watch; i++)
+		total += g->clk.file_bytes(g->clk.ud, g->watch[i]);
+	g->st.meta_bytes = total;
+	if (g->meta_window_us == 0 || now - g->meta_window_us >= VG_DISKGUARD_META_WINDOW_US ||
+	    total < g->meta_window_bytes) {
+		/* A new window (or the files shrank: a checkpoint folded the
+		 * -wal back): measure from here. */
+		g->meta_window_us = now;
+		g->meta_window_bytes = total;
+		g->meta_alarmed = 0;
+		return;
+	}
+	grown = total - g->meta_window_bytes;
+	if (grown > VG_DISKGUARD_META_GROWTH_MAX && !g->meta_alarmed) {
+		g->meta_alarmed = 1;
+		g->st.meta_alarms++;
+		vg_errx("ALARM: the audit log and catalog grew by %" PRIu64 " bytes within the "
+			"hour (now %" PRIu64 " bytes): their space comes from footage, which "
+			"retention deletes early to keep free space; look for a flood of requests "
+			"(vigilctl audit show) and for who sent it", grown, total);
+	}
 }
 
 void vg_diskguard_set(struct vg_diskguard *g, int64_t min_free_bytes, int min_free_percent)
@@ -141,6 +213,7 @@ static void look(struct vg_diskguard *g, int64_t now)
 	int rc;
 
 	g->last_check_us = now;
+	look_meta(g, now);
 	rc = g->clk.space(g->clk.ud, g->path, &total, &avail);
 	if (rc != 0) {
 		if (!g->space_err)

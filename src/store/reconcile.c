@@ -96,6 +96,167 @@ static void fsync_parent(const char *path)
 	}
 }
 
+/* ---- data-folder hygiene ---- */
+
+static int name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '-';
+}
+
+int vg_reconcile_clip_path_ok(const char *rel)
+{
+	const char *p, *last = NULL;
+	int names = 0;
+	size_t len;
+
+	if (rel == NULL || strncmp(rel, "clips/", 6) != 0)
+		return 0;
+	for (p = rel + 6; *p != '\0';) {
+		const char *start = p;
+
+		if (*p == '.')
+			return 0;	/* ".", "..", hidden and ".new-" files */
+		while (*p != '\0' && *p != '/') {
+			if (!name_char(*p))
+				return 0;
+			p++;
+		}
+		if (p == start)
+			return 0;	/* "//" or a trailing '/' */
+		names++;
+		last = start;
+		if (*p == '/')
+			p++;
+		if (*p == '\0' && p[-1] == '/')
+			return 0;
+	}
+	if (names < 1 || names > 3)
+		return 0;
+	len = strlen(last);
+	return len > 4 && strcmp(last + len - 4, ".vgc") == 0;
+}
+
+int vg_reconcile_clip_file_ok(const char *data_dir, const char *rel)
+{
+	char path[1200];
+	struct stat sb;
+	size_t base;
+
+	if (!vg_reconcile_clip_path_ok(rel))
+		return -VG_EPERM;
+	base = (size_t)snprintf(path, sizeof(path), "%s/", data_dir);
+	if (base + strlen(rel) >= sizeof(path))
+		return -VG_EPERM;
+	/* Each folder on the way, then the file, with lstat: a symbolic link
+	 * anywhere could lead out of clips/. */
+	for (const char *p = rel;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		memcpy(path + base, rel, (size_t)(p - rel));
+		path[base + (size_t)(p - rel)] = '\0';
+		if (lstat(path, &sb) != 0)
+			return errno == ENOENT ? -VG_ENOENT : -VG_EPERM;
+		if (*p == '\0')
+			return S_ISREG(sb.st_mode) ? 0 : -VG_EPERM;
+		if (!S_ISDIR(sb.st_mode))
+			return -VG_EPERM;
+	}
+}
+
+/* One path's owner and mode (see reconcile.h); 1 repaired, 0 fine or
+ * absent, -VG_EPERM. */
+static int fix_mode(const char *path, int is_dir, char *why, size_t whylen)
+{
+	mode_t want = is_dir ? 0700 : 0600;
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0)
+		return 0;	/* made later, with the umask's 077 */
+	if (S_ISLNK(sb.st_mode) || (is_dir ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode))) {
+		snprintf(why, whylen, "%s is not a %s (a symbolic link or something else in its "
+			 "place): move it away and restart", path, is_dir ? "folder" : "file");
+		return -VG_EPERM;
+	}
+	if (sb.st_uid != geteuid()) {
+		snprintf(why, whylen, "%s belongs to uid %u, not to vigild's user (uid %u): give "
+			 "it back with chown, or check nobody else wrote in the data folder", path,
+			 (unsigned)sb.st_uid, (unsigned)geteuid());
+		return -VG_EPERM;
+	}
+	if ((sb.st_mode & 077) == 0)
+		return 0;
+	if (chmod(path, want) != 0) {
+		snprintf(why, whylen, "%s is mode %04o (others may reach it) and cannot be made "
+			 "%04o: %s", path, (unsigned)(sb.st_mode & 07777), (unsigned)want,
+			 strerror(errno));
+		return -VG_EPERM;
+	}
+	vg_warnx("%s was mode %04o (open to others): repaired to %04o; find out who changed it",
+		 path, (unsigned)(sb.st_mode & 07777), (unsigned)want);
+	return 1;
+}
+
+int vg_reconcile_data_modes(const char *data_dir, const char *catalog, const char *key_file,
+			    char *why, size_t whylen)
+{
+	static const char *const files[] = {
+		"catalog.db", "catalog.db-wal", "catalog.db-shm", "audit.db", "audit.db-wal",
+		"audit.db-shm", "audit.db.head",
+	};
+	char path[1200];
+	int n = 0, ret;
+
+	ret = fix_mode(data_dir, 1, why, whylen);
+	if (ret < 0)
+		return ret;
+	n += ret;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", data_dir, files[i]);
+		ret = fix_mode(path, 0, why, whylen);
+		if (ret < 0)
+			return ret;
+		n += ret;
+	}
+	if (catalog != NULL) {
+		const char *sfx[] = { "", "-wal", "-shm" };
+
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "%s%s", catalog, sfx[i]);
+			ret = fix_mode(path, 0, why, whylen);
+			if (ret < 0)
+				return ret;
+			n += ret;
+		}
+	}
+	/* Not the keys: one that was open to others may have been copied, and
+	 * the key store refuses it rather than carry on (keystore.h). */
+	(void)key_file;
+	{
+		snprintf(path, sizeof(path), "%s/clips", data_dir);
+		ret = fix_mode(path, 1, why, whylen);
+		if (ret < 0)
+			return ret;
+		n += ret;
+	}
+	return n;
+}
+
+/* A row whose path is not a clip file's is left alone (reconcile.h). */
+static int not_a_clip(struct vg_reconcile_report *rep, const char *data_dir,
+		      const struct vg_clip *c)
+{
+	int ret = vg_reconcile_clip_file_ok(data_dir, c->path);
+
+	if (ret != -VG_EPERM)
+		return 0;
+	vg_errx("ALARM: catalog row %lld names \"%s\", which is not a clip file (not the clip "
+		"naming scheme, or not a regular file beneath clips/): left alone; the catalog "
+		"may have been tampered with", (long long)c->id, c->path);
+	rep->not_clips++;
+	return 1;
+}
+
 /* ---- job 1: clips open at the crash ---- */
 
 struct open_ctx {
@@ -158,6 +319,8 @@ static int recover_one(struct open_ctx *x, struct vg_clip *c)
 	struct stat sb;
 	int ret;
 
+	if (not_a_clip(x->rep, x->data_dir, c))
+		return -VG_EPERM;
 	snprintf(path, sizeof(path), "%s/%s", x->data_dir, c->path);
 	/* The row is written before the file gets its name, and the name
 	 * before the first byte of footage: a row without a file never held
@@ -313,6 +476,13 @@ static void check_rows(struct census *x)
 
 		snprintf(path, sizeof(path), "%s/%s", x->data_dir, r->path);
 		x->rep->rows_checked++;
+		if (!vg_reconcile_clip_path_ok(r->path)) {
+			vg_errx("ALARM: catalog row %lld names \"%s\", which is not a clip file's "
+				"path: left alone; the catalog may have been tampered with",
+				(long long)r->id, r->path);
+			x->rep->not_clips++;
+			continue;
+		}
 		if (stat(path, &sb) == 0 || !row_still_wants_file(x, r->id))
 			continue;
 		vg_errx("clip %lld (%s, camera %s) is in the catalog but its file is missing",
@@ -451,25 +621,82 @@ static void flush_names(struct census *x)
 		x->stopped = 1;
 }
 
-/* Walk DATA_DIR/clips/CAMERA/DAY/ a batch of names at a time. */
+/* Something in clips/ that nothing should read through (a symbolic
+ * link, a FIFO...): audited, then moved to DATA_DIR/quarantine/ under a
+ * name that says where it was. Left in place if the row cannot be
+ * written. */
+static void quarantine(struct census *x, const char *rel, const struct stat *sb)
+{
+	char object[NAME_LEN + 64], from[NAME_LEN + 600], to[NAME_LEN + 700], flat[NAME_LEN];
+	const char *kind = S_ISLNK(sb->st_mode)	 ? "a symbolic link"
+			   : S_ISFIFO(sb->st_mode) ? "a FIFO"
+			   : S_ISSOCK(sb->st_mode) ? "a socket"
+			   : S_ISDIR(sb->st_mode)  ? "a folder where a clip file belongs"
+			   : S_ISREG(sb->st_mode)  ? "a file where a folder belongs"
+						   : "a device";
+	char reason[200];
+
+	snprintf(object, sizeof(object), "file=%s", rel);
+	snprintf(reason, sizeof(reason), "%s in the clip folders: moved to quarantine/ so that "
+		 "nothing reads through it; inspect it", kind);
+	if (audit_row(x->o.audit, "clip.quarantined", object, reason) < 0)
+		return;
+	snprintf(to, sizeof(to), "%s/quarantine", x->data_dir);
+	if (mkdir(to, 0700) != 0 && errno != EEXIST) {
+		vg_warn("cannot create %s", to);
+		return;
+	}
+	snprintf(flat, sizeof(flat), "%s", rel);
+	for (char *p = flat; *p; p++)
+		if (*p == '/')
+			*p = '_';
+	snprintf(from, sizeof(from), "%s/%s", x->data_dir, rel);
+	snprintf(to, sizeof(to), "%s/quarantine/%lld-%s", x->data_dir,
+		 (long long)(vg_time_now_us() / VG_US_PER_S), flat);
+	if (rename(from, to) != 0) {
+		vg_warn("cannot move %s to quarantine", from);
+		return;
+	}
+	vg_errx("ALARM: %s was %s: moved to %s", rel, kind, to);
+	x->rep->quarantined++;
+}
+
+/* Walk DATA_DIR/clips/CAMERA/DAY/ a batch of names at a time. Folders
+ * are opened without following symbolic links; anything that is not a
+ * folder (camera, day) or a regular file (clip) goes to quarantine. */
 static void walk(struct census *x, const char *rel, int depth)
 {
 	char abs_dir[NAME_LEN + 100];
 	DIR *d;
 	struct dirent *e;
+	int fd;
 
 	snprintf(abs_dir, sizeof(abs_dir), "%s/%s", x->data_dir, rel);
-	d = opendir(abs_dir);
-	if (d == NULL)
+	fd = open(abs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	for (e = readdir(d); e != NULL && !x->stopped; e = readdir(d)) {
 		char sub[NAME_LEN];
+		struct stat sb;
 
 		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name);
+		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
 		if (depth < 2) {
-			walk(x, sub, depth + 1);
+			if (S_ISDIR(sb.st_mode))
+				walk(x, sub, depth + 1);
+			else
+				quarantine(x, sub, &sb);
+			continue;
+		}
+		if (!S_ISREG(sb.st_mode)) {
+			quarantine(x, sub, &sb);
 			continue;
 		}
 		memcpy(x->names[x->n_names++], sub, sizeof(sub));
@@ -518,13 +745,13 @@ static void log_summary(const struct vg_reconcile_report *rep)
 {
 	if (rep->recovered || rep->empty_removed || rep->rows_without_file ||
 	    rep->files_without_row || rep->unreadable || rep->orphans_removed ||
-	    rep->not_audited)
+	    rep->not_audited || rep->not_clips || rep->quarantined)
 		vg_info("reconcile: %d recovered, %d empty clips removed, %d rows without file, "
 			"%d files without row, %d unreadable, %d empty leftover files removed, "
-			"%d left for want of an audit row",
-			rep->recovered, rep->empty_removed, rep->rows_without_file,
+			"%d left for want of an audit row, %d rows naming no clip file, "
+			"%d quarantined", rep->recovered, rep->empty_removed, rep->rows_without_file,
 			rep->files_without_row, rep->unreadable, rep->orphans_removed,
-			rep->not_audited);
+			rep->not_audited, rep->not_clips, rep->quarantined);
 }
 
 int vg_reconcile(struct vg_catalog *cat, struct vg_audit *audit, const char *data_dir,
@@ -593,12 +820,14 @@ static void bg_audit(struct vg_reconcile_bg *b)
 	char object[300];
 
 	if (!(rep->recovered || rep->rows_without_file || rep->files_without_row ||
-	      rep->unreadable || rep->empty_removed || rep->orphans_removed))
+	      rep->unreadable || rep->empty_removed || rep->orphans_removed || rep->not_clips ||
+	      rep->quarantined))
 		return;
 	snprintf(object, sizeof(object),
 		 "recovered=%d rows_without_file=%d files_without_row=%d unreadable=%d "
-		 "empty_removed=%d orphans_removed=%d", rep->recovered, rep->rows_without_file,
-		 rep->files_without_row, rep->unreadable, rep->empty_removed, rep->orphans_removed);
+		 "empty_removed=%d orphans_removed=%d not_clips=%d quarantined=%d",
+		 rep->recovered, rep->rows_without_file, rep->files_without_row, rep->unreadable,
+		 rep->empty_removed, rep->orphans_removed, rep->not_clips, rep->quarantined);
 	audit_row(b->audit, "catalog.reconcile", object,
 		  rep->stopped ? "start-up after a crash (file check cut short by shutdown)"
 			       : "start-up after a crash");

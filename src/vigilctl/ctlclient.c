@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,9 @@ int ctl_connect(struct ctl *c)
 	    strlen(cfg->socket_path) < sizeof(path))
 		snprintf(path, sizeof(path), "%s", cfg->socket_path);
 	vg_config_free(cfg);
+	/* A connection vigild closes is reported in words (and exit status
+	 * EXIT_DROPPED), not by dying of SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path));
@@ -68,8 +72,19 @@ int ctl_connect(struct ctl *c)
 	 * in the audit log as a login (session.login), even one whose request
 	 * is then malformed. */
 	{
-		struct json_object *o = ctl_request(c, "hello", json_object_new_object());
+		struct json_object *req = json_object_new_object();
+		struct json_object *o;
 
+		json_object_object_add(req, "cmd", json_object_new_string("hello"));
+		if (ctl_send(c, req) < 0) {
+			c->dropped = 1;
+			fprintf(stderr, "vigilctl: vigild closed the connection at once (busy or "
+					"stopping?); try again in a minute\n");
+			return EXIT_DROPPED;
+		}
+		o = ctl_read_reply(c);
+		if (o == NULL && c->dropped)
+			return EXIT_DROPPED;
 		json_object_put(o);
 	}
 	return 0;
@@ -94,9 +109,9 @@ int ctl_send(struct ctl *c, struct json_object *req)
  * {"ok": false}. */
 /* The reply frame (buf is taken): the object, or NULL with the refusal or
  * the problem printed. */
-static struct json_object *reply_object(enum vg_frame_type type, char *buf)
+static struct json_object *reply_object(struct ctl *c, enum vg_frame_type type, char *buf)
 {
-	struct json_object *o, *ok, *err;
+	struct json_object *o, *ok, *err, *busy;
 
 	o = type == VG_FRAME_JSON ? json_tokener_parse(buf) : NULL;
 	free(buf);
@@ -106,6 +121,9 @@ static struct json_object *reply_object(enum vg_frame_type type, char *buf)
 		return NULL;
 	}
 	if (!json_object_get_boolean(ok)) {
+		/* Refused for want of a free connection, not by the policy. */
+		if (json_object_object_get_ex(o, "busy", &busy) && json_object_get_boolean(busy))
+			c->dropped = 1;
 		json_object_object_get_ex(o, "error", &err);
 		fprintf(stderr, "vigilctl: %s\n", err ? json_object_get_string(err) : "refused");
 		json_object_put(o);
@@ -121,10 +139,12 @@ struct json_object *ctl_read_reply(struct ctl *c)
 	size_t len;
 
 	if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
-		fprintf(stderr, "vigilctl: vigild closed the connection without an answer\n");
+		c->dropped = 1;
+		fprintf(stderr, "vigilctl: vigild closed the connection without an answer (busy, "
+				"stopping, or the request was too long in coming); try again\n");
 		return NULL;
 	}
-	return reply_object(type, buf);
+	return reply_object(c, type, buf);
 }
 
 void ctl_human_bytes(double b, char *out, size_t len)
@@ -207,6 +227,7 @@ struct json_object *ctl_await_reply(struct ctl *c, const char *label, const char
 		size_t len;
 
 		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
+			c->dropped = 1;
 			if (b.drawn)
 				fputc('\n', stderr);
 			fprintf(stderr, "vigilctl: the connection to vigild broke during the %s; %s\n",
@@ -232,7 +253,7 @@ struct json_object *ctl_await_reply(struct ctl *c, const char *label, const char
 		}
 		if (b.drawn)
 			fputc('\n', stderr);
-		return reply_object(type, buf);
+		return reply_object(c, type, buf);
 	}
 }
 
@@ -240,7 +261,9 @@ struct json_object *ctl_request(struct ctl *c, const char *cmd, struct json_obje
 {
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	if (ctl_send(c, req) < 0) {
-		fprintf(stderr, "vigilctl: lost the connection to vigild\n");
+		c->dropped = 1;
+		fprintf(stderr, "vigilctl: lost the connection to vigild (it closed it: busy or "
+				"stopping?); try again\n");
 		return NULL;
 	}
 	return ctl_read_reply(c);
@@ -310,6 +333,7 @@ int ctl_receive(struct ctl *c, int fd, const char *out, struct json_object **end
 		int ret;
 
 		if (vg_proto_recv(c->fd, &type, &buf, &len) != 0) {
+			c->dropped = 1;
 			fprintf(stderr, "vigilctl: the connection to vigild broke before the end\n");
 			return EXIT_REFUSED;
 		}

@@ -14,6 +14,10 @@
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 #define EXIT_NO_DAEMON 3
+/* vigild refused the connection (busy: every slot for your role in use)
+ * or dropped it before it answered (see vigilctl(8), CONNECTIONS). (4 is
+ * verify's "intact, but not signed by the recorder expected".) */
+#define EXIT_DROPPED 5
 
 #define CTL_MAX_CAMERAS 32
 #define CTL_MAX_REDACT 64
@@ -53,6 +57,7 @@ struct ctl {
 	const char *device;	/* burn --device DEV */
 	int64_t disc_bytes;	/* export --disc-size; 0: a single-layer DVD */
 	int force;
+	int dropped;	/* vigild refused or dropped the connection */
 	int64_t from, to;
 	int json;
 	const char *out;	/* report --out FILE */
@@ -66,8 +71,10 @@ struct ctl {
 	struct ctl_made *made;	/* what vigilctl_dest.c made for vigild */
 };
 
-/* Connect to vigild (socket from -s, else the config, else the default);
- * prints why not and returns -1 on failure. */
+/* Connect to vigild (socket from -s, else the config, else the default)
+ * and say hello; prints why not and returns -1 if nothing answers, or
+ * EXIT_DROPPED if vigild refused the connection (busy) or dropped it.
+ * Ignores SIGPIPE: a dropped connection is reported in words. */
 int ctl_connect(struct ctl *c);
 /* Send req (consumed) with the global --purpose and --reference. */
 int ctl_send(struct ctl *c, struct json_object *req);

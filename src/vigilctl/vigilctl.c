@@ -553,12 +553,12 @@ int main(int argc, char **argv)
 	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
 		if (strcmp(argv[optind], verbs[v].name) != 0)
 			continue;
-		if (verbs[v].needs_daemon && ctl_connect(&c) < 0)
-			return EXIT_NO_DAEMON;
+		if (verbs[v].needs_daemon && (ret = ctl_connect(&c)) != 0)
+			return ret < 0 ? EXIT_NO_DAEMON : ret;
 		ret = verbs[v].fn(&c);
 		if (c.fd >= 0)
 			close(c.fd);
-		return ret;
+		return ret != 0 && c.dropped ? EXIT_DROPPED : ret;
 	}
 	fprintf(stderr, "vigilctl: unknown command '%s'\n", argv[optind]);
 	usage(stderr);

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -36,8 +37,31 @@
 #include "vigil/timeutil.h"
 #include "control_impl.h"
 
-#define RECV_TIMEOUT_S 60
+/* Deadlines and limits of the control socket (documented in control.h
+ * and vigild(8)). */
+#define CTL_IDLE_S 60			/* staff: waiting for the next request */
+#define CTL_IDLE_NONSTAFF_S 5		/* no staff role: short-lived */
+#define CTL_FRAME_S 10			/* a frame, once begun, arrives whole */
+#define CTL_SEND_S 30			/* a reply the client does not take */
+#define CTL_NONSTAFF_MAX_FRAME 4096	/* no staff role: small requests only */
+#define CTL_NONSTAFF_MAX_REQUESTS 4	/* ... and a few per connection */
+#define CTL_NONSTAFF_POOL 2		/* connections for all such accounts */
+#define CTL_RESERVED_OVERSIGHT 2	/* slots only the DPO and auditor take */
+#define CTL_EVICT_WAIT_MS 2000		/* for an idle connection to close */
+#define CTL_FLOOD_SLOTS 64
+#define CTL_FLOOD_WINDOW_US (60 * VG_US_PER_S)
 
+/* One kind of refused or malformed request from one uid, counted over a
+ * minute (audit_compact). */
+struct flood {
+	int used;
+	uid_t uid;
+	char login[64];
+	char action[40];
+	int64_t window_us;	/* monotonic: the minute began */
+	int64_t window_utc_us;	/* the same, for the row */
+	int64_t count;		/* since the row that opened the minute */
+};
 
 struct vg_control {
 	struct vg_control_env env;	/* first: control_impl.h reads it */
@@ -50,6 +74,8 @@ struct vg_control {
 	struct conn conns[VG_CONTROL_MAX_CONN];
 	int n_active;
 	int stopping;
+	pthread_mutex_t flood_lock;	/* guards flood[] */
+	struct flood flood[CTL_FLOOD_SLOTS];
 	/* The integrity alarm (under lock): clips that failed authentication
 	 * since start, and the last one. */
 	int64_t integrity_failures;
@@ -318,6 +344,7 @@ static int cmd_status(struct req *r)
 		json_object_put(o);
 		return ctl_reply_error(r, "refused: you have no staff account on this box");
 	}
+	r->role = ctl_user(r)->role;
 	ctl_audit(r, "status", "", 1, "staff account");
 	if (r->c->srv->env.status)
 		r->c->srv->env.status(r->c->srv->env.ud, o);
@@ -632,6 +659,23 @@ static const struct command commands[] = {
 	{ "report", ctl_cmd_report },
 };
 
+/* The action a command's audit rows name (the policy's), for the compact
+ * row of a refusal that never reaches its handler; others use the name. */
+static const char *const command_actions[][2] = {
+	{ "hello", "session.login" }, { "clips", "clip.list" }, { "gaps", "clip.list" },
+	{ "view", "clip.view" }, { "audit.show", "audit.read" }, { "audit.verify", "audit.read" },
+	{ "holds", "hold.list" }, { "export.approve", "export" }, { "export.withdraw", "export" },
+	{ "export.burn", "export" }, { "disclosures", "disclosure.list" },
+};
+
+static const char *command_action(const char *name)
+{
+	for (size_t i = 0; i < sizeof(command_actions) / sizeof(command_actions[0]); i++)
+		if (strcmp(command_actions[i][0], name) == 0)
+			return command_actions[i][1];
+	return name;
+}
+
 static void login_of(uid_t uid, char *out, size_t len)
 {
 	struct passwd pw, *res = NULL;
@@ -643,38 +687,418 @@ static void login_of(uid_t uid, char *out, size_t len)
 		snprintf(out, len, "uid:%u", (unsigned)uid);
 }
 
+/* ---- decoding a request (pure) ---- */
+
+const char *ctl_decoded_name(enum ctl_decoded d)
+{
+	switch (d) {
+	case CTL_REQ_OK:
+		return "well formed";
+	case CTL_REQ_BAD_JSON:
+		return "not valid JSON (or nested too deep, or a NUL inside)";
+	case CTL_REQ_NOT_OBJECT:
+		return "JSON but not an object";
+	case CTL_REQ_NO_CMD:
+		return "no \"cmd\"";
+	case CTL_REQ_CMD_TYPE:
+		return "\"cmd\" is not a string";
+	case CTL_REQ_UNKNOWN:
+		return "unknown command";
+	}
+	return "?";
+}
+
+static const struct command *find_command(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+enum ctl_decoded ctl_decode(const char *msg, size_t len, struct json_object **out,
+			    const char **cmd)
+{
+	struct json_tokener *tok;
+	struct json_object *o, *v;
+	enum ctl_decoded d = CTL_REQ_OK;
+
+	*out = NULL;
+	if (cmd != NULL)
+		*cmd = NULL;
+	/* A NUL inside would cut every string that follows short. */
+	if (msg == NULL || strlen(msg) != len)
+		return CTL_REQ_BAD_JSON;
+	tok = json_tokener_new_ex(CTL_MAX_DEPTH);
+	if (tok == NULL)
+		return CTL_REQ_BAD_JSON;
+	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, msg, (int)len);
+	/* Whole frame, one value: trailing bytes are not ignored. */
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    strspn(msg + json_tokener_get_parse_end(tok), " \t\r\n") !=
+		    len - json_tokener_get_parse_end(tok)) {
+		json_object_put(o);
+		json_tokener_free(tok);
+		return CTL_REQ_BAD_JSON;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object))
+		d = CTL_REQ_NOT_OBJECT;
+	else if (!json_object_object_get_ex(o, "cmd", &v))
+		d = CTL_REQ_NO_CMD;
+	else if (!json_object_is_type(v, json_type_string))
+		d = CTL_REQ_CMD_TYPE;
+	else if (find_command(json_object_get_string(v)) == NULL)
+		d = CTL_REQ_UNKNOWN;
+	if (d != CTL_REQ_OK && d != CTL_REQ_UNKNOWN) {
+		json_object_put(o);
+		return d;
+	}
+	*out = o;
+	if (cmd != NULL)
+		*cmd = json_object_get_string(v);
+	return d;
+}
+
+/* ---- compact, rate-limited audit rows ----
+ *
+ * Requests from accounts that are not on the staff list, and malformed
+ * ones from anyone, are not stored one by one: the first of a kind (uid
+ * and action) in a minute gets a row that names the uid, the action and
+ * what was wrong, never the payload (no purpose, no arguments); the rest
+ * of that minute are counted, and the count goes in one more row when the
+ * minute is over (at the next such request, or when vigild stops). A
+ * flood therefore writes at most two rows per kind and uid per minute,
+ * whatever its size. */
+
+static int64_t mono_us(void)
+{
+	return vg_time_mono_us();
+}
+
+struct compact_row {
+	uid_t uid;
+	char login[64];
+	char action[40];
+	char object[120];
+	const char *outcome;
+	char reason[300];
+};
+
+static void write_compact(struct vg_control *srv, const struct compact_row *w)
+{
+	struct vg_audit_entry e = {
+		.uid = (int64_t)w->uid, .login = w->login, .role = "", .action = w->action,
+		.object = w->object, .purpose = "", .reference = "", .outcome = w->outcome,
+		.reason = w->reason,
+	};
+
+	if (srv->env.audit && vg_audit_append(srv->env.audit, &e, NULL) < 0)
+		vg_errx("cannot write the audit row for %s by uid %u", w->action, (unsigned)w->uid);
+}
+
+/* The summary of slot f (caller holds flood_lock) into w; 1 if there is
+ * one to write. */
+static int flood_summary(struct flood *f, struct compact_row *w)
+{
+	char since[40];
+
+	if (!f->used || f->count == 0)
+		return 0;
+	memset(w, 0, sizeof(*w));
+	w->uid = f->uid;
+	memcpy(w->login, f->login, sizeof(w->login));
+	memcpy(w->action, f->action, sizeof(w->action));
+	snprintf(w->object, sizeof(w->object), "count=%lld", (long long)f->count);
+	w->outcome = "refused";
+	vg_time_format(f->window_utc_us, since, sizeof(since));
+	snprintf(w->reason, sizeof(w->reason), "%lld more requests like the one audited at %s "
+		 "came from this account within a minute; counted, not stored one by one",
+		 (long long)f->count, since);
+	vg_warnx("uid %u (%s): %lld more %s requests refused within a minute", (unsigned)f->uid,
+		 f->login, (long long)f->count, f->action);
+	f->count = 0;
+	return 1;
+}
+
+/* Flush every finished minute (all of them if all). */
+static void flood_flush(struct vg_control *srv, int all)
+{
+	int64_t now = mono_us();
+
+	for (;;) {
+		struct compact_row w;
+		int have = 0;
+
+		pthread_mutex_lock(&srv->flood_lock);
+		for (int i = 0; i < CTL_FLOOD_SLOTS && !have; i++) {
+			struct flood *f = &srv->flood[i];
+
+			if (f->used && f->count > 0 && (all || now - f->window_us >= CTL_FLOOD_WINDOW_US))
+				have = flood_summary(f, &w);
+		}
+		pthread_mutex_unlock(&srv->flood_lock);
+		if (!have)
+			return;
+		write_compact(srv, &w);
+	}
+}
+
+/*
+ * A refused or malformed request, audited compactly (see above): object
+ * and reason are vigild's own words, never the requester's.
+ */
+static void audit_compact(struct vg_control *srv, uid_t uid, const char *login,
+			  const char *action, const char *object, const char *reason)
+{
+	int64_t now = mono_us();
+	struct compact_row w, evicted;
+	struct flood *f = NULL, *oldest = NULL;
+	int have_evicted = 0;
+
+	flood_flush(srv, 0);
+	pthread_mutex_lock(&srv->flood_lock);
+	for (int i = 0; i < CTL_FLOOD_SLOTS; i++) {
+		struct flood *s = &srv->flood[i];
+
+		if (s->used && s->uid == uid && strcmp(s->action, action) == 0) {
+			f = s;
+			break;
+		}
+		if (oldest == NULL || !s->used || (oldest->used && s->window_us < oldest->window_us))
+			oldest = s;
+	}
+	if (f != NULL && now - f->window_us < CTL_FLOOD_WINDOW_US) {
+		f->count++;
+		pthread_mutex_unlock(&srv->flood_lock);
+		return;
+	}
+	if (f == NULL) {
+		f = oldest;
+		have_evicted = flood_summary(f, &evicted);
+		f->used = 1;
+		f->uid = uid;
+		snprintf(f->login, sizeof(f->login), "%s", login);
+		snprintf(f->action, sizeof(f->action), "%s", action);
+	}
+	f->count = 0;
+	f->window_us = now;
+	f->window_utc_us = vg_time_now_us();
+	pthread_mutex_unlock(&srv->flood_lock);
+	if (have_evicted)
+		write_compact(srv, &evicted);
+	memset(&w, 0, sizeof(w));
+	w.uid = uid;
+	snprintf(w.login, sizeof(w.login), "%s", login);
+	snprintf(w.action, sizeof(w.action), "%s", action);
+	snprintf(w.object, sizeof(w.object), "%s", object);
+	w.outcome = "refused";
+	snprintf(w.reason, sizeof(w.reason), "%s", reason);
+	vg_warnx("refused %s from uid %u (%s): %s%s%s", action, (unsigned)uid, login, reason,
+		 object[0] ? ": " : "", object);
+	write_compact(srv, &w);
+}
+
+/* ---- one request ---- */
+
+static int on_staff_list(const struct vg_config *cfg, const char *login)
+{
+	for (int i = 0; i < cfg->n_users; i++)
+		if (strcmp(cfg->users[i].login, login) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reply {"ok": false, "error": msg} outside a request. */
+static void reply_error_fd(int fd, const char *msg)
+{
+	struct json_object *o = json_object_new_object();
+	const char *s;
+
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (vg_proto_send(fd, VG_FRAME_JSON, s, strlen(s)) < 0)
+		vg_debug("could not send a refusal");
+	json_object_put(o);
+}
+
+#define NONSTAFF_REFUSAL "refused: no account on this box's staff list (being in vigil's " \
+	"group lets you reach vigild; the staff list in the configuration decides what you may do)"
+
 /* One request: 0 to keep the connection, negative to close it. */
-static int handle(struct conn *c, const char *msg)
+static int handle(struct conn *c, const char *msg, size_t len)
 {
 	struct vg_control *srv = c->srv;
 	struct req r = { .c = c, .role = "" };
-	const char *cmd;
+	const char *cmd = NULL;
+	enum ctl_decoded d;
 	int ret = 0;
 
-	r.in = json_tokener_parse(msg);
-	if (r.in == NULL || !json_object_is_type(r.in, json_type_object)) {
-		json_object_put(r.in);
-		return -VG_EPROTO;
-	}
+	d = ctl_decode(msg, len, &r.in, &cmd);
 	r.cfg = srv->env.config_get(srv->env.ud);
-	login_of(c->uid, r.login, sizeof(r.login));
+	snprintf(r.login, sizeof(r.login), "%s", c->login);
+	if (!on_staff_list(r.cfg, r.login)) {
+		/* Nothing of a non-staff request is looked at beyond its
+		 * command name, and nothing of it is stored. */
+		audit_compact(srv, c->uid, r.login,
+			      d == CTL_REQ_OK ? command_action(cmd)
+			      : d == CTL_REQ_UNKNOWN ? "request.unknown" : "request.malformed",
+			      d == CTL_REQ_OK ? "" : ctl_decoded_name(d),
+			      "no account on the staff list (its arguments and purpose are not stored)");
+		if (d == CTL_REQ_OK && strcmp(cmd, "hello") == 0) {
+			/* The client learns it has no role; the login is refused. */
+			struct json_object *o = ctl_ok_object();
+
+			json_object_object_add(o, "login", json_object_new_string(r.login));
+			json_object_object_add(o, "role", json_object_new_string(""));
+			json_object_object_add(o, "protocol", json_object_new_int(VG_PROTO_VERSION));
+			ret = ctl_reply(&r, o);
+		} else {
+			ret = ctl_reply_error(&r, NONSTAFF_REFUSAL);
+		}
+		if (d != CTL_REQ_OK && d != CTL_REQ_UNKNOWN)
+			ret = -VG_EPROTO;
+		goto out;
+	}
+	if (d != CTL_REQ_OK) {
+		audit_compact(srv, c->uid, r.login,
+			      d == CTL_REQ_UNKNOWN ? "request.unknown" : "request.malformed",
+			      ctl_decoded_name(d), "malformed request: not acted on");
+		if (d == CTL_REQ_UNKNOWN) {
+			ret = ctl_reply_error(&r, "unknown command (is vigilctl newer than vigild?)");
+		} else {
+			ctl_reply_error(&r, "malformed request: each request is one JSON object with "
+					    "a \"cmd\" string; closing the connection");
+			ret = -VG_EPROTO;
+		}
+		goto out;
+	}
 	if (ctl_text_gate(&r) < 0) {	/* ctl_audit.c: bounded, plain text only */
-		srv->env.config_put(srv->env.ud, r.cfg);
-		json_object_put(r.in);
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	r.purpose = ctl_arg_str(&r, "purpose");
 	r.reference = ctl_arg_str(&r, "reference");
-	cmd = ctl_arg_str(&r, "cmd");
-	ret = -VG_EPROTO;
-	for (size_t i = 0; cmd && i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(cmd, commands[i].name) == 0)
-			ret = commands[i].fn(&r);
-	if (ret == -VG_EPROTO && cmd)
-		ret = ctl_reply_error(&r, "unknown command (is vigilctl newer than vigild?)");
+	ret = find_command(cmd)->fn(&r);
+out:
 	srv->env.config_put(srv->env.ud, r.cfg);
 	json_object_put(r.in);
 	return ret;
+}
+
+/* ---- receiving a frame, with deadlines ---- */
+
+/* Exactly want bytes by deadline_us (monotonic): 0, 1 on EOF before the
+ * first byte, -VG_EAGAIN when the deadline passed, -VG_EPROTO on EOF
+ * inside, or another negative code. */
+static int read_by(int fd, uint8_t *p, size_t want, int64_t deadline_us)
+{
+	size_t got = 0;
+
+	while (got < want) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline_us - mono_us();
+		ssize_t n;
+		int rc;
+
+		if (left <= 0)
+			return -VG_EAGAIN;
+		rc = poll(&pf, 1, (int)((left + 999) / 1000));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -vg_err_from_errno(errno);
+		if (rc == 0)
+			continue;	/* the deadline is checked above */
+		n = read(fd, p + got, want - got);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -vg_err_from_errno(errno);
+		if (n == 0)
+			return got == 0 ? 1 : -VG_EPROTO;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The next request frame: 0 (buf malloc'd, NUL-terminated), 1 on a clean
+ * end (EOF, idle too long, evicted or stopping: nothing to audit), or a
+ * negative code with *why saying what was wrong with the frame.
+ */
+static int recv_request(struct conn *c, char **buf, size_t *len, const char **why)
+{
+	int nonstaff = c->cls == CTL_CLASS_NONSTAFF;
+	int64_t idle = (nonstaff ? CTL_IDLE_NONSTAFF_S : CTL_IDLE_S) * VG_US_PER_S;
+	enum vg_frame_type type;
+	uint8_t h[8];
+	uint32_t n;
+	char *p;
+	int ret;
+
+	*buf = NULL;
+	*len = 0;
+	*why = NULL;
+	ret = read_by(c->fd, h, 1, mono_us() + idle);
+	if (ret == 1 || ret == -VG_EAGAIN)
+		return 1;
+	if (ret < 0)
+		return 1;	/* reset by the client, or shut down by us */
+	/* Once a frame has begun it must arrive whole, quickly: a client
+	 * that stalls inside a frame holds nothing for long. */
+	{
+		int64_t deadline = mono_us() + CTL_FRAME_S * VG_US_PER_S;
+
+		ret = read_by(c->fd, h + 1, sizeof(h) - 1, deadline);
+		if (ret == 0 && vg_proto_header(h, &type, &n, why) < 0)
+			return -VG_EPROTO;
+		if (ret == 0 && type != VG_FRAME_JSON) {
+			*why = "a data frame where a request was due";
+			return -VG_EPROTO;
+		}
+		if (ret == 0 && nonstaff && n > CTL_NONSTAFF_MAX_FRAME) {
+			*why = "a frame too large for an account with no staff role";
+			return -VG_EPROTO;
+		}
+		if (ret != 0) {
+			*why = ret == -VG_EAGAIN ? "stalled inside a frame header" : "cut off inside "
+				"a frame header";
+			return -VG_EPROTO;
+		}
+		p = malloc((size_t)n + 1);
+		if (p == NULL)
+			return -VG_ENOMEM;
+		ret = read_by(c->fd, (uint8_t *)p, n, deadline);
+		if (ret != 0) {
+			free(p);
+			*why = ret == -VG_EAGAIN ? "stalled inside a frame" : "cut off inside a frame";
+			return -VG_EPROTO;
+		}
+	}
+	p[n] = '\0';
+	*buf = p;
+	*len = n;
+	return 0;
+}
+
+/* ---- connections ---- */
+
+static void conn_end(struct conn *c)
+{
+	struct vg_control *srv = c->srv;
+
+	pthread_mutex_lock(&srv->lock);
+	/* Closed under the lock: the accept thread and the stop shut
+	 * connections down by their fd, which must still be this one. */
+	close(c->fd);
+	c->fd = -1;
+	c->active = 0;
+	srv->n_active--;
+	pthread_cond_broadcast(&srv->idle);
+	pthread_mutex_unlock(&srv->lock);
 }
 
 static void *conn_main(void *arg)
@@ -683,36 +1107,179 @@ static void *conn_main(void *arg)
 	struct vg_control *srv = c->srv;
 
 	for (;;) {
-		enum vg_frame_type type;
+		const char *why;
 		char *buf;
 		size_t len;
-		int ret = vg_proto_recv(c->fd, &type, &buf, &len);
+		int ret = recv_request(c, &buf, &len, &why);
 
-		if (ret != 0)
-			break;	/* EOF, timeout or a malformed frame: hang up */
-		ret = type == VG_FRAME_JSON ? handle(c, buf) : -VG_EPROTO;
+		if (ret == 1)
+			break;
+		if (ret < 0) {
+			if (why != NULL) {
+				char msg[200];
+
+				audit_compact(srv, c->uid, c->login, "request.malformed", why,
+					      "malformed frame: connection closed");
+				snprintf(msg, sizeof(msg), "malformed frame (%s): closing the "
+					 "connection", why);
+				reply_error_fd(c->fd, msg);
+			}
+			break;
+		}
+		pthread_mutex_lock(&srv->lock);
+		if (c->evicted || srv->stopping) {
+			pthread_mutex_unlock(&srv->lock);
+			free(buf);
+			break;
+		}
+		c->busy = 1;
+		c->requests++;
+		pthread_mutex_unlock(&srv->lock);
+		ret = handle(c, buf, len);
 		free(buf);
+		pthread_mutex_lock(&srv->lock);
+		c->busy = 0;
+		c->idle_since_us = mono_us();
+		/* Short-lived: a few requests, then the door closes. */
+		if (c->cls == CTL_CLASS_NONSTAFF && c->requests >= CTL_NONSTAFF_MAX_REQUESTS)
+			ret = -VG_EDENIED;
+		pthread_mutex_unlock(&srv->lock);
 		if (ret < 0)
 			break;
 	}
-	close(c->fd);
-	pthread_mutex_lock(&srv->lock);
-	c->active = 0;
-	srv->n_active--;
-	pthread_cond_broadcast(&srv->idle);
-	pthread_mutex_unlock(&srv->lock);
+	conn_end(c);
 	return NULL;
+}
+
+static enum ctl_class class_of(struct vg_control *srv, const char *login)
+{
+	const struct vg_config *cfg = srv->env.config_get(srv->env.ud);
+	enum ctl_class cls = CTL_CLASS_NONSTAFF;
+
+	for (int i = 0; i < cfg->n_users; i++) {
+		if (strcmp(cfg->users[i].login, login) != 0)
+			continue;
+		cls = strcmp(cfg->users[i].role, "dpo") == 0 ||
+		      strcmp(cfg->users[i].role, "auditor") == 0 ? CTL_CLASS_OVERSIGHT
+								 : CTL_CLASS_STAFF;
+	}
+	srv->env.config_put(srv->env.ud, cfg);
+	return cls;
+}
+
+/*
+ * May a new connection of class cls from uid have a slot (caller holds
+ * the lock)? NULL if yes; else the reason, and in *victim an idle
+ * connection whose closing would make room (NULL: none may be closed).
+ *
+ * The rules (control.h): VG_CONTROL_MAX_PER_UID per uid (one for an
+ * account with no staff role), CTL_NONSTAFF_POOL for all such accounts
+ * together, and the last CTL_RESERVED_OVERSIGHT slots for the DPO and the
+ * auditor. A connection waiting for its next request is idle; to make
+ * room, the newcomer may have one closed: its own oldest when it is at
+ * its own limit, else the oldest idle one of the uid holding most, among
+ * those it outranks or equals (no staff < staff < DPO/auditor).
+ */
+static const char *admit(struct vg_control *srv, uid_t uid, enum ctl_class cls,
+			 struct conn **victim)
+{
+	int total = 0, mine = 0, nonstaff = 0, per_uid[VG_CONTROL_MAX_CONN] = { 0 };
+	int limit_uid = cls == CTL_CLASS_NONSTAFF ? 1 : VG_CONTROL_MAX_PER_UID;
+	int limit_all = cls == CTL_CLASS_OVERSIGHT ? VG_CONTROL_MAX_CONN
+						   : VG_CONTROL_MAX_CONN - CTL_RESERVED_OVERSIGHT;
+	const char *why = NULL;
+	int own = 0;
+
+	*victim = NULL;
+	for (int i = 0; i < VG_CONTROL_MAX_CONN; i++) {
+		struct conn *c = &srv->conns[i];
+
+		if (!c->active || c->evicted)
+			continue;
+		total++;
+		mine += c->uid == uid;
+		nonstaff += c->cls == CTL_CLASS_NONSTAFF;
+		for (int j = 0; j < VG_CONTROL_MAX_CONN; j++)
+			if (srv->conns[j].active && !srv->conns[j].evicted &&
+			    srv->conns[j].uid == c->uid)
+				per_uid[i]++;
+	}
+	if (mine >= limit_uid) {
+		why = "your account already has as many connections to vigild as it may";
+		own = 1;
+	} else if (cls == CTL_CLASS_NONSTAFF && nonstaff >= CTL_NONSTAFF_POOL) {
+		why = "vigild is serving as many accounts with no staff role as it will";
+	} else if (total >= limit_all) {
+		why = "every connection vigild keeps for your role is in use";
+	} else {
+		return NULL;
+	}
+	for (int i = 0; i < VG_CONTROL_MAX_CONN; i++) {
+		struct conn *c = &srv->conns[i];
+		struct conn *v = *victim;
+
+		if (!c->active || c->evicted || c->busy)
+			continue;
+		if (own ? c->uid != uid : (c->cls > cls || (cls == CTL_CLASS_NONSTAFF &&
+							     c->cls != CTL_CLASS_NONSTAFF)))
+			continue;
+		if (v == NULL || per_uid[i] > per_uid[v - srv->conns] ||
+		    (per_uid[i] == per_uid[v - srv->conns] && c->idle_since_us < v->idle_since_us))
+			*victim = c;
+	}
+	return why;
+}
+
+/* Say why before closing: vigilctl prints it (never blocks vigild). The
+ * refusal is audited compactly, so a flood of connections is a count. */
+static void refuse(struct vg_control *srv, int fd, uid_t uid, const char *login,
+		   const char *why)
+{
+	char msg[400];
+	struct json_object *o = json_object_new_object();
+	const char *s;
+
+	snprintf(msg, sizeof(msg), "vigild is busy: %s; try again in a minute (see "
+		 "vigilctl(8), CONNECTIONS)", why);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "busy", json_object_new_boolean(1));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	{
+		uint8_t frame[8 + 512];
+		size_t n = strlen(s);
+
+		if (n <= sizeof(frame) - 8) {
+			frame[0] = VG_PROTO_VERSION;
+			frame[1] = VG_FRAME_JSON;
+			frame[2] = frame[3] = 0;
+			frame[4] = (uint8_t)(n >> 24);
+			frame[5] = (uint8_t)(n >> 16);
+			frame[6] = (uint8_t)(n >> 8);
+			frame[7] = (uint8_t)n;
+			memcpy(frame + 8, s, n);
+			if (send(fd, frame, 8 + n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+				vg_debug("could not tell uid %u why", (unsigned)uid);
+		}
+	}
+	json_object_put(o);
+	close(fd);
+	audit_compact(srv, uid, login, "connection.refused", why,
+		      "busy: no connection slot for this account's class");
 }
 
 static void accept_one(struct vg_control *srv)
 {
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	struct timeval tv = { .tv_sec = RECV_TIMEOUT_S };
-	struct conn *slot = NULL;
+	struct timeval tv = { .tv_sec = CTL_SEND_S };
+	struct conn *slot = NULL, *victim = NULL;
+	enum ctl_class cls;
+	char login[64];
+	const char *why;
 	pthread_attr_t attr;
 	pthread_t t;
-	int fd, per_uid = 0;
+	int fd;
 
 	fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
@@ -721,36 +1288,58 @@ static void accept_one(struct vg_control *srv)
 		close(fd);
 		return;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* A reader that takes no reply for this long is dropped: a send
+	 * never blocks a worker for ever. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	login_of(cred.uid, login, sizeof(login));
+	cls = class_of(srv, login);
 	pthread_mutex_lock(&srv->lock);
-	for (int i = 0; i < VG_CONTROL_MAX_CONN; i++) {
-		if (srv->conns[i].active && srv->conns[i].uid == cred.uid)
-			per_uid++;
-		else if (!srv->conns[i].active && slot == NULL)
-			slot = &srv->conns[i];
+	why = admit(srv, cred.uid, cls, &victim);
+	if (why != NULL && victim != NULL) {
+		/* Make room: the idle connection goes (its worker sees the
+		 * shutdown at once), and the newcomer waits for the slot. */
+		int64_t until = mono_us() + CTL_EVICT_WAIT_MS * 1000;
+
+		vg_info("closing an idle connection of uid %u (%s) to make room for uid %u (%s)",
+			(unsigned)victim->uid, victim->login, (unsigned)cred.uid, login);
+		victim->evicted = 1;
+		shutdown(victim->fd, SHUT_RDWR);
+		while (victim->active && mono_us() < until) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&srv->idle, &srv->lock, &ts);
+		}
+		why = admit(srv, cred.uid, cls, &victim);
 	}
-	if (slot == NULL || per_uid >= VG_CONTROL_MAX_PER_UID) {
+	for (int i = 0; why == NULL && i < VG_CONTROL_MAX_CONN && slot == NULL; i++)
+		if (!srv->conns[i].active)
+			slot = &srv->conns[i];
+	if (slot == NULL) {
 		pthread_mutex_unlock(&srv->lock);
-		vg_warnx("refusing a connection from uid %u: too many open", (unsigned)cred.uid);
-		close(fd);
+		refuse(srv, fd, cred.uid, login, why ? why : "no free connection slot");
 		return;
 	}
+	memset(slot, 0, sizeof(*slot));
 	slot->srv = srv;
 	slot->fd = fd;
 	slot->uid = cred.uid;
 	slot->pid = cred.pid;
+	slot->cls = cls;
+	slot->idle_since_us = mono_us();
+	snprintf(slot->login, sizeof(slot->login), "%s", login);
 	slot->active = 1;
 	srv->n_active++;
 	pthread_mutex_unlock(&srv->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, conn_main, slot) != 0) {
-		close(fd);
-		pthread_mutex_lock(&srv->lock);
-		slot->active = 0;
-		srv->n_active--;
-		pthread_mutex_unlock(&srv->lock);
-	}
+	if (pthread_create(&t, &attr, conn_main, slot) != 0)
+		conn_end(slot);
 	pthread_attr_destroy(&attr);
 }
 
@@ -763,8 +1352,15 @@ static void *accept_main(void *arg)
 	};
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		/* Wake once a minute at least: counted floods get their row. */
+		int rc = poll(p, 2, CTL_FLOOD_WINDOW_US / 1000);
+
+		if (rc < 0 && errno != EINTR)
 			break;
+		if (rc <= 0) {
+			flood_flush(srv, 0);
+			continue;
+		}
 		if (p[1].revents)
 			break;
 		if (p[0].revents & POLLIN)
@@ -790,6 +1386,7 @@ int vg_control_start(struct vg_control **out, const char *path, const struct vg_
 {
 	struct sockaddr_un sa;
 	struct vg_control *srv;
+	pthread_condattr_t ca;
 	mode_t old;
 	int ret;
 
@@ -812,7 +1409,11 @@ int vg_control_start(struct vg_control **out, const char *path, const struct vg_
 	srv->path = strdup(path);
 	srv->wake[0] = srv->wake[1] = -1;
 	pthread_mutex_init(&srv->lock, NULL);
-	pthread_cond_init(&srv->idle, NULL);
+	pthread_mutex_init(&srv->flood_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_REALTIME);
+	pthread_cond_init(&srv->idle, &ca);
+	pthread_condattr_destroy(&ca);
 	srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (srv->listen_fd < 0 || srv->path == NULL || pipe2(srv->wake, O_CLOEXEC) < 0)
 		goto fail;
@@ -843,27 +1444,46 @@ fail:
 	return -VG_EIO;
 }
 
-void vg_control_stop(struct vg_control *srv)
+int vg_control_stop(struct vg_control *srv)
 {
+	struct timespec until;
+	int left;
+
 	if (srv == NULL)
-		return;
+		return 0;
 	if (write(srv->wake[1], "x", 1) < 0)
 		vg_warn("cannot wake the control thread");
 	pthread_join(srv->accept_thread, NULL);
+	close(srv->listen_fd);
+	unlink(srv->path);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += VG_CONTROL_STOP_S;
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = 1;
+	/* Every blocked read and write on a client socket returns now; a
+	 * handler in the middle of its work finishes it (its replies fail). */
 	for (int i = 0; i < VG_CONTROL_MAX_CONN; i++)
 		if (srv->conns[i].active)
 			shutdown(srv->conns[i].fd, SHUT_RDWR);
 	while (srv->n_active > 0)
-		pthread_cond_wait(&srv->idle, &srv->lock);
+		if (pthread_cond_timedwait(&srv->idle, &srv->lock, &until) == ETIMEDOUT)
+			break;
+	left = srv->n_active;
+	for (int i = 0; left > 0 && i < VG_CONTROL_MAX_CONN; i++)
+		if (srv->conns[i].active)
+			vg_errx("a request by uid %u (%s) did not end within %d s of the stop: "
+				"abandoned, vigild stops without it", (unsigned)srv->conns[i].uid,
+				srv->conns[i].login, VG_CONTROL_STOP_S);
 	pthread_mutex_unlock(&srv->lock);
-	close(srv->listen_fd);
+	flood_flush(srv, 1);
+	if (left > 0)
+		return left;	/* srv stays: the stuck workers still point at it */
 	close(srv->wake[0]);
 	close(srv->wake[1]);
-	unlink(srv->path);
 	pthread_mutex_destroy(&srv->lock);
+	pthread_mutex_destroy(&srv->flood_lock);
 	pthread_cond_destroy(&srv->idle);
 	free(srv->path);
 	free(srv);
+	return 0;
 }

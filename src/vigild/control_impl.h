@@ -21,12 +21,25 @@
 
 struct vg_control;
 
+/* Who a connection belongs to, for the connection limits (control.h):
+ * the DPO and the auditor have slots the others cannot take; an account
+ * in vigil's group but not on the staff list gets one short-lived
+ * connection and small frames. */
+enum ctl_class { CTL_CLASS_NONSTAFF, CTL_CLASS_STAFF, CTL_CLASS_OVERSIGHT };
+
 struct conn {
 	struct vg_control *srv;
 	int fd;			/* the client's socket: DATA frames go here */
 	uid_t uid;		/* from SO_PEERCRED */
 	pid_t pid;
 	int active;
+	/* Under the server's lock: */
+	enum ctl_class cls;	/* at accept time */
+	int busy;		/* in a handler: never evicted */
+	int evicted;		/* closed to make room for another client */
+	int64_t idle_since_us;	/* monotonic: waiting for a request since */
+	int requests;		/* handled on this connection */
+	char login[64];		/* the uid's Unix login, or "uid:N" */
 };
 
 /* Everything one request needs while it is being handled. */
@@ -102,6 +115,27 @@ void ctl_range_object(struct req *r, char *buf, size_t len);
 
 /* The staff account of the caller, NULL if none. */
 const struct vg_user *ctl_user(struct req *r);
+
+/* What a request frame holds, before anyone acts on it. */
+enum ctl_decoded {
+	CTL_REQ_OK = 0,		/* an object with a known "cmd" */
+	CTL_REQ_BAD_JSON,	/* not JSON, a NUL inside, trailing bytes, bad
+				 * UTF-8 or nested deeper than CTL_MAX_DEPTH */
+	CTL_REQ_NOT_OBJECT,	/* JSON, but not an object */
+	CTL_REQ_NO_CMD,		/* no "cmd" */
+	CTL_REQ_CMD_TYPE,	/* "cmd" is not a string */
+	CTL_REQ_UNKNOWN,	/* "cmd" names no command */
+};
+#define CTL_MAX_DEPTH 16
+
+/* Decode the len bytes of a request frame (msg[len] is a NUL). *out gets
+ * the object (the caller puts it) when the result is CTL_REQ_OK, or
+ * NULL; *cmd (may be NULL) points into *out. Pure: no I/O, no audit (the
+ * fuzz harness tests/fuzz/fuzz_request.c drives it). */
+enum ctl_decoded ctl_decode(const char *msg, size_t len, struct json_object **out,
+			    const char **cmd);
+/* "bad JSON", "not an object", ... for the audit row. */
+const char *ctl_decoded_name(enum ctl_decoded d);
 
 /* Command handlers living in other files. */
 int ctl_cmd_hold_place(struct req *r);

@@ -77,6 +77,7 @@ struct daemon {
 	struct vg_sign_key *device_key;
 	struct vg_control *control;
 	struct vg_sweeper *sweeper;	/* retention thread (sweeper.h) */
+	int control_abandoned;		/* requests still running after the stop */
 	struct vg_diskguard *disk;	/* the free space recording may not take */
 	uint8_t master[VG_MASTER_KEY_LEN];
 	struct vg_pipeline_env env;
@@ -395,6 +396,10 @@ static void status_json(void *ud, struct json_object *out)
 		json_object_object_add(out, "disk_full", json_object_new_boolean(ds.full));
 		json_object_object_add(out, "disk_floor_bytes",
 				       json_object_new_int64((int64_t)ds.floor_bytes));
+		json_object_object_add(out, "audit_catalog_bytes",
+				       json_object_new_int64((int64_t)ds.meta_bytes));
+		json_object_object_add(out, "audit_growth_alarms",
+				       json_object_new_int64(ds.meta_alarms));
 	}
 }
 
@@ -926,8 +931,9 @@ static int run(struct daemon *d)
 			break;
 		}
 	}
-	/* Staff requests end first, then the cameras finish their clips. */
-	vg_control_stop(d->control);
+	/* Staff requests end first (within VG_CONTROL_STOP_S), then the
+	 * cameras finish their clips. */
+	d->control_abandoned = vg_control_stop(d->control);
 	d->control = NULL;
 	while (d->n_cams > 0)
 		stop_camera(d, d->n_cams - 1, "vigild stopped");
@@ -944,7 +950,7 @@ int main(int argc, char **argv)
 	int64_t recon_since = 0;
 	sigset_t sigs;
 	char why[512];
-	int check_only = 0, debug = 0, created = 0, opt, ret = 1, n_warn = 0;
+	int check_only = 0, debug = 0, created = 0, opt, ret = 1, n_warn = 0, modes_repaired = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.watchdog_fd = -1;
@@ -1023,6 +1029,14 @@ int main(int argc, char **argv)
 	d.data_dir = strdup(cfg->data_dir);
 	if (d.data_dir == NULL || make_dir(cfg->data_dir) < 0)
 		goto out;
+	/* Before anything in it is opened: ours alone (reconcile.h). */
+	modes_repaired = vg_reconcile_data_modes(cfg->data_dir, cfg->catalog, cfg->key_file, why,
+						 sizeof(why));
+	if (modes_repaired < 0) {
+		vg_errx("refusing to start: %s", why);
+		ret = 1;
+		goto out;
+	}
 	ret = vg_keystore_load(cfg->key_file, 1, d.master, &created, why, sizeof(why));
 	if (ret < 0) {
 		vg_errx("master key %s: %s", cfg->key_file, why);
@@ -1079,6 +1093,14 @@ int main(int argc, char **argv)
 		}
 	}
 	vg_control_audit_event(d.audit, "daemon.start", d.config_path, "vigild " VIGIL_VERSION);
+	if (modes_repaired > 0) {
+		char object[64];
+
+		snprintf(object, sizeof(object), "repaired=%d", modes_repaired);
+		vg_control_audit_event(d.audit, "data.modes_repaired", object,
+				       "the data folder or its files were open to others: closed "
+				       "(the log names each)");
+	}
 	/* Clips open at the crash are repaired before recording resumes; the
 	 * check of every file against the catalog runs once the cameras have
 	 * started, and reports (log and audit) when it ends (reconcile.h). */
@@ -1108,6 +1130,15 @@ int main(int argc, char **argv)
 			     NULL) < 0) {
 		ret = 1;
 		goto out;
+	}
+	{
+		/* Their growth takes footage (diskguard.h): watched. */
+		char wal[2][1100];
+		const char *watch[4] = { d.audit_path, cfg->catalog, wal[0], wal[1] };
+
+		snprintf(wal[0], sizeof(wal[0]), "%s-wal", d.audit_path);
+		snprintf(wal[1], sizeof(wal[1]), "%s-wal", cfg->catalog);
+		vg_diskguard_watch(d.disk, watch, 4);
 	}
 	d.env.data_dir = d.data_dir;
 	d.env.master = d.master;
@@ -1164,11 +1195,17 @@ out:
 	vg_diskguard_free(d.disk);
 	vg_reconcile_bg_stop(recon, NULL);	/* before the catalog and audit close */
 	vg_witness_stop(d.witness, 0);
-	vg_audit_close(d.audit);
-	vg_sign_key_free(d.device_key);
-	vg_catalog_close(d.cat);
+	/* A request abandoned at the stop may still use them: the process's
+	 * exit closes them instead (every row and clip is already durable). */
+	if (!d.control_abandoned) {
+		vg_audit_close(d.audit);
+		vg_sign_key_free(d.device_key);
+		vg_catalog_close(d.cat);
+		/* (left for the exit too: a request reading with a wiped key
+		 * would report the clips as tampered) */
+		vg_wipe(d.master, sizeof(d.master));
+	}
 	cfg_ref_put(d.current);
-	vg_wipe(d.master, sizeof(d.master));
 	vg_watchdog_close(d.watchdog_fd);
 	free(d.data_dir);
 	free(d.audit_path);

@@ -106,8 +106,8 @@ check "the resident's refusal is in the audit log" grep -q "\"$RES\".*\"clip.lis
 check "the manager's view is in the audit log with purpose and reference" \
 	grep -q "\"$MGR\".*\"clip.view\" \"allowed\".*reference=\"ASB-77\"" "$T/audit.txt"
 check "the auditor's refused view is audited" grep -q "\"$AUD\".*\"clip.view\" \"refused\"" "$T/audit.txt"
-check "every use of vigilctl is logged as a login, the resident's too" \
-	grep -q "\"$RES\".*\"session.login\" \"allowed\".*reason=\"no account\"" "$T/audit.txt"
+check "every use of vigilctl is logged as a login, the resident's too (refused: no staff account)" \
+	grep -q "\"$RES\".*\"session.login\" \"refused\".*reason=\"no account" "$T/audit.txt"
 check "audit verify says the log is intact" as "$AUD" audit verify
 stop_daemon
 

@@ -732,7 +732,10 @@ enum ctl_decoded ctl_decode(const char *msg, size_t len, struct json_object **ou
 	tok = json_tokener_new_ex(CTL_MAX_DEPTH);
 	if (tok == NULL)
 		return CTL_REQ_BAD_JSON;
-	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+	/* No JSON_TOKENER_VALIDATE_UTF8 here: a string that is not UTF-8
+	 * is refused by the text gate (ctl_text_gate, textfield.h), which
+	 * names the field and audits a short, escaped form of the value; a
+	 * parse error here could only say "malformed". */
 	o = json_tokener_parse_ex(tok, msg, (int)len);
 	/* Whole frame, one value: trailing bytes are not ignored. */
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||

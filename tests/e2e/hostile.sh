@@ -65,12 +65,14 @@ cases_say() { grep -q "^$1 $2" "$T/cases.txt"; }
 # (a staff request with a huge purpose is a well-formed request: its
 # length limit is the audit module's, see docs/audit-format.md)
 for c in bad-version bad-type data-frame-as-request reserved-bytes length-over-max \
-	not-json json-array json-string json-number trailing-garbage nul-inside bad-utf8 \
+	not-json json-array json-string json-number trailing-garbage nul-inside \
 	no-cmd cmd-int cmd-null cmd-object deep-array deep-object; do
 	check "malformed case $c is refused in words, and the connection closed" \
 		cases_say "$c" "reply:refused:malformed"
 done
 check "an unknown command is refused in words" cases_say unknown-cmd "reply:refused:unknown"
+check "a purpose that is not UTF-8 is refused in words, naming the rule" \
+	cases_say bad-utf8 "reply:refused:.*UTF-8"
 for c in clip-negative clip-huge clip-overflow clip-string clip-float range-reversed \
 	camera-traversal snapshot-traversal purpose-types; do
 	check "odd arguments ($c) get an answer, not a hang or a crash" cases_say "$c" "reply:"

@@ -206,8 +206,10 @@ fi
 
 # An allowed export that cannot be done (the last second is still being
 # recorded, or holds no closed clip) is audited as failed, not refused.
+# (A folder of its own: exports never land on an existing one.)
+mkdir -p "$T/usb-now"
 out=$($VCTL $POLICE export --camera synth-a --from -1s --to now --recipient police \
-	--organisation "Test Constabulary" --dest "$T/usb" --force 2>&1)
+	--organisation "Test Constabulary" --dest "$T/usb-now" --force 2>&1)
 rc=$?
 $VCTL audit show --action export.failed >"$T/failed.txt" 2>&1
 check "an export that cannot be done fails (exit $rc), audited as failed, not refused" \

@@ -16,6 +16,13 @@ TEST_PKGS="libcmocka-dev ffmpeg sqlite3 xorriso openssl file"
 # The review report is rendered by chromium as a reader would see it; the
 # metrics file is read with the Prometheus client library's own parser.
 TEST_PKGS="$TEST_PKGS chromium python3-prometheus-client"
+# Every other tool a test calls that a minimal Debian 12 lacks (so that on a
+# fresh machine no test skips for want of a package): python3 and
+# python3-cryptography (test_export, the independent clip decryptor),
+# systemd's systemd-analyze/-sysusers/-tmpfiles and man-db (the board's
+# units are verified with the man pages they name), bc (audio), mkfs.ext4
+# (the full-disk test), procps.
+TEST_PKGS="$TEST_PKGS python3 python3-cryptography systemd man-db bc e2fsprogs procps"
 
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1

@@ -163,9 +163,9 @@ fi
 stage_done "clone $(git -C "$top" rev-parse --short "$commit")" "$t0"
 
 # README's two commands, from that commit's README: the first two "make"
-# lines of the block under "## The two commands" (run, then test).
-two=$(sed -n '/^## The two commands/,/^## [^T]/p' "$root$src/README.md" |
-	sed -n '/^```sh/,/^```/p' | grep '^make ' | sed 's/ *#.*//')
+# lines of the first sh block under "## The two commands" (run, then test).
+two=$(awk '/^## The two commands/ { s = 1 } s && /^```sh/ { b = 1; next }
+	b && /^```/ { exit } b && /^make / { sub(/ *#.*/, ""); print }' "$root$src/README.md")
 run_cmd=$(echo "$two" | sed -n 1p)
 test_cmd=$(echo "$two" | sed -n 2p)
 [ -n "$run_cmd" ] && [ -n "$test_cmd" ] ||

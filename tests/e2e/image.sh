@@ -342,9 +342,9 @@ boot disconnect vigil.test=disconnect "vigil.seconds=$secs"
 qrc=$?
 s=$work/disconnect
 vrc=$(cat "$s/vigild.rc" 2>/dev/null || echo none)
-if [ "$qrc" = 0 ] && [ "$vrc" = 0 ] && grep -qi 'lost' "$s/vigild.log"; then
+if [ "$qrc" = 0 ] && [ "$vrc" = 0 ] && grep -qi 'camera lost' "$s/vigild.log"; then
 	ok "vivid disconnect mid-recording: vigild logs the loss and exits 0 on SIGTERM" \
-		"($(grep -i -m 1 'lost' "$s/vigild.log" | cut -c 26-))"
+		"($(grep -i -m 1 'camera lost' "$s/vigild.log" | cut -c 26-))"
 else
 	notok "vivid disconnect mid-recording: vigild logs the loss and exits 0 on SIGTERM" \
 		"(qemu exit $qrc, vigild exit $vrc)"

@@ -152,6 +152,8 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"
 stage_done "extract a clean copy" "$t0"
+pkgs_before=$(chroot "$root" dpkg-query -W 2>/dev/null | wc -l)
+kb_before=$(du -sk --one-file-system "$root" | cut -f 1)
 
 # --- 2. the commit under test ----------------------------------------------------
 t0=$(now)
@@ -190,6 +192,11 @@ else
 fi
 grep -E '^ +skip - ' "$logs/check.log" | sed 's/^ */  in-root /'
 say "in-root summary: ${summary:-(none: '$test_cmd' exited $check_rc before the summary)}"
+# What the first run cost a newcomer's machine (for README's first screen).
+pkgs_after=$(chroot "$root" dpkg-query -W 2>/dev/null | wc -l)
+kb_after=$(du -sk --one-file-system "$root" | cut -f 1)
+say "'$test_cmd' installed $((pkgs_after - pkgs_before)) packages ($pkgs_before -> $pkgs_after);" \
+	"the root grew by $(((kb_after - kb_before) / 1024)) MiB (packages, build, caches)"
 
 # --- 4. README's run command ----------------------------------------------------------
 # The driver runs inside the root: it starts the run command as a job of its

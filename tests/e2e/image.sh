@@ -588,7 +588,9 @@ else
 			notok "$4: recording resumes (no time for $1 or $2 in faults.tab)"
 			return
 		fi
-		a=$(((t + $3 * 1000) * 1000))
+		# The step's time is known to the second (it happened within
+		# [t, t + 1 s)): the window starts RESUME_S after that second.
+		a=$(((t + 1000 + $3 * 1000) * 1000))
 		b=$((nx * 1000))
 		c=$(covered_us "$a" "$b")
 		# Within 200 ms: clips that follow each other join within a frame.

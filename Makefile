@@ -6,6 +6,7 @@
 #   make run        record from the synthetic camera into ./run/
 #   make bench      benchmarks; figures go to docs/performance.md by hand
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (fuzz-smoke: 60 s)
+#   make check-fresh  README's two commands on a fresh Debian 12 root (CI)
 #   make install DESTDIR=... PREFIX=...
 #
 # Missing Debian packages are installed by scripts/install-deps.sh, which
@@ -19,6 +20,24 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 WERROR ?= $(if $(CI),-Werror,)
+
+# First the packages, then the build. On a fresh machine nothing pkg-config
+# says exists until scripts/install-deps.sh has run, and a make reads
+# $(shell pkg-config ...) once, when it parses this file: the link line
+# would lack every library. So the goals below only run install-deps.sh and
+# then a second make (VIGIL_DEPS_DONE=1), which parses this file afresh with
+# the packages in place. Nothing compiles while apt is still installing,
+# even with -j. Any other goal (a file, clean, check-fresh) is made directly.
+DEPS_FIRST := all check asan run bench install image image-test image-run fuzz fuzz-smoke checksrc
+ifeq ($(VIGIL_DEPS_DONE)$(filter-out $(DEPS_FIRST),$(or $(MAKECMDGOALS),all)),)
+.PHONY: $(DEPS_FIRST) deps-ok
+$(DEPS_FIRST): deps-ok
+	@$(MAKE) --no-print-directory VIGIL_DEPS_DONE=1 $@
+deps-ok:
+	@scripts/install-deps.sh --quiet
+	@if [ -f board/$(BOARD)/install-cross-deps.sh ]; then \
+		sh board/$(BOARD)/install-cross-deps.sh --quiet; fi
+else
 
 PKGS := libv4l2 libavcodec libavformat libavdevice libavutil libswscale libavfilter sqlite3 libconfig json-c libisofs-1 nettle
 TEST_PKGS := cmocka
@@ -205,6 +224,12 @@ install: $(BINS)
 # Board images (board/*/): make image BOARD=..., make image-test.
 -include board/board.mk
 
+# README's two commands on a fresh Debian 12 root, as CI runs them
+# (tests/fresh-root.sh; needs root and debootstrap). COMMIT=... (default HEAD).
+.PHONY: check-fresh
+check-fresh:
+	@sh tests/fresh-root.sh $(COMMIT)
+
 checksrc: $(BUILD)/vigilctl
 	@scripts/checksrc.sh $(BUILD)/vigilctl
 
@@ -213,3 +238,5 @@ clean:
 
 -include $(wildcard $(BUILD)/src/*/*.d) \
 	$(TEST_BINS:=.d) $(wildcard $(BUILD)/tests/*.d)
+
+endif # VIGIL_DEPS_DONE

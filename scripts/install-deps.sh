@@ -21,6 +21,13 @@ TEST_PKGS="$TEST_PKGS clang libclang-rt-14-dev"
 # The audit witness end-to-end test sends checkpoints to a real collector:
 # rsyslog with its TLS driver, as the reference receiver (docs/audit-format.md).
 TEST_PKGS="$TEST_PKGS rsyslog rsyslog-gnutls"
+# Every other tool a test calls that a minimal Debian 12 lacks (so that on a
+# fresh machine no test skips for want of a package): python3 and
+# python3-cryptography (test_export, the independent clip decryptor),
+# systemd's systemd-analyze/-sysusers/-tmpfiles and man-db (the board's
+# units are verified with the man pages they name), bc (audio), mkfs.ext4
+# (the full-disk test), procps.
+TEST_PKGS="$TEST_PKGS python3 python3-cryptography systemd man-db bc e2fsprogs procps"
 
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1

@@ -9,6 +9,17 @@ CLIPVEC=$BUILD/tests/clipvec
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; FAILED=1; }
 skip() { echo "skip - $*"; }
+# tool_missing TOOL WHAT: a check cannot run because TOOL is not installed.
+# scripts/install-deps.sh installs every tool a test calls, so in CI or as
+# root (where it could install them) that is a failure of the set-up, never a
+# quiet skip; elsewhere the check is skipped and the line says what to do.
+tool_missing() {
+	if [ "${CI:-}" = true ] || [ "$(id -u)" = 0 ]; then
+		notok "$2 ($1 missing, which scripts/install-deps.sh installs: is it out of date?)"
+	else
+		skip "$2 ($1 missing: run scripts/install-deps.sh as root)"
+	fi
+}
 check() { # check "what" command...: ok if the command succeeds
 	what=$1
 	shift

@@ -202,6 +202,20 @@ void fake_v4l2_next_error_flag(void)
 	F.error_next = 1;
 }
 
+void fake_v4l2_drop_frames(uint32_t n)
+{
+	pthread_mutex_lock(&F.lock);
+	F.sequence += n;
+	pthread_mutex_unlock(&F.lock);
+}
+
+void fake_v4l2_set_sequence(uint32_t seq)
+{
+	pthread_mutex_lock(&F.lock);
+	F.sequence = seq;
+	pthread_mutex_unlock(&F.lock);
+}
+
 void fake_v4l2_stall(int on)
 {
 	pthread_mutex_lock(&F.lock);

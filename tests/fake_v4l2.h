@@ -80,6 +80,10 @@ void fake_v4l2_refuse_format(uint32_t substitute);
 void fake_v4l2_source_change(int w, int h);
 /* The next frame carries V4L2_BUF_FLAG_ERROR. */
 void fake_v4l2_next_error_flag(void);
+/* The driver drops n frames: the next one's sequence is n higher. */
+void fake_v4l2_drop_frames(uint32_t n);
+/* The driver's frame counter goes on from seq (e.g. near its wrap). */
+void fake_v4l2_set_sequence(uint32_t seq);
 /* No signal: no frame becomes ready while on. */
 void fake_v4l2_stall(int on);
 

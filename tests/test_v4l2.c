@@ -621,6 +621,35 @@ static void test_error_flag_marks_frame(void **state)
 	vg_v4l2_close(cam);
 }
 
+/* The driver's drops are the gaps in its sequence numbers: counted apart
+ * from what it delivered, and its flagged frames, across the counter's wrap. */
+static void test_driver_drops_counted_by_sequence(void **state)
+{
+	struct vg_v4l2 *cam = open_default();
+	struct vg_v4l2_buf b;
+	struct vg_v4l2_counts c;
+
+	fake_v4l2_set_sequence(UINT32_MAX - 1);
+	for (int i = 0; i < 4; i++) {	/* UINT32_MAX - 1, UINT32_MAX, 0, 1 */
+		assert_int_equal(vg_v4l2_dequeue(cam, 1000, &b), 0);
+		assert_int_equal(vg_v4l2_requeue(cam, b.index), 0);
+	}
+	assert_int_equal(b.sequence, 1);
+	vg_v4l2_counts(cam, &c);
+	assert_int_equal(c.delivered, 4);
+	assert_int_equal(c.skipped, 0);
+	fake_v4l2_drop_frames(3);
+	fake_v4l2_next_error_flag();
+	assert_int_equal(vg_v4l2_dequeue(cam, 1000, &b), 0);
+	assert_int_equal(b.sequence, 5);
+	assert_int_equal(vg_v4l2_requeue(cam, b.index), 0);
+	vg_v4l2_counts(cam, &c);
+	assert_int_equal(c.delivered, 5);
+	assert_int_equal(c.skipped, 3);
+	assert_int_equal(c.flagged, 1);
+	vg_v4l2_close(cam);
+}
+
 /* ---- requeue from another thread ---- */
 
 struct requeuer {
@@ -800,6 +829,7 @@ int main(void)
 		T(test_resolution_change_event),
 		T(test_resolution_change_without_events),
 		T(test_error_flag_marks_frame),
+		T(test_driver_drops_counted_by_sequence),
 		T(test_requeue_from_another_thread),
 		T(test_handle_nonblocking_not_inherited),
 		T(test_fourcc_mapping),

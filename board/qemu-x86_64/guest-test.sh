@@ -49,6 +49,24 @@ start_vigild() {
 	vigild_pid=$!
 	vigild_t0=$(uptime_cs)
 	echo "guest: vigild started, pid $vigild_pid"
+	wait_recording
+}
+
+# Wait (bounded) until vigild says it records from the camera. On a guest
+# starved of CPU its start (keys, catalog) can take several seconds; the
+# steps of a test are timed from its first picture, not from its start, or
+# a fault meant for mid-recording lands before vigild has the camera open.
+wait_recording() {
+	w0=$(uptime_cs)
+	until grep -q 'recording from' "$share/vigild.log" 2>/dev/null; do
+		if ! kill -0 "$vigild_pid" 2>/dev/null ||
+		   [ $(($(uptime_cs) - w0)) -gt 6000 ]; then
+			echo "guest: vigild is not recording $(($(uptime_cs) - w0)) cs after its start"
+			return 1
+		fi
+		sleep 0.2
+	done
+	echo "guest: vigild recording $(($(uptime_cs) - w0)) cs after its start"
 }
 
 # SIGTERM, then wait (bounded) for vigild to exit and record its status.

@@ -25,6 +25,7 @@ struct vg_metrics_camera {
 					 * vigil_camera_state{state="..."} */
 	double fps;
 	int64_t frames_in, frames_encoded, frames_dropped, clips, reconnects;
+	int64_t frames_skipped;		/* of frames_dropped: the source's own gaps */
 	int gap_open;			/* a gap is open now (not recording) */
 	int64_t gaps_24h;		/* gaps overlapping the last 24 hours */
 	double gap_seconds_24h;		/* their time within those 24 hours */

@@ -86,6 +86,9 @@ struct vg_pipeline_status {
 	int64_t frames_in;		/* pictures received from the source */
 	int64_t frames_dropped;		/* queue full, error frames, driver gaps,
 					 * and frames_lost */
+	int64_t frames_skipped;		/* of frames_dropped: never delivered, by
+					 * the gaps in the source's frame counter
+					 * (the driver's drops, not vigild's) */
 	int64_t frames_lost;		/* not recorded: the disk was full */
 	int64_t frames_encoded;		/* pictures written into clips */
 	int64_t clips;			/* clips completed */

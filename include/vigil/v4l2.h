@@ -92,6 +92,16 @@ void vg_v4l2_granted(const struct vg_v4l2 *cam, struct vg_v4l2_granted *g);
  */
 int vg_v4l2_dequeue(struct vg_v4l2 *cam, int timeout_ms, struct vg_v4l2_buf *buf);
 
+/* What the driver delivered since the camera was opened, judged by its
+ * frame counter (v4l2_buffer.sequence): buffers dequeued (flagged ones
+ * included), sequence numbers it skipped (frames it dropped before we
+ * could have them), buffers it flagged V4L2_BUF_FLAG_ERROR. The same
+ * figures are logged at vg_v4l2_close(). Call from the owning thread. */
+struct vg_v4l2_counts {
+	int64_t delivered, skipped, flagged;
+};
+void vg_v4l2_counts(const struct vg_v4l2 *cam, struct vg_v4l2_counts *c);
+
 /* Give a buffer back to the driver. -VG_EINVAL if index is not a buffer
  * currently out with the caller (never dequeued, or requeued already),
  * -VG_ENODEV if the device vanished (the buffer then stays out). */

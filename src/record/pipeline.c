@@ -283,7 +283,7 @@ static void *capture_main(void *arg)
 	int backoff = BACKOFF_MIN_MS;
 	int lost = 0;			/* pictures stopped; the encoder has the gap */
 	int64_t last_ts = 0, last_frame_mono = 0;
-	uint32_t last_seq = 0;
+	uint32_t last_seq = 0, step;
 	int have_seq = 0, live = 1;
 	double interval_us = 0;
 	char why[256] = "", last_why[256] = "";
@@ -360,8 +360,26 @@ static void *capture_main(void *arg)
 				interval_us = interval_us > 0 ? 0.9 * interval_us + 0.1 * dt : dt;
 				p->st.fps = 1e6 / interval_us;
 			}
-			if (have_seq && it.f.sequence > last_seq + 1)
-				p->st.frames_dropped += it.f.sequence - last_seq - 1;
+			/* A gap in the source's frame counter is frames it never
+			 * gave us (a driver's drops): skipped, not lost by vigild.
+			 * Unsigned steps survive the counter's wrap. */
+			step = it.f.sequence - last_seq;
+			if (have_seq && step > 1 && step < UINT32_C(1) << 31) {
+				p->st.frames_skipped += step - 1;
+				p->st.frames_dropped += step - 1;
+			}
+#ifdef VG_TEST_DROP_ONE_IN
+			/* Test builds only (-DVG_TEST_DROP_ONE_IN=50): a vigild that
+			 * silently loses one delivered frame in N, to show that
+			 * tests/e2e/image.sh catches it. Never in a real build. */
+			if (p->st.frames_in % VG_TEST_DROP_ONE_IN == 0) {
+				pthread_mutex_unlock(&p->lock);
+				have_seq = 1;
+				last_seq = it.f.sequence;
+				vg_source_frame_release(&it.f);
+				continue;
+			}
+#endif
 			pthread_mutex_unlock(&p->lock);
 			have_seq = 1;
 			last_seq = it.f.sequence;
@@ -1215,6 +1233,13 @@ void vg_pipeline_stop_because(struct vg_pipeline *p, const char *why)
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->cap_thread, NULL);
 	pthread_join(p->enc_thread, NULL);
+	/* Every frame the source gave is encoded or was lost here: the
+	 * figures a test holds vigild to (the driver's own count is logged by
+	 * the source at close). */
+	vg_info("%s: stopped: %lld frames from the source (%lld more skipped by it: gaps in "
+		"its sequence numbers), %lld encoded into clips, %lld lost by vigild",
+		p->cam->name, (long long)p->st.frames_in, (long long)p->st.frames_skipped,
+		(long long)p->st.frames_encoded, (long long)(p->st.frames_in - p->st.frames_encoded));
 	vg_audio_stop(p->audio);
 	av_packet_free(&p->apkt);
 	av_packet_free(&p->pkt);

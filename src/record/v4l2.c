@@ -61,6 +61,12 @@ struct vg_v4l2 {
 	unsigned n_bufs;
 	struct vg_v4l2_granted g;
 	pthread_mutex_t lock;
+	/* What the driver delivered this session, by its own frame counter
+	 * (v4l2_buffer.sequence): buffers dequeued, numbers it skipped (its
+	 * drops, e.g. a starved emulated camera), buffers it flagged corrupt.
+	 * Logged at close, so a test can hold vigild to exactly these. */
+	int64_t delivered, skipped, flagged;
+	uint32_t first_seq, last_seq;
 };
 
 static const char *errtext(int e, char *buf, size_t len)
@@ -597,6 +603,30 @@ static void requeue_locked(struct vg_v4l2 *cam, unsigned index)
 	}
 }
 
+/* A gap in the sequence is frames the driver never gave us. Unsigned
+ * arithmetic survives the counter's wrap; a step back (a driver that
+ * restarted its count) is not a gap. */
+static void count_delivered(struct vg_v4l2 *cam, const struct vg_v4l2_buf *buf)
+{
+	uint32_t step = buf->sequence - cam->last_seq;
+
+	if (cam->delivered == 0)
+		cam->first_seq = buf->sequence;
+	else if (step > 1 && step < UINT32_C(1) << 31)
+		cam->skipped += step - 1;
+	cam->last_seq = buf->sequence;
+	cam->delivered++;
+	if (buf->error)
+		cam->flagged++;
+}
+
+void vg_v4l2_counts(const struct vg_v4l2 *cam, struct vg_v4l2_counts *c)
+{
+	c->delivered = cam->delivered;
+	c->skipped = cam->skipped;
+	c->flagged = cam->flagged;
+}
+
 int vg_v4l2_dequeue(struct vg_v4l2 *cam, int timeout_ms, struct vg_v4l2_buf *buf)
 {
 	struct pollfd pfd;
@@ -662,6 +692,7 @@ int vg_v4l2_dequeue(struct vg_v4l2 *cam, int timeout_ms, struct vg_v4l2_buf *buf
 	buf->ts_utc_us = utc_from_buffer(&b);
 	buf->sequence = b.sequence;
 	buf->error = (b.flags & V4L2_BUF_FLAG_ERROR) ? 1 : 0;
+	count_delivered(cam, buf);
 	ret = 0;
 out:
 	pthread_mutex_unlock(&cam->lock);
@@ -709,6 +740,12 @@ void vg_v4l2_close(struct vg_v4l2 *cam)
 	if (cam == NULL)
 		return;
 	pthread_mutex_lock(&cam->lock);
+	if (cam->delivered > 0)
+		vg_info("%s: closed: the driver delivered %lld frames (sequence %lu-%lu), "
+			"skipped %lld (gaps in its sequence numbers: its drops, not vigild's), "
+			"flagged %lld as corrupt", cam->device, (long long)cam->delivered,
+			(unsigned long)cam->first_seq, (unsigned long)cam->last_seq,
+			(long long)cam->skipped, (long long)cam->flagged);
 	if (cam->streaming) {
 		int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 

@@ -63,6 +63,7 @@ static double f_fps(const struct vg_metrics_camera *c) { return c->fps; }
 static double f_in(const struct vg_metrics_camera *c) { return (double)c->frames_in; }
 static double f_enc(const struct vg_metrics_camera *c) { return (double)c->frames_encoded; }
 static double f_drop(const struct vg_metrics_camera *c) { return (double)c->frames_dropped; }
+static double f_skip(const struct vg_metrics_camera *c) { return (double)c->frames_skipped; }
 static double f_clips(const struct vg_metrics_camera *c) { return (double)c->clips; }
 static double f_reconn(const struct vg_metrics_camera *c) { return (double)c->reconnects; }
 static double f_gap_open(const struct vg_metrics_camera *c) { return c->gap_open; }
@@ -90,6 +91,9 @@ static void cameras(FILE *f, const struct vg_metrics *m)
 	per_camera(f, m, "vigil_camera_frames_dropped_total", "counter",
 		   "Pictures lost (queue full, bad frames, driver gaps) since vigild started.",
 		   f_drop);
+	per_camera(f, m, "vigil_camera_frames_skipped_total", "counter",
+		   "Of the pictures lost, those the camera's driver never delivered (gaps in its "
+		   "frame counter) since vigild started.", f_skip);
 	per_camera(f, m, "vigil_camera_clips_total", "counter",
 		   "Clips completed since vigild started.", f_clips);
 	per_camera(f, m, "vigil_camera_reconnects_total", "counter",

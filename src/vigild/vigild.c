@@ -339,6 +339,7 @@ static void status_json(void *ud, struct json_object *out)
 		json_object_object_add(c, "fps", json_object_new_double(st.fps));
 		json_object_object_add(c, "frames_encoded", json_object_new_int64(st.frames_encoded));
 		json_object_object_add(c, "frames_dropped", json_object_new_int64(st.frames_dropped));
+		json_object_object_add(c, "frames_skipped", json_object_new_int64(st.frames_skipped));
 		json_object_object_add(c, "frames_lost", json_object_new_int64(st.frames_lost));
 		json_object_object_add(c, "clips", json_object_new_int64(st.clips));
 		json_object_object_add(c, "reconnects", json_object_new_int64(st.reconnects));
@@ -701,11 +702,11 @@ static void status_lines(struct daemon *d, int64_t interval_us, int64_t *last_fr
 		struct vg_pipeline_status st;
 
 		vg_pipeline_status(d->cams[i].pipe, &st);
-		vg_info("status %s: %s, frames in %lld encoded %lld dropped %lld, %.1f fps, "
-			"%lld clips, clip %s",
+		vg_info("status %s: %s, frames in %lld encoded %lld dropped %lld (skipped by the "
+			"source %lld), %.1f fps, %lld clips, clip %s",
 			d->cams[i].cam->name, vg_pipeline_state_name(st.state),
 			(long long)st.frames_in, (long long)st.frames_encoded,
-			(long long)st.frames_dropped,
+			(long long)st.frames_dropped, (long long)st.frames_skipped,
 			interval_us > 0 ? (double)(st.frames_encoded - last_frames[i]) * 1e6 /
 						  (double)interval_us
 					: 0.0,
@@ -852,6 +853,7 @@ static void write_metrics(struct daemon *d)
 			.fps = st[i].fps, .frames_in = st[i].frames_in,
 			.frames_encoded = st[i].frames_encoded,
 			.frames_dropped = st[i].frames_dropped, .clips = st[i].clips,
+			.frames_skipped = st[i].frames_skipped,
 			.reconnects = st[i].reconnects, .gap_open = g.open, .gaps_24h = g.n,
 			.gap_seconds_24h = g.seconds,
 		};

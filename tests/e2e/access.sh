@@ -14,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 for tool in setpriv useradd ffprobe sqlite3; do
 	if ! command -v $tool >/dev/null; then
-		skip "access control end to end ($tool missing)"
+		tool_missing "$tool" "access control end to end"
 		exit 0
 	fi
 done

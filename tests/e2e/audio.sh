@@ -8,7 +8,7 @@ make_tmp
 
 for tool in ffprobe sqlite3; do
 	if ! command -v $tool >/dev/null; then
-		skip "sound end to end ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "sound end to end"
 		exit 0
 	fi
 done

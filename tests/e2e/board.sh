@@ -28,8 +28,8 @@ cp board/common/media-vigil.mount "$T/units/"
 ln -s "$top/docs/man/vigild.8" "$top/docs/man/vigilctl.8" "$T/man/man8/"
 ln -s "$top/docs/man/vigil.conf.5" "$T/man/man5/"
 if ! command -v systemd-analyze >/dev/null; then
-	skip "vigild.service and media-vigil.mount pass systemd-analyze verify (no systemd-analyze)"
-	skip "vigild.service exposure score (no systemd-analyze)"
+	tool_missing systemd-analyze "vigild.service and media-vigil.mount pass systemd-analyze verify"
+	tool_missing systemd-analyze "vigild.service exposure score"
 elif [ ! -x "$VIGILD" ]; then
 	skip "vigild.service passes systemd-analyze verify ($VIGILD not built)"
 	skip "vigild.service exposure score ($VIGILD not built)"
@@ -59,7 +59,8 @@ fi
 if [ "$(id -u)" != 0 ]; then
 	skip "vigil.sysusers and vigil.tmpfiles make the account and folders (needs root to chown)"
 elif ! command -v systemd-sysusers >/dev/null || ! command -v systemd-tmpfiles >/dev/null; then
-	skip "vigil.sysusers and vigil.tmpfiles make the account and folders (no systemd tools)"
+	tool_missing "systemd-sysusers or systemd-tmpfiles" \
+		"vigil.sysusers and vigil.tmpfiles make the account and folders"
 else
 	R=$T/root
 	mkdir -p "$R/etc/vigil"
@@ -160,7 +161,8 @@ if ! command -v qemu-aarch64 >/dev/null; then
 	apt-get install -y -qq --no-install-recommends qemu-user >"$T/qemu.log" 2>&1
 fi
 if ! command -v qemu-aarch64 >/dev/null; then
-	skip "the arm64 vigild records under qemu-user (qemu-user would not install)"
+	tool_missing "qemu-aarch64 (qemu-user would not install)" \
+		"the arm64 vigild records under qemu-user"
 	[ "$FAILED" = 0 ]
 	exit
 fi

@@ -12,7 +12,7 @@ make_tmp
 
 for tool in xorriso cmp; do
 	if ! command -v $tool >/dev/null; then
-		skip "burn end to end ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "burn end to end"
 		exit 0
 	fi
 done

@@ -6,7 +6,7 @@
 . tests/e2e-lib.sh
 FAILED=0
 make_tmp
-command -v sqlite3 >/dev/null || { skip "camera states (sqlite3 missing)"; exit 0; }
+command -v sqlite3 >/dev/null || { tool_missing sqlite3 "camera states"; exit 0; }
 ME=$(id -un)
 FUTURE=$(date -d '+30 days' +%F)
 TODAY=$(date +%F)

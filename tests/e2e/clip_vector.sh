@@ -24,7 +24,7 @@ import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
 	have_py=1
 fi
 pyskip() {
-	skip "$* (install python3-cryptography)"
+	tool_missing python3-cryptography "$*"
 }
 
 # flip_byte FILE OFFSET: invert one byte in place.

@@ -17,7 +17,7 @@ make_tmp
 
 for tool in sqlite3 od truncate; do
 	if ! command -v $tool >/dev/null; then
-		skip "kill -9 torture ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "kill -9 torture"
 		exit 0
 	fi
 done

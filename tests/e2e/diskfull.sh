@@ -18,7 +18,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 for tool in sqlite3 mkfs.ext4 mount umount useradd setpriv; do
 	if ! command -v $tool >/dev/null; then
-		skip "full disk on a loop file system ($tool missing)"
+		tool_missing "$tool" "full disk on a loop file system"
 		exit 0
 	fi
 done

@@ -15,7 +15,7 @@ make_tmp
 
 for tool in ffmpeg ffprobe openssl sha256sum xorriso; do
 	if ! command -v $tool >/dev/null; then
-		skip "export end to end ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "export end to end"
 		exit 0
 	fi
 done

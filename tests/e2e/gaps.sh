@@ -21,7 +21,7 @@ make_tmp
 
 for tool in sqlite3 ffprobe; do
 	if ! command -v $tool >/dev/null; then
-		skip "gaps end to end ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "gaps end to end"
 		exit 0
 	fi
 done

@@ -4,7 +4,7 @@
 . tests/e2e-lib.sh
 FAILED=0
 make_tmp
-command -v sqlite3 >/dev/null || { skip "hold review (sqlite3 missing)"; exit 0; }
+command -v sqlite3 >/dev/null || { tool_missing sqlite3 "hold review"; exit 0; }
 ME=$(id -un)
 # Staff logins are accounts here (an unknown one is a config check
 # warning): the auditor is daemon, which every Debian system has.

@@ -12,6 +12,15 @@
 # Boots: frames (vivid alone), record, disconnect, nv12 (NV12 at a size and
 # rate vivid does not offer), faults (unbind/bind and vivid's error injection
 # in one recording); about 3 minutes in all.
+#
+# vigild is judged by what the driver delivered, never by the wall clock: a
+# guest starved of CPU (software emulation on a busy host) gets fewer frames
+# from vivid, and vivid says so by the gaps in v4l2_buffer.sequence. vigild
+# logs, at each close of the camera, what the driver delivered, skipped and
+# flagged, and at stop what its pipeline received, encoded and lost; every
+# recording must hold exactly the frames the driver delivered (flagged ones
+# excepted), none lost by vigild. (A test build that loses one frame in 50,
+# make CFLAGS='-O2 -g -DVG_TEST_DROP_ONE_IN=50', shows these checks fail.)
 # Environment: BUILD (default build), BOARD (default qemu-x86_64),
 # VIGIL_IMAGE_SECONDS (record and disconnect length, default 20),
 # VIGIL_IMAGE_KEEP=1 (keep the work folder: consoles, vigild.log, the
@@ -144,10 +153,63 @@ if [ ! -x "$build/tests/clipvec" ]; then
 	exit
 fi
 if ! command -v sqlite3 >/dev/null; then
-	echo "skip - $RECORD_CHECKS (sqlite3 missing: run scripts/install-deps.sh)"
-	[ "$fails" = 0 ]
-	exit
+	# install-deps.sh installs it, and this test runs only as root or in CI.
+	notok "$RECORD_CHECKS (sqlite3 missing, which scripts/install-deps.sh installs)"
+	exit 1
 fi
+
+# What a recording's vigild.log says was delivered and kept:
+# "DELIVERED SKIPPED FLAGGED FROM_SOURCE SOURCE_SKIPPED ENCODED LOST", summed
+# over every close of the camera (the driver's counts, by its sequence
+# numbers) and every stop of the camera's pipeline.
+frame_counts() {
+	awk '
+	/closed: the driver delivered/ {
+		for (i = 1; i <= NF; i++) {
+			if ($i == "delivered") d += $(i + 1)
+			if ($i == "skipped") k += $(i + 1)
+			if ($i == "flagged") f += $(i + 1)
+		}
+		closes++
+	}
+	/vivid: stopped: .* frames from the source/ {
+		for (i = 1; i <= NF; i++) {
+			if ($i == "stopped:") x += $(i + 1)
+			if ($i == "more") s += substr($(i - 1), 2)
+			if ($i == "encoded") e += $(i - 1)
+			if ($i == "lost") l += $(i - 1)
+		}
+		stops++
+	}
+	END { printf "%d %d %d %d %d %d %d %d %d\n", d, k, f, x, s, e, l, closes, stops }
+	' "$1"
+}
+
+# account LABEL SHARE CLIP_FRAMES: vigild lost none of the frames the driver
+# delivered, and the clips hold exactly those (by ffprobe's count).
+account() {
+	set -- "$1" "$2" "$3" $(frame_counts "$2/vigild.log")
+	al=$1 cf=$3 d=$4 k=$5 f=$6 x=$7 sk=$8 e=$9
+	shift 9
+	l=$1 closes=$2 stops=$3
+	usable=$((d - f))
+	if [ "$closes" -gt 0 ] && [ "$stops" -gt 0 ] && [ "$d" -gt 0 ] && [ "$l" = 0 ] &&
+	   [ "$x" = "$usable" ] && [ "$e" = "$x" ] && [ "$sk" = $((k + f)) ]; then
+		ok "$al: vigild lost none of the $usable frames the driver delivered" \
+			"($k skipped by the driver, by the gaps in v4l2_buffer.sequence; $f flagged" \
+			"corrupt; $x received, $e encoded)"
+	else
+		notok "$al: vigild lost none of the frames the driver delivered (driver: $d" \
+			"delivered, $k skipped, $f flagged, in $closes session(s); pipeline: $x" \
+			"received, $sk skipped, $e encoded, $l lost, in $stops stop(s))"
+		grep -E 'closed: the driver|stopped: ' "$2/vigild.log" | sed 's/^/# /'
+	fi
+	if [ "$d" -gt 0 ] && [ "$cf" = "$usable" ]; then
+		ok "$al: the clips hold exactly the $cf frames the driver delivered"
+	else
+		notok "$al: the clips hold $cf frames; the driver delivered $usable usable ones"
+	fi
+}
 
 # The catalog of a finished run, read-only with the sqlite3 CLI (vigilctl
 # asks a running daemon, and none runs on this side).
@@ -181,12 +243,14 @@ catalog_clips "$s" >"$work/clips.tab"
 n=$(wc -l <"$work/clips.tab")
 open=$(awk '$5 != "complete"' "$work/clips.tab" | wc -l)
 # The segmenter cuts every segment_seconds: all clips but the last are full.
-want_clips=$(((secs + segment - 1) / segment))
-if [ "$n" -ge $((want_clips - 1)) ] && [ "$n" -le "$want_clips" ] && [ "$n" -gt 0 ] &&
+# (The guest records secs from vigild's first picture, plus the moments
+# SIGTERM takes: one more, short, clip may start.)
+want_clips=$(((secs + segment - 1) / segment + 1))
+if [ "$n" -ge $((want_clips - 2)) ] && [ "$n" -le "$want_clips" ] && [ "$n" -gt 0 ] &&
    [ "$open" = 0 ]; then
 	ok "the catalog lists $n complete clip(s) for $secs s at segment_seconds=$segment"
 else
-	notok "the catalog lists $((want_clips - 1))-$want_clips complete clip(s) for $secs s" \
+	notok "the catalog lists $((want_clips - 2))-$want_clips complete clip(s) for $secs s" \
 		"at segment_seconds=$segment (got $n, $open not complete)"
 	show "$work/clips.tab"
 	show "$work/sqlite.err"
@@ -194,6 +258,10 @@ else
 fi
 
 frame_us=$((1000000 / fps))
+# A join may be as far apart as the frames the driver skipped there allow:
+# one interval, plus one for each frame it skipped in the recording.
+skipped=$(frame_counts "$s/vigild.log" | cut -d ' ' -f 2)
+join_us=$((frame_us * (1 + ${skipped:-0})))
 total=0
 i=0
 prev_end=
@@ -228,13 +296,14 @@ while read -r _ start end cframes _ wk file; do
 		show "$work/decrypt.err"
 		show "$work/ffprobe.err"
 	fi
-	# The issue's bar: the frames a clip holds are its length at the
-	# configured rate, within one frame; fewer means frames were lost.
+	# No more frames than the clip's length (by the driver's timestamps)
+	# allows at the configured rate; fewer is the driver's to explain (its
+	# sequence gaps), which the accounting below checks, not the clock.
 	expect=$(((len_us * fps + 500000) / 1000000))
-	if [ $((frames - expect)) -le 1 ] && [ $((expect - frames)) -le 1 ]; then
-		ok "clip $i holds $frames frames for $len s at $fps fps (expected $expect +-1)"
+	if [ "$frames" -gt 0 ] && [ "$frames" -le $((expect + 1)) ]; then
+		ok "clip $i holds $frames frames for $len s at $fps fps (at most $expect +1)"
 	else
-		notok "clip $i holds $frames frames for $len s at $fps fps (expected $expect +-1)"
+		notok "clip $i holds $frames frames for $len s at $fps fps (1 to $expect +1)"
 	fi
 	# Every clip but the last (cut by SIGTERM) is segment_seconds long.
 	if [ "$i" -lt "$n" ] && { [ "$len_us" -lt $((segment * 1000000 - frame_us)) ] ||
@@ -244,7 +313,7 @@ while read -r _ start end cframes _ wk file; do
 	# Consecutive clips join up: start and previous end within one frame interval.
 	if [ -n "$prev_end" ]; then
 		gap=$((start - prev_end))
-		if [ "$gap" -lt $((-frame_us)) ] || [ "$gap" -gt "$frame_us" ]; then
+		if [ "$gap" -lt $((-frame_us)) ] || [ "$gap" -gt "$join_us" ]; then
 			joins_bad="$joins_bad before clip $i: $gap us;"
 		fi
 	fi
@@ -259,25 +328,17 @@ if [ "$n" -gt 1 ]; then
 		show "$work/clips.tab"
 	fi
 	if [ -z "$joins_bad" ]; then
-		ok "consecutive clips join up (within one frame interval)"
+		ok "consecutive clips join up (within one frame interval, plus one per frame" \
+			"the driver skipped: $skipped)"
 	else
 		notok "consecutive clips join up (within one frame interval):$joins_bad"
 		show "$work/clips.tab"
 	fi
 fi
 
-# Frames in all clips against the recording window measured in the guest
-# (vigild start to SIGTERM): at most window x fps (+1 per clip); at least
-# that less 4 s for vigild to start and open the camera under emulation.
-win=$(cat "$s/window.cs" 2>/dev/null || echo $((secs * 100)))
-hi=$((win * fps / 100 + n))
-lo=$(((win - 400) * fps / 100))
-if [ "$n" -gt 0 ] && [ "$total" -ge "$lo" ] && [ "$total" -le "$hi" ]; then
-	ok "clips hold $total frames for a $win cs recording at $fps fps (expected $lo-$hi)"
-else
-	notok "clips hold $total frames for a $win cs recording at $fps fps (expected $lo-$hi)"
-	show "$s/vigild.log" 40
-fi
+# Every frame vivid delivered is in a clip: judged by the driver's own
+# count and sequence numbers, not by how long the recording took.
+account record "$s" "$total"
 
 # --- vivid disconnects mid-recording ------------------------------------------
 # vivid's "disconnect" control makes the driver behave as an unplugged camera
@@ -288,9 +349,9 @@ boot disconnect vigil.test=disconnect "vigil.seconds=$secs"
 qrc=$?
 s=$work/disconnect
 vrc=$(cat "$s/vigild.rc" 2>/dev/null || echo none)
-if [ "$qrc" = 0 ] && [ "$vrc" = 0 ] && grep -qi 'lost' "$s/vigild.log"; then
+if [ "$qrc" = 0 ] && [ "$vrc" = 0 ] && grep -qi 'camera lost' "$s/vigild.log"; then
 	ok "vivid disconnect mid-recording: vigild logs the loss and exits 0 on SIGTERM" \
-		"($(grep -i -m 1 'lost' "$s/vigild.log" | cut -c 26-))"
+		"($(grep -i -m 1 'camera lost' "$s/vigild.log" | cut -c 26-))"
 else
 	notok "vivid disconnect mid-recording: vigild logs the loss and exits 0 on SIGTERM" \
 		"(qemu exit $qrc, vigild exit $vrc)"
@@ -322,23 +383,31 @@ else
 	gto=
 fi
 
-# Frames recorded after the gap: at least the rest of the recording, less
-# 3 s for the reopen, at the configured rate.
-first=$((secs / 3))
+# Frames recorded after the gap: every frame vivid delivered once reopened
+# (the sessions after the first close), and some (by the driver's count,
+# not the clock: a starved guest delivers fewer).
 after=0
 if [ -n "$gto" ]; then
 	after=$(awk -v t="$gto" '$2 >= t { n += $4 } END { print n + 0 }' "$work/clips-disc.tab")
 fi
-want=$(((secs - first - 3) * fps))
-if [ "$after" -ge "$want" ]; then
-	ok "recording resumes after the disconnect: $after frames in clips after the gap" \
-		"(at least $want)"
+want=$(awk '/closed: the driver delivered/ {
+		for (i = 1; i <= NF; i++) {
+			if ($i == "delivered") d = $(i + 1)
+			if ($i == "flagged") f = $(i + 1)
+		}
+		if (n++) sum += d - f
+	} END { print sum + 0 }' "$s/vigild.log")
+if [ "$want" -gt 0 ] && [ "$after" = "$want" ]; then
+	ok "recording resumes after the disconnect: $after frames in clips after the gap," \
+		"all that vivid delivered once reopened"
 else
-	notok "recording resumes after the disconnect: $after frames in clips after the gap" \
-		"(at least $want)"
+	notok "recording resumes after the disconnect: $after frames in clips after the gap," \
+		"vivid delivered $want once reopened"
 	show "$work/clips-disc.tab"
 	show "$s/vigild.log" 40
 fi
+disc_total=$(awk '{ n += $4 } END { print n + 0 }' "$work/clips-disc.tab")
+account disconnect "$s" "$disc_total"
 
 # --- helpers for the runs below -------------------------------------------------
 # A check the issue asks for that vigild does not meet yet, found by these
@@ -397,15 +466,17 @@ check_clips() {
 		cframes_got=$(echo "$info" | cut -d , -f 4)
 		case $cframes_got in '' | *[!0-9]*) cframes_got=0 ;; esac
 		clips_frames=$((clips_frames + cframes_got))
+		# At most the clip's length at the rate (+1); fewer is the
+		# driver's skips, which account checks by sequence numbers.
 		expect=$(((len_us * fnum / fden + 500000) / 1000000))
 		if [ "$cstate" = complete ] && [ "$info" = "h264,$cw,$ch,$cframes" ] &&
-		   [ $((cframes_got - expect)) -le 1 ] && [ $((expect - cframes_got)) -le 1 ]; then
+		   [ "$cframes_got" -gt 0 ] && [ "$cframes_got" -le $((expect + 1)) ]; then
 			ok "$label clip $ci decrypts and plays: h264 ${cw}x$ch, $cframes_got frames" \
-				"for $len s at $fnum/$fden fps (expected $expect +-1)"
+				"for $len s at $fnum/$fden fps (at most $expect +1)"
 			clips_ok=$((clips_ok + 1))
 		else
 			notok "$label clip $ci ($cstate) decrypts and plays: h264 ${cw}x$ch," \
-				"$cframes frames as catalogued, $expect +-1 for $len s at $fnum/$fden fps" \
+				"$cframes frames as catalogued, 1 to $expect +1 for $len s at $fnum/$fden fps" \
 				"(ffprobe: '$info')"
 			show "$work/decrypt.err"
 			show "$work/ffprobe.err"
@@ -451,6 +522,7 @@ catalog_clips "$s" >"$work/clips-nv12.tab"
 n=$(wc -l <"$work/clips-nv12.tab")
 if [ "$n" -gt 0 ]; then
 	check_clips "$s" "$work/clips-nv12.tab" "$gw" "$gh" "${gfps%/*}" "${gfps#*/}" NV12
+	account NV12 "$s" "$clips_frames"
 else
 	notok "NV12 clips: the catalog lists none"
 	show "$work/sqlite.err"
@@ -516,7 +588,9 @@ else
 			notok "$4: recording resumes (no time for $1 or $2 in faults.tab)"
 			return
 		fi
-		a=$(((t + $3 * 1000) * 1000))
+		# The step's time is known to the second (it happened within
+		# [t, t + 1 s)): the window starts RESUME_S after that second.
+		a=$(((t + 1000 + $3 * 1000) * 1000))
 		b=$((nx * 1000))
 		c=$(covered_us "$a" "$b")
 		# Within 200 ms: clips that follow each other join within a frame.
@@ -596,6 +670,7 @@ else
 
 	# No lost clip: every clip is complete, verifies and plays.
 	check_clips "$s" "$work/clips-faults.tab" 640 480 "$fps" 1 faults
+	account faults "$s" "$clips_frames"
 	# And no unexplained hole: from the first clip to SIGTERM, every second is in
 	# a clip or in a catalogued gap (a camera that stops delivering must be seen).
 	first_us=$(head -n 1 "$work/clips-faults.tab" | cut -d ' ' -f 2)

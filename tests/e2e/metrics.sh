@@ -11,7 +11,7 @@ make_tmp
 PY=/usr/bin/python3
 
 if ! $PY -c 'import prometheus_client.parser' 2>/dev/null; then
-	skip "metrics end to end (python3-prometheus-client missing: run scripts/install-deps.sh)"
+	tool_missing python3-prometheus-client "metrics end to end"
 	exit 0
 fi
 ME=$(id -un)

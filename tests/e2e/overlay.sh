@@ -10,7 +10,7 @@
 FAILED=0
 make_tmp
 for tool in ffmpeg od; do
-	command -v $tool >/dev/null || { skip "overlay pictures ($tool missing)"; exit 0; }
+	command -v $tool >/dev/null || { tool_missing "$tool" "overlay pictures"; exit 0; }
 done
 ME=$(id -un)
 NAME=north-entrance-stairwell-block-a	# 32 characters, the most a name may have

@@ -7,7 +7,7 @@ FAILED=0
 make_tmp
 ME=$(id -un)
 for tool in ffmpeg sqlite3; do
-	command -v $tool >/dev/null || { skip "pass-through ($tool missing)"; exit 0; }
+	command -v $tool >/dev/null || { tool_missing "$tool" "pass-through"; exit 0; }
 done
 
 # The "camera": 60 frames of H.264 (Annex B, SPS/PPS in band, a keyframe

@@ -9,7 +9,7 @@ make_tmp
 
 for tool in ffprobe sqlite3; do
 	if ! command -v $tool >/dev/null; then
-		skip "recording end to end ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "recording end to end"
 		exit 0
 	fi
 done

@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 
 for tool in openssl sqlite3 sha256sum chromium ffmpeg $PY; do
 	if ! command -v "$tool" >/dev/null; then
-		skip "report end to end ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "report end to end"
 		exit 0
 	fi
 done

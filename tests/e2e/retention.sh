@@ -10,7 +10,7 @@ FAILED=0
 
 for tool in ffprobe sqlite3; do
 	if ! command -v $tool >/dev/null; then
-		skip "retention end to end ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "retention end to end"
 		exit 0
 	fi
 done

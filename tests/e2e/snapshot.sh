@@ -12,7 +12,7 @@ make_tmp
 
 for tool in ffprobe ffmpeg od; do
 	if ! command -v $tool >/dev/null; then
-		skip "snapshot end to end ($tool missing: run scripts/install-deps.sh)"
+		tool_missing "$tool" "snapshot end to end"
 		exit 0
 	fi
 done

@@ -36,6 +36,13 @@
 /* Room for about a second of pictures at 15 fps: enough to ride out the
  * pause while a clip is closed and synced. */
 #define QUEUE_CAP 16
+/* ... and more while a session starts: opening the encoder, its lookahead
+ * and the first clip file take longest then, and on a loaded box (or a
+ * slow board) that passed a second and lost the session's first pictures.
+ * The extra room costs memory only while the encoder is catching up, and
+ * only until it has taken WARMUP_FRAMES pictures of the session. */
+#define QUEUE_MAX 64
+#define WARMUP_FRAMES 32
 #define READ_TIMEOUT_MS 250
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 2000	/* a camera back is recording again within 2 s */
@@ -67,8 +74,10 @@ struct vg_pipeline {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* queue changed, or stop requested */
-	struct item q[QUEUE_CAP];
+	struct item q[QUEUE_MAX];
 	int q_head, q_len;
+	int q_cap;			/* QUEUE_CAP, or QUEUE_MAX while warming up */
+	int warmup_left;		/* pictures of the session before q_cap shrinks */
 	int stop;
 	int capture_done;
 	int encoder_done;		/* the encoder thread has closed its last clip */
@@ -147,15 +156,19 @@ static void set_audio(struct vg_pipeline *p, enum vg_audio_state s, const char *
 static void queue_push(struct vg_pipeline *p, struct item *it, int live)
 {
 	pthread_mutex_lock(&p->lock);
-	if (it->kind == ITEM_FRAME && live && p->q_len == QUEUE_CAP) {
+	if (it->kind == ITEM_START) {
+		p->q_cap = QUEUE_MAX;
+		p->warmup_left = WARMUP_FRAMES;
+	}
+	if (it->kind == ITEM_FRAME && live && p->q_len >= p->q_cap) {
 		p->st.frames_dropped++;
 		pthread_mutex_unlock(&p->lock);
 		vg_source_frame_release(&it->f);
 		return;
 	}
-	while (p->q_len == QUEUE_CAP)
+	while (p->q_len >= p->q_cap)
 		pthread_cond_wait(&p->cond, &p->lock);
-	p->q[(p->q_head + p->q_len) % QUEUE_CAP] = *it;
+	p->q[(p->q_head + p->q_len) % QUEUE_MAX] = *it;
 	p->q_len++;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
@@ -172,8 +185,10 @@ static int queue_pop(struct vg_pipeline *p, struct item *it)
 		return 0;
 	}
 	*it = p->q[p->q_head];
-	p->q_head = (p->q_head + 1) % QUEUE_CAP;
+	p->q_head = (p->q_head + 1) % QUEUE_MAX;
 	p->q_len--;
+	if (it->kind == ITEM_FRAME && p->warmup_left > 0 && --p->warmup_left == 0)
+		p->q_cap = QUEUE_CAP;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 1;
@@ -1180,6 +1195,7 @@ int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *c
 		return -VG_ENOMEM;
 	}
 	pthread_mutex_init(&p->lock, NULL);
+	p->q_cap = QUEUE_CAP;
 	pthread_cond_init(&p->cond, NULL);
 	pthread_cond_init(&p->snap_cond, NULL);
 	atomic_init(&p->snap_want, 0);

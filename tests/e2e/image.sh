@@ -386,9 +386,13 @@ fi
 # Frames recorded after the gap: every frame vivid delivered once reopened
 # (the sessions after the first close), and some (by the driver's count,
 # not the clock: a starved guest delivers fewer).
+# The clips of the sessions after the gap are those ending after it began:
+# a reopened device's first picture may come sooner than the last clip's
+# nominal end (its last picture plus one frame interval), so such a clip
+# can start a few ms before the gap's recorded end.
 after=0
 if [ -n "$gto" ]; then
-	after=$(awk -v t="$gto" '$2 >= t { n += $4 } END { print n + 0 }' "$work/clips-disc.tab")
+	after=$(awk -v t="$gfrom" '$3 > t { n += $4 } END { print n + 0 }' "$work/clips-disc.tab")
 fi
 want=$(awk '/closed: the driver delivered/ {
 		for (i = 1; i <= NF; i++) {

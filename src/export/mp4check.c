@@ -311,8 +311,10 @@ static int check_samples(struct mp4 *m, const struct track *t)
 		while (e + 1 < t->n_stsc && be32(t->stsc + 12 * (e + 1)) <= c)
 			e++;
 		ent = t->stsc + 12 * e;
-		if (be32(ent) > c || (e == 0 && be32(ent) != 1))
-			return bad(m, "the sample-to-chunk table does not start at chunk 1");
+		if (be32(ent) > c || (e == 0 && be32(ent) != 1)) {
+			ret = bad(m, "the sample-to-chunk table does not start at chunk 1");
+			goto out;
+		}
 		per = be32(ent + 4);
 		off = t->co64 ? (int64_t)(be64(t->chunks + 8 * (c - 1)) & INT64_MAX) :
 			(int64_t)be32(t->chunks + 4 * (c - 1));
@@ -320,17 +322,25 @@ static int check_samples(struct mp4 *m, const struct track *t)
 			uint32_t sz = t->fixed ? t->fixed : sample < t->n ? be32(t->sizes + 4 * sample) : 0;
 			int idr;
 
-			if (sample >= t->n)
-				return bad(m, "the chunks hold more samples than stsz lists");
-			if (!in_mdat(m, off, sz))
-				return bad(m, "sample %u lies outside the media data", sample + 1);
+			if (sample >= t->n) {
+				ret = bad(m, "the chunks hold more samples than stsz lists");
+				goto out;
+			}
+			if (!in_mdat(m, off, sz)) {
+				ret = bad(m, "sample %u lies outside the media data", sample + 1);
+				goto out;
+			}
 			if (t->video) {
-				if (sz > SAMPLE_MAX)
-					return bad(m, "picture %u is implausibly large", sample + 1);
+				if (sz > SAMPLE_MAX) {
+					ret = bad(m, "picture %u is implausibly large", sample + 1);
+					goto out;
+				}
 				free(buf);
 				buf = malloc(sz ? sz : 1);
-				if (buf == NULL)
-					return -VG_ENOMEM;
+				if (buf == NULL) {
+					ret = -VG_ENOMEM;
+					goto out;
+				}
 				ret = read_all(m, buf, sz, off);
 				if (ret == 0)
 					ret = walk_nals(m, t, buf, sz, sample + 1, &idr);
@@ -341,6 +351,7 @@ static int check_samples(struct mp4 *m, const struct track *t)
 			off += sz;
 		}
 	}
+out:
 	free(buf);
 	if (ret == 0 && sample != t->n)
 		return bad(m, "stsz lists %u samples, the chunks hold %u", t->n, sample);

@@ -465,6 +465,18 @@ static void test_witness_block(void **state)
 	assert_string_equal(fx->cfg->witness.host, "logs.example.org");
 	assert_string_equal(fx->cfg->witness.key, "/etc/vigil/box.key");
 	assert_int_equal(fx->cfg->witness.port, 6514);
+	assert_null(fx->cfg->witness.name);
+	/* reached by address, its certificate checked by name */
+	load_ok(fx, "witness = { host = \"192.0.2.7\"; name = \"logs.example.org\";\n"
+		" ca = \"/etc/vigil/ca.pem\"; cert = \"/etc/vigil/box.crt\";\n"
+		" key = \"/etc/vigil/box.key\"; };\n");
+	assert_string_equal(fx->cfg->witness.host, "192.0.2.7");
+	assert_string_equal(fx->cfg->witness.name, "logs.example.org");
+	load_bad(fx, "witness = { host = \"192.0.2.7\"; ca = \"/etc/vigil/ca.pem\";\n"
+		 " cert = \"/etc/vigil/box.crt\"; key = \"/etc/vigil/box.key\";\n"
+		 " name = \"logs.example.org:6514\"; };\n");			/* 3 */
+	expect_error(fx, 3, "witness name is the host name on the collector's certificate",
+		     NULL);
 	load_bad(fx, "witness = { host = \"logs.example.org\"; port = 70000;\n"	/* 1 */
 		 " ca = \"ca.pem\"; cert = \"/etc/vigil/box.crt\"; };\n");		/* 2 */
 	expect_error(fx, 1, "witness needs key", "mutual TLS", NULL);

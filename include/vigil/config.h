@@ -188,10 +188,12 @@ struct vg_config {
 				 * records or is in a logged reconnect loop; NULL = none */
 	char *metrics_file;	/* metrics_file = "/.../vigil.prom": Prometheus text
 				 * file for node_exporter (metrics.h); NULL = none */
-	/* witness = { host; port; ca; cert; key; }: the off-box collector
+	/* witness = { host; name; port; ca; cert; key; }: the off-box collector
 	 * every audit checkpoint is sent to (witness.h); host NULL = none. */
 	struct vg_witness_config {
-		char *host;	/* name or address of the collector (its certificate's name) */
+		char *host;	/* name or address vigild connects to */
+		char *name;	/* the name the collector's certificate must carry;
+				 * NULL = host (set it when host is an address) */
 		int port;	/* 1..65535, default 6514 (RFC 5425) */
 		char *ca;	/* PEM: the CA that signed the collector's certificate */
 		char *cert;	/* PEM: this box's client certificate */

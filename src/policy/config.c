@@ -103,7 +103,7 @@ static const char *const top_keys[] = {
 	"status_interval", "site", "storage", "defaults", "cameras", "users", "user",
 	"watchdog", "timezone", "signage_review_days", "metrics_file", "witness", NULL
 };
-static const char *const witness_keys[] = { "host", "port", "ca", "cert", "key", NULL };
+static const char *const witness_keys[] = { "host", "name", "port", "ca", "cert", "key", NULL };
 static const char *const enc_keys[] = {
 	"formats", "width", "height", "fps", "encoder", "preset", "crf",
 	"bitrate", "gop", "segment_seconds", "fragment_ms", NULL
@@ -1531,7 +1531,10 @@ static void parse_metrics_file(struct ctx *c, const config_setting_t *root, stru
 /* witness = { host = "logs.example.org"; port = 6514; ca = "/etc/vigil/witness-ca.pem";
  * cert = "/etc/vigil/witness.crt"; key = "/etc/vigil/witness.key"; }: the
  * collector every audit checkpoint goes to over TLS (witness.h). All but
- * port are required: a witness reached without mutual TLS proves nothing. */
+ * port and name are required: a witness reached without mutual TLS proves
+ * nothing. name is the name on the collector's certificate when host is an
+ * address (a site without DNS, or a box whose /etc/hosts lacks the name):
+ * the certificate is still checked, against name instead of host. */
 static void parse_witness(struct ctx *c, const config_setting_t *root, struct vg_config *cfg)
 {
 	static const char *const ex[] = {
@@ -1565,6 +1568,12 @@ static void parse_witness(struct ctx *c, const config_setting_t *root, struct vg
 		}
 		*fields[i] = xstrdup(c, v);
 	}
+	r = get_string(c, g, "name", "logs.example.org", &v, &s);
+	if (r > 0 && strpbrk(v, " \t/:") != NULL)
+		err_at(c, s, "witness name is the host name on the collector's certificate, "
+		       "like \"logs.example.org\" (no spaces, slashes or port)");
+	else if (r > 0)
+		cfg->witness.name = xstrdup(c, v);
 	if (get_int(c, g, "port", 1, 65535, 6514, "", &port, NULL) < 0)
 		return;
 	cfg->witness.port = (int)port;
@@ -2190,6 +2199,7 @@ void vg_config_free(struct vg_config *cfg)
 	free(cfg->timezone);
 	free(cfg->metrics_file);
 	free(cfg->witness.host);
+	free(cfg->witness.name);
 	free(cfg->witness.ca);
 	free(cfg->witness.cert);
 	free(cfg->witness.key);

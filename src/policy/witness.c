@@ -42,6 +42,7 @@
 struct vg_witness {
 	struct vg_audit *audit;
 	char *host, *state_path, *hostname;
+	char *tls_name;		/* the name the collector's certificate must carry */
 	int port;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -219,7 +220,7 @@ static int tls_open(struct vg_witness *w)
 	w->net.fd = fd;
 	mbedtls_ssl_init(&w->ssl);
 	if (mbedtls_ssl_setup(&w->ssl, &w->conf) != 0 ||
-	    mbedtls_ssl_set_hostname(&w->ssl, w->host) != 0) {
+	    mbedtls_ssl_set_hostname(&w->ssl, w->tls_name) != 0) {
 		mbedtls_ssl_free(&w->ssl);
 		mbedtls_net_free(&w->net);
 		set_error(w, "cannot set up TLS (out of memory?)");
@@ -232,9 +233,10 @@ static int tls_open(struct vg_witness *w)
 			continue;
 		flags = mbedtls_ssl_get_verify_result(&w->ssl);
 		mbedtls_strerror(rc, err, sizeof(err));
-		set_error(w, "the TLS handshake failed: %s%s", err,
+		set_error(w, "the TLS handshake failed: %s%s%s%s", err,
 			  flags ? " (the collector's certificate is not signed by the configured "
-			  "CA for this host name)" : "");
+			  "CA, or does not carry the name " : "", flags ? w->tls_name : "",
+			  flags ? ": check the witness block's ca and name)" : "");
 		mbedtls_ssl_free(&w->ssl);
 		mbedtls_net_free(&w->net);
 		return -1;
@@ -388,6 +390,7 @@ static void wfree(struct vg_witness *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w->host);
+	free(w->tls_name);
 	free(w->state_path);
 	free(w->hostname);
 	free(w);
@@ -417,10 +420,12 @@ int vg_witness_start(struct vg_witness **out, struct vg_audit *a,
 	w->audit = a;
 	w->port = cfg->port > 0 ? cfg->port : 6514;
 	w->host = strdup(cfg->host);
+	w->tls_name = strdup(cfg->name != NULL ? cfg->name : cfg->host);
 	w->state_path = strdup(state_path);
 	w->hostname = strdup(hostname ? hostname : "-");
 	w->st.sent_seq = -1;
-	if (w->host == NULL || w->state_path == NULL || w->hostname == NULL) {
+	if (w->host == NULL || w->tls_name == NULL || w->state_path == NULL ||
+	    w->hostname == NULL) {
 		wfree(w);
 		return -VG_ENOMEM;
 	}
@@ -447,7 +452,8 @@ int vg_witness_start(struct vg_witness **out, struct vg_audit *a,
 		return -VG_ECRYPTO;
 	}
 	/* Mutual TLS 1.2 or later; the collector's certificate must chain to
-	 * the CA and name the host. */
+	 * the CA and carry tls_name (mbedTLS 2.28 matches DNS names, not IP
+	 * addresses: a collector reached by address is checked by name). */
 	mbedtls_ssl_conf_authmode(&w->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	mbedtls_ssl_conf_ca_chain(&w->conf, &w->ca, NULL);
 	mbedtls_ssl_conf_rng(&w->conf, mbedtls_ctr_drbg_random, &w->drbg);

@@ -112,7 +112,12 @@ static int walk(struct rep *r, struct tally *t)
 		"action, role, login, outcome,"
 		" CASE WHEN reference = '' THEN '' WHEN instr(reference, '-') = 0 THEN '?'"
 		"  ELSE upper(substr(reference, 1, instr(reference, '-'))) END,"
-		" CASE WHEN outcome = 'refused' THEN reason ELSE '' END, count(*)",
+		" CASE WHEN outcome = 'refused' THEN reason ELSE '' END,"
+		/* vigild stores a flood from one account as the first request
+		 * and one row "count=N" for the rest of that minute (control.c):
+		 * such a row is N requests */
+		" sum(CASE WHEN role = '' AND outcome = 'refused' AND object GLOB 'count=[0-9]*'"
+		"  THEN CAST(substr(object, 7) AS INTEGER) ELSE 1 END)",
 		"action IN ('clip.list', 'clip.view', 'snapshot', 'hold.place', 'hold.release',"
 		" 'export', 'audit.read', 'report', 'disclosure.list')",
 		"GROUP BY 1, 2, 3, 4, 5, 6");

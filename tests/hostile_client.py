@@ -22,8 +22,10 @@ it sends what vigilctl never would.
   hostile_client.py SOCK busy N READY CLIP  N views of CLIP never read (their
                                            handlers stay busy), write READY,
                                            wait until killed
-  hostile_client.py SOCK ask CMD           one request {"cmd": CMD}; prints
-                                           the reply, or "closed"
+  hostile_client.py SOCK ask CMD [JSON]    one request {"cmd": CMD} (plus the
+                                           members of the JSON object, if
+                                           given); prints the reply, or
+                                           "closed"
 """
 import json
 import os
@@ -251,9 +253,9 @@ def busy(path, n, ready, clip):
     time.sleep(900)
 
 
-def ask(path, cmd):
+def ask(path, cmd, args="{}"):
     s = connect(path)
-    s.sendall(req({"cmd": cmd}))
+    s.sendall(req(dict(json.loads(args), cmd=cmd)))
     print(outcome(s))
 
 
@@ -270,7 +272,7 @@ def main():
     elif what == "busy":
         busy(path, int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif what == "ask":
-        ask(path, sys.argv[3])
+        ask(path, *sys.argv[3:5])
     else:
         sys.exit("unknown mode " + what)
 

@@ -45,7 +45,7 @@ teardown() {
 make_tmp
 trap teardown EXIT
 mkdir -p "$T/bin" "$T/run"
-cp "$VIGILD" "$VIGILCTL" "$T/bin/"
+cp "$VIGILD" "$VIGILCTL" tests/hostile_client.py "$T/bin/"
 if [ "$ROOT" = 1 ]; then
 	useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$DAEMON"
 	for u in $DPO $AUD; do
@@ -151,6 +151,16 @@ check "a second request while one is pending is refused" says "already pending" 
 	as "$ME" hold release "$id" --reason "again" --purpose again --reference CRIME-42
 
 if [ "$ROOT" = 1 ]; then
+	check "the DPO's approval without its own purpose and reference is refused" \
+		says "reference" setpriv --reuid=$DPO --regid=$DPO --init-groups $VCTL hold approve $id
+	# and vigild's own rule, for a client that is not vigilctl
+	out=$(setpriv --reuid=$DPO --regid=$DPO --init-groups /usr/bin/python3 "$T/bin/hostile_client.py" \
+		"$T/run/vigil.sock" ask hold.approve "{\"id\": $id}")
+	check "... and by vigild for a raw request without them ($out)" \
+		sh -c "echo '$out' | grep -q 'refused.*purpose'"
+	check "... audited as refused, and the hold still stands" sh -c \
+		"[ \"\$(sqlite3 '$T/data/audit.db' \"select action || ' ' || outcome from audit where login = '$DPO' order by seq desc limit 1\")\" = 'hold.release refused' ] &&
+		 $VCTL holds | grep -q '^$id .*release-pending'"
 	check "the data protection officer approves the release" \
 		sh -c "setpriv --reuid=$DPO --regid=$DPO --init-groups $VCTL hold approve $id --purpose 'case closed' --reference CRIME-42 >/dev/null"
 	as "$ME" holds >"$T/holds3.txt"

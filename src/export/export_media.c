@@ -463,6 +463,264 @@ static void name_file(struct exp *e, struct outfile *f)
 		 f->redacted ? "-REDACTED" : "");
 }
 
+/* One run being written: the steps of export_run() share it. */
+struct runw {
+	struct exp *e;
+	const struct run *r;
+	struct outfile *f;
+	struct sink s;
+	AVRational rtb;			/* the run's time base */
+	AVPacket *pkt;			/* the packet being placed */
+	AVPacket **pend;		/* before the file starts: the GOP so far */
+	int npend, capend;
+	int started;			/* the file is open: a picture was in range */
+	int stop;			/* past the requested end */
+	int64_t raw0;			/* run pts of the file's first packet */
+	int64_t last_out, last_utc;	/* the last packet written: file pts, UTC */
+	AVCodecParameters *cpar;	/* the current clip's */
+	AVRational stb;			/* the current clip's time base */
+	int64_t first;			/* the current clip's first pts */
+};
+
+/* The file a run becomes, named .runN.mp4 until its range is known. */
+static struct outfile *run_file(struct exp *e, const struct run *r)
+{
+	struct outfile *f;
+	char tmpname[64];
+
+	snprintf(tmpname, sizeof(tmpname), ".run%d.mp4", e->nruns);
+	f = new_file(e, tmpname);
+	if (f == NULL)
+		return NULL;
+	f->video = 1;
+	f->run = (int)(r - e->runs);
+	f->redacted = e->req->n_redactions > 0;
+	for (int ci = 0; ci < r->n; ci++)
+		f->synthetic |= r->clips[ci].synthetic != 0;
+	snprintf(f->camera, sizeof(f->camera), "%s", r->cam->name);
+	return f;
+}
+
+/* The sink's timeline for run r, and unless faststart the room for its
+ * moov, from the run's frame count. */
+static void sink_plan(struct sink *s, const struct run *r, AVRational rtb, int faststart)
+{
+	s->tb = rtb;
+	s->fd = -1;
+	s->nominal = av_rescale_q(frame_us(&r->clips[0]), US, rtb);
+	if (!faststart) {
+		int64_t frames = 0;
+
+		for (int ci = 0; ci < r->n; ci++)
+			frames += r->clips[ci].frames > 0 ? r->clips[ci].frames : 0;
+		if (frames > 0 && frames < (INT_MAX - MOOV_BASE) / MOOV_PER_FRAME)
+			s->reserve = (int)(MOOV_BASE + frames * MOOV_PER_FRAME);
+	}
+}
+
+/* Take clip c's first item from its reader: the clip's codec parameters
+ * and time base into w, or why it cannot be read (a clip that fails
+ * authentication is named in res->bad_clip). */
+static int clip_begin(struct runw *w, const struct vg_clip *c, struct reader *from)
+{
+	struct exp *e = w->e;
+	struct ritem *it = rd_pop(from);
+	int ret;
+
+	if (it == NULL || it->kind != R_CLIP) {
+		ritem_free(it);
+		why(e, "cannot read clip %s", c->path);
+		return -VG_EIO;
+	}
+	if (it->err < 0) {
+		ret = it->err;
+		if (ret == -VG_EAUTH && e->res->bad_clip == 0) {
+			e->res->bad_clip = c->id;
+			e->res->bad_chunk = it->chunk;
+		}
+		if (it->novideo)
+			why(e, "clip %s holds no video", c->path);
+		else
+			why(e, "cannot read clip %s: %s", c->path, vg_strerror(ret));
+		ritem_free(it);
+		return ret;
+	}
+	avcodec_parameters_free(&w->cpar);
+	w->cpar = it->par;
+	it->par = NULL;
+	w->stb = it->tb;
+	ritem_free(it);
+	w->f->width = w->cpar->width;
+	w->f->height = w->cpar->height;
+	w->f->clips++;
+	w->first = AV_NOPTS_VALUE;
+	return 0;
+}
+
+/*
+ * Before the file starts: keep the packets from the last keyframe on (the
+ * GOP that a picture in range needs to decode) and drop the rest. At the
+ * first picture that overlaps the requested time (utc, lasting fus), open
+ * the sink and write the GOP so far: the file starts at its keyframe.
+ */
+static int hold_or_start(struct runw *w, int64_t utc, int64_t fus)
+{
+	AVPacket *pkt = w->pkt, *keep;
+	int ret;
+
+	if (pkt->flags & AV_PKT_FLAG_KEY) {
+		while (w->npend > 0)
+			av_packet_free(&w->pend[--w->npend]);
+	}
+	if (w->npend == 0 && !(pkt->flags & AV_PKT_FLAG_KEY)) {
+		av_packet_unref(pkt);
+		return 0;
+	}
+	if (w->npend == w->capend) {
+		AVPacket **np = realloc(w->pend, (size_t)(w->capend + 64) * sizeof(*np));
+
+		if (np == NULL)
+			return -VG_ENOMEM;
+		w->pend = np;
+		w->capend += 64;
+	}
+	keep = av_packet_alloc();
+	if (keep == NULL)
+		return -VG_ENOMEM;
+	av_packet_move_ref(keep, pkt);
+	w->pend[w->npend++] = keep;
+	if (utc + fus <= w->e->req->from_us)
+		return 0;
+	/* This picture overlaps the range: start at its GOP. */
+	w->started = 1;
+	w->raw0 = w->pend[0]->pts;
+	w->f->from_us = w->r->clips[0].start_us + av_rescale_q(w->raw0, w->rtb, US);
+	w->s.utc0 = w->f->from_us;
+	ret = sink_open(&w->s, w->e, w->f, w->cpar, w->stb);
+	for (int i = 0; i < w->npend && ret == 0; i++) {
+		w->pend[i]->pts = w->pend[i]->dts = w->pend[i]->pts - w->raw0;
+		w->last_out = w->pend[i]->pts;
+		ret = sink_packet(&w->s, w->pend[i]);
+	}
+	while (w->npend > 0)
+		av_packet_free(&w->pend[--w->npend]);
+	w->last_utc = utc;
+	return ret;
+}
+
+/* The packet in w->pkt, of clip c: placed on the run's timeline, then held
+ * back (the file has not started) or written. At the requested end it is
+ * dropped and w->stop set. */
+static int place_packet(struct runw *w, const struct vg_clip *c, int64_t fus)
+{
+	AVPacket *pkt = w->pkt;
+	int64_t utc, raw;
+	int ret;
+
+	if (w->first == AV_NOPTS_VALUE)
+		w->first = pkt->pts;
+	utc = c->start_us + av_rescale_q(pkt->pts - w->first, w->stb, US);
+	if (utc >= w->e->req->to_us) {
+		w->stop = 1;
+		av_packet_unref(pkt);
+		return 0;
+	}
+	raw = av_rescale_q(c->start_us - w->r->clips[0].start_us, US, w->rtb) +
+	      av_rescale_q(pkt->pts - w->first, w->stb, w->rtb);
+	pkt->pts = pkt->dts = raw;	/* no B-frames: decode order is display order */
+	pkt->duration = 0;
+	if (!w->started)
+		return hold_or_start(w, utc, fus);
+	raw -= w->raw0;
+	if (raw <= w->last_out)	/* catalog times that overlap by a tick */
+		raw = w->last_out + 1;
+	pkt->pts = pkt->dts = raw;
+	w->last_out = raw;
+	w->last_utc = utc;
+	ret = sink_packet(&w->s, pkt);
+	av_packet_unref(pkt);
+	return ret;
+}
+
+/* Clip c's packets from its reader, until the clip ends (*rr: its status
+ * from the reader), the requested time does, or a write fails. */
+static int clip_packets(struct runw *w, const struct vg_clip *c, struct reader *from,
+			int64_t fus, int *rr)
+{
+	struct exp *e = w->e;
+	int ret = 0;
+
+	while (ret == 0 && !w->stop) {
+		struct ritem *it = rd_pop(from);
+
+		if (it == NULL || it->kind != R_PKT) {
+			/* R_END, or NULL: the reader stopped (out of memory) */
+			*rr = it ? it->err : -VG_ENOMEM;
+			if (*rr == -VG_EAUTH && e->res->bad_clip == 0) {
+				e->res->bad_clip = c->id;
+				e->res->bad_chunk = it->chunk;
+			}
+			ritem_free(it);
+			break;
+		}
+		av_packet_move_ref(w->pkt, it->pkt);
+		ritem_free(it);
+		progress(e, (uint64_t)w->pkt->size);
+		ret = place_packet(w, c, fus);
+	}
+	return ret;
+}
+
+/* Clip ci of the run, from the reader that has it. A clip cut short by a
+ * crash is exported up to its cut; one that fails authentication stops
+ * the run. */
+static int write_clip(struct runw *w, int ci, struct reader *from)
+{
+	const struct vg_clip *c = &w->r->clips[ci];
+	int64_t fus = frame_us(c);
+	int rr = 0;
+	int ret = clip_begin(w, c, from);
+
+	if (ret < 0)
+		return ret;
+	ret = clip_packets(w, c, from, fus, &rr);
+	if (ret == 0 && rr == -VG_ENOMEM) {
+		ret = rr;
+	} else if (ret == 0 && rr == -VG_EAUTH) {
+		why(w->e, "clip %s failed authentication (tampered or corrupt)", c->path);
+		ret = -VG_EAUTH;
+	} else if (rr == -VG_ETRUNC) {
+		vg_info("clip %s ends early (crash-cut); exported up to its cut", c->path);
+	}
+	w->s.nominal = av_rescale_q(fus, US, w->rtb);
+	return ret;
+}
+
+/* The closed file's times, from the sink, and its name from them: the
+ * temporary name becomes CAMERA_FROM-TO.mp4. */
+static int name_run_file(struct runw *w)
+{
+	struct exp *e = w->e;
+	struct outfile *f = w->f;
+	int64_t first = w->s.first_pts == AV_NOPTS_VALUE ? 0 : w->s.first_pts;
+	char old[1280];
+	int ret;
+
+	f->duration_us = av_rescale_q(w->s.end_pts - first, w->rtb, US);
+	f->to_us = f->from_us + av_rescale_q(w->s.end_pts, w->rtb, US);
+	if (f->to_us < w->last_utc)
+		f->to_us = w->last_utc;
+	snprintf(old, sizeof(old), "%s", f->path);
+	name_file(e, f);
+	snprintf(f->path, sizeof(f->path), "%s/%s", e->dir, f->name);
+	if (rename(old, f->path) < 0) {
+		ret = -vg_err_from_errno(errno);
+		why(e, "cannot name %s: %s", f->name, vg_strerror(ret));
+		return ret;
+	}
+	return 0;
+}
+
 /*
  * Remux (or re-encode) one run. Packets are placed on one timeline from the
  * catalog start of each clip plus the packet's offset in its clip; the file
@@ -473,222 +731,56 @@ static void name_file(struct exp *e, struct outfile *f)
  */
 int export_run(struct exp *e, const struct run *r, int faststart)
 {
-	const struct vg_export_request *q = e->req;
-	struct sink s = { 0 };
-	struct outfile *f;
-	AVPacket *pkt = av_packet_alloc();
-	AVPacket **pend = NULL;
-	int npend = 0, capend = 0, started = 0, stop = 0, ret = 0;
-	int64_t raw0 = 0, last_out = -1, last_utc = 0;
-	AVRational rtb = TB;
-	AVCodecParameters *cpar = NULL;	/* the current clip's */
+	struct runw w = { .e = e, .r = r, .rtb = TB, .last_out = -1 };
 	struct reader rd[READERS];
 	int nrd = r->n > 1 ? READERS : 1;
-	char tmpname[64];
+	int ret = 0;
 
-	snprintf(tmpname, sizeof(tmpname), ".run%d.mp4", e->nruns);
-	f = new_file(e, tmpname);
-	if (f == NULL || pkt == NULL) {
-		av_packet_free(&pkt);
+	w.pkt = av_packet_alloc();
+	w.f = run_file(e, r);
+	if (w.f == NULL || w.pkt == NULL) {
+		av_packet_free(&w.pkt);
 		return -VG_ENOMEM;
 	}
-	f->video = 1;
-	f->run = (int)(r - e->runs);
-	f->redacted = q->n_redactions > 0;
-	for (int ci = 0; ci < r->n; ci++)
-		f->synthetic |= r->clips[ci].synthetic != 0;
-	snprintf(f->camera, sizeof(f->camera), "%s", r->cam->name);
-	s.tb = rtb;
-	s.fd = -1;
-	s.nominal = av_rescale_q(frame_us(&r->clips[0]), US, rtb);
-	if (!faststart) {
-		int64_t frames = 0;
-
-		for (int ci = 0; ci < r->n; ci++)
-			frames += r->clips[ci].frames > 0 ? r->clips[ci].frames : 0;
-		if (frames > 0 && frames < (INT_MAX - MOOV_BASE) / MOOV_PER_FRAME)
-			s.reserve = (int)(MOOV_BASE + frames * MOOV_PER_FRAME);
-	}
+	sink_plan(&w.s, r, w.rtb, faststart);
 	for (int i = 0; i < nrd; i++) {
 		int rs = reader_start(&rd[i], e, r, i, nrd);
 
 		if (ret == 0)
 			ret = rs;
 	}
-	for (int ci = 0; ci < r->n && !stop && ret == 0; ci++) {
-		const struct vg_clip *c = &r->clips[ci];
-		struct reader *from = &rd[ci % nrd];
-		struct ritem *it = rd_pop(from);
-		int64_t first = AV_NOPTS_VALUE, fus = frame_us(c);
-		AVRational stb;
-		int rr = 0;
-
-		if (it == NULL || it->kind != R_CLIP) {
-			ritem_free(it);
-			why(e, "cannot read clip %s", c->path);
-			ret = -VG_EIO;
-			break;
-		}
-		if (it->err < 0) {
-			ret = it->err;
-			if (ret == -VG_EAUTH && e->res->bad_clip == 0) {
-				e->res->bad_clip = c->id;
-				e->res->bad_chunk = it->chunk;
-			}
-			if (it->novideo)
-				why(e, "clip %s holds no video", c->path);
-			else
-				why(e, "cannot read clip %s: %s", c->path, vg_strerror(ret));
-			ritem_free(it);
-			break;
-		}
-		avcodec_parameters_free(&cpar);
-		cpar = it->par;
-		it->par = NULL;
-		stb = it->tb;
-		ritem_free(it);
-		f->width = cpar->width;
-		f->height = cpar->height;
-		f->clips++;
-		while (ret == 0 && !stop) {
-			int64_t utc, raw;
-
-			it = rd_pop(from);
-			if (it == NULL || it->kind != R_PKT) {
-				/* R_END, or NULL: the reader stopped (out of memory) */
-				rr = it ? it->err : -VG_ENOMEM;
-				if (rr == -VG_EAUTH && e->res->bad_clip == 0) {
-					e->res->bad_clip = c->id;
-					e->res->bad_chunk = it->chunk;
-				}
-				ritem_free(it);
-				break;
-			}
-			av_packet_move_ref(pkt, it->pkt);
-			ritem_free(it);
-			progress(e, (uint64_t)pkt->size);
-			if (first == AV_NOPTS_VALUE)
-				first = pkt->pts;
-			utc = c->start_us + av_rescale_q(pkt->pts - first, stb, US);
-			if (utc >= q->to_us) {
-				stop = 1;
-				av_packet_unref(pkt);
-				break;
-			}
-			raw = av_rescale_q(c->start_us - r->clips[0].start_us, US, rtb) +
-			      av_rescale_q(pkt->pts - first, stb, rtb);
-			pkt->pts = pkt->dts = raw;	/* no B-frames: decode order is display order */
-			pkt->duration = 0;
-			if (!started) {
-				AVPacket *keep;
-
-				if (pkt->flags & AV_PKT_FLAG_KEY) {
-					while (npend > 0)
-						av_packet_free(&pend[--npend]);
-				}
-				if (npend == 0 && !(pkt->flags & AV_PKT_FLAG_KEY)) {
-					av_packet_unref(pkt);
-					continue;
-				}
-				if (npend == capend) {
-					AVPacket **np = realloc(pend, (size_t)(capend + 64) * sizeof(*np));
-
-					if (np == NULL) {
-						ret = -VG_ENOMEM;
-						break;
-					}
-					pend = np;
-					capend += 64;
-				}
-				keep = av_packet_alloc();
-				if (keep == NULL) {
-					ret = -VG_ENOMEM;
-					break;
-				}
-				av_packet_move_ref(keep, pkt);
-				pend[npend++] = keep;
-				if (utc + fus <= q->from_us)
-					continue;
-				/* This picture overlaps the range: start at its GOP. */
-				started = 1;
-				raw0 = pend[0]->pts;
-				f->from_us = r->clips[0].start_us + av_rescale_q(raw0, rtb, US);
-				s.utc0 = f->from_us;
-				ret = sink_open(&s, e, f, cpar, stb);
-				for (int i = 0; i < npend && ret == 0; i++) {
-					pend[i]->pts = pend[i]->dts = pend[i]->pts - raw0;
-					last_out = pend[i]->pts;
-					ret = sink_packet(&s, pend[i]);
-				}
-				while (npend > 0)
-					av_packet_free(&pend[--npend]);
-				last_utc = utc;
-				continue;
-			}
-			raw -= raw0;
-			if (raw <= last_out)	/* catalog times that overlap by a tick */
-				raw = last_out + 1;
-			pkt->pts = pkt->dts = raw;
-			last_out = raw;
-			last_utc = utc;
-			ret = sink_packet(&s, pkt);
-			av_packet_unref(pkt);
-		}
-		if (ret == 0 && rr == -VG_ENOMEM) {
-			ret = rr;
-		} else if (ret == 0 && rr == -VG_EAUTH) {
-			why(e, "clip %s failed authentication (tampered or corrupt)", c->path);
-			ret = -VG_EAUTH;
-		} else if (rr == -VG_ETRUNC) {
-			vg_info("clip %s ends early (crash-cut); exported up to its cut", c->path);
-		}
-		s.nominal = av_rescale_q(fus, US, rtb);
-	}
+	for (int ci = 0; ci < r->n && !w.stop && ret == 0; ci++)
+		ret = write_clip(&w, ci, &rd[ci % nrd]);
 	for (int i = 0; i < nrd; i++)
 		reader_stop(&rd[i]);
-	avcodec_parameters_free(&cpar);
-	while (npend > 0)
-		av_packet_free(&pend[--npend]);
-	free(pend);
-	av_packet_free(&pkt);
-	if (!started) {
+	avcodec_parameters_free(&w.cpar);
+	while (w.npend > 0)
+		av_packet_free(&w.pend[--w.npend]);
+	free(w.pend);
+	av_packet_free(&w.pkt);
+	if (!w.started) {
 		/* Nothing of this run fell in the range. */
 		e->nfiles--;
 		return ret;
 	}
 	{
-		int cr = sink_close(&s, ret == 0);
+		int cr = sink_close(&w.s, ret == 0);
 
 		if (ret == 0)
 			ret = cr;
 	}
 	if (ret < 0) {
-		unlink(f->path);
+		unlink(w.f->path);
 		if (ret == -VG_EAGAIN) {
 			vg_info("%s: the reserved moov room was short; writing it again with "
-				"+faststart", f->camera);
+				"+faststart", w.f->camera);
 			e->nfiles--;
 			return export_run(e, r, 1);
 		}
 		return ret;
 	}
-	f->duration_us = av_rescale_q(s.end_pts - (s.first_pts == AV_NOPTS_VALUE ? 0 : s.first_pts),
-				      rtb, US);
-	f->to_us = f->from_us + av_rescale_q(s.end_pts, rtb, US);
-	if (f->to_us < last_utc)
-		f->to_us = last_utc;
-	{
-		char old[1280];
-
-		snprintf(old, sizeof(old), "%s", f->path);
-		name_file(e, f);
-		snprintf(f->path, sizeof(f->path), "%s/%s", e->dir, f->name);
-		if (rename(old, f->path) < 0) {
-			ret = -vg_err_from_errno(errno);
-			why(e, "cannot name %s: %s", f->name, vg_strerror(ret));
-			return ret;
-		}
-	}
-	ret = pool_submit(&e->pool, f, 0);
+	ret = name_run_file(&w);
+	if (ret == 0)
+		ret = pool_submit(&e->pool, w.f, 0);
 	return ret;
 }

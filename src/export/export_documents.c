@@ -415,16 +415,12 @@ static json_object *clock_words(const struct outfile *f)
 	return jstr(b);
 }
 
-int write_manifest(struct exp *e, const char *fpr, const char *pem)
+/* The request and who made it: reference, recipient, reasons, exporter,
+ * device, cameras, the requested time and (an image) which disc this is. */
+static void manifest_request(struct exp *e, json_object *root, const char *fpr)
 {
 	const struct vg_export_request *q = e->req;
-	json_object *root = json_object_new_object(), *a, *o;
-	struct vg_audit_checkpoint cp;
-	uint8_t digest[VG_SIGN_DIGEST_LEN], sig[VG_SIGN_MAX_SIG];
-	size_t siglen;
-	int64_t dfrom = 0, dto = 0;
-	char h[65];
-	int ret = 0;
+	json_object *a, *o;
 
 	json_object_object_add(root, "format", jstr("vigil-export"));
 	json_object_object_add(root, "format_version", json_object_new_int(1));
@@ -466,6 +462,17 @@ int write_manifest(struct exp *e, const char *fpr, const char *pem)
 		json_object_object_add(o, "to", jtime(q->to_us));
 		json_object_object_add(root, "disc", o);
 	}
+}
+
+/* The time the video files deliver (also into res->delivered_*), and the
+ * recorder's clock: now, and as each exported clip was recorded. */
+static void manifest_delivered(struct exp *e, json_object *root)
+{
+	const struct vg_export_request *q = e->req;
+	int64_t dfrom = 0, dto = 0;
+	int sy = 0, un = 0, uk = 0;
+	json_object *o;
+
 	for (int i = 0; i < e->nfiles; i++) {
 		if (!e->files[i].video)
 			continue;
@@ -483,63 +490,60 @@ int write_manifest(struct exp *e, const char *fpr, const char *pem)
 					       "requested start, so its first picture can be shown."));
 	json_object_object_add(root, "delivered", o);
 	json_object_object_add(root, "clock_sync", jstr(q->clock_sync ? q->clock_sync : "unknown"));
-	{
-		int sy = 0, un = 0, uk = 0;
-
-		for (int i = 0; i < e->nfiles; i++) {
-			if (!e->files[i].video)
-				continue;
-			tally_clock(e, &e->files[i]);
-			sy += e->files[i].clk_synced;
-			un += e->files[i].clk_unsynced;
-			uk += e->files[i].clk_unknown;
-		}
-		o = json_object_new_object();
-		json_object_object_add(o, "synchronised", json_object_new_int(sy));
-		json_object_object_add(o, "not_synchronised", json_object_new_int(un));
-		json_object_object_add(o, "unknown", json_object_new_int(uk));
-		json_object_object_add(o, "note", jstr("The recorder's clock as each clip was "
-						       "recorded (NTP), from the clips' audit rows "
-						       "in chain-of-custody.json."));
-		json_object_object_add(root, "clips_clock_sync", o);
-	}
-	json_object_object_add(root, "redacted_working_copy",
-			       json_object_new_boolean(q->n_redactions > 0));
-	if (q->n_redactions > 0)
-		json_object_object_add(root, "redaction_note",
-				       jstr("The video files are REDACTED WORKING COPIES: regions "
-					    "were blanked and the video re-encoded. They are not "
-					    "the master exhibit."));
-	a = json_object_new_array();
 	for (int i = 0; i < e->nfiles; i++) {
-		const struct outfile *f = &e->files[i];
-
-		o = json_object_new_object();
-		json_object_object_add(o, "name", jstr(f->name));
-		json_object_object_add(o, "type", jstr(f->video ? "video" : "document"));
-		vg_hex(f->sha, VG_SHA256_LEN, h);
-		json_object_object_add(o, "sha256", jstr(h));
-		json_object_object_add(o, "size", json_object_new_int64((int64_t)f->size));
-		if (f->video) {
-			json_object_object_add(o, "camera", jstr(f->camera));
-			json_object_object_add(o, "from", jtime(f->from_us));
-			json_object_object_add(o, "to", jtime(f->to_us));
-			json_object_object_add(o, "duration_seconds", seconds_json(f->duration_us));
-			json_object_object_add(o, "synthetic", json_object_new_boolean(f->synthetic));
-			json_object_object_add(o, "frames", json_object_new_int64(f->frames));
-			json_object_object_add(o, "codec", jstr("h264"));
-			json_object_object_add(o, "width", json_object_new_int(f->width));
-			json_object_object_add(o, "height", json_object_new_int(f->height));
-			json_object_object_add(o, "source_clips", json_object_new_int(f->clips));
-			json_object_object_add(o, "clock_sync", clock_words(f));
-			json_object_object_add(o, "content",
-					       jstr(f->redacted ? "redacted working copy (re-encoded)"
-								: "original encoded frames, remuxed"));
-		}
-		json_object_array_add(a, o);
+		if (!e->files[i].video)
+			continue;
+		tally_clock(e, &e->files[i]);
+		sy += e->files[i].clk_synced;
+		un += e->files[i].clk_unsynced;
+		uk += e->files[i].clk_unknown;
 	}
-	json_object_object_add(root, "files", a);
-	a = json_object_new_array();
+	o = json_object_new_object();
+	json_object_object_add(o, "synchronised", json_object_new_int(sy));
+	json_object_object_add(o, "not_synchronised", json_object_new_int(un));
+	json_object_object_add(o, "unknown", json_object_new_int(uk));
+	json_object_object_add(o, "note", jstr("The recorder's clock as each clip was "
+					       "recorded (NTP), from the clips' audit rows "
+					       "in chain-of-custody.json."));
+	json_object_object_add(root, "clips_clock_sync", o);
+}
+
+/* One file's entry in "files": its fingerprint, and for a video what it
+ * shows and how it was made. */
+static json_object *file_json(const struct outfile *f)
+{
+	json_object *o = json_object_new_object();
+	char h[65];
+
+	json_object_object_add(o, "name", jstr(f->name));
+	json_object_object_add(o, "type", jstr(f->video ? "video" : "document"));
+	vg_hex(f->sha, VG_SHA256_LEN, h);
+	json_object_object_add(o, "sha256", jstr(h));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)f->size));
+	if (f->video) {
+		json_object_object_add(o, "camera", jstr(f->camera));
+		json_object_object_add(o, "from", jtime(f->from_us));
+		json_object_object_add(o, "to", jtime(f->to_us));
+		json_object_object_add(o, "duration_seconds", seconds_json(f->duration_us));
+		json_object_object_add(o, "synthetic", json_object_new_boolean(f->synthetic));
+		json_object_object_add(o, "frames", json_object_new_int64(f->frames));
+		json_object_object_add(o, "codec", jstr("h264"));
+		json_object_object_add(o, "width", json_object_new_int(f->width));
+		json_object_object_add(o, "height", json_object_new_int(f->height));
+		json_object_object_add(o, "source_clips", json_object_new_int(f->clips));
+		json_object_object_add(o, "clock_sync", clock_words(f));
+		json_object_object_add(o, "content",
+				       jstr(f->redacted ? "redacted working copy (re-encoded)"
+							: "original encoded frames, remuxed"));
+	}
+	return o;
+}
+
+/* The gaps in recording (list_gaps) as the manifest's "gaps". */
+static json_object *gaps_json(const struct exp *e)
+{
+	json_object *a = json_object_new_array(), *o;
+
 	for (int i = 0; i < e->ngaps; i++) {
 		o = json_object_new_object();
 		json_object_object_add(o, "camera", jstr(e->gaps[i].camera));
@@ -548,42 +552,91 @@ int write_manifest(struct exp *e, const char *fpr, const char *pem)
 		json_object_object_add(o, "reason", jstr(e->gaps[i].reason));
 		json_object_array_add(a, o);
 	}
-	json_object_object_add(root, "gaps", a);
-	if (e->ctx->audit) {
-		char b64[AV_BASE64_SIZE(VG_SIGN_MAX_SIG)];
+	return a;
+}
 
-		ret = vg_audit_checkpoint(e->ctx->audit, &cp);
-		if (ret < 0) {
-			why(e, "cannot sign an audit checkpoint: %s", vg_strerror(ret));
-			goto out;
-		}
-		o = json_object_new_object();
-		json_object_object_add(o, "seq", json_object_new_int64(cp.seq));
-		vg_hex(cp.hash, VG_AUDIT_HASH_LEN, h);
-		json_object_object_add(o, "hash", jstr(h));
-		json_object_object_add(o, "time", jtime(cp.time_us));
-		av_base64_encode(b64, sizeof(b64), cp.sig, (int)cp.sig_len);
-		json_object_object_add(o, "signature_base64", jstr(b64));
-		json_object_object_add(root, "audit_checkpoint", o);
-	} else {
+/* "audit_checkpoint": the audit log's last row, signed now, so the
+ * recipient can tell later rows were added after this export (null
+ * without an audit log). */
+static int manifest_checkpoint(struct exp *e, json_object *root)
+{
+	struct vg_audit_checkpoint cp;
+	char b64[AV_BASE64_SIZE(VG_SIGN_MAX_SIG)];
+	char h[65];
+	json_object *o;
+	int ret;
+
+	if (e->ctx->audit == NULL) {
 		json_object_object_add(root, "audit_checkpoint", NULL);
+		return 0;
 	}
+	ret = vg_audit_checkpoint(e->ctx->audit, &cp);
+	if (ret < 0) {
+		why(e, "cannot sign an audit checkpoint: %s", vg_strerror(ret));
+		return ret;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "seq", json_object_new_int64(cp.seq));
+	vg_hex(cp.hash, VG_AUDIT_HASH_LEN, h);
+	json_object_object_add(o, "hash", jstr(h));
+	json_object_object_add(o, "time", jtime(cp.time_us));
+	av_base64_encode(b64, sizeof(b64), cp.sig, (int)cp.sig_len);
+	json_object_object_add(o, "signature_base64", jstr(b64));
+	json_object_object_add(root, "audit_checkpoint", o);
+	return 0;
+}
+
+/* manifest.json.sig: the device key's signature of manifest.json, the
+ * file written last (its hash is the digest signed). */
+static int sign_manifest(struct exp *e)
+{
+	uint8_t digest[VG_SIGN_DIGEST_LEN], sig[VG_SIGN_MAX_SIG];
+	size_t siglen;
+	int ret;
+
+	memcpy(digest, e->files[e->nfiles - 1].sha, sizeof(digest));
+	vg_hex(digest, sizeof(digest), e->res->manifest_sha256);
+	ret = vg_sign_digest(e->ctx->key, digest, sig, sizeof(sig), &siglen);
+	if (ret < 0) {
+		why(e, "signing the manifest failed: %s", vg_strerror(ret));
+		return ret;
+	}
+	return write_small(e, "manifest.json.sig", sig, siglen);
+}
+
+/* manifest.json, then its signature. The fields go in the order
+ * docs/export-format.md lists them; the functions above add a part each. */
+int write_manifest(struct exp *e, const char *fpr, const char *pem)
+{
+	const struct vg_export_request *q = e->req;
+	json_object *root = json_object_new_object(), *a, *o;
+	int ret;
+
+	manifest_request(e, root, fpr);
+	manifest_delivered(e, root);
+	json_object_object_add(root, "redacted_working_copy",
+			       json_object_new_boolean(q->n_redactions > 0));
+	if (q->n_redactions > 0)
+		json_object_object_add(root, "redaction_note",
+				       jstr("The video files are REDACTED WORKING COPIES: regions "
+					    "were blanked and the video re-encoded. They are not "
+					    "the master exhibit."));
+	a = json_object_new_array();
+	for (int i = 0; i < e->nfiles; i++)
+		json_object_array_add(a, file_json(&e->files[i]));
+	json_object_object_add(root, "files", a);
+	json_object_object_add(root, "gaps", gaps_json(e));
+	ret = manifest_checkpoint(e, root);
+	if (ret < 0)
+		goto out;
 	o = json_object_new_object();
 	json_object_object_add(o, "file", jstr("manifest.json.sig"));
 	json_object_object_add(o, "algorithm", jstr("ECDSA P-256 over SHA-256(manifest.json), DER"));
 	json_object_object_add(o, "public_key_pem", jstr(pem));
 	json_object_object_add(root, "signature", o);
 	ret = write_json(e, "manifest.json", root);
-	if (ret < 0)
-		goto out;
-	memcpy(digest, e->files[e->nfiles - 1].sha, sizeof(digest));
-	vg_hex(digest, sizeof(digest), e->res->manifest_sha256);
-	ret = vg_sign_digest(e->ctx->key, digest, sig, sizeof(sig), &siglen);
-	if (ret < 0) {
-		why(e, "signing the manifest failed: %s", vg_strerror(ret));
-		goto out;
-	}
-	ret = write_small(e, "manifest.json.sig", sig, siglen);
+	if (ret == 0)
+		ret = sign_manifest(e);
 out:
 	json_object_put(root);
 	return ret;

@@ -62,74 +62,76 @@ static void volume_id(const char *ref, int synthetic, char out[33])
 	out[k] = '\0';
 }
 
-static int write_iso(struct exp *e, const char *iso, int given_fd, uint64_t limit)
+/* The image of the staged folder as a libisofs burn source, *bs (*img,
+ * *opts and *bs are the caller's to free, even on failure); -VG_EFORMAT if
+ * it would not fit on a disc of limit bytes. */
+static int iso_build(struct exp *e, IsoImage **img, IsoWriteOpts **opts, struct burn_source **bs,
+		     uint64_t limit)
 {
-	IsoImage *img = NULL;
-	IsoWriteOpts *opts = NULL;
 	IsoDir *d = NULL;
-	struct burn_source *bs = NULL;
-	struct vg_sha256 s;
-	uint8_t sha[VG_SHA256_LEN], back[VG_SHA256_LEN];
-	unsigned char *buf = malloc(64 * 2048);
-	char tmp[1100], vol[33], tree[1210];
-	uint64_t n = 0, nback = 0;
-	int fd = -1, ret = 0, inited = 0;
+	char vol[33], tree[1210];
 
-	snprintf(tmp, sizeof(tmp), "%s.incomplete", iso);
 	/* The staged folder by its descriptor ("/." so that libisofs sees a
 	 * folder, not the /proc link): its name could be swapped meanwhile. */
 	snprintf(tree, sizeof(tree), "%s/.", e->dir);
 	volume_id(e->ref, any_synthetic(e), vol);
-	if (buf == NULL)
+	if (iso_image_new(vol, img) < 0 || iso_write_opts_new(opts, 0) < 0)
 		return -VG_ENOMEM;
-	if (vg_isofs_get() < 0) {
-		ret = -VG_EFORMAT;
-		goto out;
-	}
-	inited = 1;
-	if (iso_image_new(vol, &img) < 0 || iso_write_opts_new(&opts, 0) < 0) {
-		ret = -VG_ENOMEM;
-		goto out;
-	}
-	iso_image_set_volume_id(img, vol);
-	iso_image_set_application_id(img, "VIGIL EVIDENCE EXPORT");
-	iso_tree_set_follow_symlinks(img, 0);
-	iso_tree_set_ignore_hidden(img, 0);
-	if (iso_tree_add_new_dir(iso_image_get_root(img), e->ref, &d) < 0 ||
-	    iso_tree_add_dir_rec(img, d, tree) < 0) {
+	iso_image_set_volume_id(*img, vol);
+	iso_image_set_application_id(*img, "VIGIL EVIDENCE EXPORT");
+	iso_tree_set_follow_symlinks(*img, 0);
+	iso_tree_set_ignore_hidden(*img, 0);
+	if (iso_tree_add_new_dir(iso_image_get_root(*img), e->ref, &d) < 0 ||
+	    iso_tree_add_dir_rec(*img, d, tree) < 0) {
 		why(e, "cannot add the export folder to the ISO image");
-		ret = -VG_EIO;
-		goto out;
+		return -VG_EIO;
 	}
-	iso_write_opts_set_iso_level(opts, 3);	/* files over 4 GiB in several extents */
-	iso_write_opts_set_rockridge(opts, 1);
-	iso_write_opts_set_joliet(opts, 1);
-	iso_write_opts_set_always_gmt(opts, 1);
-	if (iso_image_create_burn_source(img, opts, &bs) < 0) {
-		ret = -VG_EFORMAT;
-		goto out;
-	}
-	if ((uint64_t)bs->get_size(bs) > limit) {
+	iso_write_opts_set_iso_level(*opts, 3);	/* files over 4 GiB in several extents */
+	iso_write_opts_set_rockridge(*opts, 1);
+	iso_write_opts_set_joliet(*opts, 1);
+	iso_write_opts_set_always_gmt(*opts, 1);
+	if (iso_image_create_burn_source(*img, *opts, bs) < 0)
+		return -VG_EFORMAT;
+	if ((uint64_t)(*bs)->get_size(*bs) > limit) {
 		why(e, "the image (%llu MB) came out larger than estimated and does not fit on "
 		    "a disc of %llu MB: export a shorter time range",
-		    (unsigned long long)((uint64_t)bs->get_size(bs) / 1000000),
+		    (unsigned long long)((uint64_t)(*bs)->get_size(*bs) / 1000000),
 		    (unsigned long long)(limit / 1000000));
-		ret = -VG_EFORMAT;
-		goto out;
+		return -VG_EFORMAT;
 	}
+	return 0;
+}
+
+/* The file the image is written to: tmp (ISO.incomplete, made here), or a
+ * copy of given_fd if vigilctl made it with the requester's rights (it
+ * renames it once told it is good; tmp then names the copy). Returns the
+ * descriptor, or a negative code. */
+static int iso_open(struct exp *e, int given_fd, char *tmp, size_t len)
+{
+	int fd, ret;
+
 	if (given_fd >= 0) {
-		/* vigilctl made the image with the requester's rights; it
-		 * renames it once told it is good */
 		fd = fcntl(given_fd, F_DUPFD_CLOEXEC, 3);
-		snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", fd);
+		snprintf(tmp, len, "/proc/self/fd/%d", fd);
 	} else {
 		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	}
 	if (fd < 0) {
 		ret = -vg_err_from_errno(errno);
 		why(e, "cannot create %s: %s", tmp, vg_strerror(ret));
-		goto out;
+		return ret;
 	}
+	return fd;
+}
+
+/* Copy the image from bs into fd, hashing what is written: sha, n bytes.
+ * buf holds 64 blocks of 2048 bytes. */
+static int iso_copy(struct exp *e, struct burn_source *bs, int fd, unsigned char *buf,
+		    uint8_t sha[VG_SHA256_LEN], uint64_t *n)
+{
+	struct vg_sha256 s;
+	int ret = 0;
+
 	vg_sha256_init(&s);
 	/* The burn source hands out one 2048-byte block per call (larger reads
 	 * come back short); gather 64 of them per write. */
@@ -148,7 +150,7 @@ static int write_iso(struct exp *e, const char *iso, int given_fd, uint64_t limi
 			have += (size_t)r;
 		}
 		vg_sha256_update(&s, buf, have);
-		n += have;
+		*n += have;
 		if (ret == 0)
 			ret = write_all(fd, buf, have);
 		if (ret < 0)
@@ -156,7 +158,19 @@ static int write_iso(struct exp *e, const char *iso, int given_fd, uint64_t limi
 	}
 	if (vg_sha256_final(&s, sha) < 0 && ret == 0)
 		ret = -VG_ECRYPTO;
-	if (ret == 0 && fsync(fd) < 0)
+	return ret;
+}
+
+/* The written image in fd (tmp), n bytes hashing to sha: fsynced, then
+ * read back from the medium and compared. */
+static int iso_check(struct exp *e, int fd, const char *tmp, const uint8_t sha[VG_SHA256_LEN],
+		     uint64_t n)
+{
+	uint8_t back[VG_SHA256_LEN];
+	uint64_t nback = 0;
+	int ret = 0;
+
+	if (fsync(fd) < 0)
 		ret = -vg_err_from_errno(errno);
 	if (ret == 0 && e->ctx->fault && e->ctx->fault(tmp, e->ctx->fault_ud) != 0) {
 		why(e, "writing the ISO image failed");
@@ -164,17 +178,18 @@ static int write_iso(struct exp *e, const char *iso, int given_fd, uint64_t limi
 	}
 	if (ret == 0)
 		ret = hash_fd(e, fd, 1, back, &nback);
-	close(fd);
-	fd = -1;
-	if (ret == 0 && (nback != n || !vg_crypto_equal(sha, back, sizeof(sha)))) {
+	if (ret == 0 && (nback != n || !vg_crypto_equal(sha, back, VG_SHA256_LEN))) {
 		why(e, "the ISO image reads back different from what was written");
 		ret = -VG_EAUTH;
 	}
-	if (given_fd >= 0) {
-		snprintf(e->res->path, sizeof(e->res->path), "%s%s", iso,
-			 ret == 0 ? "" : ".incomplete");
-		goto out;
-	}
+	return ret;
+}
+
+/* Our image (not vigilctl's), checked (ret 0) or not: a good one is made
+ * readable and renamed from tmp to iso, its folder fsynced. res->path
+ * names where the image is. */
+static int iso_place(struct exp *e, const char *iso, const char *tmp, int ret)
+{
 	if (ret == 0 && chmod(tmp, 0644) < 0)
 		ret = -vg_err_from_errno(errno);
 	if (ret == 0 && rename(tmp, iso) < 0)
@@ -188,6 +203,47 @@ static int write_iso(struct exp *e, const char *iso, int given_fd, uint64_t limi
 	} else {
 		snprintf(e->res->path, sizeof(e->res->path), "%s", tmp);
 	}
+	return ret;
+}
+
+/* The staged folder into the image iso (or vigilctl's given_fd): built,
+ * written, read back and put in place. */
+static int write_iso(struct exp *e, const char *iso, int given_fd, uint64_t limit)
+{
+	IsoImage *img = NULL;
+	IsoWriteOpts *opts = NULL;
+	struct burn_source *bs = NULL;
+	uint8_t sha[VG_SHA256_LEN];
+	unsigned char *buf = malloc(64 * 2048);
+	char tmp[1100];
+	uint64_t n = 0;
+	int fd, ret = 0, inited = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.incomplete", iso);
+	if (buf == NULL)
+		return -VG_ENOMEM;
+	if (vg_isofs_get() < 0) {
+		ret = -VG_EFORMAT;
+		goto out;
+	}
+	inited = 1;
+	ret = iso_build(e, &img, &opts, &bs, limit);
+	if (ret < 0)
+		goto out;
+	fd = iso_open(e, given_fd, tmp, sizeof(tmp));
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	ret = iso_copy(e, bs, fd, buf, sha, &n);
+	if (ret == 0)
+		ret = iso_check(e, fd, tmp, sha, n);
+	close(fd);
+	if (given_fd >= 0)
+		snprintf(e->res->path, sizeof(e->res->path), "%s%s", iso,
+			 ret == 0 ? "" : ".incomplete");
+	else
+		ret = iso_place(e, iso, tmp, ret);
 out:
 	if (bs) {
 		if (bs->free_data)

@@ -131,19 +131,15 @@ static void mark_incomplete(struct exp *e, int err)
 
 /* ---- the folder export ---- */
 
-int export_folder(struct exp *e, uint64_t estimate)
+/* Before anything is made: DEST/REF must not exist yet (unless vigilctl
+ * made the folder: given) and the medium must have about estimate bytes
+ * free. */
+static int folder_room(struct exp *e, uint64_t estimate, int given)
 {
-	char pem[VG_SIGN_PEM_MAX], fpr[VG_SIGN_FPR_HEX_LEN];
-	int given = e->req->given && !e->staging;
 	struct statvfs sv;
 	struct stat st;
-	double t0;
 	int ret;
 
-	e->dir_fd = -1;
-	snprintf(e->final_dir, sizeof(e->final_dir), "%s/%s", e->dest, e->ref);
-	snprintf(e->dir_name, sizeof(e->dir_name), "%s/%s.incomplete", e->dest, e->ref);
-	snprintf(e->res->path, sizeof(e->res->path), "%s", e->final_dir);
 	if (!given && (stat(e->final_dir, &st) == 0 || stat(e->dir_name, &st) == 0)) {
 		why(e, "%s (or its .incomplete folder) already exists", e->final_dir);
 		return -VG_EEXIST;
@@ -159,13 +155,15 @@ int export_folder(struct exp *e, uint64_t estimate)
 		    (unsigned long long)(estimate / 1000000));
 		return -VG_ENOSPC;
 	}
-	ret = vg_sign_pubkey_pem(e->ctx->key, pem, sizeof(pem));
-	if (ret == 0)
-		ret = vg_sign_fingerprint(e->ctx->key, fpr);
-	if (ret < 0) {
-		why(e, "cannot read the device key: %s", vg_strerror(ret));
-		return ret;
-	}
+	return 0;
+}
+
+/* Make DEST/REF.incomplete (or take the folder vigilctl made: given) and
+ * open it: e->dir_fd, and e->dir, the path every file is made beneath. */
+static int folder_open(struct exp *e, int given)
+{
+	int ret;
+
 	if (given) {
 		/* vigilctl made the folder with the requester's rights */
 		e->dir_fd = fcntl(e->req->folder_fd, F_DUPFD_CLOEXEC, 3);
@@ -183,8 +181,17 @@ int export_folder(struct exp *e, uint64_t estimate)
 	}
 	snprintf(e->dir, sizeof(e->dir), "/proc/self/fd/%d", e->dir_fd);
 	snprintf(e->res->path, sizeof(e->res->path), "%s", e->dir_name);
-	t0 = mono_s();
-	ret = pool_start(&e->pool, e, 1);
+	return 0;
+}
+
+/* Write every file into the open folder, each fsynced: the runs' videos
+ * (one worker hashes each while the next is muxed), then the documents
+ * (pem, fpr: the device key). */
+static int folder_write(struct exp *e, const char *pem, const char *fpr)
+{
+	double t0 = mono_s();
+	int ret = pool_start(&e->pool, e, 1);
+
 	for (int i = 0; i < e->nruns && ret == 0; i++)
 		ret = export_run(e, &e->runs[i], 0);
 	if (ret == 0) {
@@ -219,44 +226,86 @@ int export_folder(struct exp *e, uint64_t estimate)
 		ret = fsync_path(e->dir, 1);
 	e->res->write_seconds = mono_s() - t0;
 	pool_stop(&e->pool);
-	if (ret < 0)
-		goto fail;
-	/* Read everything back from the medium, two files at a time. */
-	t0 = mono_s();
-	ret = pool_start(&e->pool, e, 2);
+	return ret;
+}
+
+/* Read everything back from the medium, two files at a time. */
+static int folder_read_back(struct exp *e)
+{
+	double t0 = mono_s();
+	int ret = pool_start(&e->pool, e, 2);
+
 	for (int i = 0; i < e->nfiles && ret == 0; i++)
 		ret = pool_submit(&e->pool, &e->files[i], 1);
 	if (ret == 0)
 		ret = pool_wait(&e->pool);
 	pool_stop(&e->pool);
 	e->res->readback_seconds = mono_s() - t0;
-	if (ret < 0) {
+	if (ret < 0)
 		why(e, "%s reads back different from what was written: the medium is faulty "
 		    "(%s)", e->pool.bad, vg_strerror(ret));
-		goto fail;
-	}
+	return ret;
+}
+
+/* The checked folder, handed over: readable by its recipient, and named
+ * DEST/REF (res->path). */
+static int folder_release(struct exp *e, int given)
+{
+	int ret;
+
 	/* vigild runs with umask 077 (its own files are for nobody else); the
 	 * medium is for the recipient: files 0644, the folder 0755. */
 	open_up(e->dir_fd);
-	if (given) {
-		/* The requester's vigilctl renames its folder once told it is
-		 * good: vigild may not write in the folder around it. */
-		snprintf(e->res->path, sizeof(e->res->path), "%s", e->final_dir);
-		return 0;
-	}
-	if (rename(e->dir_name, e->final_dir) < 0) {
+	/* The requester's vigilctl renames its folder once told it is good:
+	 * vigild may not write in the folder around it. */
+	if (!given && rename(e->dir_name, e->final_dir) < 0) {
 		ret = -vg_err_from_errno(errno);
 		why(e, "cannot rename the finished folder: %s", vg_strerror(ret));
-		goto fail;
+		return ret;
 	}
 	snprintf(e->res->path, sizeof(e->res->path), "%s", e->final_dir);
+	return 0;
+}
+
+int export_folder(struct exp *e, uint64_t estimate)
+{
+	char pem[VG_SIGN_PEM_MAX], fpr[VG_SIGN_FPR_HEX_LEN];
+	int given = e->req->given && !e->staging;
+	int ret;
+
+	e->dir_fd = -1;
+	snprintf(e->final_dir, sizeof(e->final_dir), "%s/%s", e->dest, e->ref);
+	snprintf(e->dir_name, sizeof(e->dir_name), "%s/%s.incomplete", e->dest, e->ref);
+	snprintf(e->res->path, sizeof(e->res->path), "%s", e->final_dir);
+	ret = folder_room(e, estimate, given);
+	if (ret < 0)
+		return ret;
+	ret = vg_sign_pubkey_pem(e->ctx->key, pem, sizeof(pem));
+	if (ret == 0)
+		ret = vg_sign_fingerprint(e->ctx->key, fpr);
+	if (ret < 0) {
+		why(e, "cannot read the device key: %s", vg_strerror(ret));
+		return ret;
+	}
+	ret = folder_open(e, given);
+	if (ret < 0)
+		return ret;
+	ret = folder_write(e, pem, fpr);
+	if (ret == 0)
+		ret = folder_read_back(e);
+	if (ret == 0)
+		ret = folder_release(e, given);
+	if (ret < 0) {
+		/* the folder keeps its .incomplete name and says why inside */
+		pool_stop(&e->pool);
+		mark_incomplete(e, ret);
+		return ret;
+	}
+	if (given)
+		return 0;
 	ret = fsync_path(e->dest, 1);
 	if (ret < 0)
 		why(e, "fsync of %s failed", e->dest);
-	return ret;
-fail:
-	pool_stop(&e->pool);
-	mark_incomplete(e, ret);
 	return ret;
 }
 

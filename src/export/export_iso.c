@@ -357,15 +357,122 @@ static void abandon_discs(const struct vg_export_request *req, int done, int n)
 	}
 }
 
+/* Refuse a set of n discs if any of its images exists already (unless
+ * vigilctl made them: given). */
+static int discs_absent(const struct vg_export_request *req, struct vg_export_result *res, int n)
+{
+	char path[1100];
+
+	for (int k = 1; k <= n; k++) {
+		vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
+		if (!req->given && access(path, F_OK) == 0) {
+			snprintf(res->why, sizeof(res->why), "%s already exists", path);
+			return -VG_EEXIST;
+		}
+	}
+	return 0;
+}
+
+/* Room for every image, and for one disc's staged folder beside them:
+ * checked before the first disc, so a set never stops half-way for want
+ * of space. */
+static int discs_room(const struct vg_export_request *req, struct vg_export_result *res, int n,
+		      uint64_t estimate)
+{
+	char dir[1100];
+	struct statvfs sv;
+	uint64_t need = estimate + estimate / (uint64_t)n + 2 * 1024 * 1024;
+
+	dir_of(req->iso_path, dir, sizeof(dir));
+	if ((req->given ? fstatvfs(req->staging_fd, &sv) : statvfs(dir, &sv)) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < need) {
+		snprintf(res->why, sizeof(res->why), "%s has %llu MB free; these %d disc "
+			 "images need about %llu MB", dir,
+			 (unsigned long long)((uint64_t)sv.f_bavail * sv.f_frsize / 1000000),
+			 n, (unsigned long long)(need / 1000000));
+		return -VG_ENOSPC;
+	}
+	return 0;
+}
+
+/* Disc k of n: a whole export of the request's time from cut[k - 1] to
+ * cut[k], its result in one. whole keeps the set's progress bar. */
+static int export_disc(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
+		       struct vg_export_result *one, struct exp *whole, const int64_t *cut,
+		       int k, int n)
+{
+	struct vg_export_request part = *req;
+	struct exp e = { 0 };
+	char path[1100], ref[VG_EXPORT_REF_MAX + 16];
+	int ret;
+
+	part.from_us = cut[k - 1];
+	part.to_us = cut[k];
+	vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
+	part.iso_path = path;
+	memset(one, 0, sizeof(*one));
+	e.ctx = ctx;
+	e.req = &part;
+	e.res = one;
+	e.now_us = whole->now_us;
+	e.disc_no = k;
+	e.disc_of = n;
+	e.whole_from_us = req->from_us;
+	e.whole_to_us = req->to_us;
+	pthread_mutex_init(&e.prog_mu, NULL);
+	/* one progress bar for the set */
+	e.done = whole->done;
+	e.total = whole->total;
+	if (n > 1)
+		snprintf(ref, sizeof(ref), "%s-disc%dof%d", whole->ref, k, n);
+	else
+		snprintf(ref, sizeof(ref), "%s", whole->ref);
+	vg_export_folder_name(ref, e.ref);
+	ret = export_once(&e);
+	whole->done = e.done;
+	whole->total = e.total > whole->total ? e.total : whole->total;
+	free_runs(&e);
+	pthread_mutex_destroy(&e.prog_mu);
+	return ret;
+}
+
+/* Add disc k's result (one, ret) to the set's res. A failed disc is named
+ * in res->why, and the discs before it are marked .incomplete. */
+static void tally_disc(const struct vg_export_request *req, struct vg_export_result *res,
+		       const struct vg_export_result *one, int k, int n, int ret)
+{
+	if (k == 1)
+		snprintf(res->path, sizeof(res->path), "%s", one->path);
+	res->files += one->files;
+	res->runs_gaps += one->runs_gaps;
+	res->bytes += one->bytes;
+	res->write_seconds += one->write_seconds;
+	res->readback_seconds += one->readback_seconds;
+	if (ret == 0) {
+		if (k == 1)
+			res->delivered_from_us = one->delivered_from_us;
+		res->delivered_to_us = one->delivered_to_us;
+		snprintf(res->disc_manifest_sha256[k - 1], sizeof(res->disc_manifest_sha256[0]),
+			 "%s", one->manifest_sha256);
+		if (k == 1)
+			snprintf(res->manifest_sha256, sizeof(res->manifest_sha256), "%s",
+				 one->manifest_sha256);
+	} else {
+		snprintf(res->why, sizeof(res->why), "disc %d of %d: %s%s", k, n, one->why,
+			 k > 1 ? " (the discs before it were marked .incomplete)" : "");
+		snprintf(res->path, sizeof(res->path), "%s", one->path);
+		if (!req->given)	/* else vigilctl renames none of them */
+			abandon_discs(req, k - 1, n);
+	}
+}
+
 int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
-			struct vg_export_result *res, struct exp *whole, uint64_t limit,
-			uint64_t estimate)
+		 struct vg_export_result *res, struct exp *whole, uint64_t limit,
+		 uint64_t estimate)
 {
 	int64_t cut[VG_EXPORT_MAX_DISCS + 1];
-	struct vg_export_request part = *req;
 	struct vg_export_result *one = calloc(1, sizeof(*one));
-	char path[1100];
-	int n, ret = 0;
+	int n, ret;
 
 	if (one == NULL)
 		return -VG_ENOMEM;
@@ -374,92 +481,18 @@ int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_request
 		free(one);
 		return n < 0 ? n : -VG_EINVAL;
 	}
-	for (int k = 1; k <= n; k++) {
-		vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
-		if (!req->given && access(path, F_OK) == 0) {
-			snprintf(res->why, sizeof(res->why), "%s already exists", path);
-			free(one);
-			return -VG_EEXIST;
-		}
-	}
-	/* Room for every image, and for one disc's staged folder beside them:
-	 * checked before the first disc, so a set never stops half-way for
-	 * want of space. */
-	{
-		char dir[1100];
-		struct statvfs sv;
-		uint64_t need = estimate + estimate / (uint64_t)n + 2 * 1024 * 1024;
-
-		dir_of(req->iso_path, dir, sizeof(dir));
-		if ((req->given ? fstatvfs(req->staging_fd, &sv) : statvfs(dir, &sv)) == 0 &&
-		    (uint64_t)sv.f_bavail * sv.f_frsize < need) {
-			snprintf(res->why, sizeof(res->why), "%s has %llu MB free; these %d disc "
-				 "images need about %llu MB", dir,
-				 (unsigned long long)((uint64_t)sv.f_bavail * sv.f_frsize / 1000000),
-				 n, (unsigned long long)(need / 1000000));
-			free(one);
-			return -VG_ENOSPC;
-		}
+	ret = discs_absent(req, res, n);
+	if (ret == 0)
+		ret = discs_room(req, res, n, estimate);
+	if (ret < 0) {
+		free(one);
+		return ret;
 	}
 	vg_info("export needs %d discs of %.1f MB: split by time", n, (double)limit / 1e6);
 	res->discs = n;
 	for (int k = 1; k <= n && ret == 0; k++) {
-		struct exp e = { 0 };
-
-		part.from_us = cut[k - 1];
-		part.to_us = cut[k];
-		vg_export_disc_path(req->iso_path, k, n, path, sizeof(path));
-		part.iso_path = path;
-		memset(one, 0, sizeof(*one));
-		e.ctx = ctx;
-		e.req = &part;
-		e.res = one;
-		e.now_us = whole->now_us;
-		e.disc_no = k;
-		e.disc_of = n;
-		e.whole_from_us = req->from_us;
-		e.whole_to_us = req->to_us;
-		pthread_mutex_init(&e.prog_mu, NULL);
-		/* one progress bar for the set */
-		e.done = whole->done;
-		e.total = whole->total;
-		{
-			char ref[VG_EXPORT_REF_MAX + 16];
-
-			if (n > 1)
-				snprintf(ref, sizeof(ref), "%s-disc%dof%d", whole->ref, k, n);
-			else
-				snprintf(ref, sizeof(ref), "%s", whole->ref);
-			vg_export_folder_name(ref, e.ref);
-		}
-		ret = export_once(&e);
-		whole->done = e.done;
-		whole->total = e.total > whole->total ? e.total : whole->total;
-		free_runs(&e);
-		pthread_mutex_destroy(&e.prog_mu);
-		if (k == 1)
-			snprintf(res->path, sizeof(res->path), "%s", one->path);
-		res->files += one->files;
-		res->runs_gaps += one->runs_gaps;
-		res->bytes += one->bytes;
-		res->write_seconds += one->write_seconds;
-		res->readback_seconds += one->readback_seconds;
-		if (ret == 0) {
-			if (k == 1)
-				res->delivered_from_us = one->delivered_from_us;
-			res->delivered_to_us = one->delivered_to_us;
-			snprintf(res->disc_manifest_sha256[k - 1], sizeof(res->disc_manifest_sha256[0]),
-				 "%s", one->manifest_sha256);
-			if (k == 1)
-				snprintf(res->manifest_sha256, sizeof(res->manifest_sha256), "%s",
-					 one->manifest_sha256);
-		} else {
-			snprintf(res->why, sizeof(res->why), "disc %d of %d: %s%s", k, n, one->why,
-				 k > 1 ? " (the discs before it were marked .incomplete)" : "");
-			snprintf(res->path, sizeof(res->path), "%s", one->path);
-			if (!req->given)	/* else vigilctl renames none of them */
-				abandon_discs(req, k - 1, n);
-		}
+		ret = export_disc(ctx, req, one, whole, cut, k, n);
+		tally_disc(req, res, one, k, n, ret);
 	}
 	free(one);
 	return ret;

@@ -44,7 +44,7 @@
 
 /* ---- small helpers ---- */
 
-void progress(struct exp *e, uint64_t add)
+void exp_progress(struct exp *e, uint64_t add)
 {
 	pthread_mutex_lock(&e->prog_mu);
 	e->done += add;
@@ -55,7 +55,7 @@ void progress(struct exp *e, uint64_t add)
 	pthread_mutex_unlock(&e->prog_mu);
 }
 
-void why(struct exp *e, const char *fmt, ...)
+void exp_why(struct exp *e, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -121,12 +121,12 @@ static void mark_incomplete(struct exp *e, int err)
 		return;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0) {
-		if (write_all(fd, buf, strlen(buf)) == 0)
+		if (exp_write_all(fd, buf, strlen(buf)) == 0)
 			fsync(fd);
 		close(fd);
 	}
 	free(buf);
-	fsync_path(e->dir, 1);
+	exp_fsync_path(e->dir, 1);
 }
 
 /* ---- the folder export ---- */
@@ -141,16 +141,16 @@ static int folder_room(struct exp *e, uint64_t estimate, int given)
 	int ret;
 
 	if (!given && (stat(e->final_dir, &st) == 0 || stat(e->dir_name, &st) == 0)) {
-		why(e, "%s (or its .incomplete folder) already exists", e->final_dir);
+		exp_why(e, "%s (or its .incomplete folder) already exists", e->final_dir);
 		return -VG_EEXIST;
 	}
 	if ((given ? fstatvfs(e->req->folder_fd, &sv) : statvfs(e->dest, &sv)) < 0) {
 		ret = -vg_err_from_errno(errno);
-		why(e, "cannot use %s: %s", e->dest, vg_strerror(ret));
+		exp_why(e, "cannot use %s: %s", e->dest, vg_strerror(ret));
 		return ret;
 	}
 	if ((uint64_t)sv.f_bavail * sv.f_frsize < estimate) {
-		why(e, "%s has %llu MB free; this export needs about %llu MB", e->dest,
+		exp_why(e, "%s has %llu MB free; this export needs about %llu MB", e->dest,
 		    (unsigned long long)((uint64_t)sv.f_bavail * sv.f_frsize / 1000000),
 		    (unsigned long long)(estimate / 1000000));
 		return -VG_ENOSPC;
@@ -171,12 +171,12 @@ static int folder_open(struct exp *e, int given)
 		e->dir_fd = open(e->dir_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	} else {
 		ret = -vg_err_from_errno(errno);
-		why(e, "cannot create %s: %s", e->dir_name, vg_strerror(ret));
+		exp_why(e, "cannot create %s: %s", e->dir_name, vg_strerror(ret));
 		return ret;
 	}
 	if (e->dir_fd < 0) {
 		ret = -vg_err_from_errno(errno);
-		why(e, "cannot open %s: %s", e->dir_name, vg_strerror(ret));
+		exp_why(e, "cannot open %s: %s", e->dir_name, vg_strerror(ret));
 		return ret;
 	}
 	snprintf(e->dir, sizeof(e->dir), "/proc/self/fd/%d", e->dir_fd);
@@ -190,42 +190,42 @@ static int folder_open(struct exp *e, int given)
 static int folder_write(struct exp *e, const char *pem, const char *fpr)
 {
 	double t0 = mono_s();
-	int ret = pool_start(&e->pool, e, 1);
+	int ret = exp_pool_start(&e->pool, e, 1);
 
 	for (int i = 0; i < e->nruns && ret == 0; i++)
-		ret = export_run(e, &e->runs[i], 0);
+		ret = exp_run(e, &e->runs[i], 0);
 	if (ret == 0) {
-		ret = pool_wait(&e->pool);
+		ret = exp_pool_wait(&e->pool);
 		if (ret < 0)
-			why(e, "writing %s failed: %s", e->pool.bad, vg_strerror(ret));
+			exp_why(e, "writing %s failed: %s", e->pool.bad, vg_strerror(ret));
 	}
 	for (int i = 0; i < e->nfiles && ret == 0; i++) {
 		if (e->files[i].video) {
 			e->res->files++;
 			e->res->bytes += e->files[i].size;
-			ret = finish_file(e, &e->files[i]);
+			ret = exp_finish_file(e, &e->files[i]);
 		}
 	}
 	if (ret == 0 && e->res->files == 0) {
-		why(e, "no footage of these cameras in the requested time range");
+		exp_why(e, "no footage of these cameras in the requested time range");
 		ret = -VG_ENOENT;
 	}
 	if (ret == 0) {
-		list_gaps(e);
-		ret = write_custody(e);
+		exp_list_gaps(e);
+		ret = exp_write_custody(e);
 	}
 	if (ret == 0)
-		ret = write_small(e, "device-public-key.pem", pem, strlen(pem));
+		ret = exp_write_small(e, "device-public-key.pem", pem, strlen(pem));
 	if (ret == 0)
-		ret = write_readme(e, fpr);
+		ret = exp_write_readme(e, fpr);
 	if (ret == 0)
-		ret = write_manifest(e, fpr, pem);
+		ret = exp_write_manifest(e, fpr, pem);
 	if (ret == 0)
-		ret = write_sums(e);
+		ret = exp_write_sums(e);
 	if (ret == 0)
-		ret = fsync_path(e->dir, 1);
+		ret = exp_fsync_path(e->dir, 1);
 	e->res->write_seconds = mono_s() - t0;
-	pool_stop(&e->pool);
+	exp_pool_stop(&e->pool);
 	return ret;
 }
 
@@ -233,16 +233,16 @@ static int folder_write(struct exp *e, const char *pem, const char *fpr)
 static int folder_read_back(struct exp *e)
 {
 	double t0 = mono_s();
-	int ret = pool_start(&e->pool, e, 2);
+	int ret = exp_pool_start(&e->pool, e, 2);
 
 	for (int i = 0; i < e->nfiles && ret == 0; i++)
-		ret = pool_submit(&e->pool, &e->files[i], 1);
+		ret = exp_pool_submit(&e->pool, &e->files[i], 1);
 	if (ret == 0)
-		ret = pool_wait(&e->pool);
-	pool_stop(&e->pool);
+		ret = exp_pool_wait(&e->pool);
+	exp_pool_stop(&e->pool);
 	e->res->readback_seconds = mono_s() - t0;
 	if (ret < 0)
-		why(e, "%s reads back different from what was written: the medium is faulty "
+		exp_why(e, "%s reads back different from what was written: the medium is faulty "
 		    "(%s)", e->pool.bad, vg_strerror(ret));
 	return ret;
 }
@@ -260,14 +260,14 @@ static int folder_release(struct exp *e, int given)
 	 * vigild may not write in the folder around it. */
 	if (!given && rename(e->dir_name, e->final_dir) < 0) {
 		ret = -vg_err_from_errno(errno);
-		why(e, "cannot rename the finished folder: %s", vg_strerror(ret));
+		exp_why(e, "cannot rename the finished folder: %s", vg_strerror(ret));
 		return ret;
 	}
 	snprintf(e->res->path, sizeof(e->res->path), "%s", e->final_dir);
 	return 0;
 }
 
-int export_folder(struct exp *e, uint64_t estimate)
+int exp_folder(struct exp *e, uint64_t estimate)
 {
 	char pem[VG_SIGN_PEM_MAX], fpr[VG_SIGN_FPR_HEX_LEN];
 	int given = e->req->given && !e->staging;
@@ -284,7 +284,7 @@ int export_folder(struct exp *e, uint64_t estimate)
 	if (ret == 0)
 		ret = vg_sign_fingerprint(e->ctx->key, fpr);
 	if (ret < 0) {
-		why(e, "cannot read the device key: %s", vg_strerror(ret));
+		exp_why(e, "cannot read the device key: %s", vg_strerror(ret));
 		return ret;
 	}
 	ret = folder_open(e, given);
@@ -297,15 +297,15 @@ int export_folder(struct exp *e, uint64_t estimate)
 		ret = folder_release(e, given);
 	if (ret < 0) {
 		/* the folder keeps its .incomplete name and says why inside */
-		pool_stop(&e->pool);
+		exp_pool_stop(&e->pool);
 		mark_incomplete(e, ret);
 		return ret;
 	}
 	if (given)
 		return 0;
-	ret = fsync_path(e->dest, 1);
+	ret = exp_fsync_path(e->dest, 1);
 	if (ret < 0)
-		why(e, "fsync of %s failed", e->dest);
+		exp_why(e, "fsync of %s failed", e->dest);
 	return ret;
 }
 
@@ -338,7 +338,7 @@ static int check_request(const struct vg_export_ctx *ctx, const struct vg_export
 }
 
 /* Free what build_runs collected. */
-void free_runs(struct exp *e)
+void exp_free_runs(struct exp *e)
 {
 	for (int i = 0; i < e->nruns; i++)
 		free(e->runs[i].clips);
@@ -357,7 +357,7 @@ void free_runs(struct exp *e)
 }
 
 /* Export one request (a whole folder, or one disc's image). */
-int export_once(struct exp *e)
+int exp_once(struct exp *e)
 {
 	uint64_t estimate;
 	int ret;
@@ -366,13 +366,13 @@ int export_once(struct exp *e)
 	e->files = calloc(MAX_FILES, sizeof(*e->files));
 	if (e->files == NULL)
 		return -VG_ENOMEM;
-	ret = build_runs(e, &estimate);
+	ret = exp_build_runs(e, &estimate);
 	if (ret < 0) {
-		why(e, "reading the catalog failed: %s", vg_strerror(ret));
+		exp_why(e, "reading the catalog failed: %s", vg_strerror(ret));
 		return ret;
 	}
 	if (e->nruns == 0) {
-		why(e, "no footage of these cameras in the requested time range");
+		exp_why(e, "no footage of these cameras in the requested time range");
 		return -VG_ENOENT;
 	}
 	/* Written once, read back once (the total grows if the guess was low;
@@ -383,11 +383,11 @@ int export_once(struct exp *e)
 	if (e->req->iso_path) {
 		int k = e->disc_no > 0 ? e->disc_no : 1;
 
-		ret = export_iso(e, estimate, e->req->given && k <= e->req->n_images ?
+		ret = exp_iso(e, estimate, e->req->given && k <= e->req->n_images ?
 				 e->req->image_fds[k - 1] : -1);
 	} else {
 		snprintf(e->dest, sizeof(e->dest), "%s", e->req->dest_dir);
-		ret = export_folder(e, estimate);
+		ret = exp_folder(e, estimate);
 	}
 	if (e->dir_fd >= 0)
 		close(e->dir_fd);
@@ -416,18 +416,18 @@ int vg_export_images_needed(const struct vg_export_ctx *ctx, const struct vg_exp
 	e.dir_fd = -1;
 	pthread_mutex_init(&e.prog_mu, NULL);
 	limit = req->disc_bytes > 0 ? (uint64_t)req->disc_bytes : (uint64_t)VG_EXPORT_DVD_BYTES;
-	ret = build_runs(&e, &estimate);
+	ret = exp_build_runs(&e, &estimate);
 	if (ret == 0 && e.nruns == 0) {
-		why(&e, "no footage of these cameras in the requested time range");
+		exp_why(&e, "no footage of these cameras in the requested time range");
 		ret = -VG_ENOENT;
 	} else if (ret == 0) {
 		int64_t cut[VG_EXPORT_MAX_DISCS + 1];
 
-		ret = plan_discs(&e, limit, cut, VG_EXPORT_MAX_DISCS);
+		ret = exp_plan_discs(&e, limit, cut, VG_EXPORT_MAX_DISCS);
 	}
 	if (ret < 0 && why_out)
 		snprintf(why_out, len, "%s", res->why[0] ? res->why : vg_strerror(ret));
-	free_runs(&e);
+	exp_free_runs(&e);
 	pthread_mutex_destroy(&e.prog_mu);
 	free(res);
 	return ret;
@@ -457,45 +457,45 @@ int vg_export_run(const struct vg_export_ctx *ctx, const struct vg_export_reques
 	pthread_mutex_init(&e.prog_mu, NULL);
 	vg_export_folder_name(req->reference, e.ref);
 	if (req->iso_path == NULL) {
-		ret = export_once(&e);
+		ret = exp_once(&e);
 		goto out;
 	}
 	/* An image: does it need more than one disc? */
 	limit = req->disc_bytes > 0 ? (uint64_t)req->disc_bytes : (uint64_t)VG_EXPORT_DVD_BYTES;
-	ret = build_runs(&e, &estimate);
+	ret = exp_build_runs(&e, &estimate);
 	if (ret < 0) {
-		why(&e, "reading the catalog failed: %s", vg_strerror(ret));
+		exp_why(&e, "reading the catalog failed: %s", vg_strerror(ret));
 		goto out;
 	}
 	if (e.nruns == 0) {
-		why(&e, "no footage of these cameras in the requested time range");
+		exp_why(&e, "no footage of these cameras in the requested time range");
 		ret = -VG_ENOENT;
 		goto out;
 	}
 	{
 		int64_t cut[VG_EXPORT_MAX_DISCS + 1];
 
-		ret = plan_discs(&e, limit, cut, VG_EXPORT_MAX_DISCS);
+		ret = exp_plan_discs(&e, limit, cut, VG_EXPORT_MAX_DISCS);
 		if (ret < 0)
 			goto out;
 	}
 	if (ret == 1) {
-		free_runs(&e);
+		exp_free_runs(&e);
 		e.disc_no = e.disc_of = 1;
 		res->discs = 1;
-		ret = export_once(&e);
+		ret = exp_once(&e);
 		snprintf(res->disc_manifest_sha256[0], sizeof(res->disc_manifest_sha256[0]), "%s",
 			 res->manifest_sha256);
 		goto out;
 	}
 	e.total = estimate * 2;
-	ret = export_discs(ctx, req, res, &e, limit, estimate);
+	ret = exp_discs(ctx, req, res, &e, limit, estimate);
 out:
 	if (ret == 0)
 		vg_info("exported %d video files, %llu bytes, to %s%s", res->files,
 			(unsigned long long)res->bytes, res->path,
 			res->discs > 1 ? " and the discs after it" : "");
-	free_runs(&e);
+	exp_free_runs(&e);
 	pthread_mutex_destroy(&e.prog_mu);
 	return ret;
 }

@@ -187,12 +187,12 @@ static int write_json(struct exp *e, const char *name, json_object *o)
 	/* json-c ends without a newline; text tools expect one */
 	if (asprintf(&buf, "%s\n", s) < 0)
 		return -VG_ENOMEM;
-	ret = write_small(e, name, buf, strlen(buf));
+	ret = exp_write_small(e, name, buf, strlen(buf));
 	free(buf);
 	return ret;
 }
 
-int write_custody(struct exp *e)
+int exp_write_custody(struct exp *e)
 {
 	json_object *root = json_object_new_object(), *arr = json_object_new_array();
 	int ret = index_clips(e);
@@ -216,13 +216,13 @@ int write_custody(struct exp *e)
 	if (ret == 0)
 		ret = write_json(e, "chain-of-custody.json", root);
 	else
-		why(e, "reading the audit log failed: %s", vg_strerror(ret));
+		exp_why(e, "reading the audit log failed: %s", vg_strerror(ret));
 	json_object_put(root);
 	return ret;
 }
 
 /* 1 if any exported video is from the synthetic test camera. */
-int any_synthetic(const struct exp *e)
+int exp_any_synthetic(const struct exp *e)
 {
 	for (int i = 0; i < e->nfiles; i++)
 		if (e->files[i].synthetic)
@@ -246,7 +246,7 @@ static json_object *seconds_json(int64_t us)
 	return json_object_new_double_s((double)us / 1e6, txt);
 }
 
-int write_readme(struct exp *e, const char *fpr)
+int exp_write_readme(struct exp *e, const char *fpr)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -258,7 +258,7 @@ int write_readme(struct exp *e, const char *fpr)
 		return -VG_ENOMEM;
 	vg_time_format(e->whole_from_us, from, sizeof(from));
 	vg_time_format(e->whole_to_us, to, sizeof(to));
-	if (any_synthetic(e))
+	if (exp_any_synthetic(e))
 		fprintf(m, "SYNTHETIC TEST FOOTAGE: %s. It is not evidence of anything.\n\n",
 			VG_EXPORT_SYNTHETIC_LABEL);
 	fprintf(m,
@@ -332,12 +332,12 @@ int write_readme(struct exp *e, const char *fpr)
 		free(buf);
 		return -VG_ENOMEM;
 	}
-	ret = write_small(e, "README.txt", buf, len);
+	ret = exp_write_small(e, "README.txt", buf, len);
 	free(buf);
 	return ret;
 }
 
-void list_gaps(struct exp *e)
+void exp_list_gaps(struct exp *e)
 {
 	for (int ci = 0; ci < e->req->n_cameras; ci++) {
 		const char *cam = e->req->cameras[ci].name;
@@ -572,7 +572,7 @@ static int manifest_checkpoint(struct exp *e, json_object *root)
 	}
 	ret = vg_audit_checkpoint(e->ctx->audit, &cp);
 	if (ret < 0) {
-		why(e, "cannot sign an audit checkpoint: %s", vg_strerror(ret));
+		exp_why(e, "cannot sign an audit checkpoint: %s", vg_strerror(ret));
 		return ret;
 	}
 	o = json_object_new_object();
@@ -598,15 +598,15 @@ static int sign_manifest(struct exp *e)
 	vg_hex(digest, sizeof(digest), e->res->manifest_sha256);
 	ret = vg_sign_digest(e->ctx->key, digest, sig, sizeof(sig), &siglen);
 	if (ret < 0) {
-		why(e, "signing the manifest failed: %s", vg_strerror(ret));
+		exp_why(e, "signing the manifest failed: %s", vg_strerror(ret));
 		return ret;
 	}
-	return write_small(e, "manifest.json.sig", sig, siglen);
+	return exp_write_small(e, "manifest.json.sig", sig, siglen);
 }
 
 /* manifest.json, then its signature. The fields go in the order
  * docs/export-format.md lists them; the functions above add a part each. */
-int write_manifest(struct exp *e, const char *fpr, const char *pem)
+int exp_write_manifest(struct exp *e, const char *fpr, const char *pem)
 {
 	const struct vg_export_request *q = e->req;
 	json_object *root = json_object_new_object(), *a, *o;
@@ -642,7 +642,7 @@ out:
 	return ret;
 }
 
-int write_sums(struct exp *e)
+int exp_write_sums(struct exp *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -660,7 +660,7 @@ int write_sums(struct exp *e)
 		free(buf);
 		return -VG_ENOMEM;
 	}
-	ret = write_small(e, "SHA256SUMS", buf, len);
+	ret = exp_write_small(e, "SHA256SUMS", buf, len);
 	free(buf);
 	return ret;
 }

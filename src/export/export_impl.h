@@ -7,7 +7,7 @@
  * filled in. export.c makes it and drives the steps below in order; each
  * step reads and fills only its own part of it. Unless stated, a function
  * returns 0 or a negative VG_E* code and, on failure, has set the reason
- * for people with why() (the first reason given is kept).
+ * for people with exp_why() (the first reason given is kept).
  */
 #ifndef VIGIL_EXPORT_IMPL_H
 #define VIGIL_EXPORT_IMPL_H
@@ -150,82 +150,82 @@ struct reader {
 
 /* Count add more bytes done (written or read back) and tell the caller's
  * progress callback. Any thread. */
-void progress(struct exp *e, uint64_t add);
+void exp_progress(struct exp *e, uint64_t add);
 /* Give the reason the export failed, for people (res->why), and log it.
  * Only the first reason is kept: it is the root cause. */
-void why(struct exp *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void exp_why(struct exp *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Write, read back and name the export folder DEST/REF from e->runs (e->dest
  * set; estimate: bytes it needs on the medium). On failure the folder keeps
  * its .incomplete name and holds INCOMPLETE.txt. e->dir_fd stays open for
- * the caller (export_once) to close. */
-int export_folder(struct exp *e, uint64_t estimate);
+ * the caller (exp_once) to close. */
+int exp_folder(struct exp *e, uint64_t estimate);
 /* Plan and export one request: a whole folder, or one disc's image. The
- * caller frees what it collected with free_runs(). */
-int export_once(struct exp *e);
+ * caller frees what it collected with exp_free_runs(). */
+int exp_once(struct exp *e);
 /* Free the runs, gaps, files and clock index of e; e can be planned again. */
-void free_runs(struct exp *e);
+void exp_free_runs(struct exp *e);
 
 /* ---- export_io.c: files on the medium ---- */
 
 /* The folder a path names a file in: "/a/b.iso" -> "/a", "/b.iso" -> "/",
  * "b.iso" -> ".". */
-void dir_of(const char *path, char *out, size_t len);
+void exp_dir_of(const char *path, char *out, size_t len);
 /* fsync a file (dir 0) or folder (dir 1) by its path. */
-int fsync_path(const char *path, int dir);
+int exp_fsync_path(const char *path, int dir);
 /* Write all of buf to fd, retrying short writes and EINTR. */
-int write_all(int fd, const void *buf, size_t len);
+int exp_write_all(int fd, const void *buf, size_t len);
 /* The next entry of e->files, named name in the export folder, zeroed but
  * for its name and path; NULL once MAX_FILES are in use. */
-struct outfile *new_file(struct exp *e, const char *name);
+struct outfile *exp_new_file(struct exp *e, const char *name);
 /* SHA-256 and size of what fd holds from its start. readback: drop its
  * cached pages first so the bytes come from the medium (and count them as
  * progress); otherwise fsync it after hashing. */
-int hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
-	    uint64_t *size);
-/* Start n (at most 2) worker threads for e; pool_stop() even on failure. */
-int pool_start(struct pool *p, struct exp *e, int n);
+int exp_hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
+		uint64_t *size);
+/* Start n (at most 2) worker threads for e; exp_pool_stop() even on failure. */
+int exp_pool_start(struct pool *p, struct exp *e, int n);
 /* Queue f: readback 0 hashes it into f->sha and f->size (and fsyncs it);
  * readback 1 reads it back from the medium and checks it against them. */
-int pool_submit(struct pool *p, struct outfile *f, int readback);
+int exp_pool_submit(struct pool *p, struct outfile *f, int readback);
 /* Wait until every queued job is done; the first error, its file in p->bad. */
-int pool_wait(struct pool *p);
+int exp_pool_wait(struct pool *p);
 /* Join the workers and drop any job not started. Safe on a pool that was
  * never started, and twice. */
-void pool_stop(struct pool *p);
+void exp_pool_stop(struct pool *p);
 /* The test hook (ctx->fault) for f: -VG_EIO if it says the write failed. */
-int finish_file(struct exp *e, struct outfile *f);
+int exp_finish_file(struct exp *e, struct outfile *f);
 /* Create name in the export folder holding data, fsynced and hashed into a
  * new entry of e->files; its bytes count in res->bytes. */
-int write_small(struct exp *e, const char *name, const void *data, size_t len);
+int exp_write_small(struct exp *e, const char *name, const void *data, size_t len);
 
 /* ---- export_plan.c: runs and discs ---- */
 
 /* The interval between a clip's pictures, in microseconds (a tenth of a
  * second if the catalog cannot tell). */
-int64_t frame_us(const struct vg_clip *c);
+int64_t exp_frame_us(const struct vg_clip *c);
 /* Collect each camera's clips and catalog gaps in the requested time into
  * e->runs and e->cgaps, a new run wherever recording broke. estimate: the
  * clips' stored bytes. */
-int build_runs(struct exp *e, uint64_t *estimate);
+int exp_build_runs(struct exp *e, uint64_t *estimate);
 /* Split e's runs over discs of limit bytes: cut[0..n], at most max discs.
  * Returns n, the number of discs, or a negative code (a clip larger than
  * a disc, or more than max discs: -VG_EFORMAT). */
-int plan_discs(struct exp *e, uint64_t limit, int64_t *cut, int max);
+int exp_plan_discs(struct exp *e, uint64_t limit, int64_t *cut, int max);
 
 /* ---- export_read.c: decrypting ahead ---- */
 
-/* Free an item from rd_pop(); NULL does nothing. */
-void ritem_free(struct ritem *it);
+/* Free an item from exp_rd_pop(); NULL does nothing. */
+void exp_ritem_free(struct ritem *it);
 /* The next item (the caller frees it), or NULL once the reader is done. */
-struct ritem *rd_pop(struct reader *rd);
+struct ritem *exp_rd_pop(struct reader *rd);
 /* Start a reader thread over clips first, first + stride, ... of r. For
  * each clip it queues an R_CLIP item, its video packets (R_PKT), then an
  * R_END with the clip's status; it stops after a clip that failed.
- * reader_stop() even on failure. */
-int reader_start(struct reader *rd, struct exp *e, const struct run *r, int first,
-		 int stride);
+ * exp_reader_stop() even on failure. */
+int exp_reader_start(struct reader *rd, struct exp *e, const struct run *r, int first,
+		     int stride);
 /* Stop the reader wherever it is and drop what it queued. */
-void reader_stop(struct reader *rd);
+void exp_reader_stop(struct reader *rd);
 
 /* ---- export_media.c: one run into one MP4 file ---- */
 
@@ -233,37 +233,37 @@ void reader_stop(struct reader *rd);
  * faststart 0 reserves room for the moov after ftyp (and falls back to
  * faststart 1 if it was short). A run with nothing in the requested time
  * writes no file. */
-int export_run(struct exp *e, const struct run *r, int faststart);
+int exp_run(struct exp *e, const struct run *r, int faststart);
 
 /* ---- export_documents.c: the documents ---- */
 
 /* 1 if any exported video is from the synthetic test camera. */
-int any_synthetic(const struct exp *e);
+int exp_any_synthetic(const struct exp *e);
 /* Fill e->gaps: each camera's requested time that no video file covers,
  * with the catalog's reason. Out of memory: the list stops short. */
-void list_gaps(struct exp *e);
+void exp_list_gaps(struct exp *e);
 /* chain-of-custody.json: the audit rows that concern this export. It also
- * reads each exported clip's clock state, which write_manifest() uses. */
-int write_custody(struct exp *e);
+ * reads each exported clip's clock state, which exp_write_manifest() uses. */
+int exp_write_custody(struct exp *e);
 /* README.txt: what is here, how to play it and how to check it (fpr: the
  * device key's fingerprint). */
-int write_readme(struct exp *e, const char *fpr);
+int exp_write_readme(struct exp *e, const char *fpr);
 /* manifest.json and manifest.json.sig (fpr, pem: the device key); after
- * write_custody(). Sets res->delivered_* and res->manifest_sha256. */
-int write_manifest(struct exp *e, const char *fpr, const char *pem);
+ * exp_write_custody(). Sets res->delivered_* and res->manifest_sha256. */
+int exp_write_manifest(struct exp *e, const char *fpr, const char *pem);
 /* SHA256SUMS: every file written so far. */
-int write_sums(struct exp *e);
+int exp_write_sums(struct exp *e);
 
 /* ---- export_iso.c: images and discs ---- */
 
 /* Export e as one ISO image at req->iso_path (or into image_fd, made by
  * vigilctl, if >= 0): the folder is staged beside it and always removed. */
-int export_iso(struct exp *e, uint64_t estimate, int image_fd);
+int exp_iso(struct exp *e, uint64_t estimate, int image_fd);
 /* Export req as a set of disc images of limit bytes, split by time; whole
  * is the request planned (its runs, progress and reference). Fills res for
  * the set; if a disc fails, the discs before it are renamed .incomplete. */
-int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
-		 struct vg_export_result *res, struct exp *whole, uint64_t limit,
-		 uint64_t estimate);
+int exp_discs(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
+	      struct vg_export_result *res, struct exp *whole, uint64_t limit,
+	      uint64_t estimate);
 
 #endif

@@ -25,7 +25,7 @@
 
 /* The folder a path names a file in: "/a/b.iso" -> "/a", "/b.iso" -> "/",
  * "b.iso" -> ".". */
-void dir_of(const char *path, char *out, size_t len)
+void exp_dir_of(const char *path, char *out, size_t len)
 {
 	char *slash;
 
@@ -39,7 +39,7 @@ void dir_of(const char *path, char *out, size_t len)
 		snprintf(out, len, ".");
 }
 
-int fsync_path(const char *path, int dir)
+int exp_fsync_path(const char *path, int dir)
 {
 	int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
 	int ret = 0;
@@ -52,7 +52,7 @@ int fsync_path(const char *path, int dir)
 	return ret;
 }
 
-int write_all(int fd, const void *buf, size_t len)
+int exp_write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -69,7 +69,7 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-struct outfile *new_file(struct exp *e, const char *name)
+struct outfile *exp_new_file(struct exp *e, const char *name)
 {
 	struct outfile *f;
 
@@ -84,8 +84,8 @@ struct outfile *new_file(struct exp *e, const char *name)
 
 /* Hash what fd holds from its start; with readback, first drop its cached
  * pages so the bytes come from the medium, not from memory. */
-int hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
-		   uint64_t *size)
+int exp_hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
+		uint64_t *size)
 {
 	struct vg_sha256 s;
 	uint8_t *buf = malloc(IO_BUF);
@@ -114,7 +114,7 @@ int hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
 		vg_sha256_update(&s, buf, (size_t)r);
 		n += (uint64_t)r;
 		if (readback)
-			progress(e, (uint64_t)r);
+			exp_progress(e, (uint64_t)r);
 	}
 	if (vg_sha256_final(&s, out) < 0 && ret == 0)
 		ret = -VG_ECRYPTO;
@@ -141,7 +141,7 @@ static int hash_file(struct exp *e, const char *path, int readback, uint8_t out[
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		ret = -VG_EINVAL;
 	else
-		ret = hash_fd(e, fd, readback, out, size);
+		ret = exp_hash_fd(e, fd, readback, out, size);
 	close(fd);
 	return ret;
 }
@@ -196,7 +196,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int pool_start(struct pool *p, struct exp *e, int n)
+int exp_pool_start(struct pool *p, struct exp *e, int n)
 {
 	memset(p, 0, sizeof(*p));
 	p->e = e;
@@ -211,7 +211,7 @@ int pool_start(struct pool *p, struct exp *e, int n)
 	return 0;
 }
 
-int pool_submit(struct pool *p, struct outfile *f, int readback)
+int exp_pool_submit(struct pool *p, struct outfile *f, int readback)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -231,7 +231,7 @@ int pool_submit(struct pool *p, struct outfile *f, int readback)
 }
 
 /* Wait until the queue is empty and nothing runs; returns the first error. */
-int pool_wait(struct pool *p)
+int exp_pool_wait(struct pool *p)
 {
 	int ret;
 
@@ -243,7 +243,7 @@ int pool_wait(struct pool *p)
 	return ret;
 }
 
-void pool_stop(struct pool *p)
+void exp_pool_stop(struct pool *p)
 {
 	if (p->e == NULL)
 		return;
@@ -267,18 +267,18 @@ void pool_stop(struct pool *p)
 
 /* ---- small files ---- */
 
-int finish_file(struct exp *e, struct outfile *f)
+int exp_finish_file(struct exp *e, struct outfile *f)
 {
 	if (e->ctx->fault && e->ctx->fault(f->path, e->ctx->fault_ud) != 0) {
-		why(e, "writing %s failed", f->name);
+		exp_why(e, "writing %s failed", f->name);
 		return -VG_EIO;
 	}
 	return 0;
 }
 
-int write_small(struct exp *e, const char *name, const void *data, size_t len)
+int exp_write_small(struct exp *e, const char *name, const void *data, size_t len)
 {
-	struct outfile *f = new_file(e, name);
+	struct outfile *f = exp_new_file(e, name);
 	int fd, ret;
 
 	if (f == NULL)
@@ -286,20 +286,20 @@ int write_small(struct exp *e, const char *name, const void *data, size_t len)
 	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = -vg_err_from_errno(errno);
-		why(e, "cannot create %s: %s", name, vg_strerror(ret));
+		exp_why(e, "cannot create %s: %s", name, vg_strerror(ret));
 		return ret;
 	}
-	ret = write_all(fd, data, len);
+	ret = exp_write_all(fd, data, len);
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -vg_err_from_errno(errno);
 	if (close(fd) < 0 && ret == 0)
 		ret = -vg_err_from_errno(errno);
 	if (ret < 0) {
-		why(e, "writing %s failed: %s", name, vg_strerror(ret));
+		exp_why(e, "writing %s failed: %s", name, vg_strerror(ret));
 		return ret;
 	}
 	f->size = len;
 	ret = vg_sha256(data, len, f->sha);
 	e->res->bytes += len;
-	return ret < 0 ? ret : finish_file(e, f);
+	return ret < 0 ? ret : exp_finish_file(e, f);
 }

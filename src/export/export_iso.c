@@ -74,7 +74,7 @@ static int iso_build(struct exp *e, IsoImage **img, IsoWriteOpts **opts, struct 
 	/* The staged folder by its descriptor ("/." so that libisofs sees a
 	 * folder, not the /proc link): its name could be swapped meanwhile. */
 	snprintf(tree, sizeof(tree), "%s/.", e->dir);
-	volume_id(e->ref, any_synthetic(e), vol);
+	volume_id(e->ref, exp_any_synthetic(e), vol);
 	if (iso_image_new(vol, img) < 0 || iso_write_opts_new(opts, 0) < 0)
 		return -VG_ENOMEM;
 	iso_image_set_volume_id(*img, vol);
@@ -83,7 +83,7 @@ static int iso_build(struct exp *e, IsoImage **img, IsoWriteOpts **opts, struct 
 	iso_tree_set_ignore_hidden(*img, 0);
 	if (iso_tree_add_new_dir(iso_image_get_root(*img), e->ref, &d) < 0 ||
 	    iso_tree_add_dir_rec(*img, d, tree) < 0) {
-		why(e, "cannot add the export folder to the ISO image");
+		exp_why(e, "cannot add the export folder to the ISO image");
 		return -VG_EIO;
 	}
 	iso_write_opts_set_iso_level(*opts, 3);	/* files over 4 GiB in several extents */
@@ -93,7 +93,7 @@ static int iso_build(struct exp *e, IsoImage **img, IsoWriteOpts **opts, struct 
 	if (iso_image_create_burn_source(*img, *opts, bs) < 0)
 		return -VG_EFORMAT;
 	if ((uint64_t)(*bs)->get_size(*bs) > limit) {
-		why(e, "the image (%llu MB) came out larger than estimated and does not fit on "
+		exp_why(e, "the image (%llu MB) came out larger than estimated and does not fit on "
 		    "a disc of %llu MB: export a shorter time range",
 		    (unsigned long long)((uint64_t)(*bs)->get_size(*bs) / 1000000),
 		    (unsigned long long)(limit / 1000000));
@@ -118,7 +118,7 @@ static int iso_open(struct exp *e, int given_fd, char *tmp, size_t len)
 	}
 	if (fd < 0) {
 		ret = -vg_err_from_errno(errno);
-		why(e, "cannot create %s: %s", tmp, vg_strerror(ret));
+		exp_why(e, "cannot create %s: %s", tmp, vg_strerror(ret));
 		return ret;
 	}
 	return fd;
@@ -152,9 +152,9 @@ static int iso_copy(struct exp *e, struct burn_source *bs, int fd, unsigned char
 		vg_sha256_update(&s, buf, have);
 		*n += have;
 		if (ret == 0)
-			ret = write_all(fd, buf, have);
+			ret = exp_write_all(fd, buf, have);
 		if (ret < 0)
-			why(e, "writing the ISO image failed: %s", vg_strerror(ret));
+			exp_why(e, "writing the ISO image failed: %s", vg_strerror(ret));
 	}
 	if (vg_sha256_final(&s, sha) < 0 && ret == 0)
 		ret = -VG_ECRYPTO;
@@ -173,13 +173,13 @@ static int iso_check(struct exp *e, int fd, const char *tmp, const uint8_t sha[V
 	if (fsync(fd) < 0)
 		ret = -vg_err_from_errno(errno);
 	if (ret == 0 && e->ctx->fault && e->ctx->fault(tmp, e->ctx->fault_ud) != 0) {
-		why(e, "writing the ISO image failed");
+		exp_why(e, "writing the ISO image failed");
 		ret = -VG_EIO;
 	}
 	if (ret == 0)
-		ret = hash_fd(e, fd, 1, back, &nback);
+		ret = exp_hash_fd(e, fd, 1, back, &nback);
 	if (ret == 0 && (nback != n || !vg_crypto_equal(sha, back, VG_SHA256_LEN))) {
-		why(e, "the ISO image reads back different from what was written");
+		exp_why(e, "the ISO image reads back different from what was written");
 		ret = -VG_EAUTH;
 	}
 	return ret;
@@ -197,8 +197,8 @@ static int iso_place(struct exp *e, const char *iso, const char *tmp, int ret)
 	if (ret == 0) {
 		char dir[1100];
 
-		dir_of(iso, dir, sizeof(dir));
-		ret = fsync_path(dir, 1);
+		exp_dir_of(iso, dir, sizeof(dir));
+		ret = exp_fsync_path(dir, 1);
 		snprintf(e->res->path, sizeof(e->res->path), "%s", iso);
 	} else {
 		snprintf(e->res->path, sizeof(e->res->path), "%s", tmp);
@@ -281,7 +281,7 @@ static void rm_staged(int dfd, int parent, const char *name)
 	unlinkat(parent, name, AT_REMOVEDIR);
 }
 
-int export_iso(struct exp *e, uint64_t estimate, int image_fd)
+int exp_iso(struct exp *e, uint64_t estimate, int image_fd)
 {
 	const char *iso = e->req->iso_path;
 	uint64_t limit = e->req->disc_bytes > 0 ? (uint64_t)e->req->disc_bytes
@@ -296,20 +296,20 @@ int export_iso(struct exp *e, uint64_t estimate, int image_fd)
 		snprintf(stage, sizeof(stage), "/proc/self/fd/%d", e->req->staging_fd);
 	} else {
 		if (stat(iso, &st) == 0 || stat(tmp, &st) == 0) {
-			why(e, "%s (or %s) already exists", iso, tmp);
+			exp_why(e, "%s (or %s) already exists", iso, tmp);
 			return -VG_EEXIST;
 		}
 		snprintf(stage, sizeof(stage), "%s.staging", iso);
 		if (mkdir(stage, 0700) < 0) {
 			ret = -vg_err_from_errno(errno);
-			why(e, "cannot create %s: %s", stage, vg_strerror(ret));
+			exp_why(e, "cannot create %s: %s", stage, vg_strerror(ret));
 			return ret;
 		}
 	}
 	snprintf(e->dest, sizeof(e->dest), "%s", stage);
 	e->staging = 1;
 	/* room for the staged folder and the image beside it */
-	ret = export_folder(e, estimate * 2);
+	ret = exp_folder(e, estimate * 2);
 	if (ret == 0)
 		ret = write_iso(e, iso, image_fd, limit);
 	/* The staged folder is a plaintext copy: never leave it behind. */
@@ -383,7 +383,7 @@ static int discs_room(const struct vg_export_request *req, struct vg_export_resu
 	struct statvfs sv;
 	uint64_t need = estimate + estimate / (uint64_t)n + 2 * 1024 * 1024;
 
-	dir_of(req->iso_path, dir, sizeof(dir));
+	exp_dir_of(req->iso_path, dir, sizeof(dir));
 	if ((req->given ? fstatvfs(req->staging_fd, &sv) : statvfs(dir, &sv)) == 0 &&
 	    (uint64_t)sv.f_bavail * sv.f_frsize < need) {
 		snprintf(res->why, sizeof(res->why), "%s has %llu MB free; these %d disc "
@@ -428,10 +428,10 @@ static int export_disc(const struct vg_export_ctx *ctx, const struct vg_export_r
 	else
 		snprintf(ref, sizeof(ref), "%s", whole->ref);
 	vg_export_folder_name(ref, e.ref);
-	ret = export_once(&e);
+	ret = exp_once(&e);
 	whole->done = e.done;
 	whole->total = e.total > whole->total ? e.total : whole->total;
-	free_runs(&e);
+	exp_free_runs(&e);
 	pthread_mutex_destroy(&e.prog_mu);
 	return ret;
 }
@@ -466,9 +466,9 @@ static void tally_disc(const struct vg_export_request *req, struct vg_export_res
 	}
 }
 
-int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
-		 struct vg_export_result *res, struct exp *whole, uint64_t limit,
-		 uint64_t estimate)
+int exp_discs(const struct vg_export_ctx *ctx, const struct vg_export_request *req,
+	      struct vg_export_result *res, struct exp *whole, uint64_t limit,
+	      uint64_t estimate)
 {
 	int64_t cut[VG_EXPORT_MAX_DISCS + 1];
 	struct vg_export_result *one = calloc(1, sizeof(*one));
@@ -476,7 +476,7 @@ int export_discs(const struct vg_export_ctx *ctx, const struct vg_export_request
 
 	if (one == NULL)
 		return -VG_ENOMEM;
-	n = plan_discs(whole, limit, cut, VG_EXPORT_MAX_DISCS);
+	n = exp_plan_discs(whole, limit, cut, VG_EXPORT_MAX_DISCS);
 	if (n < 1) {	/* the caller planned already; this is the same plan */
 		free(one);
 		return n < 0 ? n : -VG_EINVAL;

@@ -135,7 +135,7 @@ static int fdio_close(struct sink *s)
  * as a muxer failure. Returns the VG_E* code for errno werr. */
 static int medium_error(struct sink *s)
 {
-	why(s->e, "the destination medium %s refused a write to %s (%s): check the USB "
+	exp_why(s->e, "the destination medium %s refused a write to %s (%s): check the USB "
 	    "stick or disc is writable, has room and is not faulty, or export to another "
 	    "medium", s->e->dest, s->f->name, strerror(s->werr));
 	return -vg_err_from_errno(s->werr);
@@ -219,7 +219,7 @@ static int mux_write(struct sink *s, AVPacket *p, AVRational from)
 	if (ret < 0 && s->werr)
 		return medium_error(s);
 	if (ret < 0) {
-		why(s->e, "writing %s failed (%s)", s->f->name,
+		exp_why(s->e, "writing %s failed (%s)", s->f->name,
 		    ret == AVERROR(ENOSPC) ? "the medium is full" : "muxer error");
 		return ret == AVERROR(ENOSPC) ? -VG_ENOSPC : -VG_EIO;
 	}
@@ -313,7 +313,7 @@ static int dec_drain(struct sink *s, const AVPacket *p)
 			return -VG_ECODEC;
 		if (s->frame->format != AV_PIX_FMT_YUV420P && s->frame->format != AV_PIX_FMT_YUVJ420P) {
 			av_frame_unref(s->frame);
-			why(s->e, "redaction needs 4:2:0 video");
+			exp_why(s->e, "redaction needs 4:2:0 video");
 			return -VG_EFORMAT;
 		}
 		pts = s->frame->best_effort_timestamp;
@@ -353,7 +353,7 @@ static int sink_open(struct sink *s, struct exp *e, struct outfile *f,
 	dc = avcodec_find_decoder(par->codec_id);
 	ec = avcodec_find_encoder_by_name("libx264");
 	if (dc == NULL || ec == NULL) {
-		why(e, "redaction needs an H.264 decoder and libx264");
+		exp_why(e, "redaction needs an H.264 decoder and libx264");
 		return -VG_ECODEC;
 	}
 	s->dec = avcodec_alloc_context3(dc);
@@ -378,7 +378,7 @@ static int sink_open(struct sink *s, struct exp *e, struct outfile *f,
 	av_opt_set(s->enc->priv_data, "preset", "veryfast", 0);
 	av_opt_set(s->enc->priv_data, "crf", "20", 0);
 	if (avcodec_open2(s->enc, ec, NULL) < 0) {
-		why(e, "cannot open libx264 for the redacted copy");
+		exp_why(e, "cannot open libx264 for the redacted copy");
 		return -VG_ECODEC;
 	}
 	(void)in_tb;
@@ -427,7 +427,7 @@ static int sink_close(struct sink *s, int ok)
 		} else if (s->reserve > 0) {
 			ret = -VG_EAGAIN;	/* the moov did not fit: the caller retries */
 		} else {
-			why(s->e, "finishing %s failed", s->f->name);
+			exp_why(s->e, "finishing %s failed", s->f->name);
 			ret = -VG_EIO;
 		}
 	}
@@ -437,7 +437,7 @@ static int sink_close(struct sink *s, int ok)
 		if (cr < 0 && ret == 0 && s->werr) {
 			ret = medium_error(s);
 		} else if (cr < 0 && ret == 0) {
-			why(s->e, "writing %s failed: %s", s->f->name, vg_strerror(cr));
+			exp_why(s->e, "writing %s failed: %s", s->f->name, vg_strerror(cr));
 			ret = cr;
 		}
 	}
@@ -463,7 +463,7 @@ static void name_file(struct exp *e, struct outfile *f)
 		 f->redacted ? "-REDACTED" : "");
 }
 
-/* One run being written: the steps of export_run() share it. */
+/* One run being written: the steps of exp_run() share it. */
 struct runw {
 	struct exp *e;
 	const struct run *r;
@@ -489,7 +489,7 @@ static struct outfile *run_file(struct exp *e, const struct run *r)
 	char tmpname[64];
 
 	snprintf(tmpname, sizeof(tmpname), ".run%d.mp4", e->nruns);
-	f = new_file(e, tmpname);
+	f = exp_new_file(e, tmpname);
 	if (f == NULL)
 		return NULL;
 	f->video = 1;
@@ -507,7 +507,7 @@ static void sink_plan(struct sink *s, const struct run *r, AVRational rtb, int f
 {
 	s->tb = rtb;
 	s->fd = -1;
-	s->nominal = av_rescale_q(frame_us(&r->clips[0]), US, rtb);
+	s->nominal = av_rescale_q(exp_frame_us(&r->clips[0]), US, rtb);
 	if (!faststart) {
 		int64_t frames = 0;
 
@@ -524,12 +524,12 @@ static void sink_plan(struct sink *s, const struct run *r, AVRational rtb, int f
 static int clip_begin(struct runw *w, const struct vg_clip *c, struct reader *from)
 {
 	struct exp *e = w->e;
-	struct ritem *it = rd_pop(from);
+	struct ritem *it = exp_rd_pop(from);
 	int ret;
 
 	if (it == NULL || it->kind != R_CLIP) {
-		ritem_free(it);
-		why(e, "cannot read clip %s", c->path);
+		exp_ritem_free(it);
+		exp_why(e, "cannot read clip %s", c->path);
 		return -VG_EIO;
 	}
 	if (it->err < 0) {
@@ -539,17 +539,17 @@ static int clip_begin(struct runw *w, const struct vg_clip *c, struct reader *fr
 			e->res->bad_chunk = it->chunk;
 		}
 		if (it->novideo)
-			why(e, "clip %s holds no video", c->path);
+			exp_why(e, "clip %s holds no video", c->path);
 		else
-			why(e, "cannot read clip %s: %s", c->path, vg_strerror(ret));
-		ritem_free(it);
+			exp_why(e, "cannot read clip %s: %s", c->path, vg_strerror(ret));
+		exp_ritem_free(it);
 		return ret;
 	}
 	avcodec_parameters_free(&w->cpar);
 	w->cpar = it->par;
 	it->par = NULL;
 	w->stb = it->tb;
-	ritem_free(it);
+	exp_ritem_free(it);
 	w->f->width = w->cpar->width;
 	w->f->height = w->cpar->height;
 	w->f->clips++;
@@ -651,7 +651,7 @@ static int clip_packets(struct runw *w, const struct vg_clip *c, struct reader *
 	int ret = 0;
 
 	while (ret == 0 && !w->stop) {
-		struct ritem *it = rd_pop(from);
+		struct ritem *it = exp_rd_pop(from);
 
 		if (it == NULL || it->kind != R_PKT) {
 			/* R_END, or NULL: the reader stopped (out of memory) */
@@ -660,12 +660,12 @@ static int clip_packets(struct runw *w, const struct vg_clip *c, struct reader *
 				e->res->bad_clip = c->id;
 				e->res->bad_chunk = it->chunk;
 			}
-			ritem_free(it);
+			exp_ritem_free(it);
 			break;
 		}
 		av_packet_move_ref(w->pkt, it->pkt);
-		ritem_free(it);
-		progress(e, (uint64_t)w->pkt->size);
+		exp_ritem_free(it);
+		exp_progress(e, (uint64_t)w->pkt->size);
 		ret = place_packet(w, c, fus);
 	}
 	return ret;
@@ -677,7 +677,7 @@ static int clip_packets(struct runw *w, const struct vg_clip *c, struct reader *
 static int write_clip(struct runw *w, int ci, struct reader *from)
 {
 	const struct vg_clip *c = &w->r->clips[ci];
-	int64_t fus = frame_us(c);
+	int64_t fus = exp_frame_us(c);
 	int rr = 0;
 	int ret = clip_begin(w, c, from);
 
@@ -687,7 +687,7 @@ static int write_clip(struct runw *w, int ci, struct reader *from)
 	if (ret == 0 && rr == -VG_ENOMEM) {
 		ret = rr;
 	} else if (ret == 0 && rr == -VG_EAUTH) {
-		why(w->e, "clip %s failed authentication (tampered or corrupt)", c->path);
+		exp_why(w->e, "clip %s failed authentication (tampered or corrupt)", c->path);
 		ret = -VG_EAUTH;
 	} else if (rr == -VG_ETRUNC) {
 		vg_info("clip %s ends early (crash-cut); exported up to its cut", c->path);
@@ -715,7 +715,7 @@ static int name_run_file(struct runw *w)
 	snprintf(f->path, sizeof(f->path), "%s/%s", e->dir, f->name);
 	if (rename(old, f->path) < 0) {
 		ret = -vg_err_from_errno(errno);
-		why(e, "cannot name %s: %s", f->name, vg_strerror(ret));
+		exp_why(e, "cannot name %s: %s", f->name, vg_strerror(ret));
 		return ret;
 	}
 	return 0;
@@ -729,7 +729,7 @@ static int name_run_file(struct runw *w)
  * the requested end. The file is written under a temporary name and named
  * by its delivered range once that is known.
  */
-int export_run(struct exp *e, const struct run *r, int faststart)
+int exp_run(struct exp *e, const struct run *r, int faststart)
 {
 	struct runw w = { .e = e, .r = r, .rtb = TB, .last_out = -1 };
 	struct reader rd[READERS];
@@ -744,7 +744,7 @@ int export_run(struct exp *e, const struct run *r, int faststart)
 	}
 	sink_plan(&w.s, r, w.rtb, faststart);
 	for (int i = 0; i < nrd; i++) {
-		int rs = reader_start(&rd[i], e, r, i, nrd);
+		int rs = exp_reader_start(&rd[i], e, r, i, nrd);
 
 		if (ret == 0)
 			ret = rs;
@@ -752,7 +752,7 @@ int export_run(struct exp *e, const struct run *r, int faststart)
 	for (int ci = 0; ci < r->n && !w.stop && ret == 0; ci++)
 		ret = write_clip(&w, ci, &rd[ci % nrd]);
 	for (int i = 0; i < nrd; i++)
-		reader_stop(&rd[i]);
+		exp_reader_stop(&rd[i]);
 	avcodec_parameters_free(&w.cpar);
 	while (w.npend > 0)
 		av_packet_free(&w.pend[--w.npend]);
@@ -775,12 +775,12 @@ int export_run(struct exp *e, const struct run *r, int faststart)
 			vg_info("%s: the reserved moov room was short; writing it again with "
 				"+faststart", w.f->camera);
 			e->nfiles--;
-			return export_run(e, r, 1);
+			return exp_run(e, r, 1);
 		}
 		return ret;
 	}
 	ret = name_run_file(&w);
 	if (ret == 0)
-		ret = pool_submit(&e->pool, w.f, 0);
+		ret = exp_pool_submit(&e->pool, w.f, 0);
 	return ret;
 }

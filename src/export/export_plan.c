@@ -52,7 +52,7 @@ static int collect_gap(const struct vg_gap *g, void *ud)
 	return 0;
 }
 
-int64_t frame_us(const struct vg_clip *c)
+int64_t exp_frame_us(const struct vg_clip *c)
 {
 	if (c->frames > 0 && c->end_us > c->start_us)
 		return (c->end_us - c->start_us) / c->frames;
@@ -67,7 +67,7 @@ static const struct vg_gap *gap_between(struct exp *e, const char *cam, const st
 	for (int i = 0; i < e->ncgaps; i++) {
 		const struct vg_gap *g = &e->cgaps[i];
 
-		if (strcmp(g->camera, cam) == 0 && g->from_us >= a->end_us - frame_us(a) &&
+		if (strcmp(g->camera, cam) == 0 && g->from_us >= a->end_us - exp_frame_us(a) &&
 		    g->from_us <= b->start_us)
 			return g;
 	}
@@ -91,7 +91,7 @@ static int add_run(struct exp *e, const struct vg_export_camera *cam, struct vg_
 	return 0;
 }
 
-int build_runs(struct exp *e, uint64_t *estimate)
+int exp_build_runs(struct exp *e, uint64_t *estimate)
 {
 	const struct vg_export_request *q = e->req;
 	int ret = 0;
@@ -122,7 +122,7 @@ int build_runs(struct exp *e, uint64_t *estimate)
 			if (!cut) {
 				const struct vg_clip *a = &l.c[i - 1], *b = &l.c[i];
 
-				cut = b->start_us - a->end_us > frame_us(a) * 3 / 2 ||
+				cut = b->start_us - a->end_us > exp_frame_us(a) * 3 / 2 ||
 				      gap_between(e, cam->name, a, b) != NULL;
 			}
 			if (cut) {
@@ -170,7 +170,7 @@ static uint64_t disc_budget(uint64_t limit)
 	return limit > keep ? limit - keep : 0;
 }
 
-int plan_discs(struct exp *e, uint64_t limit, int64_t *cut, int max)
+int exp_plan_discs(struct exp *e, uint64_t limit, int64_t *cut, int max)
 {
 	uint64_t budget = disc_budget(limit), acc = 0;
 	struct clip_cost *cc;
@@ -198,7 +198,7 @@ int plan_discs(struct exp *e, uint64_t limit, int64_t *cut, int max)
 	for (int i = 0; i < n; i++) {
 		/* on a disc of its own, a clip starts a file */
 		if (cc[i].bytes + MOOV_BASE > budget) {
-			why(e, "one clip (%.1f MB) is larger than a disc of %.1f MB; use a larger "
+			exp_why(e, "one clip (%.1f MB) is larger than a disc of %.1f MB; use a larger "
 			    "disc (--disc-size) or export to a USB stick (--dest)",
 			    (double)cc[i].bytes / 1e6, (double)limit / 1e6);
 			free(cc);
@@ -206,7 +206,7 @@ int plan_discs(struct exp *e, uint64_t limit, int64_t *cut, int max)
 		}
 		if (acc > 0 && acc + cc[i].bytes > budget && cc[i].start_us > cut[k - 1]) {
 			if (k == max) {
-				why(e, "this export would need more than %d discs: export a shorter "
+				exp_why(e, "this export would need more than %d discs: export a shorter "
 				    "time range, or to a USB stick (--dest)", max - 1);
 				free(cc);
 				return -VG_EFORMAT;

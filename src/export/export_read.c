@@ -34,7 +34,7 @@
 #define RQ_MAX_ITEMS 256
 #define RQ_MAX_BYTES (8 * 1024 * 1024)
 
-void ritem_free(struct ritem *it)
+void exp_ritem_free(struct ritem *it)
 {
 	if (it == NULL)
 		return;
@@ -54,7 +54,7 @@ static int rd_push(struct reader *rd, struct ritem *it)
 		pthread_cond_wait(&rd->cv, &rd->mu);
 	if (rd->abort) {
 		pthread_mutex_unlock(&rd->mu);
-		ritem_free(it);
+		exp_ritem_free(it);
 		return -1;
 	}
 	if (rd->tail)
@@ -70,7 +70,7 @@ static int rd_push(struct reader *rd, struct ritem *it)
 }
 
 /* The next item (the caller frees it), or NULL once the reader is done. */
-struct ritem *rd_pop(struct reader *rd)
+struct ritem *exp_rd_pop(struct reader *rd)
 {
 	struct ritem *it;
 
@@ -231,8 +231,8 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-int reader_start(struct reader *rd, struct exp *e, const struct run *r, int first,
-			int stride)
+int exp_reader_start(struct reader *rd, struct exp *e, const struct run *r, int first,
+		     int stride)
 {
 	memset(rd, 0, sizeof(*rd));
 	rd->e = e;
@@ -248,7 +248,7 @@ int reader_start(struct reader *rd, struct exp *e, const struct run *r, int firs
 }
 
 /* Stop the reader wherever it is and drop what it queued. */
-void reader_stop(struct reader *rd)
+void exp_reader_stop(struct reader *rd)
 {
 	pthread_mutex_lock(&rd->mu);
 	rd->abort = 1;
@@ -261,7 +261,7 @@ void reader_stop(struct reader *rd)
 		struct ritem *it = rd->head;
 
 		rd->head = it->next;
-		ritem_free(it);
+		exp_ritem_free(it);
 	}
 	rd->tail = NULL;
 	pthread_mutex_destroy(&rd->mu);

@@ -4,8 +4,8 @@
  *
  * One struct exp holds an export in progress: the request, the runs of
  * clips planned for it, the files written so far and the result being
- * filled in. export.c makes it and drives the steps below in order; each
- * step reads and fills only its own part of it. Unless stated, a function
+ * filled in. export.c makes it and drives the steps below in order, each
+ * filling in its part. Unless stated, a function
  * returns 0 or a negative VG_E* code and, on failure, has set the reason
  * for people with exp_why() (the first reason given is kept).
  */

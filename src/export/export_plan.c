@@ -153,14 +153,6 @@ static int by_start(const void *a, const void *b)
 	return x->start_us < y->start_us ? -1 : x->start_us > y->start_us;
 }
 
-/*
- * Split the request over discs of limit bytes: cut[0..n] with cut[0] the
- * request's start and cut[n] its end; each disc holds the clips that start
- * in [cut[k], cut[k+1]). Cuts fall on clip starts, which are keyframes, so
- * a camera's file on one disc ends where the next disc's begins. Returns
- * the number of discs, or a negative code (a single clip larger than a
- * disc: -VG_EFORMAT).
- */
 /* Room on a disc for footage: 5 % and 512 KiB are kept for the file
  * system, the documents and the rounding in the estimate. */
 static uint64_t disc_budget(uint64_t limit)
@@ -170,6 +162,14 @@ static uint64_t disc_budget(uint64_t limit)
 	return limit > keep ? limit - keep : 0;
 }
 
+/*
+ * Split the request over discs of limit bytes: cut[0..n] with cut[0] the
+ * request's start and cut[n] its end; each disc holds the clips that start
+ * in [cut[k], cut[k+1]). Cuts fall on clip starts, which are keyframes, so
+ * a camera's file on one disc ends where the next disc's begins. Returns
+ * the number of discs, or a negative code (a single clip larger than a
+ * disc: -VG_EFORMAT).
+ */
 int exp_plan_discs(struct exp *e, uint64_t limit, int64_t *cut, int max)
 {
 	uint64_t budget = disc_budget(limit), acc = 0;

@@ -62,7 +62,8 @@ LIB_SRCS := $(wildcard \
 	$(addprefix src/policy/, config.c confcheck.c layout.c policy.c audit.c audit_text.c witness.c \
 		textfield.c) \
 	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
-	$(addprefix src/export/, export.c verify.c mp4check.c isofs.c burn.c) \
+	$(addprefix src/export/, export.c export_plan.c export_read.c export_media.c \
+		export_documents.c export_io.c export_iso.c verify.c mp4check.c isofs.c burn.c) \
 	$(addprefix src/report/, report.c sources.c sec_register.c sec_availability.c \
 		sec_retention.c sec_access.c sec_disclosures.c sec_integrity.c html.c svg.c \
 		metrics.c) \

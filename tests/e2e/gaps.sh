@@ -14,6 +14,9 @@
 #  - after the clock clamp (vigild off for more than 7 days) the DPO lifts
 #    it with vigilctl retention accept-clock, audited, and the log says
 #    when the clamp ends;
+#  - a camera disabled in the configuration (SIGHUP) is a "disabled in
+#    the configuration" gap from its last clip's end, one gap across a
+#    restart, closed by the first clip once it is enabled again;
 #  - the docs name the schema version vigild writes.
 . tests/e2e-lib.sh
 FAILED=0
@@ -149,6 +152,39 @@ out=$($VIGILCTL -c "$T/vigil.conf" --purpose again retention accept-clock 2>&1)
 rc=$?
 check "confirming again, with no clamp, is refused (exit $rc: $out)" \
 	sh -c "[ $rc != 0 ] && echo '$out' | grep -q 'not clamped'"
+
+# An installer disables the camera and reloads (SIGHUP): the time it is
+# off is a "disabled in the configuration" gap from its last clip's end,
+# still one gap across a restart, closed when it is enabled again.
+before=$(q "select coalesce(max(id), 0) from clips")
+check "recording before the camera is disabled" wait_for 60 complete_after "$before"
+cp "$T/vigil.conf" "$T/vigil.conf.on"
+sed 's/device = "synthetic";/device = "synthetic"; enabled = false;/' "$T/vigil.conf.on" \
+	>"$T/vigil.conf"
+kill -HUP "$VIGILD_PID"
+disabled_gap() { [ "$(q "select count(*) from gaps where reason = 'disabled in the configuration' and to_us is null")" = 1 ]; }
+check "disabling the camera opens a 'disabled in the configuration' gap" wait_for 30 disabled_gap
+off_end=$(q "select max(end_us) from clips where state = 'complete'")
+off_from=$(q "select from_us from gaps where reason = 'disabled in the configuration'")
+check "... from where its footage ends ($off_from, last clip ends $off_end)" \
+	[ "${off_from:-x}" = "$off_end" ]
+$VCTL gaps --camera door >"$T/gaps2.txt" 2>&1
+check "vigilctl gaps lists it" grep -q "^door .* disabled in the configuration" "$T/gaps2.txt"
+stop
+start
+told() { grep -q "camera door is disabled in the configuration" "$T/vigild.log"; }
+check "vigild restarted with the camera still disabled says so" wait_for 30 told
+gaps_after=$(q "select group_concat(reason, ',') from gaps where from_us >= $off_from")
+check "... and it is still one gap, with no 'vigild stopped' one after it ($gaps_after)" \
+	[ "$gaps_after" = "disabled in the configuration" ]
+last=$(q "select coalesce(max(id), 0) from clips")
+cp "$T/vigil.conf.on" "$T/vigil.conf"
+kill -HUP "$VIGILD_PID"
+check "enabled again: recording resumes" wait_for 60 complete_after "$last"
+on_start=$(q "select min(start_us) from clips where id > $last")
+closed=$(q "select to_us from gaps where reason = 'disabled in the configuration'")
+check "... and its first clip closes the gap ($closed = $on_start)" \
+	[ "${closed:-none}" = "$on_start" ]
 stop
 
 version=$(q "pragma user_version")

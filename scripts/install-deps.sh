@@ -49,12 +49,9 @@ if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: run as root (or: sudo apt-get install$missing), then try again" >&2
 	exit 1
 fi
-export DEBIAN_FRONTEND=noninteractive
-# Wait for another apt or dpkg (a parallel build, unattended-upgrades)
-# instead of failing at once on its lock.
-lock="-o DPkg::Lock::Timeout=600 -o APT::Lock::Timeout=600"
+# apt-get.sh waits for another apt or dpkg's lock instead of failing.
+apt=$(dirname "$0")/apt-get.sh
+sh "$apt" update -qq
 # shellcheck disable=SC2086
-apt-get $lock update -qq
-# shellcheck disable=SC2086
-apt-get $lock install -y -qq --no-install-recommends $missing
+sh "$apt" install -y -qq --no-install-recommends $missing
 echo "install-deps: installed:$missing"

@@ -125,7 +125,7 @@ if [ -s "$base" ]; then
 	stage_done "base (cached tarball)" "$t0"
 else
 	command -v debootstrap >/dev/null ||
-		{ apt-get install -y -qq --no-install-recommends debootstrap >/dev/null 2>&1 &&
+		{ sh "$top/scripts/apt-get.sh" install -y -qq --no-install-recommends debootstrap >/dev/null 2>&1 &&
 		  command -v debootstrap >/dev/null; } ||
 		die "debootstrap is not installed and would not install"
 	say "base: debootstrap --variant=minbase --include=$include $suite from $mirror"

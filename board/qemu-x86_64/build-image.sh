@@ -47,9 +47,9 @@ need_tools() {
 	fi
 	say "installing host packages:$missing"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
+	sh "$top/scripts/apt-get.sh" update -qq
 	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	sh "$top/scripts/apt-get.sh" install -y -qq --no-install-recommends $missing >/dev/null
 }
 
 # Fetch a Debian package into the cache and unpack it once; prints the
@@ -63,12 +63,12 @@ fetch_pkg() {
 		say "downloading $pkg"
 		# apt-get download runs as the _apt user when it can; the cache
 		# may not be writable by it, which only costs a warning.
-		(cd "$cache/debs" && apt-get download -q "$pkg") 2>&1 | grep -v '^W:' >&2 || true
+		(cd "$cache/debs" && sh "$top/scripts/apt-get.sh" download -q "$pkg") 2>&1 | grep -v '^W:' >&2 || true
 		deb=$(ls "$cache/debs/${pkg}"_*.deb 2>/dev/null | head -n 1)
 		if [ -z "$deb" ]; then
 			[ "$(id -u)" = 0 ] || die "cannot download $pkg (apt lists stale? run apt-get update as root)"
-			apt-get update -qq
-			(cd "$cache/debs" && apt-get download -q "$pkg") 2>&1 | grep -v '^W:' >&2 || true
+			sh "$top/scripts/apt-get.sh" update -qq
+			(cd "$cache/debs" && sh "$top/scripts/apt-get.sh" download -q "$pkg") 2>&1 | grep -v '^W:' >&2 || true
 			deb=$(ls "$cache/debs/${pkg}"_*.deb 2>/dev/null | head -n 1)
 			[ -n "$deb" ] || die "cannot download $pkg"
 		fi
@@ -87,7 +87,7 @@ if [ -z "${KERNEL_PKG:-}" ]; then
 	KERNEL_PKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
 	if [ -z "$KERNEL_PKG" ] && [ "$(id -u)" = 0 ]; then
-		apt-get update -qq
+		sh "$top/scripts/apt-get.sh" update -qq
 		KERNEL_PKG=$(apt-cache depends linux-image-amd64 2>/dev/null |
 			awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
 	fi

@@ -54,7 +54,10 @@ export DEBIAN_FRONTEND=noninteractive
 if [ "$have_arch" = 0 ]; then
 	dpkg --add-architecture "$ARCH"
 fi
-apt-get update -qq
+# apt-get.sh waits for another apt or dpkg's lock (a test installing
+# qemu beside this one) instead of failing.
+apt=$(dirname "$0")/../../scripts/apt-get.sh
+sh "$apt" update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+sh "$apt" install -y -qq --no-install-recommends $missing
 echo "install-cross-deps: installed:$missing"

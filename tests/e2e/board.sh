@@ -158,7 +158,7 @@ fi
 
 # --- the arm64 binaries at work, under qemu-user ------------------------------------
 if ! command -v qemu-aarch64 >/dev/null; then
-	apt-get install -y -qq --no-install-recommends qemu-user >"$T/qemu.log" 2>&1
+	sh scripts/apt-get.sh install -y -qq --no-install-recommends qemu-user >"$T/qemu.log" 2>&1
 fi
 if ! command -v qemu-aarch64 >/dev/null; then
 	tool_missing "qemu-aarch64 (qemu-user would not install)" \

@@ -39,8 +39,12 @@
 /* ... and more while a session starts: opening the encoder, its lookahead
  * and the first clip file take longest then, and on a loaded box (or a
  * slow board) that passed a second and lost the session's first pictures.
- * The extra room costs memory only while the encoder is catching up, and
- * only until it has taken WARMUP_FRAMES pictures of the session. */
+ * The extra room costs memory only while the encoder is catching up.
+ * Once it has taken WARMUP_FRAMES pictures of the session the room
+ * shrinks as the start's backlog drains, never below QUEUE_CAP more than
+ * the backlog: cutting it to QUEUE_CAP at once dropped pictures of a
+ * backlog the encoder was already working off (seen under qemu on a
+ * loaded host: 24 lost of 200 in the image test). */
 #define QUEUE_MAX 64
 #define WARMUP_FRAMES 32
 #define READ_TIMEOUT_MS 250
@@ -76,7 +80,8 @@ struct vg_pipeline {
 	pthread_cond_t cond;		/* queue changed, or stop requested */
 	struct item q[QUEUE_MAX];
 	int q_head, q_len;
-	int q_cap;			/* QUEUE_CAP, or QUEUE_MAX while warming up */
+	int q_cap;			/* QUEUE_MAX while warming up, then shrinking
+				 * with the backlog to QUEUE_CAP */
 	int warmup_left;		/* pictures of the session before q_cap shrinks */
 	int stop;
 	int capture_done;
@@ -187,8 +192,10 @@ static int queue_pop(struct vg_pipeline *p, struct item *it)
 	*it = p->q[p->q_head];
 	p->q_head = (p->q_head + 1) % QUEUE_MAX;
 	p->q_len--;
-	if (it->kind == ITEM_FRAME && p->warmup_left > 0 && --p->warmup_left == 0)
-		p->q_cap = QUEUE_CAP;
+	if (it->kind == ITEM_FRAME && p->warmup_left > 0)
+		p->warmup_left--;
+	if (p->warmup_left == 0 && p->q_cap > QUEUE_CAP && p->q_len + QUEUE_CAP < p->q_cap)
+		p->q_cap = p->q_len + QUEUE_CAP;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 1;

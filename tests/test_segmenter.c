@@ -189,10 +189,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Encode frame k (a moving gradient) and hand its packets to the segmenter. */
-static void feed(struct fixture *f, int k)
+/* Encode frame k (a moving gradient), captured at UTC ts, and hand its
+ * packets to the segmenter. */
+static void feed_at(struct fixture *f, int k, int64_t ts)
 {
-	int64_t ts = f->base + (int64_t)k * FRAME_US;
 
 	assert_int_equal(av_frame_make_writable(f->frame), 0);
 	for (int y = 0; y < H; y++)
@@ -206,6 +206,11 @@ static void feed(struct fixture *f, int k)
 		assert_int_equal(vg_segmenter_write(f->seg, f->pkt), 0);
 		av_packet_unref(f->pkt);
 	}
+}
+
+static void feed(struct fixture *f, int k)
+{
+	feed_at(f, k, f->base + (int64_t)k * FRAME_US);
 }
 
 static void drain(struct fixture *f)
@@ -268,6 +273,58 @@ static void test_clips_are_contiguous_and_play(void **state)
 	assert_int_equal(l.c[0].start_us, f->base);
 	assert_int_equal(l.c[0].frames, 3 * FPS);
 	assert_int_equal(total, 10 * FPS);
+}
+
+/* A camera's pictures come a little early or late (a loaded box, a
+ * driver's timestamps). Every picture keeps the time it was taken at:
+ * mov would move a fragment's first picture that falls inside the nominal
+ * duration of the picture before it (logging "Packet duration ... is out
+ * of range"), unless each picture lasts exactly until the next. */
+static void test_pictures_keep_their_capture_time(void **state)
+{
+	static const int jitter_pct[] = { 0, 35, -30, 10, -40, 20, 0, -15, 40, -35 };
+	const AVRational us = { 1, 1000000 };
+	struct fixture *f = *state;
+	struct list l = { .n = 0 };
+	int64_t given[8 * FPS], n = 0;
+	AVPacket *pkt = av_packet_alloc();
+
+	for (int k = 0; k < 8 * FPS; k++) {
+		given[k] = f->base + (int64_t)k * FRAME_US +
+			   (k > 0 ? jitter_pct[k % 10] * FRAME_US / 100 : 0);
+		feed_at(f, k, given[k]);
+	}
+	drain(f);
+	assert_int_equal(vg_segmenter_finish(f->seg), 0);
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, collect, &l), 0);
+	assert_true(l.n >= 2);
+	for (int i = 0; i < l.n; i++) {
+		struct vg_clipmedia *cm;
+		AVFormatContext *fmt;
+		char path[700];
+
+		snprintf(path, sizeof(path), "%s/%s", f->dir, l.c[i].path);
+		assert_int_equal(vg_clipmedia_open(&cm, path, f->master, l.c[i].wrapped_key, &fmt),
+				 0);
+		while (av_read_frame(fmt, pkt) == 0) {
+			const AVStream *st = fmt->streams[pkt->stream_index];
+			int64_t utc = l.c[i].start_us + av_rescale_q(pkt->pts, st->time_base, us);
+			int64_t d;
+
+			assert_true(n < 8 * FPS);
+			d = utc - given[n];
+			if (d < -20 || d > 20)
+				fail_msg("picture %lld (clip %d) is at %+lld us, was taken at %+lld us",
+					 (long long)n, i, (long long)(utc - f->base),
+					 (long long)(given[n] - f->base));
+			n++;
+			av_packet_unref(pkt);
+		}
+		assert_int_equal(vg_clipmedia_status(cm), 0);
+		vg_clipmedia_close(cm);
+	}
+	assert_int_equal(n, 8 * FPS);
+	av_packet_free(&pkt);
 }
 
 /* A power cut mid-clip: the file keeps every sealed fragment, which
@@ -734,6 +791,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clips_are_contiguous_and_play, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pictures_keep_their_capture_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_keeps_sealed_fragments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_keyframe_at_each_clip_start, setup_delayed,
 						teardown),

@@ -117,6 +117,7 @@ struct vg_pipeline {
 	int paused;			/* disk full: frames are counted, not recorded */
 	int64_t last_utc_us, last_mono_us;	/* the last picture's clocks */
 	int64_t clips_before;		/* clips completed by earlier segmenters */
+	int64_t frames_before;		/* frames written by earlier segmenters */
 	AVPacket *pkt;
 	AVFrame *decoded;
 
@@ -575,8 +576,10 @@ static void teardown(struct vg_pipeline *p)
 		vg_segmenter_finish(p->seg);
 		vg_segmenter_stats(p->seg, &ss);
 		p->clips_before += ss.clips;
+		p->frames_before += ss.frames;
 		pthread_mutex_lock(&p->lock);
 		p->st.clips = p->clips_before;
+		p->st.frames_encoded = p->frames_before;
 		p->st.clip_path[0] = '\0';
 		pthread_mutex_unlock(&p->lock);
 		if (ss.abandoned_id > 0 && p->env.recover)
@@ -779,7 +782,10 @@ static void count_written(struct vg_pipeline *p)
 
 	vg_segmenter_stats(p->seg, &ss);
 	pthread_mutex_lock(&p->lock);
-	p->st.frames_encoded++;
+	/* What the clips took, not what the encoder gave: a packet the
+	 * segmenter could not keep (no keyframe to start a clip on) is lost,
+	 * and the stop's account says so. */
+	p->st.frames_encoded = p->frames_before + ss.frames;
 	p->st.clips = p->clips_before + ss.clips;
 	snprintf(p->st.clip_path, sizeof(p->st.clip_path), "%s", ss.clip_path);
 	p->st.bytes = (int64_t)ss.clip_bytes;

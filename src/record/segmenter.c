@@ -54,6 +54,13 @@ struct vg_segmenter {
 	int64_t clip_first_pts;
 	int64_t frag_start_us;
 	int64_t last_utc_us;
+	/* The newest picture waits for the next one, which gives its true
+	 * duration: the muxer rejects a fragment's first timestamp that falls
+	 * inside the last picture's nominal duration (a camera's pictures come
+	 * a little early or late) and moves it, so a picture would carry a
+	 * time it was not taken at. */
+	AVPacket *held;			/* in the clip's stream time base */
+	int64_t held_utc_us;
 	int keyframe_asked;		/* the cut's keyframe is on its way */
 	int io_err;			/* VG_E* from the write callback */
 
@@ -220,6 +227,7 @@ static void free_muxer(struct vg_segmenter *s)
  * the row stays "recording" and is recovered (stats: abandoned_id). */
 static void abandon_clip(struct vg_segmenter *s)
 {
+	av_packet_free(&s->held);
 	if (s->w != NULL && s->clip.id > 0)
 		s->st.abandoned_id = s->clip.id;
 	free_muxer(s);
@@ -389,6 +397,30 @@ static int seal_fragment(struct vg_segmenter *s)
 	return vg_clip_writer_flush(s->w);
 }
 
+/* Write the held picture into the open clip, lasting until next_dts (in
+ * the clip's stream time base; AV_NOPTS_VALUE: the nominal interval). */
+static int write_held(struct vg_segmenter *s, int64_t next_dts)
+{
+	AVPacket *pkt = s->held;
+	int ret;
+
+	if (pkt == NULL)
+		return 0;
+	s->held = NULL;
+	if (next_dts != AV_NOPTS_VALUE && next_dts > pkt->dts)
+		pkt->duration = next_dts - pkt->dts;
+	ret = av_write_frame(s->oc, pkt);
+	av_packet_free(&pkt);
+	if (ret < 0)
+		return s->io_err ? s->io_err : -VG_ECODEC;
+	s->last_utc_us = s->held_utc_us;
+	s->clip.frames++;
+	s->st.frames++;
+	s->st.clip_frames = s->clip.frames;
+	s->st.clip_bytes = vg_clip_writer_bytes(s->w);
+	return 0;
+}
+
 static int close_clip(struct vg_segmenter *s)
 {
 	uint64_t bytes = 0;
@@ -396,6 +428,13 @@ static int close_clip(struct vg_segmenter *s)
 
 	if (s->w == NULL)
 		return 0;
+	ret = write_held(s, AV_NOPTS_VALUE);
+	if (ret < 0) {
+		vg_warnx("%s: writing clip %s failed: %s", s->camera, s->clip.path,
+			 vg_strerror(ret));
+		abandon_clip(s);
+		return ret;
+	}
 	ret = av_write_trailer(s->oc);
 	if (ret >= 0)
 		avio_flush(s->oc->pb);
@@ -432,6 +471,23 @@ static int close_clip(struct vg_segmenter *s)
 	return 0;
 }
 
+/* The clip-relative packet for in, in the clip's stream time base. */
+static AVPacket *clip_packet(struct vg_segmenter *s, const AVPacket *in)
+{
+	AVPacket *pkt = av_packet_clone(in);
+
+	if (pkt == NULL)
+		return NULL;
+	pkt->stream_index = 0;
+	pkt->pts -= s->clip_first_pts;
+	pkt->dts = (in->dts == AV_NOPTS_VALUE ? in->pts : in->dts) - s->clip_first_pts;
+	if (pkt->duration <= 0)
+		pkt->duration = av_rescale_q(s->p.frame_us, (AVRational){ 1, 1000000 },
+					     s->p.time_base);
+	av_packet_rescale_ts(pkt, s->p.time_base, s->oc->streams[0]->time_base);
+	return pkt;
+}
+
 static int write_video(struct vg_segmenter *s, const AVPacket *in)
 {
 	int key = (in->flags & AV_PKT_FLAG_KEY) != 0;
@@ -439,6 +495,16 @@ static int write_video(struct vg_segmenter *s, const AVPacket *in)
 	AVPacket *pkt;
 	int ret;
 
+	if (s->w && s->held) {
+		/* in ends the held picture, in this clip's timeline */
+		pkt = clip_packet(s, in);
+		if (pkt == NULL)
+			return -VG_ENOMEM;
+		ret = write_held(s, pkt->dts);
+		av_packet_free(&pkt);
+		if (ret < 0)
+			goto fail;
+	}
 	if (s->w && key && utc - s->clip.start_us >= s->p.segment_us) {
 		ret = close_clip(s);
 		if (ret < 0)
@@ -459,27 +525,10 @@ static int write_video(struct vg_segmenter *s, const AVPacket *in)
 		s->frag_start_us = utc;
 	}
 
-	pkt = av_packet_clone(in);
-	if (pkt == NULL)
+	s->held = clip_packet(s, in);
+	if (s->held == NULL)
 		return -VG_ENOMEM;
-	pkt->stream_index = 0;
-	pkt->pts -= s->clip_first_pts;
-	pkt->dts = (in->dts == AV_NOPTS_VALUE ? in->pts : in->dts) - s->clip_first_pts;
-	if (pkt->duration <= 0)
-		pkt->duration = av_rescale_q(s->p.frame_us, (AVRational){ 1, 1000000 },
-					     s->p.time_base);
-	av_packet_rescale_ts(pkt, s->p.time_base, s->oc->streams[0]->time_base);
-	ret = av_write_frame(s->oc, pkt);
-	av_packet_free(&pkt);
-	if (ret < 0) {
-		ret = s->io_err ? s->io_err : -VG_ECODEC;
-		goto fail;
-	}
-	s->last_utc_us = utc;
-	s->clip.frames++;
-	s->st.frames++;
-	s->st.clip_frames = s->clip.frames;
-	s->st.clip_bytes = vg_clip_writer_bytes(s->w);
+	s->held_utc_us = utc;
 	return 0;
 fail:
 	vg_warnx("%s: writing clip %s failed: %s", s->camera, s->clip.path, vg_strerror(ret));
@@ -544,7 +593,7 @@ static int pump(struct vg_segmenter *s, int final)
 			pktq_drop_head(&s->vq);
 		} else if (a && !v && final) {
 			/* The last clip ends with its last picture. */
-			if (au < s->last_utc_us + s->p.frame_us)
+			if (au < (s->held ? s->held_utc_us : s->last_utc_us) + s->p.frame_us)
 				ret = write_audio(s, a);
 			else
 				s->st.audio_dropped++;

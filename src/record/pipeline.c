@@ -577,6 +577,9 @@ static void teardown(struct vg_pipeline *p)
 		vg_segmenter_stats(p->seg, &ss);
 		p->clips_before += ss.clips;
 		p->frames_before += ss.frames;
+		if (ss.skipped > 0)
+			vg_warnx("%s: %lld encoded picture(s) came before any keyframe a clip could "
+				 "start on and were not kept", p->cam->name, (long long)ss.skipped);
 		pthread_mutex_lock(&p->lock);
 		p->st.clips = p->clips_before;
 		p->st.frames_encoded = p->frames_before;

@@ -117,6 +117,13 @@ typedef void (*vg_export_progress_fn)(uint64_t done, uint64_t total, void *ud);
  * would. Tests use it to damage a file as a bad medium would. */
 typedef int (*vg_export_fault_fn)(const char *path, void *ud);
 
+/* Test seam: called with each piece of a file read back from the medium
+ * (the file's path, where the piece starts in it, its bytes) before it is
+ * compared with what was written. Tests change buf to act as a medium that
+ * reads back different. */
+typedef void (*vg_export_medium_fn)(const char *path, uint64_t off, uint8_t *buf, size_t len,
+				    void *ud);
+
 /* Where the footage and the keys come from; all borrowed for the call. */
 struct vg_export_ctx {
 	struct vg_catalog *cat;
@@ -128,6 +135,8 @@ struct vg_export_ctx {
 	void *progress_ud;
 	vg_export_fault_fn fault;		/* NULL outside tests */
 	void *fault_ud;
+	vg_export_medium_fn medium;		/* NULL outside tests */
+	void *medium_ud;
 };
 
 /* What was made. */

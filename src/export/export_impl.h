@@ -179,9 +179,9 @@ int exp_write_all(int fd, const void *buf, size_t len);
 struct outfile *exp_new_file(struct exp *e, const char *name);
 /* SHA-256 and size of what fd holds from its start. readback: drop its
  * cached pages first so the bytes come from the medium (and count them as
- * progress); otherwise fsync it after hashing. */
-int exp_hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
-		uint64_t *size);
+ * progress); otherwise fsync it after hashing. path: for the test seam. */
+int exp_hash_fd(struct exp *e, int fd, int readback, const char *path,
+		uint8_t out[VG_SHA256_LEN], uint64_t *size);
 /* Start n (at most 2) worker threads for e; exp_pool_stop() even on failure. */
 int exp_pool_start(struct pool *p, struct exp *e, int n);
 /* Queue f: readback 0 hashes it into f->sha and f->size (and fsyncs it);

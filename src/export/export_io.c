@@ -82,10 +82,18 @@ struct outfile *exp_new_file(struct exp *e, const char *name)
 	return f;
 }
 
+/* The test seam: what was read back from the medium, before it is compared. */
+static void medium_seam(struct exp *e, const char *path, uint64_t off, uint8_t *buf,
+			size_t len)
+{
+	if (e->ctx->medium)
+		e->ctx->medium(path, off, buf, len, e->ctx->medium_ud);
+}
+
 /* Hash what fd holds from its start; with readback, first drop its cached
  * pages so the bytes come from the medium, not from memory. */
-int exp_hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
-		uint64_t *size)
+int exp_hash_fd(struct exp *e, int fd, int readback, const char *path,
+		uint8_t out[VG_SHA256_LEN], uint64_t *size)
 {
 	struct vg_sha256 s;
 	uint8_t *buf = malloc(IO_BUF);
@@ -111,6 +119,8 @@ int exp_hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
 		}
 		if (r == 0)
 			break;
+		if (readback)
+			medium_seam(e, path, n, buf, (size_t)r);
 		vg_sha256_update(&s, buf, (size_t)r);
 		n += (uint64_t)r;
 		if (readback)
@@ -141,7 +151,7 @@ static int hash_file(struct exp *e, const char *path, int readback, uint8_t out[
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		ret = -VG_EINVAL;
 	else
-		ret = exp_hash_fd(e, fd, readback, out, size);
+		ret = exp_hash_fd(e, fd, readback, path, out, size);
 	close(fd);
 	return ret;
 }

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/aio_abi.h>
 
 #include "vigil/crypto.h"
 #include "vigil/err.h"
@@ -206,7 +209,88 @@ struct wcheck {
 struct wbufs {
 	uint8_t *direct;		/* aligned for O_DIRECT */
 	uint8_t *cached;
+	aio_context_t aio;		/* 0: none yet */
+	int noaio;			/* no Linux AIO here: pread */
 };
+
+/*
+ * Linux AIO contexts kept for the process: io_destroy waits for an RCU
+ * grace period (30 ms measured), which every export would otherwise pay
+ * at its end, twice. A worker takes one, or makes one, and gives it back
+ * when it ends, so there are never more than workers have run at once.
+ */
+#define AIO_KEPT 8
+static pthread_mutex_t aio_mu = PTHREAD_MUTEX_INITIALIZER;
+static aio_context_t aio_kept[AIO_KEPT];
+static int naio_kept;
+
+static void aio_take(struct wbufs *b)
+{
+	pthread_mutex_lock(&aio_mu);
+	if (naio_kept > 0)
+		b->aio = aio_kept[--naio_kept];
+	pthread_mutex_unlock(&aio_mu);
+	if (b->aio == 0 && syscall(SYS_io_setup, 1, &b->aio) < 0) {
+		b->aio = 0;
+		b->noaio = 1;	/* ENOSYS, EAGAIN (aio-max-nr): pread */
+	}
+}
+
+static void aio_give_back(struct wbufs *b)
+{
+	if (b->aio == 0)
+		return;
+	pthread_mutex_lock(&aio_mu);
+	if (naio_kept < AIO_KEPT) {
+		aio_kept[naio_kept++] = b->aio;
+		b->aio = 0;
+	}
+	pthread_mutex_unlock(&aio_mu);
+	if (b->aio)
+		syscall(SYS_io_destroy, b->aio);
+	b->aio = 0;
+}
+
+/*
+ * One O_DIRECT read, submitted through Linux AIO and waited for. ext4 and
+ * XFS hold the file's inode lock through the whole of a synchronous direct
+ * read, which stalls the muxer's writes to the file for as long (measured,
+ * 200 MB: its pwrite time 0.08-0.13 s unchecked, 0.33-0.68 s with
+ * synchronous reads, 0.08-0.22 s with these); submitted asynchronously,
+ * the lock is held only while it is submitted. Returns the bytes read or
+ * -1 with errno, as pread would.
+ */
+static ssize_t direct_pread(struct wbufs *b, int fd, uint8_t *buf, size_t len, int64_t off)
+{
+	struct iocb cb;
+	struct iocb *cbs[1] = { &cb };
+	struct io_event ev;
+	long r;
+
+	if (!b->noaio && b->aio == 0)
+		aio_take(b);
+	if (b->noaio)
+		return pread(fd, buf, len, (off_t)off);
+	memset(&cb, 0, sizeof(cb));
+	cb.aio_fildes = (uint32_t)fd;
+	cb.aio_lio_opcode = IOCB_CMD_PREAD;
+	cb.aio_buf = (uint64_t)(uintptr_t)buf;
+	cb.aio_nbytes = len;
+	cb.aio_offset = off;
+	r = syscall(SYS_io_submit, b->aio, 1, cbs);
+	if (r != 1)
+		return errno == EAGAIN || errno == EINTR ? pread(fd, buf, len, (off_t)off) : -1;
+	do {
+		r = syscall(SYS_io_getevents, b->aio, 1, 1, &ev, NULL);
+	} while (r < 0 && errno == EINTR);
+	if (r != 1)
+		return -1;	/* cannot happen without a timeout; errno says */
+	if (ev.res < 0) {
+		errno = (int)-ev.res;
+		return -1;
+	}
+	return (ssize_t)ev.res;
+}
 
 static int bufs_get(struct wbufs *b)
 {
@@ -218,13 +302,17 @@ static int bufs_get(struct wbufs *b)
 }
 
 /* Read up to len bytes at off into *got, short only at the end of the
- * file; -errno on failure. unit: O_DIRECT's, where a read that ends off a
- * unit boundary has met the end of the file (1 otherwise). */
-static int read_at(int fd, uint8_t *buf, size_t len, int64_t off, size_t unit, size_t *got)
+ * file; -errno on failure. direct: through direct_pread() with b; unit:
+ * O_DIRECT's, where a read that ends off a unit boundary has met the end
+ * of the file (1 otherwise). */
+static int read_at(int fd, uint8_t *buf, size_t len, int64_t off, size_t unit,
+		   struct wbufs *direct, size_t *got)
 {
 	*got = 0;
 	while (*got < len) {
-		ssize_t r = pread(fd, buf + *got, len - *got, (off_t)(off + (int64_t)*got));
+		int64_t at = off + (int64_t)*got;
+		ssize_t r = direct ? direct_pread(direct, fd, buf + *got, len - *got, at) :
+				     pread(fd, buf + *got, len - *got, (off_t)at);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -296,7 +384,7 @@ static int check_range(struct pool *p, struct outfile *f, const struct job *j, s
 
 		if (dn > CHECK_IO)
 			dn = CHECK_IO;	/* n is CHECK_IO, a multiple of align */
-		ret = read_at(c->fd, b->cached, n, off, 1, &got);
+		ret = read_at(c->fd, b->cached, n, off, 1, NULL, &got);
 		if (ret < 0)
 			return -vg_err_from_errno(-ret);
 		if (got != n)
@@ -305,7 +393,7 @@ static int check_range(struct pool *p, struct outfile *f, const struct job *j, s
 				    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0 &&
 		    errno != EINVAL && errno != ESPIPE && errno != ENOSYS)
 			return -vg_err_from_errno(errno);	/* the writeback failed */
-		ret = read_at(c->dfd, b->direct, dn, off, (size_t)c->align, &dgot);
+		ret = read_at(c->dfd, b->direct, dn, off, (size_t)c->align, b, &dgot);
 		if (ret == -EINVAL)
 			return 1;
 		if (ret < 0)
@@ -349,7 +437,7 @@ static int spot_check(struct pool *p, struct outfile *f, struct wbufs *b)
 							     SPOT_LEN;
 		size_t got;
 
-		ret = read_at(fd, b->direct, (size_t)c->align, at, (size_t)c->align, &got);
+		ret = read_at(fd, b->direct, (size_t)c->align, at, (size_t)c->align, b, &got);
 		if (ret == -EINVAL) {
 			close(fd);
 			return read_back(p->e, f);
@@ -555,7 +643,7 @@ static int run_job(struct exp *e, struct job *j, struct wbufs *b)
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
-	struct wbufs b = { NULL, NULL };
+	struct wbufs b = { NULL, NULL, 0, 0 };
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -587,6 +675,7 @@ static void *worker(void *arg)
 			pthread_cond_broadcast(&p->idle);
 	}
 	pthread_mutex_unlock(&p->mu);
+	aio_give_back(&b);
 	free(b.direct);
 	free(b.cached);
 	return NULL;

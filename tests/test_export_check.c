@@ -194,6 +194,27 @@ static void test_clean_file_and_head_rechecked(void **state)
 	assert_int_equal((int64_t)x->e.done, size);
 }
 
+/* Bytes written again right after they were handed over, while their
+ * check may still be reading them: the writer waits for it, so the check
+ * never sees them change halfway (which would read as a faulty medium),
+ * and they are checked again at the end. */
+static void test_rewrite_under_a_running_check(void **state)
+{
+	struct fx *x = *state;
+
+	if (!have_direct(x))
+		skip();
+	for (int i = 0; i < 4; i++) {
+		write_at(x, 8 * MIB, (uint8_t)i);
+		x->pos -= 8 * MIB - 4096;
+		write_at(x, 64 * 1024, (uint8_t)(i + 100));
+		x->pos += 8 * MIB - 4096 - 64 * 1024;
+	}
+	exp_check_close(&x->e, x->f, 1);
+	assert_int_equal(exp_pool_wait(&x->e.pool), 0);
+	assert_int_equal(x->f->checked, 1);
+}
+
 /* Bytes written again that then read back different are caught. */
 static void test_rewrite_that_reads_back_different(void **state)
 {
@@ -245,6 +266,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_caught_while_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_file_and_head_rechecked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_under_a_running_check, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_that_reads_back_different, setup,
 						teardown),

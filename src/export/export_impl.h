@@ -77,8 +77,8 @@ struct job {
  * they are written, and the read-back at the end. */
 struct pool {
 	pthread_mutex_t mu;
-	pthread_cond_t cv, idle;	/* idle: the queue ran dry, or a file's
-					 * checks did (wcheck.pending 0) */
+	pthread_cond_t cv, idle;	/* idle: the queue ran dry, or a check
+					 * of a file being written ended */
 	struct job *head, *tail;
 	int busy, stop, nthreads;
 	pthread_t th[2];
@@ -225,7 +225,8 @@ void exp_pool_stop(struct pool *p);
  */
 void exp_check_open(struct exp *e, struct outfile *f, int fd);
 /* The muxer is about to write [off, off + len): if that was handed over
- * already, wait until its checks are done and check it again at the end. */
+ * already, wait for any check still to read it, and check it again at the
+ * end. */
 void exp_check_write(struct exp *e, struct outfile *f, int64_t off, int64_t len);
 /* Writeback of f is started below end: hand the pieces below it over
  * (out of memory: at the next call, or at exp_check_close). */

@@ -197,7 +197,10 @@ struct wcheck {
 	int64_t queued;			/* [0, queued) handed over */
 	int64_t redo_lo, redo_hi;	/* written again after it was handed over */
 	/* under the pool's mutex */
-	int pending;			/* its J_CHECK jobs queued or running */
+	struct span {
+		int64_t off, end;
+	} *fly;				/* its J_CHECK jobs queued or running */
+	int nfly, capfly;
 	int finished;			/* all handed over: the last job ends it */
 	int nodirect;			/* O_DIRECT refused: read back at the end */
 	int failed;			/* a check failed */
@@ -469,24 +472,38 @@ static void check_end_locked(struct outfile *f)
 	c->fd = c->dfd = -1;
 }
 
-/* Under p->mu: a J_CHECK job of f is done (ret: its result) or dropped. */
-static void check_done_locked(struct pool *p, struct outfile *f, int ret)
+/* Under p->mu: J_CHECK job j is done (ret: its result) or dropped. */
+static void check_done_locked(struct pool *p, const struct job *j, int ret)
 {
-	struct wcheck *c = f->chk;
+	struct wcheck *c = j->f->chk;
 
 	if (ret == 1)
 		c->nodirect = 1;
 	else if (ret != 0)
 		c->failed = 1;
-	if (--c->pending == 0) {
-		pthread_cond_broadcast(&p->idle);
-		if (c->finished)
-			check_end_locked(f);
+	for (int i = 0; i < c->nfly; i++) {
+		if (c->fly[i].off == j->off && c->fly[i].end == j->off + j->len) {
+			c->fly[i] = c->fly[--c->nfly];
+			break;
+		}
 	}
+	pthread_cond_broadcast(&p->idle);	/* a writer may wait for this span */
+	if (c->nfly == 0 && c->finished)
+		check_end_locked(j->f);
+}
+
+/* Under p->mu: 1 if a J_CHECK job of c queued or running reads [off, end). */
+static int in_flight_locked(const struct wcheck *c, int64_t off, int64_t end)
+{
+	for (int i = 0; i < c->nfly; i++)
+		if (c->fly[i].off < end && off < c->fly[i].end)
+			return 1;
+	return 0;
 }
 
 static int queue_check(struct pool *p, struct outfile *f, int64_t off, int64_t len, int first)
 {
+	struct wcheck *c = f->chk;
 	struct job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL)
@@ -497,7 +514,21 @@ static int queue_check(struct pool *p, struct outfile *f, int64_t off, int64_t l
 	j->len = len;
 	j->first = first;
 	pthread_mutex_lock(&p->mu);
-	f->chk->pending++;
+	if (c->nfly == c->capfly) {
+		int cap = c->capfly ? c->capfly * 2 : 8;
+		struct span *nf = realloc(c->fly, (size_t)cap * sizeof(*nf));
+
+		if (nf == NULL) {
+			pthread_mutex_unlock(&p->mu);
+			free(j);
+			return -VG_ENOMEM;
+		}
+		c->fly = nf;
+		c->capfly = cap;
+	}
+	c->fly[c->nfly].off = off;
+	c->fly[c->nfly].end = off + len;
+	c->nfly++;
 	if (p->tail)
 		p->tail->next = j;
 	else
@@ -548,10 +579,10 @@ void exp_check_write(struct exp *e, struct outfile *f, int64_t off, int64_t len)
 
 	if (c == NULL || off >= c->queued)
 		return;
-	/* Never write under a check that is reading: it would see the bytes
-	 * change between the page cache and the medium. */
+	/* Never write under a check that is to read those bytes: it would see
+	 * them change between the page cache and the medium. */
 	pthread_mutex_lock(&p->mu);
-	while (c->pending > 0)
+	while (in_flight_locked(c, off, off + len))
 		pthread_cond_wait(&p->idle, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 	if (off < c->redo_lo)
@@ -598,11 +629,11 @@ void exp_check_close(struct exp *e, struct outfile *f, int ok)
 	if (!ok) {
 		/* dropped: nothing may still read through its descriptors */
 		c->failed = 1;
-		while (c->pending > 0)
+		while (c->nfly > 0)
 			pthread_cond_wait(&p->idle, &p->mu);
 	}
 	c->finished = 1;
-	if (c->pending == 0)
+	if (c->nfly == 0)
 		check_end_locked(f);
 	pthread_mutex_unlock(&p->mu);
 	if (!ok)
@@ -620,6 +651,7 @@ void exp_check_free(struct outfile *f)
 	if (c->dfd >= 0)
 		close(c->dfd);
 	free(c->spot);
+	free(c->fly);
 	free(c);
 	f->chk = NULL;
 }
@@ -664,7 +696,7 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&p->mu);
 		p->busy--;
 		if (j->kind == J_CHECK)
-			check_done_locked(p, j->f, ret);
+			check_done_locked(p, j, ret);
 		if (ret < 0 && p->err == 0) {
 			p->err = ret;
 			p->badf = j->f;
@@ -743,7 +775,7 @@ void exp_pool_stop(struct pool *p)
 
 		p->head = j->next;
 		if (j->kind == J_CHECK)
-			check_done_locked(p, j->f, -VG_EIO);	/* not checked */
+			check_done_locked(p, j, -VG_EIO);	/* not checked */
 		free(j);
 	}
 	pthread_mutex_destroy(&p->mu);

@@ -1,8 +1,9 @@
 /*
  * export_io.c - the export's files on the medium: creating a file in the
  * export folder, writing a small one whole (fsynced, hashed), hashing what
- * a descriptor holds, and the two-thread pool that hashes each video after
- * it is muxed and later reads every file back from the medium to check it.
+ * a descriptor holds, and the two-thread pool that checks each video as it
+ * is written (reading it back from the medium right behind the muxer),
+ * hashes it once it is muxed, and after the write reads back the rest.
  * Nothing is opened through a path that could be swapped for a symlink:
  * the folder may belong to the requester.
  */

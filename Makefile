@@ -97,7 +97,7 @@ BINS := $(BUILD)/vigild $(BUILD)/vigilctl
 UNIT_TESTS := $(basename $(notdir $(wildcard $(addprefix tests/, \
 	test_err.c test_clipfile.c test_keystore.c test_config.c test_v4l2.c \
 	test_catalog.c test_segmenter.c test_reconcile.c test_source.c \
-	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_sweeper.c test_burn.c \
+	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_export_check.c test_sweeper.c test_burn.c \
 	test_report.c test_diskguard.c))))
 TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)

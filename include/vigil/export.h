@@ -112,10 +112,19 @@ struct vg_export_request {
  * be called from a worker thread; calls are serialised. */
 typedef void (*vg_export_progress_fn)(uint64_t done, uint64_t total, void *ud);
 
-/* Test seam: called after a file is written and fsynced, before read-back,
- * with its full path. A non-zero return fails the export as a write error
- * would. Tests use it to damage a file as a bad medium would. */
+/* Test seam: called after a file is written and fsynced, before the
+ * read-back at the end, with its full path. A non-zero return fails the
+ * export as a write error would. Tests use it to fail a write, or to change
+ * a file after it was written: the read-back at the end catches that (for
+ * a video checked as it was written, in the blocks it sampled then). */
 typedef int (*vg_export_fault_fn)(const char *path, void *ud);
+
+/* Test seam: called with each piece of a file read back from the medium
+ * (the file's path, where the piece starts in it, its bytes) before it is
+ * compared with what was written. Tests change buf to act as a medium that
+ * reads back different. */
+typedef void (*vg_export_medium_fn)(const char *path, uint64_t off, uint8_t *buf, size_t len,
+				    void *ud);
 
 /* Where the footage and the keys come from; all borrowed for the call. */
 struct vg_export_ctx {
@@ -128,6 +137,8 @@ struct vg_export_ctx {
 	void *progress_ud;
 	vg_export_fault_fn fault;		/* NULL outside tests */
 	void *fault_ud;
+	vg_export_medium_fn medium;		/* NULL outside tests */
+	void *medium_ud;
 };
 
 /* What was made. */
@@ -141,8 +152,13 @@ struct vg_export_result {
 	uint64_t bytes;			/* bytes written (all files) */
 	int64_t delivered_from_us, delivered_to_us;	/* 0 if no footage */
 	char manifest_sha256[65];
-	double write_seconds;		/* decrypt + remux + hash + fsync */
-	double readback_seconds;	/* read back from the medium + hash */
+	double write_seconds;		/* decrypt + remux + hash + fsync, and the
+					 * read-back check of each video as it is
+					 * written, which runs alongside */
+	double readback_seconds;	/* the read-back after the write: the
+					 * documents in full, the videos' sampled
+					 * blocks, and in full any file the medium
+					 * would not let us check as written */
 	char why[256];			/* a sentence on failure */
 	int64_t bad_clip;		/* -VG_EAUTH: catalog id of the clip that failed
 					 * authentication; 0 if none did */

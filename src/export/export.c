@@ -10,15 +10,25 @@
  *   export_io.c         writing small files, hashing, the read-back pool
  *   export_iso.c        ISO images and sets of discs
  *
- * Three threads share the work of a run: a reader decrypts and demuxes
- * the clips into a small bounded queue (in memory only), this thread
- * remuxes and writes (starting writeback as it goes), and a worker hashes
- * each finished file from the page cache, then fsyncs it, while the next
- * run is muxed. The moov is written into room reserved for it after ftyp,
- * so every byte is written once (+faststart would move the whole file up
- * at the end). A video cannot be hashed while it is written: its moov,
- * which comes first, is only known at the end. The read-back check runs
- * on two threads.
+ * The threads of a run: two readers decrypt and demux the clips into
+ * small bounded queues (in memory only), this thread remuxes and writes
+ * (starting writeback every 8 MiB), and two workers check each 8 MiB
+ * behind the muxer (its writeback waited for, read back from the medium
+ * with O_DIRECT, compared with the page cache's copy) and hash each
+ * finished file from the page cache, then fsync it, while the next run is
+ * muxed. The moov is written into room reserved for it after ftyp, so
+ * every byte is written once (+faststart would move the whole file up at
+ * the end); it and the other bytes the muxer writes again are checked
+ * again once the file is finished. A video cannot be hashed while it is
+ * written: its moov, which comes first, is only known at the end.
+ *
+ * The read-back after the write (two workers) reads the documents back in
+ * full, and any video the medium would not let us read with O_DIRECT
+ * (tmpfs on older kernels, some FUSE): their cached pages dropped, read
+ * again and hashed against the hash taken when they were written. Of a
+ * video checked as written it reads again the first 4 KiB of every 8 MiB,
+ * kept as they were read back then: a medium that loses data once it is
+ * checked, or lands later writes on earlier ones, is caught there.
  */
 #define VG_LOG_MODULE "EXP"
 
@@ -184,20 +194,32 @@ static int folder_open(struct exp *e, int given)
 	return 0;
 }
 
+/* The reason for the pool's first error, ret, for people. */
+static void pool_why(struct exp *e, int ret)
+{
+	const char *name = e->pool.badf ? e->pool.badf->name : e->pool.bad;
+
+	if (ret == -VG_EAUTH)
+		exp_why(e, "%s reads back different from what was written: the medium is faulty "
+		    "(%s)", name, vg_strerror(ret));
+	else
+		exp_why(e, "writing %s failed: %s", name, vg_strerror(ret));
+}
+
 /* Write every file into the open folder, each fsynced: the runs' videos
- * (one worker hashes each while the next is muxed), then the documents
- * (pem, fpr: the device key). */
+ * (two workers check each as it is written and hash it while the next is
+ * muxed), then the documents (pem, fpr: the device key). */
 static int folder_write(struct exp *e, const char *pem, const char *fpr)
 {
 	double t0 = mono_s();
-	int ret = exp_pool_start(&e->pool, e, 1);
+	int ret = exp_pool_start(&e->pool, e, 2);
 
 	for (int i = 0; i < e->nruns && ret == 0; i++)
 		ret = exp_run(e, &e->runs[i], 0);
 	if (ret == 0) {
 		ret = exp_pool_wait(&e->pool);
 		if (ret < 0)
-			exp_why(e, "writing %s failed: %s", e->pool.bad, vg_strerror(ret));
+			pool_why(e, ret);
 	}
 	for (int i = 0; i < e->nfiles && ret == 0; i++) {
 		if (e->files[i].video) {
@@ -229,14 +251,16 @@ static int folder_write(struct exp *e, const char *pem, const char *fpr)
 	return ret;
 }
 
-/* Read everything back from the medium, two files at a time. */
+/* Read back from the medium, two files at a time, what was not checked
+ * as it was written, and the blocks sampled from what was. */
 static int folder_read_back(struct exp *e)
 {
 	double t0 = mono_s();
 	int ret = exp_pool_start(&e->pool, e, 2);
 
 	for (int i = 0; i < e->nfiles && ret == 0; i++)
-		ret = exp_pool_submit(&e->pool, &e->files[i], 1);
+		ret = exp_pool_submit(&e->pool, &e->files[i],
+				      e->files[i].checked ? J_SPOT : J_READBACK);
 	if (ret == 0)
 		ret = exp_pool_wait(&e->pool);
 	exp_pool_stop(&e->pool);
@@ -342,6 +366,8 @@ void exp_free_runs(struct exp *e)
 {
 	for (int i = 0; i < e->nruns; i++)
 		free(e->runs[i].clips);
+	for (int i = 0; e->files && i < e->nfiles; i++)
+		exp_check_free(&e->files[i]);
 	free(e->runs);
 	free(e->gaps);
 	free(e->cgaps);

@@ -38,6 +38,11 @@ struct outfile {
 	int width, height, clips;
 	int run;			/* index in exp.runs */
 	int clk_synced, clk_unsynced, clk_unknown;	/* its clips' clock state */
+	struct wcheck *chk;		/* a video checked as it is written (export_io.c);
+					 * NULL: not, or not on this medium */
+	int checked;			/* every byte was read back from the medium as
+					 * written and matched: the read-back at the end
+					 * only spot-checks it */
 };
 
 struct run {
@@ -52,21 +57,34 @@ struct gap {
 	char reason[128];
 };
 
+/* What a pool job does with its file. */
+enum {
+	J_HASH,		/* hash it (after muxing) into f->sha and f->size, fsync it */
+	J_READBACK,	/* read it back from the medium, compare with f->sha */
+	J_CHECK,	/* read back [off, off + len) as it is written (f->chk) */
+	J_SPOT,		/* at the end: the blocks of a checked file sampled then */
+};
+
 struct job {
 	struct outfile *f;
-	int readback;
+	int kind;			/* J_* */
+	int64_t off, len;		/* J_CHECK */
+	int first;			/* J_CHECK: first time: progress, samples */
 	struct job *next;
 };
 
-/* A two-thread work queue: hash jobs (after muxing) and read-back jobs. */
+/* A two-thread work queue: hash jobs (after muxing), checks of videos as
+ * they are written, and the read-back at the end. */
 struct pool {
 	pthread_mutex_t mu;
-	pthread_cond_t cv, idle;
+	pthread_cond_t cv, idle;	/* idle: the queue ran dry, or a check
+					 * of a file being written ended */
 	struct job *head, *tail;
 	int busy, stop, nthreads;
 	pthread_t th[2];
 	int err;
-	char bad[160];
+	char bad[160];			/* the name of err's file */
+	struct outfile *badf;		/* err's file */
 	struct exp *e;
 };
 
@@ -179,19 +197,46 @@ int exp_write_all(int fd, const void *buf, size_t len);
 struct outfile *exp_new_file(struct exp *e, const char *name);
 /* SHA-256 and size of what fd holds from its start. readback: drop its
  * cached pages first so the bytes come from the medium (and count them as
- * progress); otherwise fsync it after hashing. */
-int exp_hash_fd(struct exp *e, int fd, int readback, uint8_t out[VG_SHA256_LEN],
-		uint64_t *size);
+ * progress); otherwise fsync it after hashing. path: for the test seam. */
+int exp_hash_fd(struct exp *e, int fd, int readback, const char *path,
+		uint8_t out[VG_SHA256_LEN], uint64_t *size);
 /* Start n (at most 2) worker threads for e; exp_pool_stop() even on failure. */
 int exp_pool_start(struct pool *p, struct exp *e, int n);
-/* Queue f: readback 0 hashes it into f->sha and f->size (and fsyncs it);
- * readback 1 reads it back from the medium and checks it against them. */
-int exp_pool_submit(struct pool *p, struct outfile *f, int readback);
-/* Wait until every queued job is done; the first error, its file in p->bad. */
+/* Queue a J_HASH, J_READBACK or J_SPOT job for f (J_CHECK: exp_check_*). */
+int exp_pool_submit(struct pool *p, struct outfile *f, int kind);
+/* Wait until every queued job is done; the first error, its file in p->bad
+ * and p->badf (-VG_EAUTH: it reads back different). */
 int exp_pool_wait(struct pool *p);
 /* Join the workers and drop any job not started. Safe on a pool that was
  * never started, and twice. */
 void exp_pool_stop(struct pool *p);
+/*
+ * Checking a video as it is written (the muxer's thread calls these, in
+ * this order, with e->pool running): each piece the muxer has passed is
+ * handed to the pool, which waits for its writeback, reads it from the
+ * medium with O_DIRECT and compares it with the bytes written (the page
+ * cache's). A piece the muxer writes again after it was handed over (the
+ * moov, the mdat size) is checked again once the file is finished. Where
+ * the medium will not be read with O_DIRECT, the file is left unchecked
+ * (f->checked 0) and read back whole at the end, as the documents are.
+ *
+ * exp_check_open: fd, f's new file open for writing (path f->path), is to
+ * be checked. Never fails: trouble leaves f unchecked.
+ */
+void exp_check_open(struct exp *e, struct outfile *f, int fd);
+/* The muxer is about to write [off, off + len): if that was handed over
+ * already, wait for any check still to read it, and check it again at the
+ * end. */
+void exp_check_write(struct exp *e, struct outfile *f, int64_t off, int64_t len);
+/* Writeback of f is started below end: hand the pieces below it over
+ * (out of memory: at the next call, or at exp_check_close). */
+void exp_check_upto(struct exp *e, struct outfile *f, int64_t end);
+/* f's writer is closed: ok, hand over the rest (f->checked is set once it
+ * all matched); not ok (the file is dropped), or out of memory, wait for
+ * its checks and forget them (f is then read back whole at the end). */
+void exp_check_close(struct exp *e, struct outfile *f, int ok);
+/* Free f's check state (the pool is stopped); NULL f->chk does nothing. */
+void exp_check_free(struct outfile *f);
 /* The test hook (ctx->fault) for f: -VG_EIO if it says the write failed. */
 int exp_finish_file(struct exp *e, struct outfile *f);
 /* Create name in the export folder holding data, fsynced and hashed into a

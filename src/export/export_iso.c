@@ -177,7 +177,7 @@ static int iso_check(struct exp *e, int fd, const char *tmp, const uint8_t sha[V
 		ret = -VG_EIO;
 	}
 	if (ret == 0)
-		ret = exp_hash_fd(e, fd, 1, back, &nback);
+		ret = exp_hash_fd(e, fd, 1, tmp, back, &nback);
 	if (ret == 0 && (nback != n || !vg_crypto_equal(sha, back, VG_SHA256_LEN))) {
 		exp_why(e, "the ISO image reads back different from what was written");
 		ret = -VG_EAUTH;

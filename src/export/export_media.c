@@ -3,7 +3,8 @@
  * packets remuxed onto one timeline (or, with redactions, decoded, blanked
  * and re-encoded), written through our own AVIO with the moov in room
  * reserved after ftyp, then named by the time it delivers and handed to
- * the hash worker.
+ * the hash worker. The workers check each piece as the muxer passes it
+ * (exp_check_*, export_io.c).
  */
 #define VG_LOG_MODULE "EXP"
 
@@ -65,6 +66,7 @@ static int fdio_write(void *opaque, uint8_t *buf, int size)
 	struct sink *s = opaque;
 	int done = 0;
 
+	exp_check_write(s->e, s->f, s->pos, size);
 	while (done < size) {
 		ssize_t n = pwrite(s->fd, buf + done, (size_t)(size - done), s->pos);
 
@@ -81,6 +83,8 @@ static int fdio_write(void *opaque, uint8_t *buf, int size)
 	if (s->pos - s->synced >= WB_STEP) {
 		sync_file_range(s->fd, s->synced, s->pos - s->synced, SYNC_FILE_RANGE_WRITE);
 		s->synced = s->pos;
+		/* and the workers read it back behind us */
+		exp_check_upto(s->e, s->f, s->synced);
 	}
 	return size;
 }
@@ -170,6 +174,7 @@ static int mux_open(struct sink *s, const char *path, const AVCodecParameters *p
 	s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (s->fd < 0)
 		return -vg_err_from_errno(errno);
+	exp_check_open(s->e, s->f, s->fd);
 	s->pos = 0;
 	s->synced = 0;
 	{
@@ -441,6 +446,9 @@ static int sink_close(struct sink *s, int ok)
 			ret = cr;
 		}
 	}
+	/* Every byte is written: the rest of the check (or, dropped, none). */
+	if (s->f)
+		exp_check_close(s->e, s->f, ok && ret == 0);
 	if (s->o) {
 		avformat_free_context(s->o);
 		s->o = NULL;
@@ -781,6 +789,6 @@ int exp_run(struct exp *e, const struct run *r, int faststart)
 	}
 	ret = name_run_file(&w);
 	if (ret == 0)
-		ret = exp_pool_submit(&e->pool, w.f, 0);
+		ret = exp_pool_submit(&e->pool, w.f, J_HASH);
 	return ret;
 }

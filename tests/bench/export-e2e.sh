@@ -16,7 +16,9 @@ T=$(mktemp -d /tmp/vigil-bench-export-e2e.XXXXXX)
 PID=
 trap '{ [ -n "$PID" ] && kill "$PID"; wait; } 2>/dev/null || true; rm -rf "$T"' EXIT
 mkdir -m 700 "$T/data"
-mkdir "$T/usb" "$T/cp"
+# The socket in a folder of its own: vigild refuses to export into its
+# runtime folder (the socket's) or anything beneath it, which $T would be.
+mkdir "$T/usb" "$T/cp" "$T/run"
 
 "$BUILD/tests/bench_export" --footage "$MB" "$T/data" >"$T/footage.txt"
 bytes=$(du -sb "$T/data/clips" | cut -f1)
@@ -24,7 +26,7 @@ cat >"$T/vigil.conf" <<CONF
 site = { name = "Benchmark"; address = "none"; area_manager = "$(id -un)"; contact = "none"; };
 data_dir = "$T/data";
 user = "$(id -un)";
-socket = "$T/vigil.sock";
+socket = "$T/run/vigil.sock";
 log_level = "warn";
 cameras = ( { name = "cam"; device = "synthetic"; enabled = false; purpose = "benchmark";
   area = "none"; } );

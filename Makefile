@@ -54,7 +54,7 @@ _TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 # The library shared by both binaries: listed by hand (never globbed), and
 # filtered by presence only so that a half-built tree still compiles.
 LIB_SRCS := $(wildcard \
-	$(addprefix src/common/, err.c log.c timeutil.c proto.c sha256.c crypto.c sign.c) \
+	$(addprefix src/common/, err.c fdio.c log.c timeutil.c proto.c sha256.c crypto.c sign.c) \
 	$(addprefix src/store/, clipfile.c clipmedia.c keystore.c catalog.c reconcile.c diskguard.c) \
 	$(addprefix src/record/, v4l2.c source.c source_v4l2.c source_file.c \
 		source_synth.c source_h264file.c encoder.c segmenter.c picture.c \
@@ -82,7 +82,7 @@ VIGILCTL_SRCS := $(addprefix src/vigilctl/, vigilctl.c ctlclient.c vigilctl_hold
 # libraries, never libvigil.a. scripts/checksrc.sh (make checksrc, run by
 # make check) fails if a clip, keystore or catalog symbol or libavcodec
 # gets in.
-CTL_LIB_SRCS := $(addprefix src/common/, err.c log.c timeutil.c proto.c sha256.c sign.c) \
+CTL_LIB_SRCS := $(addprefix src/common/, err.c fdio.c log.c timeutil.c proto.c sha256.c sign.c) \
 	$(addprefix src/policy/, config.c confcheck.c layout.c policy.c audit_text.c) \
 	$(addprefix src/export/, verify.c mp4check.c isofs.c) \
 	$(addprefix src/report/, html.c svg.c)

@@ -6,24 +6,8 @@
 #include <unistd.h>
 
 #include "vigil/err.h"
+#include "vigil/fdio.h"
 #include "vigil/proto.h"
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -vg_err_from_errno(errno);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* 0 when len bytes were read, 1 on EOF at the first byte, else an error. */
 static int read_all(int fd, void *buf, size_t len)
@@ -56,9 +40,9 @@ int vg_proto_send(int fd, enum vg_frame_type type, const void *buf, size_t len)
 	h[5] = (uint8_t)(len >> 16);
 	h[6] = (uint8_t)(len >> 8);
 	h[7] = (uint8_t)len;
-	ret = write_all(fd, h, sizeof(h));
+	ret = vg_write_all(fd, h, sizeof(h));
 	if (ret == 0 && len > 0)
-		ret = write_all(fd, buf, len);
+		ret = vg_write_all(fd, buf, len);
 	return ret;
 }
 
@@ -155,12 +139,12 @@ int vg_proto_send_fds(int fd, enum vg_frame_type type, const void *buf, size_t l
 	if (n < 0)
 		return -vg_err_from_errno(errno);
 	if ((size_t)n < sizeof(h)) {
-		int ret = write_all(fd, h + n, sizeof(h) - (size_t)n);
+		int ret = vg_write_all(fd, h + n, sizeof(h) - (size_t)n);
 
 		if (ret < 0)
 			return ret;
 	}
-	return len > 0 ? write_all(fd, buf, len) : 0;
+	return len > 0 ? vg_write_all(fd, buf, len) : 0;
 }
 
 /* Keep the descriptors of one control message (up to max), close the rest. */

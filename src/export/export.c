@@ -131,7 +131,7 @@ static void mark_incomplete(struct exp *e, int err)
 		return;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0) {
-		if (exp_write_all(fd, buf, strlen(buf)) == 0)
+		if (vg_write_all(fd, buf, strlen(buf)) == 0)
 			fsync(fd);
 		close(fd);
 	}

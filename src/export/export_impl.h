@@ -20,6 +20,7 @@
 
 #include "vigil/clipfile.h"
 #include "vigil/export.h"
+#include "vigil/fdio.h"
 
 #define IO_BUF (1024 * 1024)
 #define US ((AVRational){ 1, 1000000 })
@@ -191,7 +192,6 @@ void exp_dir_of(const char *path, char *out, size_t len);
 /* fsync a file (dir 0) or folder (dir 1) by its path. */
 int exp_fsync_path(const char *path, int dir);
 /* Write all of buf to fd, retrying short writes and EINTR. */
-int exp_write_all(int fd, const void *buf, size_t len);
 /* The next entry of e->files, named name in the export folder, zeroed but
  * for its name and path; NULL once MAX_FILES are in use. */
 struct outfile *exp_new_file(struct exp *e, const char *name);

@@ -57,23 +57,6 @@ int exp_fsync_path(const char *path, int dir)
 	return ret;
 }
 
-int exp_write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -vg_err_from_errno(errno);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 struct outfile *exp_new_file(struct exp *e, const char *name)
 {
 	struct outfile *f;
@@ -809,7 +792,7 @@ int exp_write_small(struct exp *e, const char *name, const void *data, size_t le
 		exp_why(e, "cannot create %s: %s", name, vg_strerror(ret));
 		return ret;
 	}
-	ret = exp_write_all(fd, data, len);
+	ret = vg_write_all(fd, data, len);
 	if (ret == 0 && fsync(fd) < 0)
 		ret = -vg_err_from_errno(errno);
 	if (close(fd) < 0 && ret == 0)

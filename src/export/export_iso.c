@@ -152,7 +152,7 @@ static int iso_copy(struct exp *e, struct burn_source *bs, int fd, unsigned char
 		vg_sha256_update(&s, buf, have);
 		*n += have;
 		if (ret == 0)
-			ret = exp_write_all(fd, buf, have);
+			ret = vg_write_all(fd, buf, have);
 		if (ret < 0)
 			exp_why(e, "writing the ISO image failed: %s", vg_strerror(ret));
 	}

@@ -22,6 +22,7 @@
 #include "vigil/clipfile.h"
 #include "vigil/crypto.h"
 #include "vigil/err.h"
+#include "vigil/fdio.h"
 #include "vigil/log.h"
 
 static const uint8_t clip_magic[8] = { 'V', 'I', 'G', 'I', 'L', 'C', 'L', 'P' };
@@ -186,26 +187,6 @@ static int errno_code(int e)
 	return -vg_err_from_errno(e);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno_code(errno);
-		}
-		if (n == 0)
-			return -VG_EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Read up to len bytes, stopping early only at end of file. */
 static int read_full(int fd, void *buf, size_t len, size_t *got)
 {
@@ -298,7 +279,7 @@ static int writer_seal(struct vg_clip_writer *w, int final)
 		vg_wipe(w->buf, total);
 		return ret;
 	}
-	ret = write_all(w->fd, w->buf, total);
+	ret = vg_write_all(w->fd, w->buf, total);
 	if (ret < 0)
 		return ret;
 	vg_sha256_update(&w->fhash, w->buf, total);
@@ -363,7 +344,7 @@ static int writer_open(struct vg_clip_writer **out, const char *path,
 		goto fail;
 	}
 	created_file = 1;
-	ret = write_all(w->fd, hdr, sizeof(hdr));
+	ret = vg_write_all(w->fd, hdr, sizeof(hdr));
 	if (ret < 0)
 		goto fail;
 	vg_sha256_update(&w->fhash, hdr, sizeof(hdr));
@@ -954,7 +935,7 @@ int vg_clip_recover(const char *path, const uint8_t master[VG_MASTER_KEY_LEN],
 			ret = errno_code(errno);
 			goto out;
 		}
-		ret = write_all(r->fd, tail, sizeof(tail));
+		ret = vg_write_all(r->fd, tail, sizeof(tail));
 		if (ret < 0)
 			goto out;
 	}

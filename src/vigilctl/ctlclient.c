@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vigil/config.h"
+#include "vigil/fdio.h"
 #include "vigil/proto.h"
 #include "ctlclient.h"
 
@@ -296,21 +297,6 @@ int64_t ctl_get_int(struct json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
 }
 
-int ctl_write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int ctl_open_output(const char *out)
 {
 	int fd;
@@ -342,7 +328,7 @@ int ctl_receive(struct ctl *c, int fd, const char *out, struct json_object **end
 			free(buf);
 			return 0;
 		}
-		ret = ctl_write_all(fd, buf, len);
+		ret = vg_write_all(fd, buf, len);
 		free(buf);
 		if (ret < 0) {
 			fprintf(stderr, "vigilctl: cannot write %s: %m\n", out);

@@ -100,7 +100,6 @@ struct json_object *ctl_range_request(struct ctl *c);
 const char *ctl_get_str(struct json_object *o, const char *k);
 int64_t ctl_get_int(struct json_object *o, const char *k);
 /* write(2) all of it; -1 on error (errno set). */
-int ctl_write_all(int fd, const char *p, size_t len);
 
 /* Footage goes only where the user said: a new 0600 file (it must not
  * exist) or stdout for "-". Returns the fd, or -1 (reason printed). */

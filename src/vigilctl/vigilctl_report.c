@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 #include <mbedtls/base64.h>
 
+#include "vigil/fdio.h"
 #include "vigil/proto.h"
 #include "vigil/report.h"
 #include "vigil/sign.h"
@@ -141,7 +142,7 @@ static int write_file(const char *path, const void *data, size_t len)
 
 	if (fd < 0)
 		return EXIT_REFUSED;
-	if (ctl_write_all(fd, data, len) < 0) {
+	if (vg_write_all(fd, data, len) < 0) {
 		fprintf(stderr, "vigilctl: cannot write %s: %m\n", path);
 		ret = EXIT_REFUSED;
 	}

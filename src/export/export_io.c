@@ -485,6 +485,19 @@ static int in_flight_locked(const struct wcheck *c, int64_t off, int64_t end)
 	return 0;
 }
 
+/* Queue j at the tail for the workers, and let go of the pool's mutex
+ * (held by the caller). */
+static void enqueue_unlock(struct pool *p, struct job *j)
+{
+	if (p->tail)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 static int queue_check(struct pool *p, struct outfile *f, int64_t off, int64_t len, int first)
 {
 	struct wcheck *c = f->chk;
@@ -513,13 +526,7 @@ static int queue_check(struct pool *p, struct outfile *f, int64_t off, int64_t l
 	c->fly[c->nfly].off = off;
 	c->fly[c->nfly].end = off + len;
 	c->nfly++;
-	if (p->tail)
-		p->tail->next = j;
-	else
-		p->head = j;
-	p->tail = j;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	enqueue_unlock(p, j);
 	return 0;
 }
 
@@ -721,13 +728,7 @@ int exp_pool_submit(struct pool *p, struct outfile *f, int kind)
 	j->f = f;
 	j->kind = kind;
 	pthread_mutex_lock(&p->mu);
-	if (p->tail)
-		p->tail->next = j;
-	else
-		p->head = j;
-	p->tail = j;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	enqueue_unlock(p, j);
 	return 0;
 }
 

@@ -569,6 +569,9 @@ static void teardown(struct vg_pipeline *p)
 		vg_segmenter_stats(p->seg, &ss);
 		p->clips_before += ss.clips;
 		pthread_mutex_lock(&p->lock);
+		/* Counted when given to the segmenter, never written: a write
+		 * before them had failed. */
+		p->st.frames_encoded -= ss.discarded;
 		p->st.clips = p->clips_before;
 		p->st.clip_path[0] = '\0';
 		pthread_mutex_unlock(&p->lock);
@@ -667,6 +670,10 @@ static int make_segmenter(struct vg_pipeline *p, const AVCodecParameters *par,
 		.encoder_name = encoder_name,
 		.on_clip = on_clip,
 		.on_clip_ud = p,
+		/* The clip's disk work on a thread of its own: the encoder
+		 * never waits on an fsync or the catalog, so the picture
+		 * queue only has to ride out the encoder's own pace. */
+		.threaded = 1,
 	};
 
 	if (p->audio) {

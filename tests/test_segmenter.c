@@ -96,7 +96,7 @@ static void open_aac(struct fixture *f)
  * out (frame threads and a lookahead, as vigild's cameras run), so that
  * pictures go in after the one forced to cut a clip and before its packet
  * reaches the segmenter. */
-static int setup_common(void **state, int audio, int delayed)
+static int setup_common(void **state, int audio, int delayed, int threaded)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct vg_encoder_params ep = {
@@ -128,7 +128,7 @@ static int setup_common(void **state, int audio, int delayed)
 			.camera = "cam", .data_dir = f->dir, .master = f->master, .cat = f->cat,
 			.segment_us = 3 * VG_US_PER_S, .fragment_us = VG_US_PER_S / 2,
 			.codecpar = par, .time_base = { 1, 90000 }, .base_utc_us = f->base,
-			.frame_us = FRAME_US, .encoder_name = "libx264",
+			.frame_us = FRAME_US, .encoder_name = "libx264", .threaded = threaded,
 		};
 		AVCodecParameters *apar = NULL;
 
@@ -155,17 +155,33 @@ static int setup_common(void **state, int audio, int delayed)
 
 static int setup(void **state)
 {
-	return setup_common(state, 0, 0);
+	return setup_common(state, 0, 0, 0);
 }
 
 static int setup_delayed(void **state)
 {
-	return setup_common(state, 0, 1);
+	return setup_common(state, 0, 1, 0);
 }
 
 static int setup_audio(void **state)
 {
-	return setup_common(state, 1, 0);
+	return setup_common(state, 1, 0, 0);
+}
+
+/* The same, with the segmenter's writer thread (as vigild runs it). */
+static int setup_threaded(void **state)
+{
+	return setup_common(state, 0, 0, 1);
+}
+
+static int setup_delayed_threaded(void **state)
+{
+	return setup_common(state, 0, 1, 1);
+}
+
+static int setup_audio_threaded(void **state)
+{
+	return setup_common(state, 1, 0, 1);
 }
 
 static int teardown(void **state)
@@ -425,6 +441,63 @@ static void test_one_keyframe_at_each_clip_start(void **state)
 	}
 	assert_int_equal(l.c[0].frames, 3 * FPS);
 	assert_int_equal(total, 10 * FPS);
+}
+
+/*
+ * Threaded, a write that fails on the writer thread (here: the clip folder
+ * cannot be made, its data folder being a file) comes back from a later
+ * call, not the one that queued the packet; the packets queued after it
+ * are counted, not written, and no clip is catalogued.
+ */
+static void test_threaded_failure_comes_back(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_segmenter *seg;
+	struct vg_segmenter_stats st;
+	struct list l = { .n = 0 };
+	AVCodecParameters *par = avcodec_parameters_alloc();
+	char notdir[128];
+	int ret = 0, given = 0;
+	FILE *fp;
+
+	snprintf(notdir, sizeof(notdir), "%s/file", f->dir);
+	fp = fopen(notdir, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	avcodec_parameters_from_context(par, vg_encoder_context(f->enc));
+	{
+		struct vg_segmenter_params sp = {
+			.camera = "cam", .data_dir = notdir, .master = f->master, .cat = f->cat,
+			.segment_us = 3 * VG_US_PER_S, .fragment_us = VG_US_PER_S / 2,
+			.codecpar = par, .time_base = { 1, 90000 }, .base_utc_us = f->base,
+			.frame_us = FRAME_US, .encoder_name = "libx264", .threaded = 1,
+		};
+
+		assert_int_equal(vg_segmenter_new(&seg, &sp), 0);
+	}
+	avcodec_parameters_free(&par);
+	for (int k = 0; k < 2 * FPS && ret == 0; k++) {
+		f->frame->pts = k * (90000 / FPS);
+		assert_int_equal(vg_encoder_send(f->enc, f->frame), 0);
+		while (ret == 0 && vg_encoder_receive(f->enc, f->pkt) == 0) {
+			ret = vg_segmenter_write(seg, f->pkt);
+			given += ret == 0;
+			av_packet_unref(f->pkt);
+		}
+	}
+	assert_true(given >= 1);
+	/* However far the writer thread has got: finishing waits for it. */
+	assert_true(vg_segmenter_finish(seg) < 0);
+	assert_non_null(f->pkt);
+	f->pkt->pts = 0;
+	assert_true(vg_segmenter_write(seg, f->pkt) < 0);
+	vg_segmenter_stats(seg, &st);
+	assert_int_equal(st.frames, 0);
+	/* The failed packet and every one given after it. */
+	assert_int_equal(st.discarded, given - 1);
+	vg_segmenter_free(seg);
+	assert_int_equal(vg_catalog_clips(f->cat, "cam", 0, 0, collect, &l), 0);
+	assert_int_equal(l.n, 0);
 }
 
 /* ---- encoder threads ---- */
@@ -802,6 +875,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sound_continuous_across_clips, setup_audio,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_clips_are_contiguous_and_play, setup_threaded,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_one_keyframe_at_each_clip_start,
+						setup_delayed_threaded, teardown),
+		cmocka_unit_test_setup_teardown(test_sound_continuous_across_clips,
+						setup_audio_threaded, teardown),
+		cmocka_unit_test_setup_teardown(test_threaded_failure_comes_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,10 +4,12 @@
  *
  * Each pipeline runs two threads of its own: a capture thread that owns the
  * source and never blocks on anything else, and an encoder thread that owns
- * the encoder and the segmenter. Between them is a small bounded queue:
- * when the encoder falls behind, new frames are dropped and counted rather
- * than delaying capture or growing memory. A slow or stalled camera
- * therefore never delays another camera.
+ * the encoder and the segmenter (whose own writer thread does the clip's
+ * disk work, so the encoder never waits on the disk: segmenter.h). Between
+ * capture and encoder is a small queue bounded by bytes: when the encoder
+ * falls behind, new frames are dropped and counted rather than delaying
+ * capture or growing memory. A slow or stalled camera therefore never
+ * delays another camera.
  *
  * A camera that vanishes is closed at once (so the driver can reconnect it)
  * and reopened with backoff; the time without pictures is a gap row in the

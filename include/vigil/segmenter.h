@@ -55,10 +55,23 @@ struct vg_segmenter_params {
 	const AVCodecParameters *audio_codecpar;	/* copied */
 	AVRational audio_time_base;
 	int64_t audio_base_utc_us;
+	/* 1: a writer thread of the segmenter's own muxes, seals, syncs and
+	 * catalogues (vg_segmenter_write only queues the packet), so the
+	 * caller never waits on the disk; on_clip is then called on that
+	 * thread. 0: all of it on the caller's thread, in the call. */
+	int threaded;
 };
 
 /* Video packets held back waiting for sound, at most (about 0.5 s at 15 fps). */
 #define SEG_VIDEO_HOLD 8
+/* Threaded: packets queued for the writer thread, at most this many and
+ * (unless the queue is empty) this many bytes of them; a caller with more
+ * waits. 256 pictures are 17 s at 15 fps; 8 MiB are 4 s of the noisiest
+ * 720p15 (16 Mbit/s) and a minute of a quiet one. A crash loses what is
+ * queued, so this is also the most footage a crash costs beyond the
+ * fragment being built. */
+#define SEG_QUEUE_MAX 256
+#define SEG_QUEUE_BYTES (8 * 1024 * 1024)
 
 struct vg_segmenter_stats {
 	int64_t clips;			/* clips completed */
@@ -71,6 +84,9 @@ struct vg_segmenter_stats {
 					 * its row still "recording"; 0 if none */
 	int64_t clip_frames;
 	uint64_t clip_bytes;
+	int64_t discarded;		/* threaded: video packets given (write
+					 * returned 0) but never written, because
+					 * an earlier write had failed */
 	char clip_path[512];
 };
 
@@ -93,6 +109,9 @@ int vg_segmenter_wants_keyframe(struct vg_segmenter *s, int64_t ts_utc_us);
  * once it is long enough. -VG_ENOSPC when the disk is full, other negative
  * codes on failure: the open clip is abandoned as far as it got (its row
  * stays "recording"; stats.abandoned_id names it for recovery).
+ * Threaded: the packet is queued (a reference, not a copy) and the failure
+ * of an earlier packet is returned instead; every packet given after the
+ * failed one is discarded and counted (stats.discarded).
  */
 int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *pkt);
 
@@ -109,7 +128,9 @@ int vg_segmenter_write_audio(struct vg_segmenter *s, const AVPacket *pkt);
  * and later clips are video only. */
 void vg_segmenter_audio_end(struct vg_segmenter *s);
 
-/* Write what is held back, then close the open clip cleanly (if any). */
+/* Write what is held back, then close the open clip cleanly (if any).
+ * Threaded: waits until the writer thread has done so, and returns the
+ * first failure since the segmenter was made, if any. */
 int vg_segmenter_finish(struct vg_segmenter *s);
 
 void vg_segmenter_stats(const struct vg_segmenter *s, struct vg_segmenter_stats *st);

@@ -33,20 +33,30 @@
 #include "vigil/source.h"
 #include "vigil/timeutil.h"
 
-/* Room for about a second of pictures at 15 fps: enough to ride out the
- * pause while a clip is closed and synced. */
-#define QUEUE_CAP 16
-/* ... and more while a session starts: opening the encoder, its lookahead
- * and the first clip file take longest then, and on a loaded box (or a
- * slow board) that passed a second and lost the session's first pictures.
- * The extra room costs memory only while the encoder is catching up.
- * Once it has taken WARMUP_FRAMES pictures of the session the room
- * shrinks as the start's backlog drains, never below QUEUE_CAP more than
- * the backlog: cutting it to QUEUE_CAP at once dropped pictures of a
- * backlog the encoder was already working off (seen under qemu on a
- * loaded host: 24 lost of 200 in the image test). */
-#define QUEUE_MAX 64
+/*
+ * The queue between capture and encoder is bounded by the bytes of the
+ * pictures it holds, not by their number: a 720p YUYV picture is 1.8 MB,
+ * a VGA one 0.6 MB, a camera's H.264 or MJPEG packet a few tens of kB, and
+ * the queue was most of vigild's memory per camera (docs/performance.md).
+ * It only has to ride out the encoder's own pace: the clip's fsyncs and
+ * catalog rows are on the segmenter's writer thread (segmenter.h). A
+ * picture is dropped (and counted) only when the queue is over budget and
+ * holds at least QUEUE_MIN items, so the largest picture still goes in.
+ */
+#define QUEUE_BYTES ((size_t)6 * 1024 * 1024)	/* 3 720p YUYV, 10 VGA YUYV pictures */
+/* ... and more while a session starts: opening the encoder takes longest
+ * then, and on a loaded box (or a slow board) it has passed a second and
+ * lost the session's first pictures. The extra room costs memory only
+ * while the encoder is catching up. Once it has taken WARMUP_FRAMES
+ * pictures of the session the budget shrinks as the start's backlog
+ * drains, never below QUEUE_BYTES more than the backlog: cutting it to
+ * QUEUE_BYTES at once dropped pictures of a backlog the encoder was
+ * already working off (seen under qemu on a loaded host: 24 lost of 200
+ * in the image test). */
+#define QUEUE_WARMUP_BYTES ((size_t)12 * 1024 * 1024)	/* 6 720p, 20 VGA YUYV pictures */
 #define WARMUP_FRAMES 32
+#define QUEUE_MIN 2
+#define QUEUE_MAX 64		/* items, whatever their size */
 #define READ_TIMEOUT_MS 250
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 2000	/* a camera back is recording again within 2 s */
@@ -67,6 +77,7 @@ struct item {
 	int64_t mono_us;		/* FRAME: when capture received it */
 	struct vg_source_info info;
 	char why[128];			/* END: why pictures stopped ("": no gap) */
+	size_t bytes;			/* FRAME: what its picture or packet holds */
 };
 
 struct vg_pipeline {
@@ -80,9 +91,12 @@ struct vg_pipeline {
 	pthread_cond_t cond;		/* queue changed, or stop requested */
 	struct item q[QUEUE_MAX];
 	int q_head, q_len;
-	int q_cap;			/* QUEUE_MAX while warming up, then shrinking
-				 * with the backlog to QUEUE_CAP */
-	int warmup_left;		/* pictures of the session before q_cap shrinks */
+	size_t q_bytes;			/* of the pictures queued */
+	size_t q_budget;		/* QUEUE_WARMUP_BYTES while warming up, then
+				 * shrinking with the backlog to QUEUE_BYTES */
+	int warmup_left;		/* pictures of the session before q_budget shrinks */
+	size_t q_peak_bytes;		/* the most the queue held, for the log */
+	int q_peak_len;
 	int stop;
 	int capture_done;
 	int encoder_done;		/* the encoder thread has closed its last clip */
@@ -156,26 +170,55 @@ static void set_audio(struct vg_pipeline *p, enum vg_audio_state s, const char *
 
 /* ---- queue ---- */
 
+/* The bytes a frame's picture or packet holds (its buffers, padding
+ * included). */
+static size_t frame_bytes(const struct vg_source_frame *f)
+{
+	size_t n = 0;
+
+	if (f->frame) {
+		for (int i = 0; i < AV_NUM_DATA_POINTERS && f->frame->buf[i]; i++)
+			n += f->frame->buf[i]->size;
+	} else if (f->packet) {
+		n = f->packet->buf ? f->packet->buf->size : (size_t)f->packet->size;
+	}
+	return n;
+}
+
+/* No room for an item of this many bytes. */
+static int queue_full(const struct vg_pipeline *p, size_t bytes)
+{
+	if (p->q_len >= QUEUE_MAX)
+		return 1;
+	return p->q_len >= QUEUE_MIN && p->q_bytes + bytes > p->q_budget;
+}
+
 /* Push an item. Frames from a live source are dropped when the queue is
  * full (capture must never wait); markers, and frames from a source that
  * is not live (an unpaced file), wait for room. */
 static void queue_push(struct vg_pipeline *p, struct item *it, int live)
 {
+	it->bytes = it->kind == ITEM_FRAME ? frame_bytes(&it->f) : 0;
 	pthread_mutex_lock(&p->lock);
 	if (it->kind == ITEM_START) {
-		p->q_cap = QUEUE_MAX;
+		p->q_budget = QUEUE_WARMUP_BYTES;
 		p->warmup_left = WARMUP_FRAMES;
 	}
-	if (it->kind == ITEM_FRAME && live && p->q_len >= p->q_cap) {
+	if (it->kind == ITEM_FRAME && live && queue_full(p, it->bytes)) {
 		p->st.frames_dropped++;
 		pthread_mutex_unlock(&p->lock);
 		vg_source_frame_release(&it->f);
 		return;
 	}
-	while (p->q_len >= p->q_cap)
+	while (queue_full(p, it->bytes))
 		pthread_cond_wait(&p->cond, &p->lock);
 	p->q[(p->q_head + p->q_len) % QUEUE_MAX] = *it;
 	p->q_len++;
+	p->q_bytes += it->bytes;
+	if (p->q_bytes > p->q_peak_bytes)
+		p->q_peak_bytes = p->q_bytes;
+	if (p->q_len > p->q_peak_len)
+		p->q_peak_len = p->q_len;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -193,10 +236,12 @@ static int queue_pop(struct vg_pipeline *p, struct item *it)
 	*it = p->q[p->q_head];
 	p->q_head = (p->q_head + 1) % QUEUE_MAX;
 	p->q_len--;
+	p->q_bytes -= it->bytes;
 	if (it->kind == ITEM_FRAME && p->warmup_left > 0)
 		p->warmup_left--;
-	if (p->warmup_left == 0 && p->q_cap > QUEUE_CAP && p->q_len + QUEUE_CAP < p->q_cap)
-		p->q_cap = p->q_len + QUEUE_CAP;
+	if (p->warmup_left == 0 && p->q_budget > QUEUE_BYTES &&
+	    p->q_bytes + QUEUE_BYTES < p->q_budget)
+		p->q_budget = p->q_bytes + QUEUE_BYTES;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return 1;
@@ -581,6 +626,8 @@ static void teardown(struct vg_pipeline *p)
 			vg_warnx("%s: %lld encoded picture(s) came before any keyframe a clip could "
 				 "start on and were not kept", p->cam->name, (long long)ss.skipped);
 		pthread_mutex_lock(&p->lock);
+		/* The frames the clips hold: a packet given after a failed
+		 * write (ss.discarded) or before any keyframe is not one. */
 		p->st.clips = p->clips_before;
 		p->st.frames_encoded = p->frames_before;
 		p->st.clip_path[0] = '\0';
@@ -680,6 +727,10 @@ static int make_segmenter(struct vg_pipeline *p, const AVCodecParameters *par,
 		.encoder_name = encoder_name,
 		.on_clip = on_clip,
 		.on_clip_ud = p,
+		/* The clip's disk work on a thread of its own: the encoder
+		 * never waits on an fsync or the catalog, so the picture
+		 * queue only has to ride out the encoder's own pace. */
+		.threaded = 1,
 	};
 
 	if (p->audio) {
@@ -1211,7 +1262,7 @@ int vg_pipeline_start(struct vg_pipeline **out, const struct vg_camera_config *c
 		return -VG_ENOMEM;
 	}
 	pthread_mutex_init(&p->lock, NULL);
-	p->q_cap = QUEUE_CAP;
+	p->q_budget = QUEUE_BYTES;
 	pthread_cond_init(&p->cond, NULL);
 	pthread_cond_init(&p->snap_cond, NULL);
 	atomic_init(&p->snap_want, 0);
@@ -1272,6 +1323,8 @@ void vg_pipeline_stop_because(struct vg_pipeline *p, const char *why)
 		"its sequence numbers), %lld encoded into clips, %lld lost by vigild",
 		p->cam->name, (long long)p->st.frames_in, (long long)p->st.frames_skipped,
 		(long long)p->st.frames_encoded, (long long)(p->st.frames_in - p->st.frames_encoded));
+	vg_info("%s: the picture queue held at most %d pictures, %.1f MB", p->cam->name,
+		p->q_peak_len, (double)p->q_peak_bytes / 1e6);
 	vg_audio_stop(p->audio);
 	av_packet_free(&p->apkt);
 	av_packet_free(&p->pkt);

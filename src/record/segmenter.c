@@ -5,11 +5,19 @@
  * end (av_write_frame(oc, NULL)) so that each fragment becomes exactly one
  * sealed chunk of the clip container. Nothing but the AVIO buffer (in
  * memory) ever holds plaintext.
+ *
+ * Threaded (params.threaded), the public calls only queue their packet
+ * (a reference to the caller's, no copy) for a writer thread that runs the
+ * same code the unthreaded calls run in place: the muxer, the sealing and
+ * fdatasync of each fragment, the clip file's opening and closing with
+ * their fsyncs and catalog rows. The caller, the camera's encoder thread,
+ * then never waits on the disk unless the queue is full.
  */
 #define VG_LOG_MODULE "SEG"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +43,37 @@ struct pktq {
 	int cap, head, len;
 };
 
+enum op_kind { OP_VIDEO, OP_AUDIO, OP_AUDIO_END, OP_FINISH };
+
+struct op {
+	enum op_kind kind;
+	AVPacket *pkt;			/* OP_VIDEO, OP_AUDIO: owned by the queue */
+};
+
+/* The writer thread and its queue (threaded only). An op stays in the
+ * queue until it is done, so an empty queue means all is written. */
+struct writer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* an op queued or done, or quit */
+	struct op q[SEG_QUEUE_MAX];
+	int head, len;
+	size_t bytes;			/* packet bytes queued */
+	int quit;
+	int err;			/* the first failure, 0 if none */
+	int finish_ret;			/* the last OP_FINISH's result */
+	struct vg_segmenter_stats st;	/* the thread's stats, as of its last op */
+	/* The caller's own view of where clips are cut, for
+	 * vg_segmenter_wants_keyframe (the caller's thread only): the same
+	 * rule write_video applies, applied as packets are queued. */
+	int open;
+	int64_t start_us;
+	int asked;
+};
+
 struct vg_segmenter {
 	struct vg_segmenter_params p;
+	struct writer *wr;		/* NULL unless threaded */
 	char *camera;
 	char *data_dir;
 	AVCodecParameters *par;
@@ -78,6 +115,9 @@ static int write_cb(void *opaque, uint8_t *buf, int size)
 	}
 	return size;
 }
+
+static int writer_start(struct vg_segmenter *s);
+static void writer_stop(struct vg_segmenter *s);
 
 static int pktq_init(struct pktq *q, int cap)
 {
@@ -154,6 +194,10 @@ int vg_segmenter_new(struct vg_segmenter **out, const struct vg_segmenter_params
 		s->audio_on = 1;
 	}
 	s->p.audio_codecpar = s->apar;
+	if (p->threaded && writer_start(s) < 0) {
+		vg_segmenter_free(s);
+		return -VG_ENOMEM;
+	}
 	*out = s;
 	return 0;
 }
@@ -171,6 +215,14 @@ static int64_t audio_utc(const struct vg_segmenter *s, int64_t pts)
 
 int vg_segmenter_wants_keyframe(struct vg_segmenter *s, int64_t ts_utc_us)
 {
+	struct writer *w = s->wr;
+
+	if (w) {
+		if (!w->open || w->asked || ts_utc_us - w->start_us < s->p.segment_us)
+			return 0;
+		w->asked = 1;
+		return 1;
+	}
 	/* Ask once per clip: the encoder gives the keyframe's packet back
 	 * only after its delay (frame threads, lookahead), and every picture
 	 * sent meanwhile would otherwise be forced too - a run of IDRs at
@@ -614,7 +666,7 @@ static int pump(struct vg_segmenter *s, int final)
 	return ret;
 }
 
-int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *in)
+static int seg_write(struct vg_segmenter *s, const AVPacket *in)
 {
 	int ret;
 
@@ -626,7 +678,7 @@ int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *in)
 	return pump(s, 0);
 }
 
-int vg_segmenter_write_audio(struct vg_segmenter *s, const AVPacket *in)
+static int seg_write_audio(struct vg_segmenter *s, const AVPacket *in)
 {
 	int ret;
 
@@ -641,12 +693,7 @@ int vg_segmenter_write_audio(struct vg_segmenter *s, const AVPacket *in)
 	return pump(s, 0);
 }
 
-void vg_segmenter_audio_end(struct vg_segmenter *s)
-{
-	s->audio_on = 0;
-}
-
-int vg_segmenter_finish(struct vg_segmenter *s)
+static int seg_finish(struct vg_segmenter *s)
 {
 	int ret = 0;
 
@@ -657,9 +704,219 @@ int vg_segmenter_finish(struct vg_segmenter *s)
 	return close_clip(s);
 }
 
+/* ---- the writer thread (threaded only) ---- */
+
+/* Carry out one op on the writer thread. After a failure the packets
+ * still queued belong to a clip that is gone: they are counted, not
+ * written, until the caller has seen the failure and made a new
+ * segmenter. */
+static int run_op(struct vg_segmenter *s, const struct op *op, int failed)
+{
+	switch (op->kind) {
+	case OP_VIDEO:
+		if (failed) {
+			s->st.discarded++;
+			return 0;
+		}
+		return seg_write(s, op->pkt);
+	case OP_AUDIO:
+		if (failed) {
+			s->st.audio_dropped++;
+			return 0;
+		}
+		return seg_write_audio(s, op->pkt);
+	case OP_AUDIO_END:
+		s->audio_on = 0;
+		return 0;
+	case OP_FINISH:
+		return seg_finish(s);
+	}
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct vg_segmenter *s = arg;
+	struct writer *w = s->wr;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct op op;
+		int failed, ret;
+
+		while (w->len == 0 && !w->quit)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->len == 0)
+			break;		/* quit, and nothing left to do */
+		op = w->q[w->head];
+		failed = w->err != 0;
+		pthread_mutex_unlock(&w->lock);
+		ret = run_op(s, &op, failed);
+		pthread_mutex_lock(&w->lock);
+		if (op.kind == OP_FINISH)
+			w->finish_ret = ret;
+		else if (ret < 0 && w->err == 0)
+			w->err = ret;
+		if (op.pkt)
+			w->bytes -= (size_t)op.pkt->size;
+		av_packet_free(&op.pkt);
+		w->head = (w->head + 1) % SEG_QUEUE_MAX;
+		w->len--;
+		w->st = s->st;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static int writer_start(struct vg_segmenter *s)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+	char name[16];
+
+	if (w == NULL)
+		return -VG_ENOMEM;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	s->wr = w;
+	if (pthread_create(&w->thread, NULL, writer_main, s) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		free(w);
+		s->wr = NULL;
+		return -VG_ENOMEM;
+	}
+	snprintf(name, sizeof(name), "seg:%.11s", s->camera);
+	pthread_setname_np(w->thread, name);
+	return 0;
+}
+
+/* Queue an op, waiting while the queue is full (by count, or by bytes
+ * unless it is empty). A packet is not queued once a write has failed:
+ * the failure is returned instead. */
+static int writer_push(struct vg_segmenter *s, enum op_kind kind, const AVPacket *pkt)
+{
+	struct writer *w = s->wr;
+	AVPacket *c = NULL;
+	size_t size = 0;
+	int ret = 0;
+
+	if (pkt) {
+		c = av_packet_clone(pkt);
+		if (c == NULL)
+			return -VG_ENOMEM;
+		size = (size_t)c->size;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (c && w->err) {
+		ret = w->err;
+		w->open = 0;
+		goto out;
+	}
+	while (w->len == SEG_QUEUE_MAX || (w->len > 0 && w->bytes + size > SEG_QUEUE_BYTES))
+		pthread_cond_wait(&w->cond, &w->lock);
+	w->q[(w->head + w->len) % SEG_QUEUE_MAX] = (struct op){ .kind = kind, .pkt = c };
+	w->len++;
+	w->bytes += size;
+	c = NULL;
+	pthread_cond_broadcast(&w->cond);
+out:
+	pthread_mutex_unlock(&w->lock);
+	av_packet_free(&c);
+	return ret;
+}
+
+/* Wait until the writer thread has done everything queued. */
+static void writer_drain(struct writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->len > 0)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Finish what is queued, then end the thread. */
+static void writer_stop(struct vg_segmenter *s)
+{
+	struct writer *w = s->wr;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->quit = 1;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+	s->wr = NULL;
+}
+
+/* ---- the calls ---- */
+
+int vg_segmenter_write(struct vg_segmenter *s, const AVPacket *in)
+{
+	struct writer *w = s->wr;
+	int64_t utc;
+
+	if (w == NULL)
+		return seg_write(s, in);
+	/* Where write_video will cut: on a keyframe, when no clip is open
+	 * or the open one is long enough. */
+	utc = vg_segmenter_utc(s, in->pts);
+	if ((in->flags & AV_PKT_FLAG_KEY) &&
+	    (!w->open || utc - w->start_us >= s->p.segment_us)) {
+		w->open = 1;
+		w->start_us = utc;
+		w->asked = 0;
+	}
+	return writer_push(s, OP_VIDEO, in);
+}
+
+int vg_segmenter_write_audio(struct vg_segmenter *s, const AVPacket *in)
+{
+	if (s->wr == NULL)
+		return seg_write_audio(s, in);
+	if (s->apar == NULL)
+		return 0;
+	return writer_push(s, OP_AUDIO, in);
+}
+
+void vg_segmenter_audio_end(struct vg_segmenter *s)
+{
+	if (s->wr == NULL)
+		s->audio_on = 0;
+	else
+		writer_push(s, OP_AUDIO_END, NULL);
+}
+
+int vg_segmenter_finish(struct vg_segmenter *s)
+{
+	struct writer *w = s->wr;
+	int ret;
+
+	if (w == NULL)
+		return seg_finish(s);
+	writer_push(s, OP_FINISH, NULL);
+	writer_drain(w);
+	pthread_mutex_lock(&w->lock);
+	ret = w->err ? w->err : w->finish_ret;
+	pthread_mutex_unlock(&w->lock);
+	return ret;
+}
+
 void vg_segmenter_stats(const struct vg_segmenter *s, struct vg_segmenter_stats *st)
 {
-	*st = s->st;
+	struct writer *w = s->wr;
+
+	if (w == NULL) {
+		*st = s->st;
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	*st = w->st;
+	pthread_mutex_unlock(&w->lock);
 }
 
 void vg_segmenter_free(struct vg_segmenter *s)
@@ -667,6 +924,7 @@ void vg_segmenter_free(struct vg_segmenter *s)
 	if (s == NULL)
 		return;
 	vg_segmenter_finish(s);
+	writer_stop(s);
 	abandon_clip(s);
 	pktq_free(&s->vq);
 	pktq_free(&s->aq);

@@ -189,8 +189,8 @@ frame_counts() {
 # delivered, and the clips hold exactly those (by ffprobe's count).
 account() {
 	set -- "$1" "$2" "$3" $(frame_counts "$2/vigild.log")
-	al=$1 cf=$3 d=$4 k=$5 f=$6 x=$7 sk=$8 e=$9
-	shift 9
+	al=$1 as=$2 cf=$3 d=$4 k=$5 f=$6 x=$7 sk=$8 e=$9
+	shift 9	# $1.. are the counts now; the share is $as
 	l=$1 closes=$2 stops=$3
 	usable=$((d - f))
 	if [ "$closes" -gt 0 ] && [ "$stops" -gt 0 ] && [ "$d" -gt 0 ] && [ "$l" = 0 ] &&
@@ -202,7 +202,7 @@ account() {
 		notok "$al: vigild lost none of the frames the driver delivered (driver: $d" \
 			"delivered, $k skipped, $f flagged, in $closes session(s); pipeline: $x" \
 			"received, $sk skipped, $e encoded, $l lost, in $stops stop(s))"
-		grep -E 'closed: the driver|stopped: ' "$2/vigild.log" | sed 's/^/# /'
+		grep -E 'closed: the driver|stopped: ' "$as/vigild.log" | sed 's/^/# /'
 	fi
 	if [ "$d" -gt 0 ] && [ "$cf" = "$usable" ]; then
 		ok "$al: the clips hold exactly the $cf frames the driver delivered"

@@ -592,13 +592,34 @@ static int ds_nop(IsoDataSource *src)
 	return ISO_SUCCESS;
 }
 
+/*
+ * The image as libisofs reads it. While the image is imported its reads
+ * are budgeted: a well-formed image's directories, path tables and Rock
+ * Ridge areas are a part of its blocks, each read a few times, but a
+ * hostile one whose directories loop or share their extents makes
+ * libisofs walk the same blocks without end (a fuzzed 88 kB image kept
+ * `vigilctl verify` busy for over 5 minutes). Past the budget a read
+ * fails, and so does the import: the image is refused, not walked.
+ */
+struct iso_src {
+	int fd;
+	uint64_t reads;
+	uint64_t budget;		/* 0: not counted (after the import) */
+};
+
+/* Reads allowed for importing an image of this many blocks. */
+#define IMPORT_READS_PER_BLOCK 8
+#define IMPORT_READS_MIN 1024
+
 static int ds_read_block(IsoDataSource *src, uint32_t lba, uint8_t *buffer)
 {
-	const int *fd = src->data;
+	struct iso_src *is = src->data;
 	size_t got = 0;
 
+	if (is->budget > 0 && ++is->reads > is->budget)
+		return (int)ISO_DATA_SOURCE_FAILURE;
 	while (got < ISO_BLOCK) {
-		ssize_t r = pread(*fd, buffer + got, ISO_BLOCK - got,
+		ssize_t r = pread(is->fd, buffer + got, ISO_BLOCK - got,
 				  (off_t)lba * ISO_BLOCK + (off_t)got);
 
 		if (r < 0 && errno == EINTR)
@@ -661,11 +682,14 @@ static int verify_iso(struct vctx *v, const char *path)
 {
 	IsoDataSource ds = {
 		.version = 0, .refcount = 1, .open = ds_nop, .close = ds_nop,
-		.read_block = ds_read_block, .free_data = ds_free, .data = &v->fd,
+		.read_block = ds_read_block, .free_data = ds_free,
 	};
+	struct iso_src is = { .fd = -1 };
 	struct stat st;
+	uint64_t budget;
 	int ret;
 
+	ds.data = &is;
 
 	/* O_NONBLOCK: a FIFO given as the image must not hang the check. */
 	v->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -687,8 +711,19 @@ static int verify_iso(struct vctx *v, const char *path)
 		note(v, 0, "", "cannot read the ISO image");
 		goto out;
 	}
+	is.fd = v->fd;
+	budget = (uint64_t)st.st_size / ISO_BLOCK * IMPORT_READS_PER_BLOCK + IMPORT_READS_MIN;
+	is.budget = budget;
 	ret = import_image(v, &ds);
-	if (ret < 0) {
+	is.budget = 0;
+	if (is.reads > budget) {
+		/* libisofs may pass over the folders it could not read and
+		 * succeed: the image is refused all the same. */
+		ret = -VG_EFORMAT;
+		note(v, 0, "", "the ISO image's folders loop or repeat (reading it took over %llu "
+		     "block reads for %llu blocks): it is not an image vigil wrote",
+		     (unsigned long long)budget, (unsigned long long)(st.st_size / ISO_BLOCK));
+	} else if (ret < 0) {
 		note(v, 0, "", "cannot read the ISO image");
 	} else {
 		ret = find_export(v->img, &v->iso);

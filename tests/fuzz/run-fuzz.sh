@@ -13,6 +13,8 @@ mkdir -p "$F/seeds" "$F/corpus" "$F/logs"
 "$F/make_seeds" "$F/seeds" >/dev/null || { echo "fuzz: make_seeds failed" >&2; exit 1; }
 cp config/vigil.conf "$F/seeds/config/example.conf"
 for c in tests/data/config/*.conf; do cp "$c" "$F/seeds/config/"; done
+# Images that once hung or crashed the verifier, so every run tries them.
+for i in tests/data/iso/*.iso; do cp "$i" "$F/seeds/iso/"; done
 # leaks of the libraries' global state at exit are not vigil's
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$(pwd)/tests/fuzz/lsan.supp:print_suppressions=0}"

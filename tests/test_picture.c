@@ -287,11 +287,75 @@ static void test_read_only_input_not_written(void **state)
 	assert_int_equal(vg_picture_apply(p, in, 1700000000000000LL, &out), 0);
 	assert_ptr_not_equal(out->data[0], mem);
 	av_frame_free(&out);
+	/* handed over, a read-only buffer is still copied, not drawn on */
+	{
+		AVFrame *ref = av_frame_clone(in);
+
+		assert_non_null(ref);
+		assert_int_equal(vg_picture_apply_take(p, &ref, 1700000000000000LL, &out), 0);
+		assert_null(ref);
+		assert_ptr_not_equal(out->data[0], mem);
+		av_frame_free(&out);
+	}
 	vg_picture_free(p);
 
 	assert_memory_equal(mem, copy, total);
 	free(copy);
 	av_frame_free(&in);
+}
+
+/* A picture the caller converted itself and hands over is drawn on where
+ * it is (no second 720p buffer per camera, no copy per picture); one that
+ * someone else still holds is copied, and their pixels stay as they were. */
+static void test_own_picture_drawn_in_place(void **state)
+{
+	struct vg_camera_config cam;
+	struct vg_mask m;
+	double xy[8];
+	struct vg_picture *p = NULL;
+	AVFrame *in, *held, *out = NULL;
+	uint8_t *where, *before;
+	size_t ysz = (size_t)W * H;
+	int x, y, diff = 0;
+
+	(void)state;
+	base_cam(&cam);
+	set_rect(&m, 0.5, 0.5, 0.25, 0.25, xy);
+	cam.masks = &m;
+	cam.n_masks = 1;
+	cam.overlay_enabled = 1;
+	assert_int_equal(vg_picture_new(&p, &cam, W, H, AV_PIX_FMT_YUV420P), 0);
+
+	in = random_frame(AV_PIX_FMT_YUV420P);
+	in->pts = 77;
+	where = in->data[0];
+	assert_int_equal(vg_picture_apply_take(p, &in, 1700000000000000LL, &out), 0);
+	assert_null(in);
+	assert_ptr_equal(out->data[0], where);
+	assert_int_equal(out->pts, 77);
+	assert_int_equal(y_at(out, 200, 150), 16);	/* masked */
+	av_frame_free(&out);
+
+	/* shared: the other holder's picture is not drawn on */
+	in = random_frame(AV_PIX_FMT_YUV420P);
+	held = av_frame_clone(in);
+	assert_non_null(held);
+	before = malloc(ysz);
+	assert_non_null(before);
+	for (y = 0; y < H; y++)
+		memcpy(before + (size_t)y * W, held->data[0] + (size_t)y * held->linesize[0], W);
+	assert_int_equal(vg_picture_apply_take(p, &in, 1700000000000000LL, &out), 0);
+	assert_null(in);
+	assert_ptr_not_equal(out->data[0], held->data[0]);
+	assert_int_equal(y_at(out, 200, 150), 16);
+	for (y = 0; y < H; y++)
+		for (x = 0; x < W; x++)
+			diff += y_at(held, x, y) != before[(size_t)y * W + x];
+	assert_int_equal(diff, 0);
+	free(before);
+	av_frame_free(&out);
+	av_frame_free(&held);
+	vg_picture_free(p);
 }
 
 static void test_wrong_size_or_format_refused(void **state)
@@ -599,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_polygon_mask_covers_right_pixels),
 		cmocka_unit_test(test_overlay_present_by_default_position),
 		cmocka_unit_test(test_read_only_input_not_written),
+		cmocka_unit_test(test_own_picture_drawn_in_place),
 		cmocka_unit_test(test_wrong_size_or_format_refused),
 		cmocka_unit_test(test_outlines_drawn_on_mask_edges),
 		cmocka_unit_test(test_coverage_and_needed),

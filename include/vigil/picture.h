@@ -76,6 +76,17 @@ int vg_picture_new(struct vg_picture **out, const struct vg_camera_config *cam, 
 int vg_picture_apply(struct vg_picture *p, const AVFrame *in, int64_t ts_utc_us,
 		     AVFrame **out);
 
+/*
+ * As vg_picture_apply(), but takes the caller's reference *in (NULL after
+ * the call, whatever the result). When that was the only reference to a
+ * writable buffer (a picture the caller converted itself, never a
+ * driver's buffer, which is shared or read-only), the masks and overlay
+ * are drawn straight on it: no copy of the picture, in time or memory.
+ * Otherwise it copies as vg_picture_apply() does.
+ */
+int vg_picture_apply_take(struct vg_picture *p, AVFrame **in, int64_t ts_utc_us,
+			  AVFrame **out);
+
 /* The pixel format vg_picture_apply() produces. */
 enum AVPixelFormat vg_picture_out_format(const struct vg_picture *p);
 

@@ -468,17 +468,61 @@ static AVFrame *writable_copy(const AVFrame *in)
 	return w;
 }
 
+/* The stage's filter graph on work (taken), into *out; pts becomes the
+ * caller's pts again. */
+static int draw_overlay(struct vg_picture *p, AVFrame *work, int64_t ts_utc_us, int64_t pts,
+			AVFrame **out)
+{
+	AVFrame *res = NULL;
+	int ret;
+
+	if (p->graph == NULL) {
+		*out = work;
+		return 0;
+	}
+	work->pts = ts_utc_us;
+	ret = av_buffersrc_add_frame_flags(p->src, work, 0);
+	av_frame_free(&work);
+	if (ret < 0)
+		goto codec_err;
+	res = av_frame_alloc();
+	if (res == NULL)
+		return -VG_ENOMEM;
+	ret = av_buffersink_get_frame(p->sink, res);
+	if (ret < 0) {
+		av_frame_free(&res);
+		goto codec_err;
+	}
+	res->pts = pts;
+	*out = res;
+	return 0;
+codec_err:
+	{
+		char averr[AV_ERROR_MAX_STRING_SIZE];
+
+		av_strerror(ret, averr, sizeof(averr));
+		vg_errx("overlay failed: %s", averr);
+	}
+	return ret == AVERROR(ENOMEM) ? -VG_ENOMEM : -VG_ECODEC;
+}
+
+static int check_frame(const struct vg_picture *p, const AVFrame *in)
+{
+	if (in->width != p->width || in->height != p->height || in->format != (int)p->fmt)
+		return -VG_EINVAL;
+	return 0;
+}
+
 int vg_picture_apply(struct vg_picture *p, const AVFrame *in, int64_t ts_utc_us,
 		     AVFrame **out)
 {
-	AVFrame *work = NULL, *res = NULL;
-	int ret;
+	AVFrame *work;
 
 	if (out != NULL)
 		*out = NULL;
 	if (p == NULL || in == NULL || out == NULL)
 		return -VG_EINVAL;
-	if (in->width != p->width || in->height != p->height || in->format != (int)p->fmt)
+	if (check_frame(p, in) < 0)
 		return -VG_EINVAL;
 
 	if (p->has_masks) {
@@ -494,35 +538,32 @@ int vg_picture_apply(struct vg_picture *p, const AVFrame *in, int64_t ts_utc_us,
 		if (work == NULL)
 			return -VG_ENOMEM;
 	}
-	if (p->graph == NULL) {
-		*out = work;
-		return 0;
-	}
+	return draw_overlay(p, work, ts_utc_us, in->pts, out);
+}
 
-	work->pts = ts_utc_us;
-	ret = av_buffersrc_add_frame_flags(p->src, work, 0);
-	av_frame_free(&work);
-	if (ret < 0)
-		goto codec_err;
-	res = av_frame_alloc();
-	if (res == NULL)
-		return -VG_ENOMEM;
-	ret = av_buffersink_get_frame(p->sink, res);
-	if (ret < 0) {
-		av_frame_free(&res);
-		goto codec_err;
-	}
-	res->pts = in->pts;
-	*out = res;
-	return 0;
-codec_err:
-	{
-		char averr[AV_ERROR_MAX_STRING_SIZE];
+int vg_picture_apply_take(struct vg_picture *p, AVFrame **in, int64_t ts_utc_us,
+			  AVFrame **out)
+{
+	AVFrame *work;
+	int ret;
 
-		av_strerror(ret, averr, sizeof(averr));
-		vg_errx("overlay failed: %s", averr);
+	if (out != NULL)
+		*out = NULL;
+	if (p == NULL || in == NULL || *in == NULL || out == NULL)
+		return -VG_EINVAL;
+	/* A buffer someone else also holds (or a read-only one) is not
+	 * ours to draw on: the copying path. */
+	if (check_frame(p, *in) < 0 || !av_frame_is_writable(*in)) {
+		ret = vg_picture_apply(p, *in, ts_utc_us, out);
+		av_frame_free(in);
+		return ret;
 	}
-	return ret == AVERROR(ENOMEM) ? -VG_ENOMEM : -VG_ECODEC;
+	work = *in;
+	*in = NULL;
+	if (p->has_masks)
+		fill_masks(p, work);
+	/* drawtext draws on work itself: it holds the only reference. */
+	return draw_overlay(p, work, ts_utc_us, work->pts, out);
 }
 
 /* Paint a t x t square of outline colour at pixel (x, y). */

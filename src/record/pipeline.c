@@ -867,7 +867,8 @@ static int write_packets(struct vg_pipeline *p)
 }
 
 static int encode_picture(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us);
-static int draw_and_encode(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us);
+static int draw_and_encode(struct vg_pipeline *p, AVFrame *frame, AVFrame **own,
+			   int64_t ts_utc_us);
 
 static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us)
 {
@@ -885,12 +886,17 @@ static int encode_frame(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us
 			return ret;
 		frame = conv;
 	}
-	ret = draw_and_encode(p, frame, ts_utc_us);
+	/* The converted picture is ours alone: drawn on where it is. */
+	ret = draw_and_encode(p, frame, conv ? &conv : NULL, ts_utc_us);
 	av_frame_free(&conv);
 	return ret;
 }
 
-static int draw_and_encode(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc_us)
+/* own: frame is *own, the caller's only reference, which the picture stage
+ * may take and draw on; NULL: frame is borrowed (a driver's or the queue's
+ * buffer) and is never written. */
+static int draw_and_encode(struct vg_pipeline *p, AVFrame *frame, AVFrame **own,
+			   int64_t ts_utc_us)
 {
 	AVFrame *drawn = NULL;
 	int ret;
@@ -929,7 +935,8 @@ static int draw_and_encode(struct vg_pipeline *p, AVFrame *frame, int64_t ts_utc
 			p->overlay_lost = 1;
 			return encode_picture(p, frame, ts_utc_us);
 		}
-		ret = vg_picture_apply(p->pic, frame, ts_utc_us, &drawn);
+		ret = own ? vg_picture_apply_take(p->pic, own, ts_utc_us, &drawn)
+			  : vg_picture_apply(p->pic, frame, ts_utc_us, &drawn);
 		if (ret < 0)
 			return ret;
 		frame = drawn;

@@ -114,7 +114,7 @@ static int setup_common(void **state, int audio, int delayed, int threaded)
 		f->master[i] = (uint8_t)(i * 7 + 1);
 	assert_int_equal(vg_catalog_open(&f->cat, f->db), 0);
 	if (delayed) {
-		ep.preset = "veryfast";	/* rc-lookahead 10 */
+		ep.preset = "veryfast";	/* rc-lookahead VG_ENC_LOOKAHEAD */
 		ep.threads = 3;
 	}
 	assert_int_equal(vg_encoder_open(&f->enc, &ep, why, sizeof(why)), 0);

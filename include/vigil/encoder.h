@@ -20,7 +20,7 @@
  * lookahead (VG_ENC_LOOKAHEAD frames) and no sync lookahead. At CRF 23 on
  * 720p15 these cost no bitrate or quality worth the name against x264's
  * veryfast defaults (docs/performance.md) and save about 3.5 MB of memory
- * per lookahead frame and per frame thread. A box with fewer cameras than
+ * per lookahead frame and per frame thread at 720p. A box with fewer cameras than
  * cores keeps threads to spare: a noisy picture can cost an A72 core more
  * than 720p15 allows.
  *
@@ -46,8 +46,13 @@ struct vg_encoder_params {
 };
 
 /* x264's rate-control lookahead, in frames, for presets that use one
- * (veryfast's own is 10). Enough for macroblock-tree to work. */
-#define VG_ENC_LOOKAHEAD 3
+ * (veryfast's own is 10). One frame is enough for macroblock-tree, which a
+ * still stairwell needs: without it (lookahead 0) x264 spends twice the
+ * bits on the same picture quality, re-coding sensor noise in every frame.
+ * 1 codes as well as 3 at equal quality (within 1 % of the bits on three
+ * test inputs) and holds about 7 MB less per camera at 720p
+ * (docs/performance.md, Encoder settings). */
+#define VG_ENC_LOOKAHEAD 1
 
 /* Encoder threads for one of streams cameras sharing cores cores
  * (streams, cores <= 0 count as 1). */

@@ -8,12 +8,17 @@
 #             frame (Gaussian, luma 12, chroma 6: a dim stairwell camera
 #             at high gain), so no two frames are alike and motion search
 #             and residual coding cost what they do on real cameras
+#   still     one still picture of that pattern with milder sensor noise
+#             (luma 5, chroma 2) in every frame: an empty stairwell, what a
+#             CCTV camera sees most of the day; it is what x264's
+#             macroblock-tree (rc-lookahead >= 1) saves most bits on
 set -eu
 case $1 in
 testsrc2) vf="testsrc2=size=1280x720:rate=15" ;;
 noisy) vf="testsrc2=size=1280x720:rate=15,noise=c0s=12:c1s=6:c2s=6:allf=t" ;;
+still) vf="testsrc2=size=1280x720:rate=15,trim=end_frame=1,loop=loop=-1:size=1:start=0,setpts=N/15/TB,noise=c0s=5:c1s=2:c2s=2:allf=t" ;;
 *)
-	echo "input.sh: unknown input $1 (testsrc2 or noisy)" >&2
+	echo "input.sh: unknown input $1 (testsrc2, noisy or still)" >&2
 	exit 2
 	;;
 esac

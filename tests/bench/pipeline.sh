@@ -9,7 +9,8 @@
 #   BENCH_SECONDS (default 20)  seconds of video
 #   BENCH_PRESET (default veryfast)
 #   BENCH_X264_THREADS (default: vigild's choice for one camera, the
-#   cores up to 8), BENCH_X264_LOOKAHEAD (default 3),
+#   cores up to 8), BENCH_X264_LOOKAHEAD (default VG_ENC_LOOKAHEAD, read
+#   from include/vigil/encoder.h),
 #   BENCH_X264_EXTRA (default sync-lookahead=0:sliced-threads=0): the
 #   settings vigild chooses (src/record/encoder.c); set them to 0, -1 and
 #   "" to give the CLI x264's defaults, as the vigild before issue 18 had.
@@ -21,7 +22,7 @@ PRESET=${BENCH_PRESET:-veryfast}
 cores=$(nproc)
 [ "$cores" -le 8 ] || cores=8
 THREADS=${BENCH_X264_THREADS:-$cores}
-LOOKAHEAD=${BENCH_X264_LOOKAHEAD:-3}
+LOOKAHEAD=${BENCH_X264_LOOKAHEAD:-$(sed -n 's/^#define VG_ENC_LOOKAHEAD \([0-9]*\).*/\1/p' include/vigil/encoder.h)}
 EXTRA=${BENCH_X264_EXTRA-sync-lookahead=0:sliced-threads=0}
 FPS=15
 W=1280

@@ -1,9 +1,10 @@
 #!/bin/sh
 # `make bench`: vigild's recording pipeline against the ffmpeg CLI on the
 # same raw 1280x720 YUYV frames at 15 fps with the same x264 settings and
-# segmenting, on two inputs (testsrc2, and testsrc2 with sensor-like noise:
+# segmenting, on three inputs (testsrc2, testsrc2 with sensor-like noise,
+# and one still picture with sensor noise:
 # tests/bench/input.sh); then the crypto container and other module
-# benchmarks; then how many cameras record in real time, for both inputs.
+# benchmarks; then how many cameras record in real time, for each input.
 # Figures go into docs/performance.md by hand, with this command.
 #   BENCH_SECONDS (default 20)  seconds of video (tests/bench/pipeline.sh)
 #   BENCH_PRESET (default veryfast)
@@ -14,7 +15,7 @@ export BUILD
 T=$(mktemp -d /tmp/vigil-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
-for input in testsrc2 noisy; do
+for input in testsrc2 noisy still; do
 	tests/bench/pipeline.sh "$input"
 done
 

@@ -5,15 +5,16 @@
 # live camera would), for N in $BENCH_STREAMS. A count is sustained when
 # every frame of every camera is in a clip: vigild lost none of the frames
 # the source delivered.
-#   tests/bench/streams.sh [INPUT]   INPUT: testsrc2 or noisy
-#                                    (tests/bench/input.sh); none: both
-#   BENCH_STREAMS (default "4 8 12 16" for testsrc2, "2 4 8" for noisy)
+#   tests/bench/streams.sh [INPUT]   INPUT: testsrc2, noisy or still
+#                                    (tests/bench/input.sh); none: all
+#   BENCH_STREAMS (default "4 8 12 16" for testsrc2 and still, "2 4 8"
+#   for noisy)
 # Prints one line per N (CPU, wall, peak RSS of the whole daemon and per
 # stream), then the largest N sustained and the RSS per stream at 8.
 set -eu
 BUILD=${BUILD:-build}
 if [ $# = 0 ]; then
-	for input in testsrc2 noisy; do
+	for input in testsrc2 noisy still; do
 		sh "$0" "$input"
 	done
 	exit 0

@@ -58,7 +58,7 @@ LIB_SRCS := $(wildcard \
 	$(addprefix src/store/, clipfile.c clipmedia.c keystore.c catalog.c reconcile.c diskguard.c) \
 	$(addprefix src/record/, v4l2.c source.c source_v4l2.c source_file.c \
 		source_synth.c source_h264file.c encoder.c segmenter.c picture.c \
-		audio.c pipeline.c) \
+		audio.c pipeline.c warmup.c) \
 	$(addprefix src/policy/, config.c confcheck.c layout.c policy.c audit.c audit_text.c witness.c \
 		textfield.c) \
 	$(addprefix src/retention/, retention.c hold.c sweeper.c) \
@@ -98,7 +98,7 @@ UNIT_TESTS := $(basename $(notdir $(wildcard $(addprefix tests/, \
 	test_err.c test_clipfile.c test_keystore.c test_config.c test_v4l2.c \
 	test_catalog.c test_segmenter.c test_reconcile.c test_source.c \
 	test_audit.c test_policy.c test_sign.c test_pipeline.c test_retention.c test_hold.c test_picture.c test_confcheck.c test_export.c test_export_check.c test_sweeper.c test_burn.c \
-	test_report.c test_diskguard.c))))
+	test_report.c test_diskguard.c test_warmup.c))))
 TEST_EXTRA_test_v4l2 := $(BUILD)/tests/fake_v4l2.o
 TEST_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 

@@ -22,6 +22,7 @@
 #include "vigil/err.h"
 #include "vigil/pipeline.h"
 #include "vigil/timeutil.h"
+#include "vigil/warmup.h"
 
 #define FRAMES_BEFORE_EXPIRY 50
 
@@ -540,12 +541,81 @@ static void test_disk_full_pauses_with_a_gap(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * Two cameras with one start-up turn between them (warmup.h) and a stall
+ * time no test reaches: the second records only because the first hands
+ * its turn back after its first pictures, and once both record no turn is
+ * held.
+ */
+static void test_cameras_take_turns_to_start(void **state)
+{
+	char dir[] = "/tmp/vigil-pipe.XXXXXX", db[64], cmd[96];
+	uint8_t master[32];
+	struct vg_catalog *cat;
+	struct vg_pipeline *p[2];
+	struct vg_pipeline_status st[2];
+	struct vg_camera_config cam[2];
+	struct vg_warmup *gate = vg_warmup_new(1, 600000);
+	const int64_t want = 3 * VG_WARMUP_FRAMES;
+	int i;
+
+	(void)state;
+	assert_non_null(gate);
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/catalog.db", dir);
+	memset(master, 3, sizeof(master));
+	assert_int_equal(vg_catalog_open(&cat, db), 0);
+	for (i = 0; i < 2; i++) {
+		memset(&cam[i], 0, sizeof(cam[i]));
+		cam[i].name = i ? "second" : "first";
+		cam[i].enabled = 1;
+		cam[i].kind = VG_SOURCE_SYNTHETIC;
+		cam[i].device = "synthetic";
+		cam[i].file_realtime = 0;	/* unpaced */
+		cam[i].width = 160;
+		cam[i].height = 120;
+		cam[i].fps_num = FPS;
+		cam[i].fps_den = 1;
+		cam[i].encoder = "libx264";
+		cam[i].preset = "ultrafast";
+		cam[i].crf = 30;
+		cam[i].gop = FPS;
+		cam[i].segment_seconds = 60;
+		cam[i].fragment_ms = 500;
+	}
+	struct vg_pipeline_env env = { .data_dir = dir, .master = master, .cat = cat,
+				       .warmup = gate, .streams = 2 };
+	for (i = 0; i < 2; i++)
+		assert_int_equal(vg_pipeline_start(&p[i], &cam[i], &env), 0);
+	for (int n = 0; n < 3000; n++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		vg_pipeline_status(p[0], &st[0]);
+		vg_pipeline_status(p[1], &st[1]);
+		if (st[0].frames_encoded >= want && st[1].frames_encoded >= want)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_true(st[0].frames_encoded >= want);
+	assert_true(st[1].frames_encoded >= want);
+	assert_int_equal(vg_warmup_busy(gate), 0);
+	assert_int_equal(vg_warmup_waiting(gate), 0);
+	for (i = 0; i < 2; i++)
+		vg_pipeline_stop(p[i]);
+	assert_int_equal(vg_warmup_busy(gate), 0);
+	vg_warmup_free(gate);
+	vg_catalog_close(cat);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_temporary_camera_expires),
 		cmocka_unit_test(test_sound_stops_at_review_date),
 		cmocka_unit_test(test_disk_full_pauses_with_a_gap),
+		cmocka_unit_test(test_cameras_take_turns_to_start),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,6 +61,9 @@ struct vg_pipeline_env {
 	/* Cameras this box records at once (0 = 1): each encoder takes its
 	 * share of the cores and no more (encoder.h). */
 	int streams;
+	/* Cameras take turns to start their encoders (warmup.h): shared by
+	 * every pipeline of the box; NULL: each starts at once. */
+	struct vg_warmup *warmup;
 };
 
 enum vg_pipeline_state {

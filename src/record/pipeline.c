@@ -32,6 +32,7 @@
 #include "vigil/segmenter.h"
 #include "vigil/source.h"
 #include "vigil/timeutil.h"
+#include "vigil/warmup.h"
 
 /*
  * The queue between capture and encoder is bounded by the bytes of the
@@ -103,6 +104,7 @@ struct vg_pipeline {
 	char stop_why[128];		/* the gap's reason at stop */
 	int64_t ends_pushed;		/* ITEM_ENDs queued by the capture thread */
 	int64_t ends_taken;		/* ... and taken by the encoder thread */
+	int warm_turn;			/* a start-up turn is held (under the gate's lock) */
 	struct vg_pipeline_status st;
 
 	/* Installers' snapshots (vg_pipeline_snapshot). snap_want counts the
@@ -117,6 +119,7 @@ struct vg_pipeline {
 
 	/* Encoder-thread state (only that thread touches these). */
 	struct vg_source_info info;
+	int warm_frames;		/* pictures taken this session, up to VG_WARMUP_FRAMES */
 	struct vg_encoder *enc;
 	struct vg_picture *pic;		/* privacy masks and overlay, if configured */
 	int overlay_lost;		/* the overlay cannot be drawn this session */
@@ -343,6 +346,11 @@ static void push_end(struct vg_pipeline *p, const char *why, int live)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static int capture_cancelled(void *ud)
+{
+	return stopping(ud);
+}
+
 static void *capture_main(void *arg)
 {
 	struct vg_pipeline *p = arg;
@@ -374,8 +382,13 @@ static void *capture_main(void *arg)
 			break;
 		}
 		if (src == NULL) {
+			/* Wait for a start-up turn (warmup.h): the encoder
+			 * hands it back after its first pictures. */
+			if (!vg_warmup_begin(p->env.warmup, &p->warm_turn, capture_cancelled, p))
+				break;
 			ret = vg_source_open(&src, p->cam, why, sizeof(why));
 			if (ret < 0) {
+				vg_warmup_end(p->env.warmup, &p->warm_turn);
 				/* Log a repeating failure once, until it changes. */
 				if (strcmp(why, last_why) != 0)
 					vg_warnx("%s: cannot open camera: %s; retrying", name, why);
@@ -1213,11 +1226,15 @@ static void *encoder_main(void *arg)
 		switch (it.kind) {
 		case ITEM_START:
 			teardown(p);
+			p->warm_frames = 0;
 			setup(p, &it.info);
 			p->last_mono_us = 0;
 			break;
 		case ITEM_FRAME:
 			process_frame(p, &it);
+			if (p->warm_frames < VG_WARMUP_FRAMES &&
+			    ++p->warm_frames == VG_WARMUP_FRAMES)
+				vg_warmup_end(p->env.warmup, &p->warm_turn);
 			break;
 		case ITEM_END:
 			/* Every frame before the marker has been released: the
@@ -1226,6 +1243,7 @@ static void *encoder_main(void *arg)
 			p->ends_taken++;
 			pthread_cond_broadcast(&p->cond);
 			pthread_mutex_unlock(&p->lock);
+			vg_warmup_end(p->env.warmup, &p->warm_turn);
 			drain(p);
 			teardown(p);
 			if (it.why[0] != '\0')
@@ -1233,6 +1251,7 @@ static void *encoder_main(void *arg)
 			break;
 		}
 	}
+	vg_warmup_end(p->env.warmup, &p->warm_turn);
 	drain(p);
 	teardown(p);
 	record_gap(p, p->stop_why[0] ? p->stop_why : STOP_WHY);
@@ -1321,6 +1340,7 @@ void vg_pipeline_stop_because(struct vg_pipeline *p, const char *why)
 	pthread_cond_broadcast(&p->cond);
 	pthread_cond_broadcast(&p->snap_cond);
 	pthread_mutex_unlock(&p->lock);
+	vg_warmup_wake(p->env.warmup);	/* a capture thread waiting for its turn */
 	pthread_join(p->cap_thread, NULL);
 	pthread_join(p->enc_thread, NULL);
 	/* Every frame the source gave is encoded or was lost here: the

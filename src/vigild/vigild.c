@@ -45,6 +45,7 @@
 #include "vigil/sweeper.h"
 #include "vigil/service.h"
 #include "vigil/timeutil.h"
+#include "vigil/warmup.h"
 #include "vigil/witness.h"
 
 #ifndef VIGIL_VERSION
@@ -1150,6 +1151,13 @@ int main(int argc, char **argv)
 	d.env.disk = d.disk;
 	d.env.recover = recover_clip;
 	d.env.streams = cameras_recording(cfg);
+	/* As many cameras warm up at once as there are cores (warmup.h). */
+	d.env.warmup = vg_warmup_new((int)sysconf(_SC_NPROCESSORS_ONLN),
+				      VG_WARMUP_STALL_MS);
+	if (d.env.warmup == NULL) {
+		ret = 1;
+		goto out;
+	}
 	{
 		struct vg_control_env ce = {
 			.cat = d.cat, .audit = d.audit, .device_key = d.device_key,
@@ -1195,6 +1203,7 @@ out:
 	vg_control_stop(d.control);
 	vg_sweeper_stop(d.sweeper);	/* before the catalog closes */
 	vg_diskguard_free(d.disk);
+	vg_warmup_free(d.env.warmup);	/* every camera stopped in run() */
 	vg_reconcile_bg_stop(recon, NULL);	/* before the catalog and audit close */
 	vg_witness_stop(d.witness, 0);
 	/* A request abandoned at the stop may still use them: the process's

@@ -9,6 +9,7 @@
 #                                    (tests/bench/input.sh); none: all
 #   BENCH_STREAMS (default "4 8 12 16" for testsrc2 and still, "2 4 8"
 #   for noisy)
+#   BENCH_PRESET (default veryfast): the cameras' x264 preset
 # Prints one line per N (CPU, wall, peak RSS of the whole daemon and per
 # stream), then the largest N sustained and the RSS per stream at 8.
 set -eu
@@ -34,7 +35,7 @@ for N in ${BENCH_STREAMS:-$DEF_STREAMS}; do
 	cams=""
 	for i in $(seq 1 "$N"); do
 		cams="$cams{ name = \"c$i\"; device = \"file:$T/in.yuv\"; pixel_format = \"yuyv422\";
-		realtime = true; width = 1280; height = 720; fps = 15; preset = \"veryfast\";
+		realtime = true; width = 1280; height = 720; fps = 15; preset = \"${BENCH_PRESET:-veryfast}\";
 		crf = 23; gop = 30; purpose = \"benchmark\"; area = \"none\"; },"
 	done
 	cat >"$T/v.conf" <<CONF

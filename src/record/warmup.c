@@ -114,26 +114,25 @@ void vg_warmup_wake(struct vg_warmup *g)
 	pthread_mutex_unlock(&g->lock);
 }
 
-int vg_warmup_busy(struct vg_warmup *g)
+/* One of the gate's counts, read under its lock. */
+static int count(struct vg_warmup *g, const int *n)
 {
-	int n;
+	int v;
 
 	if (g == NULL)
 		return 0;
 	pthread_mutex_lock(&g->lock);
-	n = g->busy;
+	v = *n;
 	pthread_mutex_unlock(&g->lock);
-	return n;
+	return v;
+}
+
+int vg_warmup_busy(struct vg_warmup *g)
+{
+	return count(g, g ? &g->busy : NULL);
 }
 
 int vg_warmup_waiting(struct vg_warmup *g)
 {
-	int n;
-
-	if (g == NULL)
-		return 0;
-	pthread_mutex_lock(&g->lock);
-	n = g->waiting;
-	pthread_mutex_unlock(&g->lock);
-	return n;
+	return count(g, g ? &g->waiting : NULL);
 }

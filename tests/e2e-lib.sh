@@ -75,14 +75,18 @@ clips_of() { # clips_of CONFIG CAMERA
 # camera's record, from its first clip's start to its last clip's end, that
 # neither a clip nor a gap covers and that are longer than the tolerance,
 # then their count on the last line (an open gap counts to the end of time).
+# The queries run one after another: sqlite3 has no busy timeout, and the
+# first reader of a catalog vigild has just left may have to rebuild its
+# WAL index, which locks out a reader started beside it ("database is
+# locked", seen once in CI).
 coverage_holes() {
+	_ch_first=$(sqlite3 "$1" "select min(start_us) from clips where camera = '$2'")
+	_ch_last=$(sqlite3 "$1" "select max(end_us) from clips where camera = '$2'")
 	{
 		sqlite3 "$1" "select start_us, end_us from clips where camera = '$2'"
 		sqlite3 "$1" "select from_us, coalesce(to_us, 9223372036854775807) from gaps
 			      where camera = '$2'"
-	} | tr '|' ' ' | sort -n | awk -v tol="$3" \
-		-v first="$(sqlite3 "$1" "select min(start_us) from clips where camera = '$2'")" \
-		-v last="$(sqlite3 "$1" "select max(end_us) from clips where camera = '$2'")" '
+	} | tr '|' ' ' | sort -n | awk -v tol="$3" -v first="$_ch_first" -v last="$_ch_last" '
 		$1 >= first && $1 < last && covered != "" && $1 > covered + tol {
 			printf "%s..%s\n", covered, $1; n++
 		}

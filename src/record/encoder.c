@@ -72,7 +72,13 @@ static int online_cores(void)
 /* x264's own settings for a box of many cameras (encoder.h): closed GOPs
  * only (a clip starting at a keyframe decodes alone), no scene cuts (the
  * keyframes stay where the GOP and the clip cuts put them), a short
- * lookahead, no sync lookahead, frame threads rather than slices. */
+ * lookahead, no sync lookahead, frame threads rather than slices, and
+ * rate control at the camera's nominal rate (force-cfr): the timestamps
+ * still go into the clip as captured, but a picture that comes late
+ * after lost ones is not taken for a change of frame rate. x264 read
+ * such a gap as time to spend bits in and spent 13 times the bits and
+ * 2.4 times the CPU on a still scene with every other picture lost, so
+ * a box that fell behind lost ever more (docs/performance.md, stop 25). */
 static void x264_settings(AVCodecContext *c, const struct vg_encoder_params *p)
 {
 	const char *preset = p->preset ? p->preset : "veryfast";
@@ -86,7 +92,7 @@ static void x264_settings(AVCodecContext *c, const struct vg_encoder_params *p)
 	if (strcmp(preset, "ultrafast") != 0 && strcmp(preset, "superfast") != 0)
 		av_opt_set_int(c->priv_data, "rc-lookahead", VG_ENC_LOOKAHEAD, 0);
 	av_opt_set(c->priv_data, "x264-params",
-		   "open-gop=0:scenecut=0:sync-lookahead=0:sliced-threads=0", 0);
+		   "open-gop=0:scenecut=0:sync-lookahead=0:sliced-threads=0:force-cfr=1", 0);
 }
 
 static int open_codec(struct vg_encoder *e, const AVCodec *codec,

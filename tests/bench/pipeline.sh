@@ -9,12 +9,14 @@
 #   BENCH_SECONDS (default 20)  seconds of video
 #   BENCH_RUNS (default 3)      the CLI and vigild run in turn this many
 #   times; the ratio is of the median CPU of each (single runs of 2-3
-#   CPU-s differ by up to 20 % on a shared 2-core VM)
+#   CPU-s differ by up to 20 % on a shared 2-core VM). Each run also
+#   codes one picture, so the start-up (libraries, x264's open) can be
+#   told from the cost per second of a daemon that runs for months.
 #   BENCH_PRESET (default veryfast)
 #   BENCH_X264_THREADS (default: vigild's choice for one camera, the
 #   cores up to 8), BENCH_X264_LOOKAHEAD (default VG_ENC_LOOKAHEAD, read
 #   from include/vigil/encoder.h),
-#   BENCH_X264_EXTRA (default sync-lookahead=0:sliced-threads=0): the
+#   BENCH_X264_EXTRA (default sync-lookahead=0:sliced-threads=0:force-cfr=1): the
 #   settings vigild chooses (src/record/encoder.c); set them to 0, -1 and
 #   "" to give the CLI x264's defaults, as the vigild before issue 18 had.
 set -eu
@@ -26,7 +28,7 @@ cores=$(nproc)
 [ "$cores" -le 8 ] || cores=8
 THREADS=${BENCH_X264_THREADS:-$cores}
 LOOKAHEAD=${BENCH_X264_LOOKAHEAD:-$(sed -n 's/^#define VG_ENC_LOOKAHEAD \([0-9]*\).*/\1/p' include/vigil/encoder.h)}
-EXTRA=${BENCH_X264_EXTRA-sync-lookahead=0:sliced-threads=0}
+EXTRA=${BENCH_X264_EXTRA-sync-lookahead=0:sliced-threads=0:force-cfr=1}
 FPS=15
 W=1280
 H=720
@@ -40,12 +42,14 @@ echo "   x264 for both: threads $THREADS, rc-lookahead $LOOKAHEAD, ${EXTRA:-no o
 echo "   (vigild also burns in its date/time overlay and encrypts; the ffmpeg CLI does neither)"
 tests/bench/input.sh "$INPUT" "$FRAMES" "$T/in.yuv"
 
-# ffmpeg CLI: OUT THREADS LOOKAHEAD EXTRA
+# ffmpeg CLI: OUT THREADS LOOKAHEAD EXTRA [INPUT]. -pix_fmt yuv420p: given
+# YUYV, the CLI would otherwise pick yuv422p and code twice vigild's chroma
+# (High 4:2:2), a heavier job than vigild's; until stop 25 it did.
 cli() {
 	rm -rf "${T:?}/$1"
 	mkdir -p "$T/$1"
-	$RU ffmpeg -v error -f rawvideo -pix_fmt yuyv422 -s ${W}x${H} -r $FPS -i "$T/in.yuv" \
-		-c:v libx264 -preset "$PRESET" -crf 23 -g 30 -bf 0 -threads "$2" \
+	$RU ffmpeg -v error -f rawvideo -pix_fmt yuyv422 -s ${W}x${H} -r $FPS -i "${5:-$T/in.yuv}" \
+		-pix_fmt yuv420p -c:v libx264 -preset "$PRESET" -crf 23 -g 30 -bf 0 -threads "$2" \
 		-rc-lookahead "$3" -x264-params "open-gop=0:scenecut=0${4:+:$4}" \
 		-f segment -segment_time 60 -segment_format mp4 \
 		-segment_format_options movflags=empty_moov+default_base_moof+frag_keyframe \
@@ -68,23 +72,33 @@ ref=$(cli ref 0 -1 "")
 refq=$(quality "$T/ref/out000.mp4")
 refk=$(kbps_of "$(cat "$T"/ref/*.mp4 | wc -c)")
 
-cat >"$T/vigil.conf" <<CONF
+# vigild's configuration for INPUT: CONF INPUT
+conf() {
+	cat >"$1" <<CONF
 site = { name = "Benchmark"; address = "none"; area_manager = "nobody"; contact = "none"; };
 data_dir = "$T/data";
 key_file = "$T/master.key";
 user = "$(id -un)";
 socket = "$T/vigil.sock";
 log_level = "warn";
-cameras = ( { name = "bench"; device = "file:$T/in.yuv"; pixel_format = "yuyv422";
+cameras = ( { name = "bench"; device = "file:$2"; pixel_format = "yuyv422";
   purpose = "benchmark"; area = "none";
   realtime = false; width = $W; height = $H; fps = $FPS; preset = "$PRESET"; crf = 23;
   gop = 30; segment_seconds = 60; fragment_ms = 1000; } );
 users = ( { login = "$(id -un)"; name = "Test Manager"; role = "area_manager"; sites = ( "Benchmark" ); },
   { login = "test-auditor"; name = "Test Auditor"; role = "auditor"; } );
 CONF
+}
+conf "$T/vigil.conf" "$T/in.yuv"
+# One picture: what starting either process costs (loading FFmpeg's 225
+# libraries, opening x264), once per boot for a daemon, but a few per cent
+# of a 20 s run.
+head -c $((W * H * 2)) "$T/in.yuv" >"$T/in1.yuv"
+conf "$T/vigil1.conf" "$T/in1.yuv"
+# vigild [CONF]
 vig() {
 	rm -rf "$T/data"
-	if ! $RU "$BUILD/vigild" -c "$T/vigil.conf" 2>"$T/vg.ru"; then
+	if ! $RU "$BUILD/vigild" -c "${1:-$T/vigil.conf}" 2>"$T/vg.ru"; then
 		cat "$T/vg.ru" >&2
 		exit 1
 	fi
@@ -96,8 +110,13 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR 
 # In turn, so that a busy spell of the machine falls on both.
 ffcpus=""
 vgcpus=""
+ff1cpus=""
+vg1cpus=""
 runs=""
 for r in $(seq 1 "${BENCH_RUNS:-3}"); do
+	ff1cpus="$ff1cpus $(cpu "$(cli ff1 "$THREADS" "$LOOKAHEAD" "$EXTRA" "$T/in1.yuv")")"
+	vg1=$(vig "$T/vigil1.conf") || exit 1
+	vg1cpus="$vg1cpus $(cpu "$vg1")"
 	ff=$(cli ff "$THREADS" "$LOOKAHEAD" "$EXTRA")
 	vg=$(vig) || exit 1
 	# A benchmark of a pipeline that skipped frames would flatter it: check.
@@ -125,11 +144,15 @@ echo "ffmpeg CLI, same x264 settings: $ff kbit/s=$ffk $ffq"
 echo "ffmpeg CLI, x264 defaults:      $ref kbit/s=$refk $refq"
 echo "vigild:                         $vg kbit/s=$vgk (encrypted clips) $vgq"
 echo "CPU-s of each run, in turn: ffmpeg$ffcpus; vigild$vgcpus; ratios$runs"
+echo "CPU-s of each one-picture run: ffmpeg$ff1cpus; vigild$vg1cpus"
 awk -v name="$INPUT" -v f="$(echo "$ffcpus" | median)" -v v="$(echo "$vgcpus" | median)" -v s="$SECS" \
+	-v f1="$(echo "$ff1cpus" | median)" -v v1="$(echo "$vg1cpus" | median)" \
 	-v fr="$(rss "$ff")" -v vr="$(rss "$vg")" 'BEGIN {
 	printf "%s: ffmpeg CPU-s per s of video: %.3f\n", name, f / s
 	printf "%s: vigild CPU-s per s of video: %.3f\n", name, v / s
 	printf "%s: vigild / ffmpeg CPU ratio:   %.2f of the medians (target <= 0.9)\n", name, v / f
+	printf "%s: start-up CPU-s: ffmpeg %.2f, vigild %.2f (one-picture runs, medians)\n", name, f1, v1
+	printf "%s: after start-up, vigild / ffmpeg: %.2f (each median less its start-up)\n", name, (v - v1) / (f - f1)
 	printf "%s: peak RSS: ffmpeg %.0f MB, vigild %.0f MB (one stream)\n", name, fr / 1024, vr / 1024
 	printf "%s: 720p15 streams two cores could encode (2 / CPU-s per s): %.1f\n", name, 2 * s / v
 }'

@@ -24,7 +24,11 @@
  * cores keeps threads to spare: a noisy picture can cost an A72 core more
  * than 720p15 allows.
  *
- * Timestamps: pts are in the time base given at open (vigil uses 1/90000).
+ * Timestamps: pts are in the time base given at open (vigil uses 1/90000)
+ * and come out on the packets as they went in. x264's rate control runs
+ * at the nominal frame rate all the same (force-cfr): pictures lost
+ * before the encoder (a full queue, a driver's skips) must not make the
+ * next ones cost more, or a box that falls behind falls further.
  */
 #ifndef VIGIL_ENCODER_H
 #define VIGIL_ENCODER_H

@@ -283,6 +283,40 @@ static void test_range_long_clip(void **state)
 	assert_int_equal(s.id[0], long_id);
 }
 
+/* The clip being recorded has no end yet, but it is footage of every
+ * moment since its start: a range that starts inside it (the last minute,
+ * say) must find it, whether or not the camera has closed clips (whose
+ * longest span otherwise bounds the scan), and however long it has run. */
+static void test_range_recording_clip(void **state)
+{
+	struct fixture *f = *state;
+	struct vg_clip open;
+	struct seen s;
+
+	make_clip(&open, "bins", 5000, 0, 9);
+	assert_int_equal(vg_catalog_clip_begin(f->cat, &open), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(vg_catalog_clips(f->cat, "bins", 9000, 9500, seen_fn, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.id[0], open.id);
+
+	/* closed clips of 100 us before it: still found 4000 us in */
+	add_clip(f->cat, "bins", 4800, 4900);
+	add_clip(f->cat, "bins", 4900, 5000);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(vg_catalog_clips(f->cat, "bins", 9000, 9500, seen_fn, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.id[0], open.id);
+	/* all cameras too; and not in a range that ends before it starts */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(vg_catalog_clips(f->cat, NULL, 9000, 0, seen_fn, &s), 0);
+	assert_int_equal(s.n, 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(vg_catalog_clips(f->cat, "bins", 4850, 5000, seen_fn, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_not_equal(s.id[1], open.id);
+}
+
 /* Walks page through many rows in order, and the callback may delete the
  * clip it is handed (as retention does). */
 static void test_walk_pages(void **state)
@@ -1225,6 +1259,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_long_clip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_range_recording_clip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_clips, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps, setup, teardown),

@@ -96,6 +96,8 @@ int vg_catalog_clip_by_path(struct vg_catalog *cat, const char *relpath, struct 
 /*
  * Walks. Call fn for each clip of camera (NULL: all) overlapping
  * [from_us, to_us) (0 for an open bound), ordered by camera then start, id.
+ * A clip still RECORDING has no end yet (its end_us is its start_us until
+ * it closes): it overlaps every range that reaches past its start.
  * fn returning non-zero stops the walk and that value is returned.
  *
  * For every walk: rows are read in pages and fn is called WITHOUT the

@@ -107,12 +107,14 @@ int exp_build_runs(struct exp *e, uint64_t *estimate)
 			ret = vg_catalog_clips(e->ctx->cat, cam->name, q->from_us, q->to_us,
 					       collect_clip, &l);
 		/* Shredded clips cannot be read: drop them (their time shows as
-		 * a gap between runs). */
+		 * a gap between runs). Nor can a clip still being recorded: it
+		 * is not finished on disk (the caller ends the range before it;
+		 * this keeps any other caller from reading half a clip). */
 		if (ret == 0) {
 			int k = 0;
 
 			for (int i = 0; i < l.n; i++)
-				if (l.c[i].has_key)
+				if (l.c[i].has_key && l.c[i].state != VG_CLIP_RECORDING)
 					l.c[k++] = l.c[i];
 			l.n = k;
 		}

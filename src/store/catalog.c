@@ -208,6 +208,7 @@ enum stmt_id {
 	S_EXPIRED_CAM,
 	S_BY_END,
 	S_SPAN,
+	S_OPEN_START,
 	S_GAP_INSERT,
 	S_GAP_CLOSE,
 	S_GAP_ENSURE,
@@ -250,7 +251,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* ?2 is max(range floor, last start seen), ?5 the last id seen; the
 	 * floor keeps the index range short (see SPAN_KEY). */
 	[S_CLIPS_CAM] = "SELECT " CLIP_COLS " FROM clips WHERE camera = ?1"
-		" AND start_us >= ?2 AND start_us < ?3 AND end_us > ?4"
+		" AND start_us >= ?2 AND start_us < ?3 AND (end_us > ?4 OR state = 'recording')"
 		" AND (start_us > ?2 OR id > ?5) ORDER BY start_us, id LIMIT ?6",
 	[S_CLIP_NEXT_CAM] = "SELECT camera FROM clips WHERE camera > ?1 ORDER BY camera LIMIT 1",
 	[S_OPEN_CLIPS] = "SELECT " CLIP_COLS " FROM clips WHERE state = 'recording'"
@@ -263,6 +264,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		" AND state <> 'recording' AND (end_us > ?1 OR id > ?3)"
 		" ORDER BY end_us, id LIMIT ?4",
 	[S_SPAN] = "SELECT value FROM meta WHERE key = '" SPAN_KEY "'",
+	[S_OPEN_START] = "SELECT min(start_us) FROM clips WHERE state = 'recording' AND camera = ?1",
 	[S_GAP_INSERT] = "INSERT INTO gaps (camera, from_us, to_us, reason)"
 		" VALUES (?1, ?2, NULL, ?3)",
 	[S_GAP_CLOSE] = "UPDATE gaps SET to_us = ?2 WHERE id = ?1",
@@ -1012,17 +1014,28 @@ static int next_camera(struct vg_catalog *cat, enum stmt_id sid, const char *pre
 
 /* The floor on start_us of a clip overlapping [from_us, ...): no clip is
  * longer than the longest one catalogued. */
-static int64_t start_floor(struct vg_catalog *cat, int64_t from_us)
+static int64_t start_floor(struct vg_catalog *cat, const char *camera, int64_t from_us)
 {
 	sqlite3_stmt *st = cat->st[S_SPAN];
-	int64_t span = -1;
+	int64_t span = -1, floor_us;
 
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
 		span = sqlite3_column_int64(st, 0);
 	finish_stmt(st);
 	if (span < 0 || from_us < INT64_MIN + span)
 		return INT64_MIN;	/* unknown: scan from the camera's first clip */
-	return from_us - span;
+	floor_us = from_us - span;
+	/* A clip still being recorded has no end yet (end_us = start_us
+	 * until it closes) and may already be longer than any closed one:
+	 * it overlaps every range from its start on, so the scan starts no
+	 * later than it. Few rows: the partial index clips_open. */
+	st = cat->st[S_OPEN_START];
+	sqlite3_bind_text(st, 1, camera, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+	    sqlite3_column_int64(st, 0) < floor_us)
+		floor_us = sqlite3_column_int64(st, 0);
+	finish_stmt(st);
+	return floor_us;
 }
 
 static int clips_of_camera(struct vg_catalog *cat, const char *camera, int64_t from_us,
@@ -1034,7 +1047,7 @@ static int clips_of_camera(struct vg_catalog *cat, const char *camera, int64_t f
 
 	for (;;) {
 		cat_lock(cat);
-		floor_us = from_us == 0 ? INT64_MIN : start_floor(cat, from_us);
+		floor_us = from_us == 0 ? INT64_MIN : start_floor(cat, camera, from_us);
 		if (last_start > floor_us)
 			floor_us = last_start;
 		st = cat->st[S_CLIPS_CAM];

@@ -204,17 +204,42 @@ else
 	skip "data-subject export by a non-dpo login (needs root to create a second user)"
 fi
 
-# An allowed export that cannot be done (the last second is still being
-# recorded, or holds no closed clip) is audited as failed, not refused.
-# (A folder of its own: exports never land on an existing one.)
-mkdir -p "$T/usb-now"
-out=$($VCTL $POLICE export --camera synth-a --from -1s --to now --recipient police \
-	--organisation "Test Constabulary" --dest "$T/usb-now" --force 2>&1)
+# An allowed export that cannot be done is audited as failed, not refused.
+# The window is an hour that ended an hour ago: this box's catalog began
+# seconds ago, so it holds no footage there, whatever the clock. (Not "the
+# last second": a clip that closed within it is footage, and one does in
+# about one run in ten with 10 s clips.) A folder of its own: exports never
+# land on an existing one.
+mkdir -p "$T/usb-none"
+out=$($VCTL $POLICE export --camera synth-a --from -2h --to -1h --recipient police \
+	--organisation "Test Constabulary" --dest "$T/usb-none" --force 2>&1)
 rc=$?
 $VCTL audit show --action export.failed >"$T/failed.txt" 2>&1
-check "an export that cannot be done fails (exit $rc), audited as failed, not refused" \
+check "an export of a time with no footage fails (exit $rc), audited as failed, not refused: $out" \
 	sh -c "[ $rc = 1 ] && grep -q '\"export.failed\" \"failed\"' '$T/failed.txt' &&
 	       ! grep -q '\"export.failed\" \"refused\"' '$T/failed.txt'"
+check "... saying there is no footage then, and leaving nothing in the folder" \
+	sh -c "echo \"\$1\" | grep -q 'no footage' && [ -z \"\$(ls -A '$T/usb-none')\" ]" _ "$out"
+
+# A window that starts where the clip being recorded starts holds no closed
+# footage: failed, saying so. If that clip closed while we asked (it is cut
+# every 10 s), the premise is gone and we ask again about the next one.
+open_of() { # start of a camera's clip being recorded
+	$VCTL $POLICE clips --camera "$1" | awk 'NR > 1 && $11 == "recording" { print $3; exit }'
+}
+for try in 1 2 3; do
+	S=$(open_of synth-a)
+	mkdir -p "$T/usb-open$try"
+	out=$($VCTL $POLICE export --camera synth-a --from "${S:-now}" --to now --recipient police \
+		--organisation "Test Constabulary" --dest "$T/usb-open$try" --force 2>&1)
+	rc=$?
+	[ -n "$S" ] && [ "$(open_of synth-a)" = "$S" ] && break
+	echo "# the clip from $S closed during the export; again"
+done
+check "an export of the time still being recorded fails (exit $rc, clip from $S): $out" \
+	says "$rc" 1 "$out" "still being recorded"
+n=$($VCTL audit show --action export.failed 2>&1 | grep -c 'still being recorded')
+check "... audited as failed ($n row(s))" [ "$n" -ge 1 ]
 
 # ---- media: two people ----
 MEDIA="--purpose press-appeal --reference DISC-7"

@@ -5,7 +5,10 @@
 # vigild uses for one camera on this box, in the same run. Prints CPU,
 # peak RSS, kbit/s, and SSIM/PSNR of the CLI's output against the input,
 # also with x264's own defaults (what vigild used before issue 18) so the
-# cost of the settings in bits and quality is in plain view.
+# cost of the settings in bits and quality is in plain view. The CLI also
+# runs a third way, burning in the same date/time overlay as vigild
+# (drawtext, same font, size, box and place), so that vigild can be
+# compared with the CLI doing the same job as well as with the plain one.
 #   BENCH_SECONDS (default 20)  seconds of video
 #   BENCH_RUNS (default 3)      the CLI and vigild run in turn this many
 #   times; the ratio is of the median CPU of each (single runs of 2-3
@@ -42,14 +45,15 @@ echo "   x264 for both: threads $THREADS, rc-lookahead $LOOKAHEAD, ${EXTRA:-no o
 echo "   (vigild also burns in its date/time overlay and encrypts; the ffmpeg CLI does neither)"
 tests/bench/input.sh "$INPUT" "$FRAMES" "$T/in.yuv"
 
-# ffmpeg CLI: OUT THREADS LOOKAHEAD EXTRA [INPUT]. -pix_fmt yuv420p: given
-# YUYV, the CLI would otherwise pick yuv422p and code twice vigild's chroma
-# (High 4:2:2), a heavier job than vigild's; until stop 25 it did.
+# ffmpeg CLI: OUT THREADS LOOKAHEAD EXTRA [INPUT [FILTER]]. -pix_fmt
+# yuv420p: given YUYV, the CLI would otherwise pick yuv422p and code twice
+# vigild's chroma (High 4:2:2), a heavier job than vigild's; until stop 25
+# it did.
 cli() {
 	rm -rf "${T:?}/$1"
 	mkdir -p "$T/$1"
 	$RU ffmpeg -v error -f rawvideo -pix_fmt yuyv422 -s ${W}x${H} -r $FPS -i "${5:-$T/in.yuv}" \
-		-pix_fmt yuv420p -c:v libx264 -preset "$PRESET" -crf 23 -g 30 -bf 0 -threads "$2" \
+		${6:+-vf "$6"} -pix_fmt yuv420p -c:v libx264 -preset "$PRESET" -crf 23 -g 30 -bf 0 -threads "$2" \
 		-rc-lookahead "$3" -x264-params "open-gop=0:scenecut=0${4:+:$4}" \
 		-f segment -segment_time 60 -segment_format mp4 \
 		-segment_format_options movflags=empty_moov+default_base_moof+frag_keyframe \
@@ -67,6 +71,15 @@ quality() {
 		tr '\n' ' '
 }
 kbps_of() { awk -v b="$1" -v s="$SECS" 'BEGIN { printf "%.0f", b * 8 / s / 1000 }'; }
+
+# vigild's overlay for a 1280x720 camera named "bench" (src/record/picture.c,
+# vg_overlay_layout: size h/24, margin size/2, border size/4, top left),
+# drawn on yuv420p after the conversion as vigild draws it. The text goes
+# in a file: drawtext expands it the same way, without a second layer of
+# filter-graph quoting.
+printf '%s' '%{pts:localtime:0:%Y-%m-%d %H\:%M\:%S %Z}  bench' >"$T/overlay.txt"
+OSIZE=$((H / 24))
+OVERLAY="format=yuv420p,drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf:textfile=$T/overlay.txt:fontsize=$OSIZE:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=$((OSIZE / 4)):x=$((OSIZE / 2)):y=$((OSIZE / 2))"
 
 ref=$(cli ref 0 -1 "")
 refq=$(quality "$T/ref/out000.mp4")
@@ -109,6 +122,7 @@ rss() { echo "$1" | sed -n 's/.*maxrss_kb=\([0-9]*\).*/\1/p'; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # In turn, so that a busy spell of the machine falls on both.
 ffcpus=""
+focpus=""
 vgcpus=""
 ff1cpus=""
 vg1cpus=""
@@ -118,6 +132,7 @@ for r in $(seq 1 "${BENCH_RUNS:-3}"); do
 	vg1=$(vig "$T/vigil1.conf") || exit 1
 	vg1cpus="$vg1cpus $(cpu "$vg1")"
 	ff=$(cli ff "$THREADS" "$LOOKAHEAD" "$EXTRA")
+	fo=$(cli fo "$THREADS" "$LOOKAHEAD" "$EXTRA" "$T/in.yuv" "$OVERLAY")
 	vg=$(vig) || exit 1
 	# A benchmark of a pipeline that skipped frames would flatter it: check.
 	got=$(sqlite3 "$T/data/catalog.db" "select sum(frames) from clips")
@@ -126,6 +141,7 @@ for r in $(seq 1 "${BENCH_RUNS:-3}"); do
 		exit 1
 	fi
 	ffcpus="$ffcpus $(cpu "$ff")"
+	focpus="$focpus $(cpu "$fo")"
 	vgcpus="$vgcpus $(cpu "$vg")"
 	runs="$runs $(awk -v f="$(cpu "$ff")" -v v="$(cpu "$vg")" 'BEGIN { printf "%.2f", v / f }')"
 done
@@ -142,15 +158,18 @@ fi
 
 echo "ffmpeg CLI, same x264 settings: $ff kbit/s=$ffk $ffq"
 echo "ffmpeg CLI, x264 defaults:      $ref kbit/s=$refk $refq"
+echo "ffmpeg CLI, same + overlay:     $fo kbit/s=$(kbps_of "$(cat "$T"/fo/*.mp4 | wc -c)")"
 echo "vigild:                         $vg kbit/s=$vgk (encrypted clips) $vgq"
-echo "CPU-s of each run, in turn: ffmpeg$ffcpus; vigild$vgcpus; ratios$runs"
+echo "CPU-s of each run, in turn: ffmpeg$ffcpus; ffmpeg + overlay$focpus; vigild$vgcpus; ratios to plain ffmpeg$runs"
 echo "CPU-s of each one-picture run: ffmpeg$ff1cpus; vigild$vg1cpus"
 awk -v name="$INPUT" -v f="$(echo "$ffcpus" | median)" -v v="$(echo "$vgcpus" | median)" -v s="$SECS" \
+	-v fo="$(echo "$focpus" | median)" \
 	-v f1="$(echo "$ff1cpus" | median)" -v v1="$(echo "$vg1cpus" | median)" \
 	-v fr="$(rss "$ff")" -v vr="$(rss "$vg")" 'BEGIN {
 	printf "%s: ffmpeg CPU-s per s of video: %.3f\n", name, f / s
 	printf "%s: vigild CPU-s per s of video: %.3f\n", name, v / s
 	printf "%s: vigild / ffmpeg CPU ratio:   %.2f of the medians (target <= 0.9)\n", name, v / f
+	printf "%s: vigild / (ffmpeg + the same overlay) CPU ratio: %.2f of the medians (the same job)\n", name, v / fo
 	printf "%s: start-up CPU-s: ffmpeg %.2f, vigild %.2f (one-picture runs, medians)\n", name, f1, v1
 	printf "%s: after start-up, vigild / ffmpeg: %.2f (each median less its start-up)\n", name, (v - v1) / (f - f1)
 	printf "%s: peak RSS: ffmpeg %.0f MB, vigild %.0f MB (one stream)\n", name, fr / 1024, vr / 1024

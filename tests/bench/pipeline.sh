@@ -42,7 +42,7 @@ RU=$BUILD/tests/bench_rusage
 
 echo "== recording pipeline, input $INPUT: ${SECS}s of ${W}x${H} YUYV at ${FPS} fps, x264 preset $PRESET, crf 23, gop 30, no B-frames"
 echo "   x264 for both: threads $THREADS, rc-lookahead $LOOKAHEAD, ${EXTRA:-no other settings}"
-echo "   (vigild also burns in its date/time overlay and encrypts; the ffmpeg CLI does neither)"
+echo "   (vigild also burns in its date/time overlay and encrypts; the plain ffmpeg CLI does neither)"
 tests/bench/input.sh "$INPUT" "$FRAMES" "$T/in.yuv"
 
 # ffmpeg CLI: OUT THREADS LOOKAHEAD EXTRA [INPUT [FILTER]]. -pix_fmt
@@ -72,14 +72,16 @@ quality() {
 }
 kbps_of() { awk -v b="$1" -v s="$SECS" 'BEGIN { printf "%.0f", b * 8 / s / 1000 }'; }
 
-# vigild's overlay for a 1280x720 camera named "bench" (src/record/picture.c,
-# vg_overlay_layout: size h/24, margin size/2, border size/4, top left),
+# vigild's overlay for a 1280x720 camera named "bench" (its font read from
+# src/record/picture.c; src/policy/layout.c, vg_overlay_layout: size h/24,
+# margin size/2, border size/4, top left),
 # drawn on yuv420p after the conversion as vigild draws it. The text goes
 # in a file: drawtext expands it the same way, without a second layer of
 # filter-graph quoting.
 printf '%s' '%{pts:localtime:0:%Y-%m-%d %H\:%M\:%S %Z}  bench' >"$T/overlay.txt"
 OSIZE=$((H / 24))
-OVERLAY="format=yuv420p,drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf:textfile=$T/overlay.txt:fontsize=$OSIZE:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=$((OSIZE / 4)):x=$((OSIZE / 2)):y=$((OSIZE / 2))"
+FONT=$(sed -n 's/^#define OVERLAY_FONT "\(.*\)"$/\1/p' src/record/picture.c)
+OVERLAY="format=yuv420p,drawtext=fontfile=$FONT:textfile=$T/overlay.txt:fontsize=$OSIZE:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=$((OSIZE / 4)):x=$((OSIZE / 2)):y=$((OSIZE / 2))"
 
 ref=$(cli ref 0 -1 "")
 refq=$(quality "$T/ref/out000.mp4")
